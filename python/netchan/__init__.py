@@ -1,0 +1,41 @@
+"""netchan: a kernel-bypass TCP/IP stack for Python on Van Jacobson's net channels.
+
+    import netchan
+    with netchan.Stack("shm:demo", ip="198.18.0.1/15") as stack:
+        listener = stack.listen(8080)
+        conn = listener.accept()
+        data = conn.recv(65536)
+
+See README.md and docs/architecture.md.
+"""
+from netchan._core import (  # noqa: F401
+    COUNTER_NAMES,
+    TCP_STATE_NAMES,
+    WIRE_ERROR_NAMES,
+    BufferPool,
+    Channel,
+    Connection,
+    FaultPort,
+    MappedRegion,
+    PcapPort,
+    Port,
+    Stack,
+    TcpListener as Listener,
+    UdpSocket,
+    VirtualClock,
+    hugepages_free_bytes,
+    hugetlbfs_mount,
+    monotonic_ns,
+    open_port,
+    trace_read,
+    trace_transitions,
+)
+from netchan.uri import parse_port_uri  # noqa: F401
+
+try:
+    from netchan import _dpdk  # noqa: F401
+    HAS_DPDK = True
+except ImportError:
+    HAS_DPDK = False
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from netchan.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""Port URIs: `KIND:TARGET?key=value&...`.
+
+Kinds: pair:NAME (two stacks in one process), shm:NAME (two processes),
+afpacket:IFACE and dpdk:DEVARGS (real links). Any port takes wrapper
+parameters: fault injection (loss, dup, reorder, corrupt, delay, hold, seed,
+fault_dir) and pcap=FILE.
+
+    shm:bench?loss=0.01&reorder=2%&seed=7
+    pair:t?delay=5ms&pcap=/tmp/t.pcap
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+KINDS = ("pair", "shm", "afpacket", "dpdk")
+LINK_PARAMS = {"bufs", "hugepages"}
+FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
+OTHER_PARAMS = {"pcap"}
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s)?\s*$")
+_UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, None: 1_000_000_000}
+
+
+def parse_duration_ns(text: str, what: str) -> int:
+    """'5ms' -> 5000000; a bare number is seconds."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(f"{what}={text!r}: expected a duration like 5ms, 200us or 0.1 (seconds)")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def parse_probability(text: str, what: str) -> float:
+    """'0.02' or '2%' -> 0.02."""
+    s = str(text).strip()
+    try:
+        p = float(s[:-1]) / 100.0 if s.endswith("%") else float(s)
+    except ValueError:
+        raise ValueError(f"{what}={text!r}: expected a probability like 0.02 or 2%") from None
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{what}={text!r}: a probability must be between 0 and 1 (0% and 100%)")
+    return p
+
+
+@dataclass
+class PortSpec:
+    kind: str
+    target: str
+    link: dict = field(default_factory=dict)
+    fault: dict = field(default_factory=dict)
+    pcap: str | None = None
+    uri: str = ""
+
+
+def parse_port_uri(uri: str) -> PortSpec:
+    if not isinstance(uri, str) or ":" not in uri:
+        raise ValueError(f"port URI {uri!r}: expected KIND:TARGET, e.g. shm:bench or pair:test "
+                         f"(kinds: {', '.join(KINDS)})")
+    kind, rest = uri.split(":", 1)
+    if kind not in KINDS:
+        raise ValueError(f"port URI {uri!r}: unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    target, _, query = rest.partition("?")
+    if not target:
+        raise ValueError(f"port URI {uri!r}: {kind}: needs a name after the colon")
+    spec = PortSpec(kind=kind, target=target, uri=uri)
+    for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
+        if key in ("loss", "dup", "reorder", "corrupt"):
+            spec.fault[key] = parse_probability(value, key)
+        elif key in ("delay", "hold"):
+            spec.fault[key + "_ns"] = parse_duration_ns(value, key)
+        elif key == "seed":
+            try:
+                spec.fault["seed"] = int(value, 0)
+            except ValueError:
+                raise ValueError(f"seed={value!r}: expected an integer") from None
+        elif key == "fault_dir":
+            if value not in ("both", "tx", "rx"):
+                raise ValueError(f"fault_dir={value!r}: use both, tx or rx")
+            spec.fault["direction"] = value
+        elif key == "pcap":
+            if not value:
+                raise ValueError("pcap= needs a file name")
+            spec.pcap = value
+        elif key == "bufs":
+            try:
+                spec.link["nbufs"] = int(value)
+            except ValueError:
+                raise ValueError(f"bufs={value!r}: expected a buffer count") from None
+        elif key == "hugepages":
+            if value not in ("0", "1", "auto"):
+                raise ValueError(f"hugepages={value!r}: use 0, 1 or auto")
+            spec.link["hugepages"] = {"0": False, "1": True, "auto": None}[value]
+        else:
+            valid = sorted(LINK_PARAMS | FAULT_PARAMS | OTHER_PARAMS)
+            raise ValueError(f"port URI {uri!r}: unknown parameter {key!r}; valid: {', '.join(valid)}")
+    return spec

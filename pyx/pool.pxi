@@ -1,0 +1,194 @@
+# BufferPool: fixed-size packet buffers in one mapped region, as a Python
+# object. The stack's ports lay out the same structures (nc_pool +
+# nc_freestack from buf.h) inside their own regions; this class is the
+# standalone form for tests and tools, and shows the layout:
+#
+#   [pool header: 1 cache line][free stack][slots: count x stride]
+#
+# Placed in a shared file, a second process can attach and read or write
+# buffers by index; only the creating process allocates and frees (the free
+# stack has a single owner, as every structure here does).
+
+cdef struct PoolHeader:
+    uint32_t magic
+    uint32_t count
+    uint32_t stride
+    uint32_t data_room
+    uint64_t slots_offset
+    uint64_t alloc_failed
+    uint64_t double_free
+
+cdef uint32_t POOL_MAGIC = 0x4e43504c   # "NCPL"
+
+
+cdef class BufferPool:
+    """count buffers of data_room bytes each (plus header and headroom).
+
+    hugepages: None/'auto' uses 2 MiB pages when enough are reserved, True
+    requires them, False never uses them. The `hugepages` attribute says what
+    was obtained."""
+    cdef MappedRegion region
+    cdef PoolHeader *hdr
+    cdef nc_freestack *fs
+    cdef nc_pool pool
+    cdef bint owner
+
+    def __init__(self, uint32_t count, uint32_t data_room=2048, hugepages=None):
+        BufferPool._check(count, data_room)
+        self.region = map_private(BufferPool._memsize(count, data_room), hugepages)
+        self._format(count, data_room)
+
+    @staticmethod
+    cdef size_t _memsize(uint32_t count, uint32_t data_room):
+        return (round_up(sizeof(PoolHeader) + nc_freestack_memsize(count), 4096)
+                + <size_t>count * nc_pool_stride_for(data_room))
+
+    @staticmethod
+    def _check(uint32_t count, uint32_t data_room):
+        if count == 0 or count > NC_BUF_SLOT_MASK:
+            raise ValueError(f"buffer count must be in 1..{NC_BUF_SLOT_MASK}, not {count}")
+        if data_room < 64 or data_room > 1 << 20:
+            raise ValueError(f"data_room must be in 64..1 MiB, not {data_room}")
+
+    cdef _bind(self):
+        self.hdr = <PoolHeader *>self.region.ptr
+        self.fs = <nc_freestack *>(self.region.ptr + round_up(sizeof(PoolHeader), 64))
+        self.pool.base = self.region.ptr + self.hdr.slots_offset
+        self.pool.stride = self.hdr.stride
+        self.pool.hdr_off = 0
+        self.pool.count = self.hdr.count
+        self.pool.data_room = self.hdr.data_room
+
+    cdef _format(self, uint32_t count, uint32_t data_room):
+        self.hdr = <PoolHeader *>self.region.ptr
+        self.hdr.count = count
+        self.hdr.stride = nc_pool_stride_for(data_room)
+        self.hdr.data_room = data_room
+        self.hdr.slots_offset = round_up(sizeof(PoolHeader) + nc_freestack_memsize(count), 4096)
+        self.hdr.alloc_failed = 0
+        self.hdr.double_free = 0
+        self._bind()
+        nc_freestack_init_full(self.fs, count)
+        nc_pool_format(&self.pool)
+        self.owner = True
+        self.hdr.magic = POOL_MAGIC
+
+    @staticmethod
+    def create_shared(str name, uint32_t count, uint32_t data_room=2048, hugepages=None):
+        """A pool in a named shared file (hugetlbfs when hugepages are
+        reserved and mounted, else /dev/shm). The creator owns allocation."""
+        BufferPool._check(count, data_room)
+        path, huge, size = shared_file_path(name, BufferPool._memsize(count, data_room), hugepages)
+        fd = _os.open(path, _os.O_RDWR | _os.O_CREAT | _os.O_EXCL, 0o600)
+        try:
+            _os.ftruncate(fd, size)
+            region = map_fd(fd, size, huge, path)
+        finally:
+            _os.close(fd)
+        cdef BufferPool bp = BufferPool.__new__(BufferPool)
+        bp.region = region
+        bp._format(count, data_room)
+        return bp
+
+    @staticmethod
+    def attach_shared(str path):
+        """Map a pool another process created; read and write buffers only."""
+        fd = _os.open(path, _os.O_RDWR)
+        try:
+            size = _os.fstat(fd).st_size
+            region = map_fd(fd, size, path.startswith(hugetlbfs_mount() or "\0"), path)
+        finally:
+            _os.close(fd)
+        cdef BufferPool bp = BufferPool.__new__(BufferPool)
+        bp.region = region
+        bp.hdr = <PoolHeader *>region.ptr
+        if bp.hdr.magic != POOL_MAGIC:
+            raise ValueError(f"{path} does not hold a netchan buffer pool")
+        bp._bind()
+        bp.owner = False
+        return bp
+
+    @property
+    def path(self):
+        return self.region.path
+
+    @property
+    def hugepages(self):
+        return bool(self.region.hugepages)
+
+    @property
+    def count(self):
+        return self.pool.count
+
+    @property
+    def data_room(self):
+        return self.pool.data_room
+
+    @property
+    def in_use(self):
+        return self.pool.count - self.fs.count
+
+    @property
+    def alloc_failed(self):
+        return self.hdr.alloc_failed
+
+    @property
+    def double_free(self):
+        return self.hdr.double_free
+
+    cdef _need_owner(self):
+        if not self.owner:
+            raise PermissionError("only the process that created a pool allocates and frees")
+
+    def alloc(self, uint32_t n):
+        """Allocate up to n buffers in one burst; returns their indices (fewer
+        than n when the pool runs short; each shortfall is counted)."""
+        self._need_owner()
+        cdef uint32_t *tmp = <uint32_t *>malloc(max(n, 1) * 4)
+        if tmp == NULL:
+            raise MemoryError()
+        try:
+            got = nc_pool_alloc_burst(&self.pool, self.fs, tmp, n, 0)
+            if got < n:
+                self.hdr.alloc_failed += n - got
+            return [tmp[i] for i in range(got)]
+        finally:
+            free(tmp)
+
+    def free(self, indices):
+        """Return buffers in one burst. A double free or an index that is not
+        this pool's is refused and counted in double_free."""
+        self._need_owner()
+        vals = list(indices)
+        cdef uint32_t n = len(vals)
+        cdef uint32_t *tmp = <uint32_t *>malloc(max(n, 1) * 4)
+        if tmp == NULL:
+            raise MemoryError()
+        try:
+            for i in range(n):
+                tmp[i] = vals[i]
+            bad = nc_pool_free_burst(&self.pool, self.fs, tmp, n)
+            self.hdr.double_free += bad
+            return n - bad
+        finally:
+            free(tmp)
+
+    cdef nc_buf *_buf(self, uint32_t idx) except NULL:
+        if (idx & NC_BUF_SLOT_MASK) >= self.pool.count:
+            raise IndexError(f"buffer {idx} is not in this pool of {self.pool.count}")
+        return nc_pool_buf(&self.pool, idx & NC_BUF_SLOT_MASK)
+
+    def write(self, uint32_t idx, const uint8_t[:] data):
+        """Set buffer idx's data to `data` (for tests and tools)."""
+        cdef nc_buf *b = self._buf(idx)
+        cdef uint32_t n = data.shape[0]
+        if n > b.room - b.data_off:
+            raise ValueError(f"{n} bytes do not fit in a buffer of {b.room - b.data_off}")
+        if n:
+            memcpy(nc_buf_data(b), &data[0], n)
+        b.len = n
+
+    def read(self, uint32_t idx):
+        """A copy of buffer idx's data."""
+        cdef nc_buf *b = self._buf(idx)
+        return PyBytes_FromStringAndSize(<char *>nc_buf_data(b), b.len)

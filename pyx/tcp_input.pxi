@@ -1,0 +1,574 @@
+# TCP input ("process" in smoltcp's terms): one segment arrives for one
+# connection, RFC 9293 section 3.10.7 step by step. The time is st.now;
+# nothing here reads a clock. Output is only scheduled here (flags and
+# timers); tcp_output sends, once per connection per poll.
+
+cdef int _ECONNRESET = _errno.ECONNRESET
+cdef int _ECONNREFUSED = _errno.ECONNREFUSED
+cdef int _ETIMEDOUT = _errno.ETIMEDOUT
+cdef int _EPIPE = _errno.EPIPE
+
+# Tcb.flags bit for "the application holds a handle" (kept apart from the
+# protocol flags in stack_types.pxi on purpose: it is API state).
+cdef enum:
+    TF_HANDLE = 0x10000
+
+
+cdef inline void tcp_schedule(StackState *st, Tcb *t) noexcept nogil:
+    """Make sure tcp_output runs for t before this poll ends."""
+    if not t.in_outq:
+        t.in_outq = 1
+        st.outq[st.noutq] = t.id
+        st.noutq += 1
+
+
+cdef void tcp_closed(StackState *st, Tcb *t, int err) noexcept nogil:
+    """The connection is over. With a handle, the control block stays (CLOSED,
+    off the flow table, readable data kept) until the handle closes; without
+    one it is freed now."""
+    cdef Listener *l
+    if t.state == SYN_RECEIVED and t.listener >= 0:
+        l = &st.listeners[t.listener]
+        if l.half_open:
+            l.half_open -= 1
+    if err and t.soerror == 0:
+        t.soerror = err
+    if t.flags & TF_HANDLE:
+        tcp_set_state(st, t, CLOSED)
+        timer_cancel_all(st, t)
+        flow_remove(st, t)
+        window_detach(&t.snd, &st.snd_arena)
+    else:
+        tcb_free(st, t)
+
+
+cdef inline uint32_t tcp_pick_wscale(uint32_t rcvbuf) noexcept nogil:
+    cdef uint32_t ws = 0
+    while ws < 14 and (<uint64_t>65535 << ws) < rcvbuf:
+        ws += 1
+    return ws
+
+
+cdef void tcp_negotiate(StackState *st, Tcb *t, const TcpOptions *o) noexcept nogil:
+    """Adopt the options of the peer's SYN (or SYN-ACK)."""
+    cdef uint32_t peer_mss = o.mss if o.present & OPT_MSS else 536   # RFC 9293 3.7.1
+    cdef uint32_t mss
+    if st.cfg.window_scaling and o.present & OPT_WSCALE:
+        t.flags |= TF_WS_OK
+        t.snd_wscale = o.wscale if o.wscale <= 14 else 14       # RFC 7323 2.3
+    else:
+        t.flags &= ~TF_WS_OK
+        t.snd_wscale = 0
+        t.rcv_wscale = 0
+    if st.cfg.sack and o.present & OPT_SACK_PERM:
+        t.flags |= TF_SACK_OK
+    if st.cfg.timestamps and o.present & OPT_TIMESTAMP:
+        t.flags |= TF_TS_OK
+        t.ts_recent = o.ts_val
+        t.ts_recent_at = st.now
+    mss = st.mtu - IPV4_HLEN - TCP_HLEN
+    if peer_mss < mss:
+        mss = peer_mss
+    if t.flags & TF_TS_OK:
+        mss -= 12
+    if mss < 64:
+        mss = 64
+    t.mss = <uint16_t>mss
+
+
+cdef inline void tcp_init_cc(StackState *st, Tcb *t) noexcept nogil:
+    # RFC 6928 initial window: min(10 MSS, max(2 MSS, 14600))
+    cdef uint32_t iw = 14600 if 14600 > 2 * t.mss else 2 * t.mss
+    if iw > 10 * t.mss:
+        iw = 10 * t.mss
+    t.cwnd = iw
+    t.ssthresh = 0x7fffffff
+    t.recover = t.iss
+
+
+cdef void tcp_rtt_sample(StackState *st, Tcb *t, uint64_t r) noexcept nogil:
+    """RFC 6298 section 2, with G = the wheel tick."""
+    cdef uint64_t diff, k
+    if t.srtt == 0:
+        t.srtt = r if r else 1
+        t.rttvar = r // 2
+    else:
+        diff = t.srtt - r if t.srtt > r else r - t.srtt
+        t.rttvar = (3 * t.rttvar + diff) // 4
+        t.srtt = (7 * t.srtt + r) // 8
+        if t.srtt == 0:
+            t.srtt = 1
+    k = 4 * t.rttvar
+    if k < st.tick_ns:
+        k = st.tick_ns
+    t.rto = t.srtt + k
+    if t.rto < st.cfg.rto_min_ns:
+        t.rto = st.cfg.rto_min_ns
+    if t.rto > st.cfg.rto_max_ns:
+        t.rto = st.cfg.rto_max_ns
+
+
+cdef void tcp_retransmit_one(StackState *st, Tcb *t) noexcept nogil:
+    """Resend the first unacknowledged segment, whatever the windows say
+    (it was inside them when first sent)."""
+    cdef uint32_t n = <uint32_t>(t.snd.tail - t.snd.head)
+    cdef uint8_t flags = TCP_ACK
+    if n > t.mss:
+        n = t.mss
+    if (t.flags & TF_FIN_SENT) and t.snd_una + n == tcp_fin_seq(t):
+        flags |= TCP_FIN
+    if n == 0 and not (flags & TCP_FIN):
+        return
+    if tcp_emit(st, t, t.snd_una, flags | (TCP_PSH if n else 0), t.snd.head, n):
+        st.ctr[C_TCP_RETRANSMITS] += 1
+        if seq_lt(t.snd_nxt, t.snd_una + n + (1 if flags & TCP_FIN else 0)):
+            t.snd_nxt = t.snd_una + n + (1 if flags & TCP_FIN else 0)
+
+
+cdef bint tcp_ooo_add(Tcb *t, uint64_t s, uint64_t e) noexcept nogil:
+    """Record [s, e) as held beyond the in-order data. False (nothing
+    changed) when it would need more than OOO_MAX separate ranges."""
+    cdef uint64_t ns[OOO_MAX + 1]
+    cdef uint64_t ne[OOO_MAX + 1]
+    cdef uint32_t n = 0, i = 0
+    cdef bint placed = False
+    while i < t.ooo_n:
+        if t.ooo_end[i] < s:
+            ns[n] = t.ooo_start[i]
+            ne[n] = t.ooo_end[i]
+            n += 1
+        elif t.ooo_start[i] > e:
+            if not placed:
+                ns[n] = s
+                ne[n] = e
+                n += 1
+                placed = True
+            if n > OOO_MAX:
+                return False
+            ns[n] = t.ooo_start[i]
+            ne[n] = t.ooo_end[i]
+            n += 1
+        else:
+            # overlaps or touches: absorb into [s, e)
+            if t.ooo_start[i] < s:
+                s = t.ooo_start[i]
+            if t.ooo_end[i] > e:
+                e = t.ooo_end[i]
+        if n > OOO_MAX:
+            return False
+        i += 1
+    if not placed:
+        if n >= OOO_MAX:
+            return False
+        ns[n] = s
+        ne[n] = e
+        n += 1
+    if n > OOO_MAX:
+        return False
+    for i in range(n):
+        t.ooo_start[i] = ns[i]
+        t.ooo_end[i] = ne[i]
+    t.ooo_n = <uint8_t>n
+    return True
+
+
+cdef void tcp_receive_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """RFC 9293 3.10.7.4 seventh step: place the text in the receive window,
+    in order or out of order, and decide how soon to ACK."""
+    cdef const uint8_t *data = th.payload
+    cdef uint32_t n = th.payload_len
+    cdef uint32_t seq = th.seq + (1 if th.flags & TCP_SYN else 0)
+    cdef int32_t delta = <int32_t>(seq - t.rcv_nxt)
+    cdef uint64_t off, base, right, fin_at
+    cdef bint trimmed = False, filled_hole = False
+    cdef uint32_t skip
+    if delta < 0:
+        skip = <uint32_t>(-delta)
+        if skip >= n:
+            n = 0
+        else:
+            data += skip
+            n -= skip
+        delta = 0
+    off = t.rcv.tail + <uint64_t>delta
+    if th.flags & TCP_FIN:
+        fin_at = off + n
+    base = t.rcv.head if t.rcv.head < t.rcv_pin else t.rcv_pin
+    right = base + t.rcv.size
+    if n and off + n > right:
+        trimmed = True
+        n = <uint32_t>(right - off) if right > off else 0
+    if n:
+        if delta == 0:
+            memcpy(window_at(&t.rcv, off), data, n)
+            t.rcv.tail += n
+            while t.ooo_n and t.ooo_start[0] <= t.rcv.tail:
+                if t.ooo_end[0] > t.rcv.tail:
+                    t.rcv.tail = t.ooo_end[0]
+                t.ooo_n -= 1
+                memmove(&t.ooo_start[0], &t.ooo_start[1], t.ooo_n * sizeof(uint64_t))
+                memmove(&t.ooo_end[0], &t.ooo_end[1], t.ooo_n * sizeof(uint64_t))
+                filled_hole = True
+        else:
+            if not tcp_ooo_add(t, off, off + n):
+                st.ctr[C_TCP_OOO_DROPPED] += 1
+                t.flags |= TF_ACK_NOW
+                return
+            memcpy(window_at(&t.rcv, off), data, n)
+            st.ctr[C_TCP_OOO_SEGMENTS] += 1
+        st.ctr[C_TCP_DATA_IN_BYTES] += n
+        t.rcv_nxt = t.irs + 1 + <uint32_t>t.rcv.tail
+    if th.flags & TCP_FIN and not trimmed:
+        t.fin_off = fin_at
+    if t.flags & TF_APP_CLOSED:
+        t.rcv.head = t.rcv.tail         # nobody will read: consume at once
+    # ACK policy (RFC 1122 4.2.3.2, RFC 5681 4.2): at once for out-of-order
+    # data or a filled hole; otherwise every second full segment, or after
+    # the delayed-ACK timer.
+    if delta != 0 or filled_hole or trimmed or n == 0:
+        t.flags |= TF_ACK_NOW
+    elif n:
+        t.segs_unacked += 1
+        if t.segs_unacked >= 2 or st.cfg.delack_ns == 0:
+            t.flags |= TF_ACK_NOW
+        elif not (t.flags & TF_DELACK):
+            t.flags |= TF_DELACK
+            t.t_delack = st.now + st.cfg.delack_ns
+
+
+cdef void tcp_fin_arrived(StackState *st, Tcb *t) noexcept nogil:
+    """RFC 9293 3.10.7.4 eighth step, once the FIN is in sequence."""
+    cdef uint8_t s = t.state
+    t.flags |= TF_RCVD_FIN | TF_ACK_NOW
+    t.rcv_nxt += 1
+    if s == SYN_RECEIVED or s == ESTABLISHED:
+        tcp_set_state(st, t, CLOSE_WAIT)
+    elif s == FIN_WAIT_1:
+        if (t.flags & TF_FIN_SENT) and t.snd_una == t.snd_max:
+            tcp_enter_time_wait(st, t)
+        else:
+            tcp_set_state(st, t, CLOSING)
+    elif s == FIN_WAIT_2:
+        tcp_enter_time_wait(st, t)
+
+
+cdef void tcp_enter_time_wait(StackState *st, Tcb *t) noexcept nogil:
+    tcp_set_state(st, t, TIME_WAIT)
+    t.t_rexmt = 0
+    t.t_persist = 0
+    t.t_keep = 0
+    t.t_delack = 0
+    t.t_2msl = st.now + 2 * st.cfg.msl_ns
+    if not (t.flags & TF_HANDLE):
+        # nothing left to read or send: TIME_WAIT needs only the sequence numbers
+        window_detach(&t.rcv, &st.rcv_arena)
+        window_detach(&t.snd, &st.snd_arena)
+    timer_rearm(st, t)
+
+
+cdef inline void tcp_challenge_ack(StackState *st, Tcb *t) noexcept nogil:
+    """RFC 5961: answer a suspicious RST/SYN/ACK with an ACK of our state."""
+    st.ctr[C_TCP_CHALLENGE_ACKS] += 1
+    t.flags |= TF_ACK_NOW
+
+
+cdef void tcp_established(StackState *st, Tcb *t) noexcept nogil:
+    """Handshake complete: SYN_RECEIVED or SYN_SENT -> ESTABLISHED."""
+    cdef Listener *l
+    cdef uint32_t slot
+    tcp_set_state(st, t, ESTABLISHED)
+    t.retries = 0
+    t.backoff = 0
+    if t.flags & TF_PASSIVE and t.listener >= 0:
+        l = &st.listeners[t.listener]
+        if l.half_open:
+            l.half_open -= 1
+        if not l.active or l.aq_len >= l.aq_cap:
+            # no listener to take it any more: refuse it cleanly
+            t.flags |= TF_RST_PENDING
+            l.overflows += 1
+            st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
+            return
+        slot = (l.aq_head + l.aq_len) % l.aq_cap
+        l.aq[2 * slot] = t.id
+        l.aq[2 * slot + 1] = t.gen
+        l.aq_len += 1
+
+
+cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th, uint32_t acked) noexcept nogil:
+    """SND.UNA < SEG.ACK <= SND.MAX: release acknowledged bytes, take an RTT
+    sample, open the congestion window."""
+    cdef uint64_t new_head
+    cdef uint32_t data_acked, flight, pipe
+    cdef uint64_t r
+    # SYN takes one sequence number but no window byte
+    if t.snd_una == t.iss:
+        new_head = t.snd.head + acked - 1
+    else:
+        new_head = t.snd.head + acked
+    if new_head > t.snd.tail:
+        new_head = t.snd.tail                   # the FIN is acked too
+    data_acked = <uint32_t>(new_head - t.snd.head)
+    t.snd.head = new_head
+    t.snd_una = th.ack
+    if seq_lt(t.snd_nxt, t.snd_una):
+        t.snd_nxt = t.snd_una
+    # RTT: timestamps when both sides use them (RFC 7323 4), else Karn's timed segment
+    if t.flags & TF_TS_OK and th.opts.present & OPT_TIMESTAMP and th.opts.ts_ecr != 0:
+        r = <uint64_t>(<uint32_t>(tcp_ts_clock(t, st.now) - th.opts.ts_ecr)) * 1000000
+        if r < 60000000000ULL:
+            tcp_rtt_sample(st, t, r)
+        t.rtt_start = 0
+    elif t.rtt_start and seq_gt(th.ack, t.rtt_seq):
+        tcp_rtt_sample(st, t, st.now - t.rtt_start)
+        t.rtt_start = 0
+    t.retries = 0
+    t.backoff = 0
+    # congestion control: NewReno (RFC 5681, RFC 6582)
+    if t.dupacks >= 3:
+        if seq_geq(th.ack, t.recover):
+            # full ACK: leave fast recovery
+            flight = t.snd_max - t.snd_una
+            t.cwnd = t.ssthresh if t.ssthresh < flight + t.mss else flight + t.mss
+            t.dupacks = 0
+        else:
+            # partial ACK: the next hole is lost too; resend it at once
+            tcp_retransmit_one(st, t)
+            t.cwnd = t.cwnd - data_acked + t.mss if t.cwnd > data_acked else t.mss
+    else:
+        t.dupacks = 0
+        if t.cwnd < t.ssthresh:
+            # slow start with appropriate byte counting (RFC 3465, L = 2 MSS)
+            t.cwnd += data_acked if data_acked < 2 * t.mss else 2 * t.mss
+        else:
+            # congestion avoidance: about one MSS per round trip
+            t.cwnd += max(1, <uint32_t>(<uint64_t>t.mss * t.mss // t.cwnd))
+    # retransmission timer (RFC 6298 5.2, 5.3)
+    if t.snd_una == t.snd_max:
+        t.t_rexmt = 0
+    else:
+        tcp_arm_rexmt(st, t)
+
+
+cdef void tcp_dup_ack(StackState *st, Tcb *t) noexcept nogil:
+    """A duplicate ACK (RFC 5681 section 2): fast retransmit on the third,
+    inflate the window after."""
+    cdef uint32_t flight
+    st.ctr[C_TCP_DUP_ACKS] += 1
+    t.dupacks += 1
+    if t.dupacks == 3:
+        if seq_gt(t.snd_una, t.recover) or t.recover == t.iss:
+            flight = t.snd_max - t.snd_una
+            t.ssthresh = flight // 2 if flight // 2 > 2 * t.mss else 2 * t.mss
+            t.recover = t.snd_max
+            tcp_retransmit_one(st, t)
+            t.cwnd = t.ssthresh + 3 * t.mss
+            t.rtt_start = 0
+        else:
+            t.dupacks = 0       # still recovering from the previous loss
+    elif t.dupacks > 3:
+        t.cwnd += t.mss
+
+
+cdef void tcp_input_syn_sent(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """RFC 9293 3.10.7.3."""
+    cdef bint ack = (th.flags & TCP_ACK) != 0
+    if ack and (seq_leq(th.ack, t.iss) or seq_gt(th.ack, t.snd_max)):
+        if not (th.flags & TCP_RST):
+            # A stale half-open connection on the other side: reset it.
+            tcp_reply_rst_seq(st, t, th.ack)
+        st.ctr[C_TCP_BAD_ACK] += 1
+        return
+    if th.flags & TCP_RST:
+        if ack:
+            st.ctr[C_TCP_RST_RCVD] += 1
+            tcp_closed(st, t, _ECONNREFUSED)
+        return
+    if not (th.flags & TCP_SYN):
+        return
+    t.irs = th.seq
+    t.rcv_nxt = th.seq + 1
+    t.rcv_adv = t.rcv_nxt
+    tcp_negotiate(st, t, &th.opts)
+    tcp_init_cc(st, t)
+    if ack:
+        if t.rtt_start:
+            tcp_rtt_sample(st, t, st.now - t.rtt_start)
+            t.rtt_start = 0
+        t.snd_una = th.ack
+        t.snd_wnd = th.window           # never scaled in a SYN (RFC 7323 2.2)
+        t.max_snd_wnd = t.snd_wnd
+        t.snd_wl1 = th.seq
+        t.snd_wl2 = th.ack
+        t.t_rexmt = 0
+        tcp_established(st, t)
+        t.flags |= TF_ACK_NOW
+        if th.payload_len or th.flags & TCP_FIN:
+            tcp_receive_data(st, t, th)
+            if t.fin_off == t.rcv.tail:
+                tcp_fin_arrived(st, t)
+    else:
+        # simultaneous open: answer with SYN-ACK on our ISS
+        tcp_set_state(st, t, SYN_RECEIVED)
+        t.snd_wnd = th.window
+        t.snd_wl1 = th.seq
+        t.snd_nxt = t.iss
+        t.t_rexmt = 0
+
+
+cdef void tcp_reply_rst_seq(StackState *st, Tcb *t, uint32_t seq) noexcept nogil:
+    """<SEQ=seq><CTL=RST> on this connection's 4-tuple (RFC 9293: reset the
+    other side's bad state without touching ours)."""
+    cdef uint32_t save_nxt = t.snd_nxt
+    t.flags &= ~TF_RST_PENDING
+    t.snd_nxt = seq
+    tcp_emit(st, t, seq, TCP_RST, 0, 0)
+    t.snd_nxt = save_nxt
+    st.ctr[C_TCP_RST_SENT] += 1
+
+
+cdef inline bint tcp_seq_acceptable(const Tcb *t, uint32_t seq, uint32_t seg_len) noexcept nogil:
+    """RFC 9293 3.10.7.4 first step, against the window we advertised."""
+    cdef uint32_t wnd = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
+    cdef uint32_t space = tcp_rcv_space(t)
+    if space > wnd:
+        wnd = space
+    if seg_len == 0:
+        if wnd == 0:
+            return seq == t.rcv_nxt
+        return seq_leq(t.rcv_nxt, seq) and seq_lt(seq, t.rcv_nxt + wnd)
+    if wnd == 0:
+        return False
+    return ((seq_leq(t.rcv_nxt, seq) and seq_lt(seq, t.rcv_nxt + wnd)) or
+            (seq_leq(t.rcv_nxt, seq + seg_len - 1) and seq_lt(seq + seg_len - 1, t.rcv_nxt + wnd)))
+
+
+cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """One segment for connection t (found by the classifier)."""
+    cdef uint8_t s = t.state
+    cdef uint32_t seg_len = th.payload_len + (1 if th.flags & TCP_SYN else 0) + \
+        (1 if th.flags & TCP_FIN else 0)
+    cdef uint32_t acked, wnd
+    cdef bint was_zero
+    st.ctr[C_TCP_SEGS_IN] += 1
+    if s == CLOSED or s == LISTEN:
+        return
+    if s == SYN_SENT:
+        tcp_input_syn_sent(st, t, th)
+        tcp_schedule(st, t)
+        return
+    # A retransmitted SYN while we wait for the handshake's ACK: our SYN-ACK
+    # was lost, send it again.
+    if s == SYN_RECEIVED and th.flags & TCP_SYN and not (th.flags & TCP_ACK) and th.seq == t.irs:
+        t.flags |= TF_ACK_NOW
+        tcp_schedule(st, t)
+        return
+    # TIME_WAIT: a retransmitted FIN gets its ACK again and restarts 2MSL.
+    if s == TIME_WAIT and th.flags & TCP_FIN and not (th.flags & TCP_RST) and \
+            th.seq + seg_len == t.rcv_nxt:
+        t.flags |= TF_ACK_NOW
+        t.t_2msl = st.now + 2 * st.cfg.msl_ns
+        timer_rearm(st, t)
+        tcp_schedule(st, t)
+        return
+    # first: sequence number
+    if not tcp_seq_acceptable(t, th.seq, seg_len):
+        st.ctr[C_TCP_BAD_SEQ] += 1
+        if not (th.flags & TCP_RST):
+            t.flags |= TF_ACK_NOW
+            tcp_schedule(st, t)
+        return
+    # timestamps: remember the peer's clock (RFC 7323 4.3)
+    if t.flags & TF_TS_OK and th.opts.present & OPT_TIMESTAMP and seq_leq(th.seq, t.rcv_nxt):
+        if seq_geq(th.opts.ts_val, t.ts_recent):
+            t.ts_recent = th.opts.ts_val
+            t.ts_recent_at = st.now
+    # second: RST (RFC 5961 3.2: only an exact hit resets)
+    if th.flags & TCP_RST:
+        if th.seq != t.rcv_nxt:
+            tcp_challenge_ack(st, t)
+            tcp_schedule(st, t)
+            return
+        st.ctr[C_TCP_RST_RCVD] += 1
+        if s == SYN_RECEIVED:
+            tcp_closed(st, t, 0 if t.flags & TF_PASSIVE else _ECONNREFUSED)
+        elif s == ESTABLISHED or s == FIN_WAIT_1 or s == FIN_WAIT_2 or s == CLOSE_WAIT:
+            tcp_closed(st, t, _ECONNRESET)
+        else:
+            tcp_closed(st, t, 0)
+        return
+    # fourth: SYN in a synchronized state (RFC 5961 4.2)
+    if th.flags & TCP_SYN:
+        tcp_challenge_ack(st, t)
+        tcp_schedule(st, t)
+        return
+    # fifth: ACK
+    if not (th.flags & TCP_ACK):
+        return
+    if s == SYN_RECEIVED:
+        if seq_lt(t.snd_una, th.ack) and seq_leq(th.ack, t.snd_max):
+            t.snd_wnd = <uint32_t>th.window << t.snd_wscale
+            t.max_snd_wnd = t.snd_wnd
+            t.snd_wl1 = th.seq
+            t.snd_wl2 = th.ack
+            if t.rtt_start:
+                tcp_rtt_sample(st, t, st.now - t.rtt_start)
+                t.rtt_start = 0
+            t.snd_una = th.ack
+            t.t_rexmt = 0
+            tcp_established(st, t)
+            s = t.state
+        else:
+            tcp_reply_rst_seq(st, t, th.ack)
+            return
+    else:
+        if seq_gt(th.ack, t.snd_max):
+            # acks something not yet sent (RFC 9293: ACK it and drop it)
+            st.ctr[C_TCP_BAD_ACK] += 1
+            t.flags |= TF_ACK_NOW
+            tcp_schedule(st, t)
+            return
+        if seq_lt(th.ack, t.snd_una - t.max_snd_wnd):
+            # far below anything outstanding (RFC 5961 5.2)
+            tcp_challenge_ack(st, t)
+            tcp_schedule(st, t)
+            return
+        if seq_gt(th.ack, t.snd_una):
+            acked = th.ack - t.snd_una
+            tcp_ack_new_data(st, t, th, acked)
+        elif (th.ack == t.snd_una and th.payload_len == 0 and not (th.flags & TCP_FIN) and
+              t.snd_max != t.snd_una and (<uint32_t>th.window << t.snd_wscale) == t.snd_wnd):
+            tcp_dup_ack(st, t)
+        # window update (RFC 9293 3.10.7.4 fifth step)
+        if seq_lt(t.snd_wl1, th.seq) or (t.snd_wl1 == th.seq and seq_leq(t.snd_wl2, th.ack)):
+            was_zero = t.snd_wnd == 0
+            t.snd_wnd = <uint32_t>th.window << t.snd_wscale
+            if t.snd_wnd > t.max_snd_wnd:
+                t.max_snd_wnd = t.snd_wnd
+            t.snd_wl1 = th.seq
+            t.snd_wl2 = th.ack
+            if was_zero and t.snd_wnd:
+                t.t_persist = 0
+        if s == FIN_WAIT_1 and t.flags & TF_FIN_SENT and t.snd_una == t.snd_max:
+            tcp_set_state(st, t, FIN_WAIT_2)
+            s = FIN_WAIT_2
+            if t.flags & TF_APP_CLOSED:
+                # an orphan: do not wait forever for the peer's FIN
+                t.t_2msl = st.now + 2 * st.cfg.msl_ns
+        elif s == CLOSING and t.flags & TF_FIN_SENT and t.snd_una == t.snd_max:
+            tcp_enter_time_wait(st, t)
+            tcp_schedule(st, t)
+            return
+        elif s == LAST_ACK and t.flags & TF_FIN_SENT and t.snd_una == t.snd_max:
+            tcp_closed(st, t, 0)
+            return
+        elif s == TIME_WAIT:
+            return
+    # seventh: segment text
+    if s == ESTABLISHED or s == FIN_WAIT_1 or s == FIN_WAIT_2:
+        if th.payload_len or th.flags & TCP_FIN:
+            tcp_receive_data(st, t, th)
+    # eighth: FIN, once everything before it has arrived
+    if not (t.flags & TF_RCVD_FIN) and t.fin_off != <uint64_t>-1 and t.fin_off == t.rcv.tail:
+        tcp_fin_arrived(st, t)
+    tcp_schedule(st, t)

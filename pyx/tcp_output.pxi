@@ -1,0 +1,239 @@
+# TCP output ("dispatch" in smoltcp's terms): build segments from the
+# connection's state and its send window, and the RSTs for segments that
+# have no connection.
+#
+# Stream offsets: offset 0 of the send window is sequence number iss + 1 and
+# offset 0 of the receive window is irs + 1; windows count bytes in 64 bits so
+# that a long connection never wraps them, while sequence numbers wrap mod 2^32.
+
+cdef inline uint32_t tcp_rcv_space(const Tcb *t) noexcept nogil:
+    """Free bytes in the receive window: from rcv_nxt up to the oldest byte
+    the application still holds (unread, or viewed through recv_view)."""
+    cdef uint64_t base = t.rcv.head if t.rcv.head < t.rcv_pin else t.rcv_pin
+    cdef uint64_t used = t.rcv.tail - base
+    if used >= t.rcv.size:
+        return 0
+    return <uint32_t>(t.rcv.size - used)
+
+
+cdef inline uint32_t tcp_window_to_advertise(const Tcb *t) noexcept nogil:
+    """Unscaled window; never moves the right edge left (RFC 9293 3.8.6)."""
+    cdef uint32_t win = tcp_rcv_space(t)
+    cdef uint32_t cap = <uint32_t>65535 << t.rcv_wscale
+    if seq_lt(t.rcv_nxt + win, t.rcv_adv):
+        win = t.rcv_adv - t.rcv_nxt
+    if win > cap:
+        win = cap
+    return win
+
+
+cdef inline uint32_t tcp_ts_clock(const Tcb *t, uint64_t now) noexcept nogil:
+    """The timestamp clock: 1 ms ticks (RFC 7323 5.4), offset per connection."""
+    return <uint32_t>(now // 1000000) + t.ts_offset
+
+
+cdef inline uint32_t tcp_fin_seq(const Tcb *t) noexcept nogil:
+    """Sequence number our FIN takes: right after the last byte written."""
+    return t.iss + 1 + <uint32_t>t.snd.tail
+
+
+cdef inline void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil:
+    t.t_rexmt = st.now + (t.rto << t.backoff if t.backoff < 16 else st.cfg.rto_max_ns)
+    if t.t_rexmt - st.now > st.cfg.rto_max_ns:
+        t.t_rexmt = st.now + st.cfg.rto_max_ns
+
+
+cdef inline void tcp_set_dst_mac(StackState *st, Tcb *t, uint8_t *frame, bint *resolved) noexcept nogil:
+    if t.rmac_gen == st.arp_gen or arp_lookup(st, t.raddr, t.rmac):
+        t.rmac_gen = st.arp_gen
+        memcpy(frame, t.rmac, 6)
+        resolved[0] = True
+    else:
+        resolved[0] = False
+
+
+cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,
+                   uint32_t dlen) noexcept nogil:
+    """Build and send one segment of this connection. False if no buffer."""
+    cdef uint32_t b = tx_alloc(st)
+    cdef nc_buf *nb
+    cdef uint8_t *p
+    cdef uint8_t *iph
+    cdef uint8_t *th
+    cdef TcpOptions o
+    cdef uint32_t win, hl, wfield
+    cdef bint resolved
+    if b == NC_BUF_NONE:
+        return False
+    nb = nc_port_buf(st.port, b)
+    p = nc_buf_data(nb)
+    eth_write(p, ZERO_MAC, st.mac, ETH_P_IPV4)
+    iph = p + ETH_HLEN
+    th = iph + IPV4_HLEN
+    o.present = 0
+    o.sack_count = 0
+    win = tcp_window_to_advertise(t)
+    if flags & TCP_SYN:
+        o.present |= OPT_MSS
+        o.mss = t.adv_mss
+        if st.cfg.window_scaling and (t.state == SYN_SENT or t.flags & TF_WS_OK):
+            o.present |= OPT_WSCALE
+            o.wscale = t.rcv_wscale
+        if st.cfg.sack and (t.state == SYN_SENT or t.flags & TF_SACK_OK):
+            o.present |= OPT_SACK_PERM
+        if st.cfg.timestamps and (t.state == SYN_SENT or t.flags & TF_TS_OK):
+            o.present |= OPT_TIMESTAMP
+        wfield = win if win < 65535 else 65535      # SYN windows are never scaled
+    else:
+        wfield = win >> t.rcv_wscale
+    if o.present & OPT_TIMESTAMP or (not (flags & TCP_SYN) and t.flags & TF_TS_OK):
+        o.present |= OPT_TIMESTAMP
+        o.ts_val = tcp_ts_clock(t, st.now)
+        o.ts_ecr = t.ts_recent if flags & TCP_ACK else 0
+    hl = tcp_write_header(th, t.lport, t.rport, seq, t.rcv_nxt if flags & TCP_ACK else 0,
+                          flags, <uint16_t>wfield, &o)
+    if dlen:
+        memcpy(th + hl, window_at(&t.snd, data_off), dlen)
+    ipv4_write(iph, t.laddr, t.raddr, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), hl + dlen, True)
+    tcp_fill_checksum(th, hl + dlen, iph)
+    nb.len = ETH_HLEN + IPV4_HLEN + hl + dlen
+    if flags & TCP_ACK:
+        t.flags &= ~(TF_ACK_NOW | TF_DELACK | TF_WND_UPDATE)
+        t.t_delack = 0
+        t.segs_unacked = 0
+        if flags & TCP_SYN:
+            t.rcv_adv = t.rcv_nxt + wfield
+        else:
+            t.rcv_adv = t.rcv_nxt + (wfield << t.rcv_wscale)
+    st.ctr[C_TCP_SEGS_OUT] += 1
+    st.ctr[C_TCP_DATA_OUT_BYTES] += dlen
+    tcp_set_dst_mac(st, t, p, &resolved)
+    if resolved:
+        tx_enqueue(st, b)
+    else:
+        ip_send(st, b, t.raddr)
+    return True
+
+
+cdef inline void tcp_send_ack(StackState *st, Tcb *t) noexcept nogil:
+    tcp_emit(st, t, t.snd_nxt, TCP_ACK, 0, 0)
+
+
+cdef void tcp_send_rst(StackState *st, Tcb *t) noexcept nogil:
+    """Abort: RST at snd_nxt (RFC 9293 3.10.4 ABORT)."""
+    tcp_emit(st, t, t.snd_nxt, TCP_RST | TCP_ACK, 0, 0)
+    st.ctr[C_TCP_RST_SENT] += 1
+
+
+cdef void tcp_reply_rst(StackState *st, const Ipv4Hdr *ip, const TcpHdr *th,
+                        const uint8_t *src_mac) noexcept nogil:
+    """The RST for a segment that matches no connection (RFC 9293 3.10.7.1).
+    Never in answer to a RST. Sent straight back to the sender's MAC."""
+    cdef uint32_t b, seg_len
+    cdef nc_buf *nb
+    cdef uint8_t *p
+    cdef uint8_t *iph
+    cdef uint8_t *tcp
+    cdef uint32_t seq, ack
+    cdef uint8_t flags
+    if th.flags & TCP_RST:
+        return
+    if th.flags & TCP_ACK:
+        seq = th.ack
+        ack = 0
+        flags = TCP_RST
+    else:
+        seg_len = th.payload_len + (1 if th.flags & TCP_SYN else 0) + (1 if th.flags & TCP_FIN else 0)
+        seq = 0
+        ack = th.seq + seg_len
+        flags = TCP_RST | TCP_ACK
+    b = tx_alloc(st)
+    if b == NC_BUF_NONE:
+        return
+    nb = nc_port_buf(st.port, b)
+    p = nc_buf_data(nb)
+    eth_write(p, src_mac, st.mac, ETH_P_IPV4)
+    iph = p + ETH_HLEN
+    tcp = iph + IPV4_HLEN
+    tcp_write_header(tcp, th.dport, th.sport, seq, ack, flags, 0, NULL)
+    ipv4_write(iph, ip.dst, ip.src, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), TCP_HLEN, True)
+    tcp_fill_checksum(tcp, TCP_HLEN, iph)
+    nb.len = ETH_HLEN + IPV4_HLEN + TCP_HLEN
+    tx_enqueue(st, b)
+    st.ctr[C_TCP_RST_SENT] += 1
+
+
+cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
+    """Send everything the windows allow, then an ACK if one is owed and no
+    segment carried it."""
+    cdef uint32_t fin_seq, inflight, wnd, usable, n, avail
+    cdef uint64_t off_nxt
+    cdef uint8_t flags
+    cdef bint fin, sent = False
+    cdef uint8_t s = t.state
+    if s == CLOSED or s == LISTEN or s == TIME_WAIT:
+        if s == TIME_WAIT and t.flags & TF_ACK_NOW:
+            tcp_send_ack(st, t)
+        return
+    if t.flags & TF_RST_PENDING:
+        t.flags &= ~TF_RST_PENDING
+        tcp_send_rst(st, t)
+        return
+    if s == SYN_SENT or s == SYN_RECEIVED:
+        if t.snd_nxt == t.iss:
+            tcp_emit(st, t, t.iss, TCP_SYN if s == SYN_SENT else TCP_SYN | TCP_ACK, 0, 0)
+            t.snd_nxt = t.iss + 1
+            if seq_gt(t.snd_nxt, t.snd_max):
+                t.snd_max = t.snd_nxt
+            if t.t_rexmt == 0:
+                tcp_arm_rexmt(st, t)
+            timer_rearm(st, t)
+        elif t.flags & TF_ACK_NOW and s == SYN_RECEIVED:
+            tcp_emit(st, t, t.iss, TCP_SYN | TCP_ACK, 0, 0)
+        return
+    if s == ESTABLISHED or s == CLOSE_WAIT or s == FIN_WAIT_1 or s == CLOSING or s == LAST_ACK:
+        fin_seq = tcp_fin_seq(t)
+        while True:
+            off_nxt = t.snd.head + <uint32_t>(t.snd_nxt - t.snd_una)
+            avail = <uint32_t>(t.snd.tail - off_nxt) if t.snd.tail > off_nxt else 0
+            inflight = t.snd_nxt - t.snd_una
+            wnd = t.snd_wnd if t.snd_wnd < t.cwnd else t.cwnd
+            usable = wnd - inflight if wnd > inflight else 0
+            n = avail
+            if n > usable:
+                n = usable
+            if n > t.mss:
+                n = t.mss
+            fin = (t.flags & TF_FIN_QUEUED) != 0 and t.snd_nxt + n == fin_seq
+            if n == 0 and not fin:
+                break
+            flags = TCP_ACK
+            if n and n == avail:
+                flags |= TCP_PSH
+            if fin:
+                flags |= TCP_FIN
+            if not tcp_emit(st, t, t.snd_nxt, flags, off_nxt, n):
+                break
+            if seq_lt(t.snd_nxt, t.snd_max):
+                st.ctr[C_TCP_RETRANSMITS] += 1
+            elif t.rtt_start == 0 and n:
+                t.rtt_start = st.now        # Karn: time only new data
+                t.rtt_seq = t.snd_nxt
+            t.snd_nxt += n + (1 if fin else 0)
+            if seq_gt(t.snd_nxt, t.snd_max):
+                t.snd_max = t.snd_nxt
+            if fin:
+                t.flags |= TF_FIN_SENT
+            if t.t_rexmt == 0:
+                tcp_arm_rexmt(st, t)
+            t.t_persist = 0
+            sent = True
+            if fin:
+                break
+        # zero window with data waiting and nothing in flight: probe later
+        if (not sent and t.snd_wnd == 0 and t.snd_una == t.snd_max and
+                t.snd.tail > t.snd.head and t.t_persist == 0):
+            t.t_persist = st.now + t.rto
+    if not sent and t.flags & (TF_ACK_NOW | TF_WND_UPDATE):
+        tcp_send_ack(st, t)
+    timer_rearm(st, t)

@@ -1,0 +1,66 @@
+"""Build netchan's extensions.
+
+- netchan._core: one Cython extension assembled from the focused pieces in
+  pyx/ (see pyx/_core.pyx), compiled with optimisation on.
+- netchan._dpdk: the cffi binding to DPDK, built only where
+  `pkg-config libdpdk` succeeds (builders/dpdk/); its absence is the flag
+  netchan.HAS_DPDK, never a build failure.
+
+Generated C goes to build/, never next to the sources.
+"""
+import os
+import subprocess
+import sys
+
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _have_libdpdk():
+    if os.environ.get("NETCHAN_NO_DPDK"):
+        return False
+    try:
+        subprocess.run(["pkg-config", "--exists", "libdpdk"], check=True)
+        return True
+    except (OSError, subprocess.CalledProcessError):
+        return False
+
+
+def _core_extension():
+    from Cython.Build import cythonize
+
+    debug = bool(os.environ.get("NETCHAN_DEBUG"))
+    cflags = ["-O0", "-g"] if debug else ["-O3", "-g1"]
+    cflags += ["-fno-strict-aliasing", "-Wno-unused-function", "-Wno-unreachable-code"]
+    ext = Extension(
+        "netchan._core",
+        sources=["pyx/_core.pyx"],
+        include_dirs=["include", "pyx"],
+        extra_compile_args=cflags,
+        define_macros=[("_GNU_SOURCE", "1")],
+    )
+    return cythonize(
+        [ext],
+        build_dir="build/cython",
+        include_path=["pyx"],
+        language_level=3,
+        annotate=bool(os.environ.get("NETCHAN_ANNOTATE")),
+        compiler_directives={
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+            "embedsignature": True,
+            "profile": False,
+        },
+    )
+
+
+kwargs = {"ext_modules": _core_extension()}
+if _have_libdpdk():
+    sys.path.insert(0, os.path.join(HERE, "builders"))
+    kwargs["cffi_modules"] = ["builders/dpdk/build.py:ffibuilder"]
+    kwargs["setup_requires"] = ["cffi>=1.15"]
+
+setup(**kwargs)
