@@ -137,7 +137,7 @@ cdef class Stack:
         st.cfg.max_conns = max_conns
         st.cfg.rcvbuf = rcv
         st.cfg.sndbuf = snd
-        st.cfg.chan_size = 64
+        st.cfg.chan_size = CHAN_SIZE
         st.cfg.listen_chan_size = 1024
         st.cfg.udp_chan_size = 1024
         st.cfg.msl_ns = <uint64_t>(float(msl) * 1e9)
@@ -230,8 +230,8 @@ cdef class Stack:
         for i in range(PORT_SPACE):
             st.listen_by_port[i] = -1
             st.udp_by_port[i] = -1
-        st.cfg.chan_size = 64
-        st.chan_stride = nc_ring_memsize(64)
+        st.cfg.chan_size = CHAN_SIZE
+        st.chan_stride = nc_ring_memsize(CHAN_SIZE)
         self.chan_region = map_private(st.chan_stride * max_conns, False)
         st.chan_mem = self.chan_region.ptr
 
@@ -341,10 +341,11 @@ cdef class Stack:
             st.now = self._now()
             for i in range(st.cfg.max_conns):
                 t = &st.tcbs[i]
-                if t.state == CLOSED or t.state == TIME_WAIT or t.state == LISTEN:
+                # Connections the application still holds are reset; those it
+                # closed already have their FIN on the way and are left be.
+                if t.state == CLOSED or t.state == SYN_SENT or not (t.flags & TF_HANDLE):
                     continue
-                if t.state != SYN_SENT:
-                    tcp_send_rst(st, t)
+                tcp_send_rst(st, t)
             tx_flush(st)
             stack_copy_port_stats(st)
         if self.port is not None:

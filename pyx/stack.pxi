@@ -314,7 +314,7 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
         st.now = now
     st.progress = 0
     st.ctr[C_POLLS] += 1
-    while rounds < 4:
+    while rounds < RX_ROUNDS:
         k = st.port.ops.rx_burst(st.port, bufs, BURST, st.now)
         for i in range(k):
             stack_rx_frame(st, bufs[i])

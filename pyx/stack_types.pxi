@@ -4,6 +4,8 @@
 
 cdef enum:
     BURST = 32                  # rx/tx burst size
+    RX_ROUNDS = 4               # rx bursts per poll before the channels are drained
+    CHAN_SIZE = 256             # per-connection channel: holds a whole poll's worth (RX_ROUNDS x BURST) twice
     TXQ_MAX = 64                # frames batched before a tx_burst
     OOO_MAX = 8                 # out-of-order ranges kept per connection
     ARP_TABLE_SIZE = 256        # power of two

@@ -465,7 +465,10 @@ def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
             nc_store_release_u32(&h.side[side].attached, 1)
             return port
         finally:
-            _os.close(fd)       # closing drops the flock
+            # Unlock explicitly: the mapping keeps the open file description
+            # (and so a flock on it) alive after close().
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            _os.close(fd)
 
 
 def _link_close(LinkPort port):
@@ -500,5 +503,6 @@ def _link_close(LinkPort port):
     except FileNotFoundError:
         pass
     finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
         _os.close(fd)
 
