@@ -4,6 +4,7 @@
 Order matters: each piece may use what the earlier ones define.
 
   includes/*.pxd      C declarations (our headers, system calls)
+  errors.pxi          errno -> Python exception
   clock.pxi           monotonic and virtual clocks
   memory.pxi          mapped regions: hugepages when reserved, double-mapped rings
   channel.pxi         Channel: the SPSC ring of buffer indices, exposed for tests
@@ -32,6 +33,7 @@ from includes cimport system as sysc
 import errno as _errno
 import os as _os
 
+include "errors.pxi"
 include "clock.pxi"
 include "memory.pxi"
 include "channel.pxi"

@@ -30,12 +30,6 @@ PORT_STAT_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_drop
 _stats_seq = _itertools.count()
 
 
-cdef object _os_error(int err, str what):
-    # OSError(errno, ...) builds the matching subclass: ConnectionResetError,
-    # ConnectionRefusedError, TimeoutError, BrokenPipeError, ...
-    return OSError(err, f"{_os.strerror(err)}: {what}")
-
-
 cdef uint32_t _ip_to_u32(object host) except? 0:
     try:
         return int(_ipaddress.IPv4Address(host))

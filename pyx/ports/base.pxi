@@ -40,6 +40,54 @@ cdef class Port:
     def _own_stats(self):
         return {}
 
+    # ---- raw frame access, for tests and tools that act as a bare peer ------
+
+    def send(self, frame, uint64_t now=0):
+        """Transmit one Ethernet frame (bytes-like) as is; returns True if the
+        port took it. `now` is the time given to wrappers (fault delays)."""
+        self._check_usable()
+        cdef const uint8_t[:] data = frame
+        cdef uint32_t b
+        cdef nc_buf *nb
+        cdef uint32_t n = data.shape[0]
+        if self.p.ops.alloc_burst(self.p, &b, 1) != 1:
+            raise _os_error(_errno.ENOBUFS, "no free buffer in the port's pool")
+        nb = nc_port_buf(self.p, b)
+        if n > nc_buf_tailroom(nb):
+            self.p.ops.free_burst(self.p, &b, 1)
+            raise ValueError(f"a {n}-byte frame does not fit this port's buffers "
+                             f"({nc_buf_tailroom(nb)} bytes)")
+        if n:
+            memcpy(nc_buf_data(nb), &data[0], n)
+        nb.len = n
+        return self.p.ops.tx_burst(self.p, &b, 1, now) == 1
+
+    def recv(self, uint32_t max_frames=32, uint64_t now=0):
+        """Frames waiting on the port (up to max_frames), as bytes; [] if none."""
+        self._check_usable()
+        cdef uint32_t bufs[64]
+        cdef uint32_t k, i
+        cdef nc_buf *nb
+        if max_frames > 64:
+            max_frames = 64
+        k = self.p.ops.rx_burst(self.p, bufs, max_frames, now)
+        out = []
+        for i in range(k):
+            nb = nc_port_buf(self.p, bufs[i])
+            out.append(PyBytes_FromStringAndSize(<char *>nc_buf_data(nb), nb.len))
+        if k:
+            self.p.ops.free_burst(self.p, bufs, k)
+        return out
+
+    def next_deadline(self):
+        """When a wrapper next needs a poll (a delayed frame), or None."""
+        cdef uint64_t d = self.p.ops.next_deadline(self.p)
+        return None if d == <uint64_t>-1 else d
+
+    cdef _check_usable(self):
+        if self.closed or self.p == NULL:
+            raise ValueError("port is closed")
+
     def close(self):
         """Close this element, then the one it wraps. Idempotent."""
         if not self.closed:
