@@ -20,6 +20,7 @@ cdef int _EHOSTUNREACH = _errno.EHOSTUNREACH
 cdef int _EAGAIN = _errno.EAGAIN
 
 cdef uint32_t STATS_MAGIC = 0x4e435354      # "NCST"
+cdef uint64_t NONBLOCK = 1                  # a deadline meaning "timeout=0"
 cdef size_t STATS_HEADER = 16384
 
 PORT_STAT_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_dropped",
@@ -86,6 +87,7 @@ cdef class Stack:
     cdef bint arenas_ready
     cdef uint64_t busy_poll_ns
     cdef uint64_t idle_since
+    cdef bint nonblock_polled
     cdef object pair_name
     cdef object __weakref__
     cdef dict _conns            # tcb id -> weak Connection (to close on Stack.close)
@@ -377,12 +379,17 @@ cdef class Stack:
         return mono_ns()
 
     cdef uint64_t _deadline(self, object timeout) except? 1:
+        """0 = wait forever; NONBLOCK = do not wait (timeout=0, as a
+        non-blocking socket: one poll, then BlockingIOError)."""
         if timeout is None:
             return 0
         t = float(timeout)
         if t < 0:
             raise ValueError("timeout must be None or >= 0")
-        return self._now() + <uint64_t>(t * 1e9) + 1
+        if t == 0:
+            self.nonblock_polled = False
+            return NONBLOCK
+        return self._now() + <uint64_t>(t * 1e9) + 2
 
     cdef inline void _check_open(self) except *:
         if self.closed:
@@ -397,18 +404,26 @@ cdef class Stack:
     cdef int _drive(self, uint64_t deadline) except -1:
         """One round of a blocking wait: poll every stack of the group; if
         none had work, wait for the next event without passing `deadline`
-        (0 = none). Raises TimeoutError once the deadline has passed."""
+        (0 = none). Returns the work done (0 after a wait). Raises
+        TimeoutError once the deadline has passed, BlockingIOError on the
+        second round of a non-blocking call."""
         cdef uint64_t now = self._now()
         cdef uint32_t work = 0
         cdef uint64_t nxt = 0, d, wait_ns
         cdef Stack s
         self._check_open()
-        if deadline and now >= deadline:
+        if deadline == NONBLOCK:
+            if self.nonblock_polled:
+                raise _os_error(_EAGAIN, "the operation would block")
+            self.nonblock_polled = True
+        elif deadline and now >= deadline:
             raise _os_error(_ETIMEDOUT, "timed out")
         for s in self.group:
             work += s._poll_once(now)
         if work:
             self.idle_since = 0
+            return work
+        if deadline == NONBLOCK:
             return 0
         for s in self.group:
             nxt = min_nonzero(nxt, stack_next_deadline(s.st))
@@ -453,22 +468,21 @@ cdef class Stack:
             stack_output(self.st)
 
     def poll(self, timeout=0):
-        """Run the loop: once when timeout is 0, else until something
-        happens or timeout seconds pass (None: until something happens).
-        Returns the amount of work done (frames and timers)."""
+        """Run the loop (of this stack and the other end of its pair, if in
+        this process): once when timeout is 0, else until something happens
+        or timeout seconds pass (None: until something happens; on a virtual
+        clock the clock jumps to the next timer). Returns the amount of work
+        done (frames and timers), 0 when nothing happened."""
         self._check_open()
-        if timeout == 0:
-            return self._poll_once(self._now())
         cdef uint64_t deadline = self._deadline(timeout)
-        cdef uint32_t work
+        cdef int work
         while True:
-            work = self._poll_once(self._now())
-            if work:
-                return work
             try:
-                self._drive(deadline)
-            except TimeoutError:
+                work = self._drive(deadline)
+            except (TimeoutError, BlockingIOError):
                 return 0
+            if work or deadline == NONBLOCK:
+                return work
 
     def run_until(self, predicate, timeout=None):
         """Drive the loop until predicate() is true; TimeoutError after timeout."""
@@ -534,6 +548,8 @@ cdef class Stack:
         rport = int(rport)
         if not 1 <= rport <= 65535:
             raise ValueError(f"port {rport} is not in 1..65535")
+        if timeout is not None and float(timeout) <= 0:
+            raise ValueError("connect needs timeout=None or > 0")
         if (raddr & st.netmask) != (st.ip & st.netmask):
             raise _os_error(_EHOSTUNREACH, f"{host} is not on {self.ip}'s network (no routes yet)")
         cdef uint16_t lport
@@ -1049,10 +1065,11 @@ cdef class Connection:
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             deadline_timeout = timeout
-            if timeout is not None:
+            timed = timeout is not None and float(timeout) > 0
+            if timed:
                 end = self.stack._deadline(timeout)
             while done < view.len:
-                if timeout is not None:
+                if timed:
                     now = self.stack._now()
                     if now >= end:
                         raise _os_error(_ETIMEDOUT, f"sendall: {done} of {view.len} bytes queued")
