@@ -42,6 +42,19 @@ cdef str _u32_to_ip(uint32_t a):
     return str(_ipaddress.IPv4Address(a))
 
 
+def _check_keepalive(value):
+    """(idle, interval, count) in seconds -> (ns, ns, count), checked."""
+    try:
+        idle, interval, count = value
+        idle, interval, count = float(idle), float(interval), int(count)
+    except (TypeError, ValueError):
+        raise ValueError(f"keepalive={value!r}: expected (idle seconds, interval seconds, "
+                         f"probe count), e.g. (7200, 75, 9)") from None
+    if idle <= 0 or interval <= 0 or not 1 <= count <= 255:
+        raise ValueError(f"keepalive={value!r}: idle and interval must be > 0, count in 1..255")
+    return int(idle * 1e9), int(interval * 1e9), count
+
+
 cdef uint32_t _pow2_at_least(object n, str what) except 0:
     v = int(n)
     if v < 4096 or v > (1 << 30):
@@ -71,9 +84,13 @@ cdef class Stack:
     options: max_conns, rcvbuf, sndbuf (bytes; rounded up to a power of
     two), msl (seconds; TIME_WAIT is 2 x msl), rto_min, rto_max, rto_initial
     (seconds), max_retries, syn_retries, delayed_ack (seconds, 0 = off),
-    timestamps, sack, window_scaling (bools), busy_poll (seconds spent
-    spinning before a blocking call sleeps), export_stats (bool), seed
-    (int: makes ISNs and ports reproducible).
+    timestamps, sack, window_scaling (bools), cc ("cubic" or "newreno", the
+    default for new connections), nodelay (Nagle off by default),
+    keepalive ((idle, interval, count) in seconds, or None = off),
+    syncookies (answer with SYN cookies when a listener's SYN queue is
+    full), challenge_ack_limit (RFC 5961 challenge ACKs per second),
+    busy_poll (seconds spent spinning before a blocking call sleeps),
+    export_stats (bool), seed (int: makes ISNs and ports reproducible).
     """
     cdef StackState *st
     cdef readonly Port port
@@ -101,7 +118,9 @@ cdef class Stack:
                  max_conns=4096, rcvbuf=None, sndbuf=None, msl=30.0, rto_min=1.0,
                  rto_max=60.0, rto_initial=1.0, max_retries=15, syn_retries=6,
                  delayed_ack=0.04, timestamps=True, sack=True, window_scaling=True,
-                 busy_poll=50e-6, export_stats=True, seed=None, ttl=64):
+                 cc="cubic", nodelay=False, keepalive=None, syncookies=True,
+                 challenge_ack_limit=1000, busy_poll=50e-6, export_stats=True, seed=None,
+                 ttl=64):
         if clock is not None and not isinstance(clock, VirtualClock):
             raise TypeError("clock must be None (real time) or a netchan.VirtualClock")
         try:
@@ -153,11 +172,23 @@ cdef class Stack:
         st.cfg.sack = bool(sack)
         st.cfg.window_scaling = bool(window_scaling)
         st.cfg.ttl = int(ttl)
+        st.cfg.cc = <uint8_t>cc_from_name(cc)
+        st.cfg.nodelay = bool(nodelay)
+        st.cfg.syncookies = bool(syncookies)
+        st.cfg.challenge_ack_limit = int(challenge_ack_limit)
+        if keepalive is not None:
+            k_idle, k_intvl, k_cnt = _check_keepalive(keepalive)
+            st.cfg.keep_idle_ns = k_idle
+            st.cfg.keep_intvl_ns = k_intvl
+            st.cfg.keep_cnt = k_cnt
         st.arp_gen = 1
         st.tick_ns = 1000000
         rnd = _os.urandom(16) if seed is None else int(seed).to_bytes(16, "little", signed=False)
         st.isn_key0 = int.from_bytes(rnd[:8], "little")
         st.isn_key1 = int.from_bytes(rnd[8:], "little")
+        rnd2 = _os.urandom(16) if seed is None else (int(seed) + 1).to_bytes(16, "little", signed=False)
+        st.cookie_key0 = int.from_bytes(rnd2[:8], "little")
+        st.cookie_key1 = int.from_bytes(rnd2[8:], "little")
         st.eph_next = EPHEMERAL_LO + (st.isn_key0 % (EPHEMERAL_HI - EPHEMERAL_LO + 1))
         st.ip_ident = <uint16_t>(st.isn_key1 & 0xffff)
         rc = arena_init(&st.rcv_arena, rcv, max_conns)
@@ -538,7 +569,7 @@ cdef class Stack:
         obj.port = port
         return obj
 
-    def connect(self, address, timeout=None, source_port=None):
+    def connect(self, address, timeout=None, source_port=None, cc=None):
         """Open a connection to (host, port); returns a Connection once it is
         established. Raises ConnectionRefusedError, TimeoutError, ..."""
         self._check_open()
@@ -580,6 +611,9 @@ cdef class Stack:
         t.flags |= TF_HANDLE
         t.rtt_start = st.now
         t.rtt_seq = t.iss
+        tcp_init_cc(st, t)
+        if cc is not None:
+            tcp_set_cc(t, cc)
         tcp_set_state(st, t, SYN_SENT)
         flow_insert(st, t)
         st.ctr[C_TCP_ACTIVE_OPENS] += 1
@@ -1238,7 +1272,52 @@ cdef class Connection:
             "send_queued": t.snd.tail - t.snd.head if t.snd.base != NULL else 0,
             "readable": t.rcv.tail - t.rcv.head if t.rcv.base != NULL else 0,
             "retries": t.retries, "backoff": t.backoff,
+            "cc": CC_NAMES[t.cc], "nodelay": bool(t.flags & TF_NODELAY),
+            "in_recovery": ("none", "newreno", "sack")[t.in_recovery],
+            "sacked_ranges": t.sack_n, "ooo_ranges": t.ooo_n,
         }
+
+    @property
+    def nodelay(self):
+        """Nagle's algorithm off (True) or on (False, the default)."""
+        return bool(self._t().flags & TF_NODELAY)
+
+    @nodelay.setter
+    def nodelay(self, value):
+        cdef Tcb *t = self._t()
+        if value:
+            t.flags |= TF_NODELAY
+            tcp_schedule(self.st, t)        # anything Nagle held back goes now
+            self.stack._kick()
+        else:
+            t.flags &= ~TF_NODELAY
+
+    @property
+    def cc(self):
+        """Congestion control of this connection: "cubic" or "newreno"."""
+        return CC_NAMES[self._t().cc]
+
+    @cc.setter
+    def cc(self, name):
+        tcp_set_cc(self._t(), name)
+
+    def set_keepalive(self, idle=None, interval=75.0, count=9):
+        """Probe an idle connection: after `idle` seconds without input, send
+        up to `count` probes `interval` seconds apart, then drop it with
+        TimeoutError. idle=None turns keepalive off."""
+        cdef Tcb *t = self._t()
+        if idle is None:
+            t.keep_cnt = 0
+            t.t_keep = 0
+        else:
+            k_idle, k_intvl, k_cnt = _check_keepalive((idle, interval, count))
+            t.keep_idle = k_idle
+            t.keep_intvl = k_intvl
+            t.keep_cnt = k_cnt
+            t.keep_probes = 0
+            if t.state == ESTABLISHED or t.state == CLOSE_WAIT or t.state == FIN_WAIT_2:
+                t.t_keep = t.last_rcv + t.keep_idle
+        timer_rearm(self.st, t)
 
     @property
     def cwnd(self):

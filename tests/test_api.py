@@ -97,6 +97,7 @@ def test_backlog_bounds_pending_connections(pair):
     server, client = pair
     listener = server.listen(80, backlog=2)
     conns = [client.connect((SERVER_IP, 80), timeout=3) for _ in range(2)]
+    server.run_until(lambda: listener.pending == 2)
     with pytest.raises(TimeoutError):
         client.connect((SERVER_IP, 80), timeout=3)
     assert listener.pending == 2
