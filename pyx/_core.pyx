@@ -25,6 +25,7 @@ Order matters: each piece may use what the earlier ones define.
   tcp_input.pxi       segment arrival, RFC 9293 3.10.7 ("process")
   tcp_timers.pxi      RTO, persist, keepalive, delayed ACK, TIME_WAIT
   tcp_syncookie.pxi   SYN cookies (RFC 4987)
+  ip_frag.pxi         IPv4 reassembly and fragmentation, ICMP errors, PMTU
   stack.pxi           the interface: classifier, listeners, poll()
   api.pxi             Python API: Stack, Listener, Connection, UdpSocket
   debug.pxi           test hooks: connections built directly in any state
@@ -64,6 +65,7 @@ include "tcp_output.pxi"
 include "tcp_input.pxi"
 include "tcp_timers.pxi"
 include "tcp_syncookie.pxi"
+include "ip_frag.pxi"
 include "stack.pxi"
 include "api.pxi"
 include "debug.pxi"

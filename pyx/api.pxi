@@ -119,7 +119,8 @@ cdef class Stack:
                  rto_max=60.0, rto_initial=1.0, max_retries=15, syn_retries=6,
                  delayed_ack=0.04, timestamps=True, sack=True, window_scaling=True,
                  cc="cubic", nodelay=False, keepalive=None, syncookies=True,
-                 challenge_ack_limit=1000, busy_poll=50e-6, export_stats=True, seed=None,
+                 challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
+                 frag_max_bytes=1 << 20, busy_poll=50e-6, export_stats=True, seed=None,
                  ttl=64):
         if clock is not None and not isinstance(clock, VirtualClock):
             raise TypeError("clock must be None (real time) or a netchan.VirtualClock")
@@ -176,6 +177,19 @@ cdef class Stack:
         st.cfg.nodelay = bool(nodelay)
         st.cfg.syncookies = bool(syncookies)
         st.cfg.challenge_ack_limit = int(challenge_ack_limit)
+        st.cfg.frag_timeout_ns = <uint64_t>(float(frag_timeout) * 1e9)
+        st.cfg.frag_max_bytes = int(frag_max_bytes)
+        if frag_timeout <= 0 or not 1 <= frag_max_datagrams <= 1024 or frag_max_bytes < 65536:
+            self.close()
+            raise ValueError("need frag_timeout > 0, 1 <= frag_max_datagrams <= 1024, "
+                             "frag_max_bytes >= 65536")
+        if frag_init(st, int(frag_max_datagrams)) != 0:
+            self.close()
+            raise MemoryError("cannot allocate the IPv4 reassembly slots")
+        st.scratch = <uint8_t *>malloc(IPV4_MAX_LEN)
+        if st.scratch == NULL:
+            self.close()
+            raise MemoryError()
         if keepalive is not None:
             k_idle, k_intvl, k_cnt = _check_keepalive(keepalive)
             st.cfg.keep_idle_ns = k_idle
@@ -340,6 +354,10 @@ cdef class Stack:
             free(st.listeners[i].chan)
         for i in range(st.max_udp if st.udps != NULL else 0):
             free(st.udps[i].chan)
+            _udp_free_big(&st.udps[i])
+            free(st.udps[i].big)
+        frag_destroy(st)
+        free(st.scratch)
         free(st.tcbs)
         free(st.tcb_free)
         free(st.active)
@@ -1352,6 +1370,24 @@ cdef class Connection:
             return "<netchan.Connection closed>"
 
 
+cdef void _udp_free_big(UdpSock *u) noexcept nogil:
+    cdef uint32_t i
+    if u.big == NULL:
+        return
+    for i in range(UDP_BIG_MAX):
+        free(u.big[i].data)
+        u.big[i].data = NULL
+    u.big_len = 0
+    u.big_head = 0
+
+
+cdef inline uint64_t _chan_head_seq(StackState *st, nc_ring *chan) noexcept nogil:
+    """Arrival number of the datagram at the head of a UDP channel (peeked:
+    the consumer may read its own next slot without dequeuing)."""
+    cdef uint32_t idx = nc_ring_slots(chan)[chan.cons_head & chan.mask]
+    return nc_port_buf(st.port, idx).user[3]
+
+
 cdef class UdpSocket:
     """A bound UDP socket (from Stack.udp). Datagrams wait in its channel
     (bounded; overflow is counted in drops) until recvfrom takes them."""
@@ -1401,7 +1437,24 @@ cdef class UdpSocket:
         cdef nc_buf *nb
         cdef uint8_t *l4
         cdef uint32_t n
-        while nc_ring_dequeue(u.chan, &b) == 0:
+        cdef BigDgram *d
+        cdef bint have_small
+        while True:
+            have_small = nc_ring_count(u.chan) > 0
+            if u.big_len and (not have_small or
+                              u.big[u.big_head].seq < _chan_head_seq(st, u.chan)):
+                # a reassembled datagram came first
+                d = &u.big[u.big_head]
+                n = d.len if d.len < bufsize else <uint32_t>bufsize
+                data = PyBytes_FromStringAndSize(<char *>d.data, n)
+                src = (_u32_to_ip(d.src), d.sport)
+                free(d.data)
+                d.data = NULL
+                u.big_head = (u.big_head + 1) % UDP_BIG_MAX
+                u.big_len -= 1
+                return data, src
+            if have_small and nc_ring_dequeue(u.chan, &b):
+                break
             self.stack._drive(deadline)
             u = self._u()
         nb = nc_port_buf(st.port, b)
@@ -1423,6 +1476,7 @@ cdef class UdpSocket:
         u = &self.stack.st.udps[self.uid]
         while nc_ring_dequeue(u.chan, &b):
             self.stack.st.port.ops.free_burst(self.stack.st.port, &b, 1)
+        _udp_free_big(u)
         u.active = False
         self.stack.st.udp_by_port[self.port] = -1
         self.closed = True

@@ -72,10 +72,16 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         stack_drop(st, b)
         return
     rc = ipv4_parse(eth.payload, eth.payload_len, &ip, True)
+    if rc == ERR_IP_FRAGMENT:
+        # not an error: counted as ip_frags_in by reassembly
+        if ip_is_ours(st, ip.dst):
+            ip_fragment_input(st, &ip, eth.src)      # copies what it keeps
+        else:
+            st.ctr[C_RX_IP_NOT_FOR_US] += 1
+        stack_drop(st, b)
+        return
     if rc != WIRE_OK:
         st.wire_err[rc] += 1
-        if rc == ERR_IP_FRAGMENT:
-            st.ctr[C_RX_IP_FRAGMENT_DROPPED] += 1
         stack_drop(st, b)
         return
     if not ip_is_ours(st, ip.dst):
@@ -128,10 +134,13 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         uid = st.udp_by_port[udp.dport]
         if uid < 0:
             st.ctr[C_RX_UDP_NO_PORT] += 1
+            icmp_send_error(st, ICMP_DEST_UNREACH, 3, &ip)   # RFC 1122 4.1.3.1
             stack_drop(st, b)
             return
         u = &st.udps[uid]
         buf_note(nb, <uint32_t>(ip.payload - p), udp.length, ip.src, ip.dst, eth.src)
+        st.udp_seq += 1
+        nb.user[3] = st.udp_seq
         if nc_ring_enqueue(u.chan, b) == 0:
             u.drops += 1
             st.ctr[C_UDP_CHANNEL_FULL] += 1
@@ -147,7 +156,7 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
             st.ctr[C_RX_ICMP_ECHO] += 1
             icmp_echo_reply_in_place(st, b, &ip, &icmp, eth.src)
             return
-        st.ctr[C_RX_ICMP_OTHER] += 1
+        icmp_input_error(st, ip.src, &icmp)
         stack_drop(st, b)
         return
     st.ctr[C_RX_UNKNOWN_PROTO] += 1
@@ -356,6 +365,7 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
     st.nactive = 0
     timers_run(st, st.now)
     arp_tick(st)
+    frag_expire(st)
     stack_output(st)
     if st.now >= st.stats_next_copy:
         stack_copy_port_stats(st)
@@ -373,4 +383,8 @@ cdef uint64_t stack_next_deadline(StackState *st) noexcept nogil:
     for i in range(ARP_TABLE_SIZE):
         if st.arp[i].state == ARP_INCOMPLETE:
             d = min_nonzero(d, st.arp[i].next_request)
+    if st.frag_active:
+        for i in range(st.nfrags):
+            if st.frags[i].active:
+                d = min_nonzero(d, st.frags[i].expires)
     return d
