@@ -107,6 +107,57 @@ def scenario_errors():
     return res
 
 
+def scenario_vtable_edges():
+    """Drive the C vtable from Python (cffi) the way the stack would, with the
+    mistakes it must survive: double frees, indices that are not buffers,
+    frames that do not fit their buffer, and a pool DPDK laid out itself."""
+    import netchan.dpdk as dpdk
+    from netchan._dpdk import ffi, lib
+    dpdk.init(_eal())
+    dev = dpdk.open_device("net_ring0")
+    dp = dev._dp
+    p = ffi.addressof(dp.port)
+    ops = dp.port.ops
+    bufs = ffi.new("uint32_t[4]")
+    res = {"alloc": ops.alloc_burst(p, bufs, 4)}
+    idx = [bufs[i] for i in range(4)]
+    h = lib.netchan_dpdk_buf(dp, idx[0])
+    res["fresh"] = {"slot_is_index": h.slot == idx[0], "data_off": h.data_off, "len": h.len,
+                    "room": h.room, "flags": h.flags}
+    one = ffi.new("uint32_t[1]", [idx[0]])
+    ops.free_burst(p, one, 1)
+    ops.free_burst(p, one, 1)
+    res["double_free"] = dp.port.stats.double_free
+    ops.free_burst(p, ffi.new("uint32_t[1]", [0x80000005]), 1)
+    res["double_free_after_bad_index"] = dp.port.stats.double_free
+    for i in (1, 2, 3):
+        lib.netchan_dpdk_buf(dp, idx[i]).len = 60
+    lib.netchan_dpdk_buf(dp, idx[2]).len = 100000          # past the end of its mbuf
+    res["tx_taken"] = ops.tx_burst(p, ffi.new("uint32_t[3]", idx[1:]), 3, 0)
+    res["tx_invalid"] = dp.tx_invalid
+    res["tx_packets"] = dp.port.stats.tx_packets
+    rx = ffi.new("uint32_t[8]")
+    res["rx"] = ops.rx_burst(p, rx, 8, 123)
+    res["rx_same_buffers"] = sorted(rx[i] for i in range(res["rx"])) == sorted([idx[1], idx[3]])
+    res["rx_stamp"] = lib.netchan_dpdk_buf(dp, rx[0]).stamp
+    res["rx_len"] = lib.netchan_dpdk_buf(dp, rx[0]).len
+    ops.free_burst(p, rx, res["rx"])
+    info = dev.pool_info()
+    res["all_back"] = info["free"] == info["count"]
+    err = ffi.new("char[]", 512)
+    plain = lib.rte_pktmbuf_pool_create(b"plain", 1024, 0, 64, 2176, -1)
+    res["plain_pool"] = [lib.netchan_dpdk_port_new(dev.port_id, 0, plain, err, 512) == ffi.NULL,
+                         ffi.string(err).decode()]
+    nopriv = lib.rte_pktmbuf_pool_create(b"nopriv", 1024, 0, 0, 2176, -1)
+    res["no_priv_pool"] = [lib.netchan_dpdk_port_new(dev.port_id, 0, nopriv, err, 512) == ffi.NULL,
+                           ffi.string(err).decode()]
+    dev.close()
+    ops = dp.port.ops                   # retired: every call returns at once
+    res["closed"] = {"rx": ops.rx_burst(p, rx, 8, 0), "alloc": ops.alloc_burst(p, bufs, 4),
+                     "link_up": ops.link_up(p)}
+    return res
+
+
 def scenario_bad_eal_args():
     import netchan.dpdk as dpdk
     return {"bad": _raises(lambda: dpdk.init(["--no-huge", "--surely-not-an-eal-option"]))}
@@ -443,6 +494,26 @@ def test_clear_errors(need_dpdk):
     assert res["reopened"] is True
 
 
+def test_vtable_survives_caller_mistakes(need_dpdk):
+    res = run_scenario("vtable_edges")
+    assert res["alloc"] == 4
+    fresh = res["fresh"]
+    # data starts after nc_buf (64) + the mbuf headroom (128): nc_buf_reset's default
+    assert fresh == {"slot_is_index": True, "data_off": 192, "len": 0, "room": 64 + 1792,
+                     "flags": 0}
+    assert res["double_free"] == 1 and res["double_free_after_bad_index"] == 2
+    assert res["tx_taken"] == 3                     # the bad one is taken and dropped, not retried
+    assert res["tx_invalid"] == 1 and res["tx_packets"] == 2
+    assert res["rx"] == 2 and res["rx_same_buffers"] is True      # net_ring loops the mbufs back
+    assert res["rx_stamp"] == 123 and res["rx_len"] == 60
+    assert res["all_back"] is True
+    refused, msg = res["plain_pool"]
+    assert refused and "not at base + index" in msg and "netchan_dpdk_pool_create" in msg
+    refused, msg = res["no_priv_pool"]
+    assert refused and "private area" in msg
+    assert res["closed"] == {"rx": 0, "alloc": 0, "link_up": 0}
+
+
 def test_bad_eal_arguments_raise(need_dpdk):
     res = run_scenario("bad_eal_args")
     assert res["bad"]["type"] == "EalInitError"
@@ -472,12 +543,21 @@ def _pair(scenario, sock, *args, timeout=90):
     server = _spawn(scenario, "server", sock, *args)
     client = _spawn(scenario, "client", sock, *args)
     try:
-        return _result(server, timeout), _result(client, timeout)
+        outs = [p.communicate(timeout=timeout) for p in (server, client)]
     finally:
         for p in (server, client):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+    results = []
+    for role, p, (out, err) in zip(("server", "client"), (server, client), outs):
+        lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+        if p.returncode != 0 or not lines:
+            pytest.fail(f"memif {role} failed (rc {p.returncode})\n"
+                        + "\n".join(f"--- {r} stdout:\n{o}\n--- {r} stderr:\n{e}"
+                                    for r, (o, e) in zip(("server", "client"), outs)))
+        results.append(json.loads(lines[-1][len("RESULT "):]))
+    return results
 
 
 def test_memif_frames_between_two_processes(need_dpdk, memif_socket):
@@ -623,7 +703,10 @@ def reserved_hugepages():
             f.write(str(before))
         for m in hugepages.mounts():
             if m["path"] not in mounted_before:
-                subprocess.run(["umount", m["path"]], check=False)
+                # Lazily if busy: while pages were free, another process on this
+                # machine may have put a file there; it keeps it until it closes it.
+                if subprocess.run(["umount", m["path"]], capture_output=True).returncode:
+                    subprocess.run(["umount", "-l", m["path"]], check=False)
 
 
 def test_hugepages_cli_reserve_and_report(reserved_hugepages):

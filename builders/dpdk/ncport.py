@@ -57,7 +57,33 @@ struct nc_port_stats {
     uint64_t pcap_written, pcap_errors;
 };
 
+struct nc_buf {
+    uint32_t slot;
+    uint32_t data_off;
+    uint32_t len;
+    uint32_t room;
+    uint32_t flags;
+    uint32_t next;
+    uint64_t stamp;
+    uint64_t user[4];
+};
+
+struct nc_port;
+/* Declared so tests can drive the vtable from Python; the stack calls it
+ * from Cython, never through cffi. */
+struct nc_port_ops {
+    uint32_t (*rx_burst)(struct nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now);
+    uint32_t (*tx_burst)(struct nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now);
+    uint32_t (*alloc_burst)(struct nc_port *p, uint32_t *bufs, uint32_t n);
+    void     (*free_burst)(struct nc_port *p, const uint32_t *bufs, uint32_t n);
+    uint64_t (*next_deadline)(struct nc_port *p);
+    void     (*wait)(struct nc_port *p, uint64_t timeout_ns);
+    int      (*link_up)(struct nc_port *p);
+    void     (*close)(struct nc_port *p);
+};
+
 struct nc_port {
+    const struct nc_port_ops *ops;
     struct nc_pool pools[2];
     uint8_t mac[6];
     uint32_t mtu;
@@ -100,6 +126,7 @@ struct netchan_dpdk_port *netchan_dpdk_port_new(uint16_t port_id, uint16_t queue
 void netchan_dpdk_port_retire(struct netchan_dpdk_port *dp);
 void netchan_dpdk_port_free(struct netchan_dpdk_port *dp);
 uint32_t netchan_dpdk_port_drain(struct netchan_dpdk_port *dp);
+struct nc_buf *netchan_dpdk_buf(struct netchan_dpdk_port *dp, uint32_t idx);
 """
 
 CUSTOMIZATIONS = r"""
@@ -669,5 +696,13 @@ static void netchan_dpdk_port_retire(struct netchan_dpdk_port *dp)
 static void netchan_dpdk_port_free(struct netchan_dpdk_port *dp)
 {
     free(dp);
+}
+
+/* The header of buffer idx (for tests and tools; the stack has nc_port_buf). */
+static struct nc_buf *netchan_dpdk_buf(struct netchan_dpdk_port *dp, uint32_t idx)
+{
+    if (idx >= dp->port.pools[0].count)
+        return NULL;
+    return nc_port_buf(&dp->port, idx);
 }
 """

@@ -30,7 +30,9 @@ def _cmd_hugepages(args):
         print(json.dumps({"reserve": result, **st}, indent=2))
         return 0
     if result is not None:
-        what = f"{result['got']} x {hugepages.format_size(result['page_kb'] * 1024)} pages reserved"
+        page = hugepages.format_size(result["page_kb"] * 1024)
+        what = (f"{result['got']} x {page} pages reserved" if result["got"]
+                else f"{page} hugepages given back")
         if result["mounted"]:
             what += f"; hugetlbfs mounted at {result['mounted']}"
         print(what)

@@ -55,6 +55,7 @@ DEFAULT_RXD = 1024
 DEFAULT_TXD = 1024
 MEMPOOL_CACHE = 256
 MEMIF_CONNECT_TIMEOUT = 10.0        # seconds a memif client waits for its server
+MEMIF_RECONNECT_INTERVAL = 1.0      # seconds before a memif client tries again
 
 _PCI_ADDRESS = re.compile(r"^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
 
@@ -254,6 +255,8 @@ def _at_exit():
             dev.close()
         except Exception:   # noqa: BLE001 - best effort at exit
             pass
+    # Give the EAL's memory back (and unlink its hugepage files, if any).
+    lib.rte_eal_cleanup()
     # The EAL leaves an empty runtime directory behind with --no-shconf.
     if _runtime_dir:
         try:
@@ -487,23 +490,35 @@ class Device:
             self._assign_mac()
 
     def _start(self):
-        rc = lib.rte_eth_dev_start(self.port_id)
-        if rc < 0 and self.driver == "net_memif" and "role=client" in self.drvargs:
-            # A memif client connects once, at start, and fails if its server
-            # is not listening yet: give the server time to come up.
-            import time
-            deadline = time.monotonic() + MEMIF_CONNECT_TIMEOUT
-            while rc < 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
-                rc = lib.rte_eth_dev_start(self.port_id)
-            if rc < 0:
-                raise DpdkError(
-                    f"DPDK port {self.name}: the memif client could not connect within "
-                    f"{MEMIF_CONNECT_TIMEOUT:.0f} s ({self.devargs}): start the role=server end "
-                    "first, with the same socket= (memif sockets are abstract by default: both "
-                    "ends must be in the same network namespace, or pass socket-abstract=no)")
-        self._check(rc, "rte_eth_dev_start")
+        if self.driver == "net_memif" and "role=client" in self.drvargs:
+            self._start_memif_client()
+            return
+        self._check(lib.rte_eth_dev_start(self.port_id), "rte_eth_dev_start")
         self._started = True
+
+    def _start_memif_client(self):
+        """A memif client connects once, when started, and never again: its
+        start fails if the server is not listening yet, and a connection the
+        server takes before its own start is refused, leaving the link down
+        for good. So: start, and restart until the link comes up."""
+        import time
+        deadline = time.monotonic() + MEMIF_CONNECT_TIMEOUT
+        while True:
+            rc = lib.rte_eth_dev_start(self.port_id)
+            if rc == 0:
+                self._started = True
+                if self.wait_link_up(MEMIF_RECONNECT_INTERVAL):
+                    return
+                lib.rte_eth_dev_stop(self.port_id)
+                self._started = False
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        raise DpdkError(
+            f"DPDK port {self.name}: the memif client found no server within "
+            f"{MEMIF_CONNECT_TIMEOUT:.0f} s ({self.devargs}): start the role=server end with "
+            "the same socket= (memif sockets are abstract by default: both ends must be in "
+            "the same network namespace, or pass socket-abstract=no)")
 
     def _make_pool(self, frame_room, socket):
         # The name only needs to be unique in this process.
@@ -562,8 +577,9 @@ class Device:
         """Poll the link until it is up or timeout seconds pass; returns its state."""
         import time
         deadline = time.monotonic() + timeout
+        link = ffi.new("struct netchan_eth_link *")
         while True:
-            if self.link()["up"]:
+            if lib.netchan_eth_link_get(self.port_id, link) == 0 and link.up:
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -175,9 +175,9 @@ def report(st: dict | None = None) -> str:
         return "this kernel offers no hugepages (no /sys/kernel/mm/hugepages)"
     for kb, e in st["sizes"].items():
         size = format_size(kb * 1024)
-        lines.append(f"{size} pages: {e['total']} reserved ({format_size(e['total'] * kb * 1024) if e['total'] else '0'}), "
-                     f"{e['free']} free, {e['reserved']} promised to mappings, "
-                     f"{e['surplus']} surplus")
+        total = f" ({format_size(e['total'] * kb * 1024)})" if e["total"] else ""
+        lines.append(f"{size} pages: {e['total']} reserved{total}, {e['free']} free, "
+                     f"{e['reserved']} promised to mappings, {e['surplus']} surplus")
     if st["mounts"]:
         for m in st["mounts"]:
             lines.append(f"hugetlbfs mounted at {m['path']} ({format_size(m['page_kb'] * 1024)} pages)")
