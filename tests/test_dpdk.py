@@ -41,11 +41,13 @@ def _recv_all(port, n, timeout=10.0):
     return out
 
 
-def scenario_ring_loopback():
+def scenario_ring_loopback(pcap):
     import netchan
     import netchan.dpdk as dpdk
-    port = netchan.open_port(netchan.parse_port_uri("dpdk:net_ring0?eal=" + "+".join(_eal())))
-    dev = port.device
+    # wrapped in the pcap writer, as any port can be
+    port = netchan.open_port(netchan.parse_port_uri(
+        f"dpdk:net_ring0?pcap={pcap}&eal=" + "+".join(_eal())))
+    dev = port.inner.device
     frames = [bytes([0x02, 0, 0, 0, 0, i]) + bytes(6) + b"\x88\xb5" + bytes([i]) * (46 + i * 7)
               for i in range(64)]
     sent = sum(bool(port.send(f)) for f in frames)
@@ -60,6 +62,11 @@ def scenario_ring_loopback():
     }
     dev.reset_stats()
     res["eth_after_reset"] = dev.eth_stats()
+    dev.stop()
+    res["stopped"] = {"link_up": port.link_up, "recv": port.recv(), "link": dev.link()["up"]}
+    dev.start()
+    res["restarted"] = {"link_up": port.link_up, "sent": port.send(frames[0]),
+                        "back": port.recv() == [frames[0]]}
     port.close()
     res["closed_send"] = _raises(lambda: port.send(frames[0]))
     res["ports_after_close"] = dpdk.ports()
@@ -441,8 +448,9 @@ def test_without_dpdk_errors_say_how_to_get_it():
 
 # ---- net_ring / net_null: no root, no hugepages -------------------------------
 
-def test_ring_loopback_frames_link_stats_xstats(need_dpdk):
-    res = run_scenario("ring_loopback")
+def test_ring_loopback_frames_link_stats_xstats(need_dpdk, tmp_path):
+    pcap = tmp_path / "ring.pcap"
+    res = run_scenario("ring_loopback", pcap)
     assert "--no-huge" in res["eal"]
     assert res["link_up"] is True and res["link"]["up"] is True
     assert res["sent"] == 64 and res["received"] == 64 and res["same"] is True
@@ -455,6 +463,8 @@ def test_ring_loopback_frames_link_stats_xstats(need_dpdk):
     assert res["eth"]["ipackets"] == res["eth"]["opackets"] == 64
     assert res["xstats"]["rx_good_packets"] == res["xstats"]["tx_good_packets"] == 64
     assert res["eth_after_reset"]["ipackets"] == 0
+    assert res["stopped"] == {"link_up": False, "recv": [], "link": False}
+    assert res["restarted"] == {"link_up": True, "sent": True, "back": True}
     # net_ring has no MAC of its own: netchan gives it a locally administered one
     first = int(res["mac"].split(":")[0], 16)
     assert res["mac"] != "00:00:00:00:00:00" and first & 0x02 and not first & 0x01
@@ -466,6 +476,9 @@ def test_ring_loopback_frames_link_stats_xstats(need_dpdk):
     assert res["ports_after_close"] == []                       # closed and unplugged
     assert res["closed_send"]["type"] == "ValueError"
     assert res["features"]["dpdk"] is True and res["features"]["version"].startswith("DPDK")
+    assert st["pcap_written"] == 128 and st["pcap_errors"] == 0
+    # file header, then a record each way for the 64 frames and the one sent after restart
+    assert pcap.stat().st_size == 24 + 130 * 16 + 2 * (nbytes + 60)
 
 
 def test_null_port_generates_and_sinks(need_dpdk):

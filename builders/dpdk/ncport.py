@@ -124,6 +124,8 @@ int netchan_dpdk_pool_check(struct rte_mempool *mp, struct netchan_dpdk_pool_inf
 struct netchan_dpdk_port *netchan_dpdk_port_new(uint16_t port_id, uint16_t queue,
         struct rte_mempool *mp, char *err, size_t errlen);
 void netchan_dpdk_port_retire(struct netchan_dpdk_port *dp);
+void netchan_dpdk_port_pause(struct netchan_dpdk_port *dp);
+int netchan_dpdk_port_resume(struct netchan_dpdk_port *dp);
 void netchan_dpdk_port_free(struct netchan_dpdk_port *dp);
 uint32_t netchan_dpdk_port_drain(struct netchan_dpdk_port *dp);
 struct nc_buf *netchan_dpdk_buf(struct netchan_dpdk_port *dp, uint32_t idx);
@@ -691,6 +693,20 @@ static void netchan_dpdk_port_retire(struct netchan_dpdk_port *dp)
 {
     dp->port.ops = &netchan_dpdk_dead_ops;
     dp->retired = 1;
+}
+
+/* While the ethdev is stopped: inert like a retired port, but it can come back. */
+static void netchan_dpdk_port_pause(struct netchan_dpdk_port *dp)
+{
+    dp->port.ops = &netchan_dpdk_dead_ops;
+}
+
+static int netchan_dpdk_port_resume(struct netchan_dpdk_port *dp)
+{
+    if (dp->retired)
+        return -1;
+    dp->port.ops = &netchan_dpdk_ops;
+    return 0;
 }
 
 static void netchan_dpdk_port_free(struct netchan_dpdk_port *dp)

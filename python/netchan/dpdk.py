@@ -643,7 +643,28 @@ class Device:
         if self.closed:
             raise ValueError(f"DPDK port {self.name} is closed")
 
-    # ---- tear-down ----
+    # ---- stop, start, tear-down ----
+
+    def stop(self):
+        """Stop the ethdev; the port is inert (sends nothing, receives
+        nothing, link down) until start()."""
+        self._check_open()
+        if self._started:
+            lib.netchan_dpdk_port_pause(self._dp)
+            self._check(lib.rte_eth_dev_stop(self.port_id), "rte_eth_dev_stop")
+            self._started = False
+
+    def start(self):
+        """Start the ethdev again after stop()."""
+        self._check_open()
+        if not self._started:
+            self._start()
+            lib.netchan_dpdk_port_resume(self._dp)
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
 
     def close(self):
         """Retire the nc_port, stop and close the ethdev (and unplug it if we
