@@ -73,6 +73,19 @@ def scenario_ring_loopback(pcap):
     return res
 
 
+def scenario_ring_jumbo():
+    import netchan.dpdk as dpdk
+    dpdk.init(_eal())
+    port = dpdk.open_port("net_ring0", mtu=9000)
+    frame = bytes(12) + b"\x88\xb5" + os.urandom(9000)
+    res = {"mtu": port.mtu, "dev_mtu": port.device.mtu, "pool": port.device.pool_info(),
+           "sent": port.send(frame)}
+    res["back"] = port.recv() == [frame]
+    res["too_big"] = _raises(lambda: port.send(bytes(20000)))
+    port.close()
+    return res
+
+
 def scenario_null_rx_tx():
     import netchan
     port = netchan.open_port(netchan.parse_port_uri("dpdk:net_null0?eal=" + "+".join(_eal())))
@@ -479,6 +492,14 @@ def test_ring_loopback_frames_link_stats_xstats(need_dpdk, tmp_path):
     assert st["pcap_written"] == 128 and st["pcap_errors"] == 0
     # file header, then a record each way for the 64 frames and the one sent after restart
     assert pcap.stat().st_size == 24 + 130 * 16 + 2 * (nbytes + 60)
+
+
+def test_ring_jumbo_mtu(need_dpdk):
+    res = run_scenario("ring_jumbo")
+    assert res["mtu"] == res["dev_mtu"] == 9000
+    assert res["pool"]["stride"] == 16384 and res["pool"]["data_room"] >= 9018
+    assert res["sent"] is True and res["back"] is True
+    assert res["too_big"]["type"] == "ValueError" and "does not fit" in res["too_big"]["msg"]
 
 
 def test_null_port_generates_and_sinks(need_dpdk):

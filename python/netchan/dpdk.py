@@ -403,15 +403,19 @@ class Device:
                                             "eal= without --no-pci")
         else:
             bus = "vdev"
-            known = drivers()
             drv = _vdev_driver(self.name)
-            if known and drv not in known:
-                raise _not_found(self.name, f"there is no DPDK driver {drv!r}")
         self.drvargs = _driver_defaults(drv, self.drvargs)
         rc = lib.rte_eal_hotplug_add(bus.encode(), self.name.encode(), self.drvargs.encode())
         if rc < 0:
-            raise _not_found(self.name, f"hot-plugging {bus} device {self.devargs!r} failed: "
-                                        f"{_rte_strerror(-rc)} (see the driver's message above)")
+            why = (f"hot-plugging {bus} device {self.devargs!r} failed: {_rte_strerror(-rc)}")
+            known = drivers()
+            if drv is not None and known and drv not in known:
+                # a hint only: some drivers live in a library of another name
+                # (net_virtio_user in librte_net_virtio)
+                why += f"; there seems to be no DPDK driver {drv!r}"
+            else:
+                why += " (see the driver's message above)"
+            raise _not_found(self.name, why)
         self._hotplugged = (bus, self.name)
         pid = _lookup(self.name)
         if pid is None:
