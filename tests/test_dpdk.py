@@ -11,6 +11,7 @@ after reserving hugepages with the CLI (root).
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -627,6 +628,7 @@ def veth_namespaces():
     iface_netchan, ns_linux). The Linux end has 198.18.0.2/15; netchan's end
     has no address (netchan owns 198.18.0.1, the kernel must not)."""
     require_root()
+    require(shutil.which("ethtool"), "needs ethtool")
     tag = uuid.uuid4().hex[:6]
     ns_a, ns_b = f"ncdpdk-a-{tag}", f"ncdpdk-b-{tag}"
     if_a, if_b = f"ncd{tag}a", f"ncd{tag}b"
@@ -651,6 +653,7 @@ def veth_namespaces():
 
 
 def test_af_packet_veth_linux_peer_ping_arp_tcp(need_dpdk, veth_namespaces, tmp_path):
+    require(shutil.which("ping"), "needs ping (iputils-ping)")
     ns_a, if_a, ns_b = veth_namespaces
     ready, stop = str(tmp_path / "ready"), str(tmp_path / "stop")
     server = _spawn("afpacket_server", if_a, ready, stop, prefix=["ip", "netns", "exec", ns_a])

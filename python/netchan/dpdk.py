@@ -185,9 +185,15 @@ def eal_args():
 
 
 def _check_hugepages(args):
+    from netchan import hugepages
     if "--no-huge" in args or any(a.startswith("--huge-dir") for a in args):
         return
     if _free_hugepage_bytes() > 0:
+        if "--in-memory" not in args and not hugepages.mounts():
+            raise HugepagesError(
+                "hugepages are free but no hugetlbfs is mounted for DPDK's files: run "
+                "`netchan hugepages --reserve 256M` (as root; it mounts /dev/hugepages), or "
+                "add --in-memory to the EAL arguments")
         return
     raise HugepagesError(
         "DPDK was asked to use hugepages but none are free: reserve some with "
