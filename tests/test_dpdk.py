@@ -76,11 +76,12 @@ def scenario_ring_loopback(pcap):
 
 def scenario_ring_jumbo():
     import netchan.dpdk as dpdk
-    dpdk.init(_eal())
+    dpdk.init(_eal(["--vdev=net_ring0"]))       # made by the EAL, found by name
+    before = [p["name"] for p in dpdk.ports()]
     port = dpdk.open_port("net_ring0", mtu=9000)
     frame = bytes(12) + b"\x88\xb5" + os.urandom(9000)
     res = {"mtu": port.mtu, "dev_mtu": port.device.mtu, "pool": port.device.pool_info(),
-           "sent": port.send(frame)}
+           "sent": port.send(frame), "ports_before_open": before}
     res["back"] = port.recv() == [frame]
     res["too_big"] = _raises(lambda: port.send(bytes(20000)))
     port.close()
@@ -497,6 +498,7 @@ def test_ring_loopback_frames_link_stats_xstats(need_dpdk, tmp_path):
 
 def test_ring_jumbo_mtu(need_dpdk):
     res = run_scenario("ring_jumbo")
+    assert res["ports_before_open"] == ["net_ring0"]
     assert res["mtu"] == res["dev_mtu"] == 9000
     assert res["pool"]["stride"] == 16384 and res["pool"]["data_room"] >= 9018
     assert res["sent"] is True and res["back"] is True
