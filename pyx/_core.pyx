@@ -13,6 +13,7 @@ Order matters: each piece may use what the earlier ones define.
   ports/link.pxi      pair and shm ports (two ends of one link)
   ports/fault.pxi     seeded fault-injection wrapper
   ports/pcap.pxi      pcap writer wrapper
+  ports/dpdk.pxi      DPDK port: the nc_port filled by the cffi module (netchan.dpdk)
   ports/open.pxi      build a port chain from a parsed URI
   window.pxi          zero-copy byte windows (double-mapped rings)
   stack_types.pxi     every C struct of the stack (StackState, Tcb, ...) and counters
@@ -53,6 +54,7 @@ include "ports/base.pxi"
 include "ports/link.pxi"
 include "ports/fault.pxi"
 include "ports/pcap.pxi"
+include "ports/dpdk.pxi"
 include "ports/open.pxi"
 include "window.pxi"
 include "stack_types.pxi"
