@@ -18,6 +18,8 @@ declare -A NEED=(
   [ip]=iproute2
   [tc]=iproute2
   [gcc]=gcc
+  [ping]=iputils-ping
+  [nstat]=iproute2
 )
 
 missing=()
