@@ -135,7 +135,8 @@ cdef inline long futex_wait(uint32_t *addr, uint32_t expected, uint64_t timeout_
 
 
 cdef inline long futex_wake(uint32_t *addr) noexcept nogil:
-    return sysc.syscall(sysc.SYS_futex, addr, sysc.FUTEX_WAKE, 1, NULL, NULL, 0)
+    # every sleeper: with a background thread, two may wait on one doorbell
+    return sysc.syscall(sysc.SYS_futex, addr, sysc.FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0)
 
 
 # ---- the vtable -------------------------------------------------------------
