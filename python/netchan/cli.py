@@ -1,4 +1,4 @@
-"""The `netchan` command line: benchmarks, live counters, and (later) the testbed."""
+"""The `netchan` command line: benchmarks, live counters, and the testbed."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +13,11 @@ def _cmd_bench(args):
 def _cmd_stats(args):
     from netchan import statsview
     return statsview.main(args)
+
+
+def _cmd_testbed(args):
+    from netchan import testbed
+    return testbed.main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--all", action="store_true", help="include counters that are zero")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=_cmd_stats)
+
+    from netchan import testbed
+    testbed.add_parser(sub)
+    sub.choices["testbed"].set_defaults(func=_cmd_testbed)
     return p
 
 
