@@ -14,6 +14,7 @@ declare -A NEED=(
   [hping3]=hping3
   [tcpdump]=tcpdump
   [ethtool]=ethtool
+  [ping]=iputils-ping
   [nft]=nftables
   [ip]=iproute2
   [tc]=iproute2
