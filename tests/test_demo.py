@@ -3,8 +3,10 @@ server and a client that checks SHA-256 of what comes back, as two real
 processes over a shm link, and over afpacket:eth0 in a namespace testbed."""
 import os
 import selectors
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -109,6 +111,43 @@ def test_bad_port_is_a_usage_error():
     assert r.returncode == 2 and "KIND:TARGET" in r.stderr
 
 
+def test_kernel_client_against_a_kernel_echo_server():
+    """--kernel mode (the compose file's kernel-client) on loopback."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    echoed = []
+
+    def echo_once():
+        conn, _ = listener.accept()
+        with conn:
+            total = 0
+            while data := conn.recv(65536):
+                conn.sendall(data)
+                total += len(data)
+            echoed.append(total)
+
+    server = threading.Thread(target=echo_once, daemon=True)
+    server.start()
+    try:
+        r = subprocess.run(demo_argv("client", "--kernel", "--server", "127.0.0.1", "--tcp-port",
+                                     str(port), "--bytes", "1M"), capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONPATH=PACKAGE_DIR), timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "ok: 1048576 bytes echoed intact" in r.stdout
+        server.join(timeout=10)
+        assert echoed == [1 << 20]
+    finally:
+        listener.close()
+
+
+def test_client_needs_port_or_kernel():
+    env = dict(os.environ, PYTHONPATH=PACKAGE_DIR)
+    for extra in ([], ["--kernel", "--port", "shm:x"]):
+        r = subprocess.run(demo_argv("client", "--server", "198.18.1.1", *extra),
+                           capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 2 and "exactly one of --port" in r.stderr
+
+
 @pytest.mark.root
 def test_echo_over_afpacket_in_a_testbed():
     """What docker/compose.yaml does, with namespaces instead of containers:
@@ -124,7 +163,7 @@ def test_echo_over_afpacket_in_a_testbed():
     with Testbed(unique("demo")).up(hosts=2, offload=False) as tb:
         ns = ["ip", "netns", "exec"]
         server = start(demo_argv("server", "--port", "afpacket:eth0", "--ip", "198.18.1.1/15",
-                                 "--connections", "1"), prefix=ns + [tb.host_netns(1)])
+                                 "--connections", "2"), prefix=ns + [tb.host_netns(1)])
         try:
             wait_for_line(server, "listening on TCP")
             client = start(demo_argv("client", "--port", "afpacket:eth0", "--ip", "198.18.1.2/15",
@@ -132,6 +171,13 @@ def test_echo_over_afpacket_in_a_testbed():
                            prefix=ns + [tb.host_netns(2)])
             out = finish(client, timeout=120)
             assert client.returncode == 0, out
+            assert "ok: 4194304 bytes echoed intact" in out
+            # and from the Linux kernel's TCP on h2 (198.18.0.2) to netchan on h1
+            kernel = start(demo_argv("client", "--kernel", "--server", "198.18.1.1",
+                                     "--bytes", "4M", "--connect-timeout", "20"),
+                           prefix=ns + [tb.host_netns(2)])
+            out = finish(kernel, timeout=120)
+            assert kernel.returncode == 0, out
             assert "ok: 4194304 bytes echoed intact" in out
             assert server.wait(timeout=30) == 0
         finally:

@@ -4,6 +4,7 @@ program that shows two netchan stacks talking over any port.
     python3 -m netchan.demo server --port afpacket:eth0 --ip 198.18.1.1/15
     python3 -m netchan.demo client --port afpacket:eth0 --ip 198.18.1.2/15 \\
         --server 198.18.1.1 --bytes 16M
+    python3 -m netchan.demo client --kernel --server 198.18.1.1    # Linux's TCP
 
 The client sends seeded pseudo-random bytes in chunks and reads each chunk's
 echo before sending the next (so neither side's window can fill while the
@@ -76,6 +77,44 @@ def serve(args) -> int:
     return 0
 
 
+class _KernelStack:
+    """The client's other mode (--kernel): the Linux kernel's TCP through
+    Python's socket module, with the few calls the client uses."""
+
+    ip = "(Linux TCP)"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def connect(self, address, timeout=None):
+        return _KernelConn(socket.create_connection(address, timeout=timeout))
+
+    def poll(self, timeout):
+        time.sleep(timeout)     # nothing to drive: the kernel runs itself
+
+
+class _KernelConn:
+    def __init__(self, sock):
+        self.sock = sock
+
+    def sendall(self, data):
+        self.sock.settimeout(None)
+        self.sock.sendall(data)
+
+    def recv(self, n, timeout=None):
+        self.sock.settimeout(timeout)
+        return self.sock.recv(n)
+
+    def shutdown(self, how):
+        self.sock.shutdown(how)
+
+    def close(self):
+        self.sock.close()
+
+
 def _connect(stack, address, deadline):
     """Connect, retrying while the server is not up yet (refused or silent)."""
     while True:
@@ -91,7 +130,7 @@ def _connect(stack, address, deadline):
 def client(args) -> int:
     rng = random.Random(args.seed)
     sent_digest, echo_digest = hashlib.sha256(), hashlib.sha256()
-    with _stack(args) as stack:
+    with (_KernelStack() if args.kernel else _stack(args)) as stack:
         address = (args.server, args.tcp_port)
         conn = _connect(stack, address, time.monotonic() + args.connect_timeout)
         _log(f"client {stack.ip} connected to {address[0]}:{address[1]}")
@@ -131,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="role", required=True)
     for role, ip in (("server", "198.18.1.1/15"), ("client", "198.18.1.2/15")):
         r = sub.add_parser(role)
-        r.add_argument("--port", required=True,
+        r.add_argument("--port", required=role == "server",
                        help="port URI: afpacket:eth0, shm:NAME, dpdk:..., with ?loss=...&pcap=...")
         r.add_argument("--ip", default=ip, help=f"this stack's address/prefix (default {ip})")
         r.add_argument("--tcp-port", type=int, default=DEFAULT_TCP_PORT,
@@ -140,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--connections", type=int, default=0,
                    help="exit after this many connections (default 0: serve forever)")
     c = sub.choices["client"]
+    c.add_argument("--kernel", action="store_true",
+                   help="use the Linux kernel's TCP (Python sockets) instead of a netchan stack")
     c.add_argument("--server", required=True, help="the server's IPv4 address")
     c.add_argument("--bytes", type=parse_size, default=parse_size("16M"),
                    help="bytes to send and check (default 16M)")
@@ -152,7 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.role == "client" and bool(args.kernel) == bool(args.port):
+        parser.error("the client needs exactly one of --port URI (netchan) and --kernel")
     try:
         return serve(args) if args.role == "server" else client(args)
     except KeyboardInterrupt:
