@@ -15,6 +15,7 @@ declare -A NEED=(
   [tcpdump]=tcpdump
   [ethtool]=ethtool
   [ping]=iputils-ping
+  [docker-compose]=docker-compose
   [nft]=nftables
   [ip]=iproute2
   [tc]=iproute2
