@@ -74,7 +74,18 @@ def serve(args) -> int:
             seconds = max(time.monotonic() - started, 1e-9)
             _log(f"echoed {total} bytes to {peer[0]}:{peer[1]} in {seconds:.3f} s")
         listener.close()
+        _linger(stack, args.linger)
     return 0
+
+
+def _linger(stack, seconds, done=None):
+    """Keep the stack running until the peers have acknowledged our FINs.
+    Unlike a kernel, a user-space stack dies with its process: a FIN lost
+    after exit would never be sent again, and the peer would wait for it."""
+    try:
+        stack.run_until(done or (lambda: stack.n_connections == 0), timeout=seconds)
+    except TimeoutError:
+        _log(f"a connection was still closing after {seconds:g} s; exiting")
 
 
 class _KernelStack:
@@ -151,6 +162,9 @@ def client(args) -> int:
             left -= len(chunk)
         conn.shutdown(socket.SHUT_WR)
         tail = conn.recv(1, timeout=args.io_timeout)
+        if not args.kernel and not tail:
+            # our FIN acknowledged (TIME_WAIT) before the process goes
+            _linger(stack, args.linger, lambda: conn.state in ("TIME_WAIT", "CLOSED"))
         conn.close()
         seconds = max(time.monotonic() - started, 1e-9)
     if tail:
@@ -175,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("--ip", default=ip, help=f"this stack's address/prefix (default {ip})")
         r.add_argument("--tcp-port", type=int, default=DEFAULT_TCP_PORT,
                        help=f"TCP port (default {DEFAULT_TCP_PORT})")
+        r.add_argument("--linger", type=float, default=10.0,
+                       help="seconds to keep running before exit until the last FIN is "
+                            "acknowledged (default 10)")
     s = sub.choices["server"]
     s.add_argument("--connections", type=int, default=0,
                    help="exit after this many connections (default 0: serve forever)")

@@ -29,7 +29,10 @@ reach on-link. `up --no-kernel-ip` leaves the kernel with no address at all.
 Link conditions: rate with tbf on each host's eth0 (and, with a bridge, on
 the bridge side of each host's veth, so that both directions are shaped);
 random loss with nftables (`numgen random mod 1000 < N counter drop` on the
-ingress hook of each host's eth0, IPv4 only so that ARP keeps working).
+ingress hook of each host's eth0, IPv4 only so that ARP keeps working). The
+rule drops packets as the kernel holds them: with offloads on, a TCP sender's
+GSO packet of up to 64 KB is one packet; `--offload off` makes every packet
+one wire frame.
 There is no delay, reorder, duplication or corruption: those need the netem
 qdisc, absent from the kernels netchan is developed on. netchan's fault port
 does them on the netchan side: afpacket:eth0?delay=5ms&reorder=2%.
@@ -791,6 +794,10 @@ def _main(args) -> int:
               kernel_ips=args.kernel_ip, offload=args.offload == "on", delay=args.delay,
               reorder=args.reorder, duplicate=args.duplicate, corrupt=args.corrupt)
         _print_info(tb.status(), args.name, args.json)
+        if args.loss is not None and args.offload == "on" and parse_loss(args.loss):
+            print("note: with offloads on, TCP crosses the veth as GSO packets of up to 64 KB "
+                  "and the loss rule drops whole GSO packets; add --offload off for loss per "
+                  "wire frame", file=sys.stderr)
         return 0
     if action == "status":
         names = [args.name] if args.name else list_testbeds()
