@@ -246,7 +246,7 @@ def test_two_hosts_one_veth_pair(make_testbed):
 def test_three_hosts_share_a_bridge(make_testbed):
     _require_testbed_tools("ping", "tc")
     tb = make_testbed()
-    tb.up(hosts=3, rate="200mbit")
+    tb.up(hosts=3, rate="200mbit", mtu=9000)
     br = f"nc-{tb.name}-br"
     assert br in netns_list()
     lb = links(br)
@@ -264,7 +264,15 @@ def test_three_hosts_share_a_bridge(make_testbed):
     for src, dst in (("h1", "198.18.0.2"), ("h1", "198.18.0.3"), ("h3", "198.18.0.2")):
         r = ping(tb, src, dst)
         assert r.returncode == 0, f"{src} -> {dst}: {r.stdout}{r.stderr}"
+    # 9000-byte MTU end to end: an 8972-byte ping fits unfragmented, one more byte does not
+    r = tb.exec("h2", ["ping", "-c", "1", "-W", "1", "-M", "do", "-s", "8972", "198.18.0.1"],
+                capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = tb.exec("h2", ["ping", "-c", "1", "-W", "1", "-M", "do", "-s", "8973", "198.18.0.1"],
+                capture_output=True, text=True)
+    assert r.returncode != 0
     info = tb.status()
+    assert all(h.mtu == 9000 for h in info.hosts)
     assert info.topology == "bridge" and info.bridge_netns == br
     assert [h.kernel_ips for h in info.hosts] == [[f"198.18.0.{i}/15"] for i in (1, 2, 3)]
 
@@ -297,6 +305,21 @@ def test_up_twice_changes_nothing_and_converges(make_testbed):
     tb.up(hosts=2)
     assert tb.hosts() == ["h1", "h2"]
     assert all(h.state == "UP" for h in tb.status().hosts)
+
+
+def test_a_failed_up_leaves_nothing_behind(make_testbed, tmp_path):
+    """A tool that fails halfway (here a tc that always fails, first on the
+    PATH) makes up remove the namespaces it had made."""
+    name = make_testbed().name
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "tc").write_text("#!/bin/sh\necho 'tc: refused for this test' >&2\nexit 1\n")
+    (bin_dir / "tc").chmod(0o755)
+    r = cli("testbed", "up", "--hosts", "3", "--name", name, "--rate", "1gbit",
+            env_extra={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert r.returncode == 2
+    assert "refused for this test" in r.stderr and "nothing was left behind" in r.stderr, r.stderr
+    assert not any(ns.startswith(f"nc-{name}-") for ns in netns_list())
 
 
 def test_no_kernel_ip_and_offload_off(make_testbed):

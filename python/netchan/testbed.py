@@ -407,12 +407,12 @@ class Testbed:
             existing = self._namespaces()
             self._refuse_other_shape(existing, hosts)
             wanted = [f"h{i}" for i in range(1, hosts + 1)] + (["br"] if hosts > 2 else [])
-            for role in wanted:
-                ns = f"{NS_PREFIX}{self.name}-{role}"
-                if role not in existing:
-                    netns.create(ns)
-                self._prepare_netns(ns)
             try:
+                for role in wanted:
+                    ns = f"{NS_PREFIX}{self.name}-{role}"
+                    if role not in existing:
+                        netns.create(ns)
+                    self._prepare_netns(ns)
                 if hosts == 2:
                     fresh = self._ensure_pair(int(mtu))
                 else:
@@ -425,8 +425,12 @@ class Testbed:
                         self._ensure_rate(self.bridge_netns, f"h{i}", rate_bits)
                     self._ensure_loss(i, loss_pm, i in fresh)
             except (TestbedError, OSError) as e:
-                # pyroute2's NetlinkError is an OSError; a half-made testbed
-                # is still a testbed, which `down` removes
+                # pyroute2's NetlinkError is an OSError. A testbed this call
+                # began is removed again; one that was up before is left for
+                # the user to inspect
+                if not existing:
+                    self._remove(list(self._namespaces().values()), grace=2.0)
+                    raise TestbedError(f"{e} (nothing was left behind)") from e
                 raise TestbedError(f"{e} (the testbed is half made; remove it with: "
                                    f"netchan testbed down --name {self.name})") from e
         return self
@@ -696,17 +700,19 @@ class Testbed:
         if not found:
             return []
         check_privileges()
-        _, netns = _pyroute2()
         with self._lock():
-            found = self._namespaces()
-            names = list(found.values())
-            self._end_processes(names, grace)
-            for ns in names:
-                try:
-                    netns.remove(ns)
-                except FileNotFoundError:
-                    pass
+            names = list(self._namespaces().values())
+            self._remove(names, grace)
         return names
+
+    def _remove(self, names: list[str], grace: float) -> None:
+        _, netns = _pyroute2()
+        self._end_processes(names, grace)
+        for ns in names:
+            try:
+                netns.remove(ns)
+            except FileNotFoundError:
+                pass
 
     def _end_processes(self, names: list[str], grace: float) -> None:
         pids = self._pids(names)
@@ -859,9 +865,10 @@ def add_parser(sub) -> None:
     up.add_argument("--offload", choices=("on", "off"), default="on",
                     help="checksum/segmentation offloads on eth0 (off: AF_PACKET peers see "
                          "complete frames; default on)")
-    for flag in ("delay", "reorder", "duplicate", "corrupt"):
+    for flag, param in (("delay", "delay"), ("reorder", "reorder"), ("duplicate", "dup"),
+                        ("corrupt", "corrupt")):
         up.add_argument(f"--{flag}", default=None,
-                        help=f"refused: no netem here; use netchan's fault port ({flag}=...)")
+                        help=f"refused: no netem here; use netchan's fault port ({param}=...)")
     up.add_argument("--json", action="store_true", help="print the status as JSON")
 
     st = tsub.add_parser("status", help="hosts, addresses, MACs, rate and loss, read from the kernel")
