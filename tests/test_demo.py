@@ -14,7 +14,7 @@ import pytest
 import netchan
 from netchan.demo import parse_size
 
-from conftest import require, require_root, unique
+from conftest import require_root, unique
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(netchan.__file__)))
 

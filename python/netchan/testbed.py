@@ -49,9 +49,7 @@ tc, nft, ethtool and sysctl run inside the namespace (`ip netns exec`).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
-import ipaddress
 import json
 import os
 import re
