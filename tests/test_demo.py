@@ -12,6 +12,7 @@ import time
 import pytest
 
 import netchan
+from netchan import demo
 from netchan.demo import parse_size
 
 from conftest import require_root, unique
@@ -53,13 +54,22 @@ def wait_for_line(proc, needle, timeout=30):
 
 
 def finish(proc, timeout=60):
+    """Wait for proc and return its output; kill it at the deadline and fail
+    with what it printed."""
     try:
         out, _ = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"{proc.args} still running after {timeout} s; output: {out!r}")
     return out
+
+
+def stop(proc):
+    """Cleanup: end proc (by its pid) if it still runs."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
 
 
 def test_parse_size():
@@ -84,7 +94,7 @@ def test_echo_over_shm_with_loss():
         assert server.returncode == 0, out
         assert "echoed 524288 bytes to 198.18.1.2" in out
     finally:
-        finish(server, timeout=5)
+        stop(server)
 
 
 def test_client_waits_for_a_late_server():
@@ -100,9 +110,34 @@ def test_client_waits_for_a_late_server():
         assert "ok: 65536 bytes echoed intact" in out
         assert finish(server).count("echoed 65536 bytes") == 1
     finally:
-        finish(client, timeout=5)
+        stop(client)
         if server is not None:
-            finish(server, timeout=5)
+            stop(server)
+
+
+def test_server_survives_a_reset_connection():
+    """A connection reset by its client (as an abandoned connect attempt can
+    be) is logged and not counted; the server goes on to the next one."""
+    link = unique("demo")
+    server = start(demo_argv("server", "--port", f"shm:{link}", "--connections", "1"))
+    try:
+        wait_for_line(server, "listening on TCP")
+        with netchan.Stack(f"shm:{link}", ip="198.18.1.3/15") as rude:
+            conn = rude.connect(("198.18.1.1", demo.DEFAULT_TCP_PORT), timeout=30)
+            conn.sendall(b"x" * 1000)
+            got = b""
+            while len(got) < 1000:      # the echo: the server is inside this connection
+                got += conn.recv(1000, timeout=30)
+            conn.abort()                # RST
+        wait_for_line(server, "failed after")
+        client = start(demo_argv("client", "--port", f"shm:{link}", "--server", "198.18.1.1",
+                                 "--bytes", "64K"))
+        out = finish(client)
+        assert client.returncode == 0, out
+        out = finish(server)
+        assert server.returncode == 0 and "echoed 65536 bytes" in out, out
+    finally:
+        stop(server)
 
 
 def test_bad_port_is_a_usage_error():
@@ -181,4 +216,4 @@ def test_echo_over_afpacket_in_a_testbed():
             assert "ok: 4194304 bytes echoed intact" in out
             assert server.wait(timeout=30) == 0
         finally:
-            finish(server, timeout=5)
+            stop(server)

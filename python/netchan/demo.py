@@ -63,13 +63,20 @@ def serve(args) -> int:
             peer = conn.getpeername()
             total = 0
             started = time.monotonic()
-            while True:
-                data = conn.recv(65536)
-                if not data:
-                    break
-                conn.sendall(data)
-                total += len(data)
-            conn.close()
+            try:
+                while True:
+                    data = conn.recv(65536, timeout=args.io_timeout)
+                    if not data:
+                        break
+                    conn.sendall(data, timeout=args.io_timeout)
+                    total += len(data)
+                conn.close()
+            except OSError as e:
+                # reset or silent: that connection only (a client's abandoned
+                # connect attempt can arrive here and be reset at once)
+                conn.abort()
+                _log(f"connection from {peer[0]}:{peer[1]} failed after {total} bytes: {e}")
+                continue
             served += 1
             seconds = max(time.monotonic() - started, 1e-9)
             _log(f"echoed {total} bytes to {peer[0]}:{peer[1]} in {seconds:.3f} s")
@@ -194,7 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "acknowledged (default 10)")
     s = sub.choices["server"]
     s.add_argument("--connections", type=int, default=0,
-                   help="exit after this many connections (default 0: serve forever)")
+                   help="exit after echoing this many connections to their end (default 0: "
+                        "serve forever); failed connections are logged and not counted")
+    s.add_argument("--io-timeout", type=float, default=60.0,
+                   help="seconds a connection may stay silent before it is dropped (default 60)")
     c = sub.choices["client"]
     c.add_argument("--kernel", action="store_true",
                    help="use the Linux kernel's TCP (Python sockets) instead of a netchan stack")
