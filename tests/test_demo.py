@@ -3,6 +3,7 @@ server and a client that checks SHA-256 of what comes back, as two real
 processes over a shm link, and over afpacket:eth0 in a namespace testbed."""
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -66,9 +67,14 @@ def finish(proc, timeout=60):
 
 
 def stop(proc):
-    """Cleanup: end proc (by its pid) if it still runs."""
+    """Cleanup: end proc (by its pid) if it still runs. SIGINT first, so
+    that its stack closes and removes its shm link; SIGKILL if it lingers."""
     if proc.poll() is None:
-        proc.kill()
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
     proc.communicate()
 
 
