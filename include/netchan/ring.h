@@ -202,10 +202,14 @@ NC_INLINE uint32_t nc_ring_dequeue(struct nc_ring *r, uint32_t *obj)
 NC_INLINE uint32_t nc_ring_count(const struct nc_ring *r)
 {
     /* Read head first: tail only grows, so tail - head never underflows
-     * even if the producer advances between the two loads. */
+     * even if the producer advances between the two loads. A third party
+     * (neither side) can still see more than size when the consumer drains
+     * and the producer refills between the loads: clamp, so that the count
+     * stays a fill level and nc_ring_free_count cannot underflow. */
     uint32_t head = nc_load_acquire(&r->cons_head);
     uint32_t tail = nc_load_acquire(&r->prod_tail);
-    return tail - head;
+    uint32_t n = tail - head;
+    return n > r->size ? r->size : n;
 }
 
 NC_INLINE uint32_t nc_ring_free_count(const struct nc_ring *r)
