@@ -51,6 +51,9 @@ cdef class Channel:
         try:
             _os.ftruncate(fd, n)
             region = map_fd(fd, n, False, path)
+        except BaseException:
+            _os.unlink(path)        # ours (O_EXCL): leave nothing half-made behind
+            raise
         finally:
             _os.close(fd)
         cdef Channel ch = Channel.__new__(Channel)

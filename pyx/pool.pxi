@@ -78,11 +78,23 @@ cdef class BufferPool:
         """A pool in a named shared file (hugetlbfs when hugepages are
         reserved and mounted, else /dev/shm). The creator owns allocation."""
         BufferPool._check(count, data_room)
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"shared pool name must be a plain file name, not {name!r}")
         path, huge, size = shared_file_path(name, BufferPool._memsize(count, data_room), hugepages)
         fd = _os.open(path, _os.O_RDWR | _os.O_CREAT | _os.O_EXCL, 0o600)
         try:
             _os.ftruncate(fd, size)
-            region = map_fd(fd, size, huge, path)
+            try:
+                region = map_fd(fd, size, huge, path)
+            except OSError as e:
+                if huge and e.errno == _errno.ENOMEM:
+                    # hugetlbfs reserves the pages at mmap: too few are free
+                    raise MemoryError(f"no hugepages for the shared pool {path}: "
+                                      f"{hugepages_reserve_hint(size)}; or pass hugepages='auto'") from e
+                raise
+        except BaseException:
+            _os.unlink(path)        # ours (O_EXCL): leave nothing half-made behind
+            raise
         finally:
             _os.close(fd)
         cdef BufferPool bp = BufferPool.__new__(BufferPool)
