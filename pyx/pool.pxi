@@ -179,6 +179,11 @@ cdef class BufferPool:
         try:
             for i in range(n):
                 tmp[i] = vals[i]
+                if tmp[i] & NC_BUF_POOL_BIT:
+                    # this pool hands out pool-bit-0 indices only; the C free
+                    # ignores the bit (a port picks the pool by it), so an
+                    # alias of a live slot must be refused here
+                    tmp[i] = NC_BUF_SLOT_MASK   # >= count: refused and counted
             bad = nc_pool_free_burst(&self.pool, self.fs, tmp, n)
             self.hdr.double_free += bad
             return n - bad
@@ -186,9 +191,9 @@ cdef class BufferPool:
             free(tmp)
 
     cdef nc_buf *_buf(self, uint32_t idx) except NULL:
-        if (idx & NC_BUF_SLOT_MASK) >= self.pool.count:
+        if idx >= self.pool.count:      # also refuses a pool-bit alias of a slot
             raise IndexError(f"buffer {idx} is not in this pool of {self.pool.count}")
-        return nc_pool_buf(&self.pool, idx & NC_BUF_SLOT_MASK)
+        return nc_pool_buf(&self.pool, idx)
 
     def write(self, uint32_t idx, const uint8_t[:] data):
         """Set buffer idx's data to `data` (for tests and tools)."""
