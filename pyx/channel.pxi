@@ -66,13 +66,20 @@ cdef class Channel:
         fd = _os.open(path, _os.O_RDWR)
         try:
             n = _os.fstat(fd).st_size
+            if n < sizeof(nc_ring):
+                raise ValueError(f"{path} does not hold a netchan channel ({n} bytes)")
             region = map_fd(fd, n, False, path)
         finally:
             _os.close(fd)
         cdef Channel ch = Channel.__new__(Channel)
         ch._setup(region, 0, False)
-        if ch.ring.magic != 0x4e43524e:
+        if nc_load_acquire_u32(&ch.ring.magic) != NC_RING_MAGIC:
             raise ValueError(f"{path} does not hold a netchan channel")
+        # the geometry comes from another process: the slots must lie inside the file
+        cdef uint32_t size = ch.ring.size
+        if (size < 2 or size > NC_RING_MAX_SIZE or not nc_is_pow2(size)
+                or ch.ring.mask != size - 1 or nc_ring_memsize(size) > <size_t>n):
+            raise ValueError(f"{path}: the channel header (size {size}) does not fit the file ({n} bytes)")
         return ch
 
     @property
