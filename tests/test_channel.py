@@ -311,7 +311,8 @@ def run_pair(ch, first_value, count, prod_burst, cons_burst, while_running=None)
     (4096, 256, 255, WRAP - 3),
 ])
 def test_two_threads_exactly_once_in_order(size, prod_burst, cons_burst, start_index):
-    count = 3_000_000
+    # a ring of 2 hands over one value at a time: slow when both threads share a core
+    count = 1_000_000 if size <= 2 else 3_000_000
     first_value = 0xFFFFFF00          # the values wrap too
     ch = netchan.Channel(size)
     ch._set_indices(start_index)

@@ -282,12 +282,65 @@ def test_shared_pool_names_and_files(shm_names):
     assert not os.path.exists(f"/dev/shm/{big}")
 
 
-def test_shared_hugepages_required_without_hugetlbfs_say_what_to_run(shm_names):
-    require(netchan.hugetlbfs_mount() is None, "a hugetlbfs is mounted here")
+def test_shared_hugepages_required_but_unavailable_say_what_to_run(shm_names):
     name = shm_names()
-    with pytest.raises(MemoryError, match="mount -t hugetlbfs"):
-        netchan.BufferPool.create_shared(name, 4, hugepages=True)
-    assert not os.path.exists(f"/dev/shm/{name}")
+    mount = netchan.hugetlbfs_mount()
+    if mount is None:
+        with pytest.raises(MemoryError, match="mount -t hugetlbfs"):
+            netchan.BufferPool.create_shared(name, 4, hugepages=True)
+        assert not os.path.exists(f"/dev/shm/{name}")
+    else:
+        count, data_room = _pool_bigger_than_available_hugepages()
+        with pytest.raises(MemoryError, match="nr_hugepages"):
+            netchan.BufferPool.create_shared(name, count, data_room, hugepages=True)
+        assert not os.path.exists(os.path.join(mount, name))
+
+
+HUGETLBFS_CHILD = r"""
+import json, os, sys
+import netchan
+mount, name, big, big_count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+report = {"mount": netchan.hugetlbfs_mount()}
+pool = netchan.BufferPool.create_shared(name, 512, 2048, hugepages=True)
+try:
+    peer = netchan.BufferPool.attach_shared(pool.path)
+    report.update(path=pool.path, huge=pool.hugepages, peer_huge=peer.hugepages)
+    (i,) = pool.alloc(1)
+    peer.write(i, b"via hugetlbfs")
+    report["read"] = pool.read(i).decode()
+    try:
+        netchan.BufferPool.create_shared(big, big_count, 1 << 20, hugepages=True)
+    except MemoryError as e:
+        report["big_error"] = str(e)
+    report["big_left"] = os.path.exists(os.path.join(mount, big))
+finally:
+    os.unlink(pool.path)
+print(json.dumps(report))
+"""
+
+
+def test_shared_pool_on_hugetlbfs(reserved_hugepages, shm_names, tmp_path):
+    """A shared pool on a hugetlbfs mounted in a private mount namespace (so
+    no other process on the machine sees the mount; it goes with the child)."""
+    require(subprocess.run(["which", "unshare"], capture_output=True).returncode == 0, "needs unshare")
+    mount = str(tmp_path / "huge")
+    os.mkdir(mount)
+    name, big = shm_names(), shm_names()
+    big_count, _ = _pool_bigger_than_available_hugepages()
+    child = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         'mount -t hugetlbfs -o pagesize=2M nodev "$1" && shift && exec "$@"', "sh",
+         mount, sys.executable, "-c", HUGETLBFS_CHILD, mount, name, big, str(big_count)],
+        capture_output=True, text=True, timeout=60, env=child_env())
+    assert child.returncode == 0, child.stderr
+    report = json.loads(child.stdout)
+    assert report["mount"] == mount
+    assert report["path"] == os.path.join(mount, name)
+    assert report["huge"] is True and report["peer_huge"] is True
+    assert report["read"] == "via hugetlbfs"
+    assert "as root, run `echo " in report["big_error"] and "nr_hugepages" in report["big_error"]
+    assert report["big_left"] is False
+    assert os.listdir(mount) == []                  # the mount went with the namespace
 
 
 def test_attach_checks_what_it_maps(shm_names):
