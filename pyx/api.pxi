@@ -387,15 +387,25 @@ cdef class Stack:
         free(st)
         self.st = NULL
 
-    def close(self):
-        """Reset every open connection, close every socket, then the port.
-        Memory that a live view still refers to stays mapped until the view
-        and this object are gone."""
+    def close(self, linger=None):
+        """Reset every connection the application still holds, then close the
+        port. Connections it closed already may have a FIN in flight: wait up
+        to `linger` seconds for them to be acknowledged, so that a peer does
+        not wait forever for a lost FIN (default: 1 s on the real clock, 0 on
+        a virtual one). Memory that a live view still refers to stays mapped
+        until the view and this object are gone."""
         cdef StackState *st = self.st
         cdef uint32_t i
         cdef Tcb *t
         if self.closed:
             return
+        if linger is None:
+            linger = 0 if self.vclock is not None else 1.0
+        if linger and st != NULL and st.tcbs != NULL:
+            try:
+                self.run_until(self._fins_settled, timeout=linger)
+            except OSError:
+                pass
         if self.bg_thread is not None:
             self.bg_stop = True
             self.bg_thread.join()
@@ -428,6 +438,19 @@ cdef class Stack:
                 _pair_groups[self.pair_name] = [_weakref.ref(s) for s in self.group]
                 if not self.group:
                     del _pair_groups[self.pair_name]
+
+    def _fins_settled(self):
+        """True when no FIN the application asked for is still unacknowledged."""
+        cdef StackState *st = self.st
+        cdef uint32_t i
+        cdef Tcb *t
+        for i in range(st.cfg.max_conns):
+            t = &st.tcbs[i]
+            if (t.state == FIN_WAIT_1 or t.state == CLOSING or t.state == LAST_ACK or
+                    ((t.state == ESTABLISHED or t.state == CLOSE_WAIT) and t.flags & TF_FIN_QUEUED)):
+                if st.port.ops.link_up(st.port):
+                    return False
+        return True
 
     def __enter__(self):
         return self

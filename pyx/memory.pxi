@@ -28,7 +28,8 @@ def hugepages_reserve_hint(size_t size):
     total = _hugepage_counter("nr_hugepages")
     unpromised = max(_hugepage_counter("free_hugepages") - _hugepage_counter("resv_hugepages"), 0)
     return (f"this needs {pages} free 2 MiB hugepages and {unpromised} are free: as root, run "
-            f"`echo {total + pages} > {_HUGEPAGES_SYSFS}/nr_hugepages`")
+            f"`netchan hugepages --reserve {(total + pages) * 2}M` (or "
+            f"`echo {total + pages} > {_HUGEPAGES_SYSFS}/nr_hugepages`)")
 
 
 def hugepages_free_bytes():

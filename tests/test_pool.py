@@ -225,7 +225,8 @@ def test_required_hugepages_without_any_say_what_to_run():
     with pytest.raises(MemoryError) as e:
         netchan.BufferPool(count, data_room, hugepages=True)
     msg = str(e.value)
-    assert "as root, run `echo " in msg and f"{HUGEPAGES}/nr_hugepages`" in msg
+    assert "as root, run `netchan hugepages --reserve " in msg
+    assert f"{HUGEPAGES}/nr_hugepages`" in msg
     assert "hugepages='auto'" in msg
 
 
@@ -338,7 +339,8 @@ def test_shared_pool_on_hugetlbfs(reserved_hugepages, shm_names, tmp_path):
     assert report["path"] == os.path.join(mount, name)
     assert report["huge"] is True and report["peer_huge"] is True
     assert report["read"] == "via hugetlbfs"
-    assert "as root, run `echo " in report["big_error"] and "nr_hugepages" in report["big_error"]
+    assert "as root, run `netchan hugepages --reserve " in report["big_error"]
+    assert "nr_hugepages" in report["big_error"]
     assert report["big_left"] is False
     assert os.listdir(mount) == []                  # the mount went with the namespace
 
