@@ -210,11 +210,13 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
                     tcp_input(st, t, th)
                 tcp_schedule(st, t)
                 return
-    if th.flags & TCP_ACK or not (th.flags & TCP_SYN):
+    if th.flags & TCP_ACK:
         ip.src = src
         ip.dst = dst
         tcp_reply_rst(st, &ip, th, src_mac)
         return
+    if not (th.flags & TCP_SYN):
+        return          # RFC 9293 3.10.7.2 "fourth": neither SYN nor ACK: drop it
     if l.aq_len >= l.aq_cap:
         # nobody is accepting: a new connection would only wait (as Linux does)
         l.overflows += 1
