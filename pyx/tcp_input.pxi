@@ -552,6 +552,27 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         tcp_input_syn_sent(st, t, th)
         tcp_schedule(st, t)
         return
+    # Simultaneous open (RFC 9293 figure 8, line 6): the other side's SYN-ACK
+    # repeats its SYN (SEG.SEQ = IRS, before RCV.NXT) and acks ours. It
+    # completes the handshake (as in Linux) rather than failing the sequence
+    # test; answered as an old duplicate, two such ends would trade SYN-ACKs.
+    if (s == SYN_RECEIVED and not (t.flags & TF_PASSIVE) and th.seq == t.irs and
+            (th.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) and
+            seq_lt(t.snd_una, th.ack) and seq_leq(th.ack, t.snd_max)):
+        t.snd_una = th.ack
+        t.snd_wnd = th.window           # never scaled in a SYN (RFC 7323 2.2)
+        t.max_snd_wnd = t.snd_wnd
+        t.snd_wl1 = th.seq
+        t.snd_wl2 = th.ack
+        t.rtt_start = 0
+        t.t_rexmt = 0
+        tcp_established(st, t)
+        if th.payload_len or th.flags & TCP_FIN:
+            tcp_receive_data(st, t, th)
+            if t.fin_off == t.rcv.tail:
+                tcp_fin_arrived(st, t)
+        tcp_schedule(st, t)
+        return
     # A retransmitted SYN while we wait for the handshake's ACK: our SYN-ACK
     # was lost, send it again.
     if s == SYN_RECEIVED and th.flags & TCP_SYN and not (th.flags & TCP_ACK) and th.seq == t.irs:
