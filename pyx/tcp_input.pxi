@@ -510,8 +510,11 @@ cdef inline bint tcp_seq_acceptable(const Tcb *t, uint32_t seq, uint32_t seg_len
     """RFC 9293 3.10.7.4 first step, against the window we advertised."""
     cdef uint32_t wnd = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
     cdef uint32_t space = tcp_rcv_space(t)
+    cdef uint32_t cap = <uint32_t>65535 << t.rcv_wscale
     if space > wnd:
         wnd = space
+    if wnd > cap:
+        wnd = cap           # RCV.WND can never be more than the window field can offer
     if seg_len == 0:
         if wnd == 0:
             return seq == t.rcv_nxt
