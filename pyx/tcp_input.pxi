@@ -515,12 +515,13 @@ cdef inline bint tcp_seq_acceptable(const Tcb *t, uint32_t seq, uint32_t seg_len
         wnd = space
     if wnd > cap:
         wnd = cap           # RCV.WND can never be more than the window field can offer
-    if seg_len == 0:
-        if wnd == 0:
-            return seq == t.rcv_nxt
-        return seq_leq(t.rcv_nxt, seq) and seq_lt(seq, t.rcv_nxt + wnd)
     if wnd == 0:
-        return False
+        # Nothing fits, "but special allowance should be made to accept valid
+        # ACKs, URGs, and RSTs": a segment at RCV.NXT goes on (as in Linux) so
+        # that its ACK is taken; its text is trimmed away.
+        return seq == t.rcv_nxt
+    if seg_len == 0:
+        return seq_leq(t.rcv_nxt, seq) and seq_lt(seq, t.rcv_nxt + wnd)
     return ((seq_leq(t.rcv_nxt, seq) and seq_lt(seq, t.rcv_nxt + wnd)) or
             (seq_leq(t.rcv_nxt, seq + seg_len - 1) and seq_lt(seq + seg_len - 1, t.rcv_nxt + wnd)))
 
