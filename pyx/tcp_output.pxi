@@ -273,6 +273,7 @@ cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
     if t.flags & TF_RST_PENDING:
         t.flags &= ~TF_RST_PENDING
         tcp_send_rst(st, t)
+        tcp_closed(st, t, 0)        # a reset connection is gone (RFC 9293 3.10.4 ABORT)
         return
     if s == SYN_SENT or s == SYN_RECEIVED:
         if t.snd_nxt == t.iss:
