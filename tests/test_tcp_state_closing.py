@@ -240,6 +240,16 @@ class TestTimeWait:
         assert peer.tcb(fresh)["irs"] == new_irs
         assert peer.stack.n_connections == 1
 
+    def test_takeover_iss_is_above_the_old_sequence_space(self, peer, conn):
+        # RFC 1122 4.2.2.13: the new ISS must exceed every sequence number
+        # of the old incarnation (and, as in Linux, its last window too)
+        peer.stack.listen(LOCAL_PORT)
+        conn.close()
+        peer.send("S", seq=IRS + 100000, ack=None)
+        sa = peer.expect("SA", ack=IRS + 100001)
+        above = (sa.seq - (FIN + 1)) % 2**32
+        assert 65535 < above < 2**31
+
     def test_syn_at_old_rcv_nxt_is_not_accepted(self, peer, conn):
         peer.stack.listen(LOCAL_PORT)
         conn.close()
