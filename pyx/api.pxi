@@ -1027,17 +1027,13 @@ cdef class Connection:
         raise _os_error(t.soerror, what)
 
     cdef void _window_opened(self, Tcb *t) noexcept:
-        """After the application freed receive space: announce it if the
-        window grew by enough to matter (RFC 1122 4.2.3.3, no silly windows)."""
-        cdef uint32_t space, adv, step
+        """After the application freed receive space: announce it when the
+        right edge of the window we would now offer (SWS-avoided, capped,
+        rounded to the scale) moves past the one we advertised by enough to
+        matter (RFC 9293 3.8.6.2.2), or when the window was nearly shut."""
         if t.state != ESTABLISHED and t.state != FIN_WAIT_1 and t.state != FIN_WAIT_2:
             return
-        space = tcp_rcv_space(t)
-        adv = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
-        step = t.rcv.size // 2
-        if step > 2 * <uint32_t>t.mss:
-            step = 2 * t.mss
-        if space >= adv + step:
+        if tcp_window_update_due(t):
             t.flags |= TF_WND_UPDATE
             tcp_schedule(self.st, t)
             self.stack._kick()
