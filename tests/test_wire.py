@@ -40,6 +40,8 @@ payloads = st.binary(max_size=1600)
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# scapy is slow (milliseconds a packet): fewer examples where it takes part
+SCAPY_SETTINGS = settings(SETTINGS, max_examples=120)
 
 
 def refused(frame, verify=True):
@@ -133,7 +135,7 @@ def with_ip_checksum(frame):
 
 # ---- netchan builds, scapy dissects ---------------------------------------------------
 
-@SETTINGS
+@SCAPY_SETTINGS
 @given(smac=macs, dmac=macs, src=ipv4s, dst=ipv4s, sport=u16, dport=u16, seq=u32, ack=u32,
        flags=u8, window=u16, options=tcp_options(), ttl=u8, ident=u16, df=st.booleans(),
        payload=payloads)
@@ -158,7 +160,7 @@ def test_tcp_built_is_what_scapy_reads(smac, dmac, src, dst, sport, dport, seq, 
     assert scapy_rebuilt(frame, TCP) == frame
 
 
-@SETTINGS
+@SCAPY_SETTINGS
 @given(smac=macs, dmac=macs, src=ipv4s, dst=ipv4s, sport=u16, dport=u16, ttl=u8, ident=u16,
        payload=payloads)
 def test_udp_built_is_what_scapy_reads(smac, dmac, src, dst, sport, dport, ttl, ident, payload):
@@ -175,7 +177,7 @@ def test_udp_built_is_what_scapy_reads(smac, dmac, src, dst, sport, dport, ttl, 
     assert scapy_rebuilt(frame, UDP) == frame
 
 
-@SETTINGS
+@SCAPY_SETTINGS
 @given(smac=macs, dmac=macs, src=ipv4s, dst=ipv4s, ident=u16, seq=u16, reply=st.booleans(),
        payload=payloads)
 def test_icmp_echo_built_is_what_scapy_reads(smac, dmac, src, dst, ident, seq, reply, payload):
@@ -189,7 +191,7 @@ def test_icmp_echo_built_is_what_scapy_reads(smac, dmac, src, dst, ident, seq, r
     assert scapy_rebuilt(frame, ICMP) == frame
 
 
-@SETTINGS
+@SCAPY_SETTINGS
 @given(op=st.sampled_from([1, 2]), sha=macs, spa=ipv4s, tha=macs, tpa=ipv4s)
 def test_arp_built_is_what_scapy_reads(op, sha, spa, tha, tpa):
     frame = wire.build_arp(op, sha, spa, tha, tpa)
@@ -271,7 +273,7 @@ def scapy_tcp_options(draw):
     return items, want
 
 
-@SETTINGS
+@SCAPY_SETTINGS
 @given(smac=macs, dmac=macs, src=ipv4s, dst=ipv4s, tos=u8, ttl=u8, ident=u16,
        df=st.booleans(), sport=u16, dport=u16, seq=u32, ack=u32, flags=u8, window=u16,
        urgent=u16, opts=scapy_tcp_options(), payload=payloads)
@@ -296,7 +298,7 @@ def test_scapy_tcp_parsed_field_by_field(smac, dmac, src, dst, tos, ttl, ident, 
                    "options": want_opts, "checksum": s[TCP].chksum, "payload": payload}
 
 
-@SETTINGS
+@SCAPY_SETTINGS
 @given(smac=macs, dmac=macs, src=ipv4s, dst=ipv4s, sport=u16, dport=u16, ttl=u8, ident=u16,
        payload=payloads)
 def test_scapy_udp_parsed_field_by_field(smac, dmac, src, dst, sport, dport, ttl, ident, payload):
@@ -312,7 +314,7 @@ def test_scapy_udp_parsed_field_by_field(smac, dmac, src, dst, sport, dport, ttl
                         "checksum": s[UDP].chksum, "payload": payload}
 
 
-@SETTINGS
+@SCAPY_SETTINGS
 @given(src=ipv4s, dst=ipv4s, icmp_type=u8, code=u8, ident=u16, seq=u16, payload=payloads)
 def test_scapy_icmp_parsed_field_by_field(src, dst, icmp_type, code, ident, seq, payload):
     # any type: id and seq are simply bytes 4..7 (scapy's ICMP fields for
@@ -329,7 +331,7 @@ def test_scapy_icmp_parsed_field_by_field(src, dst, icmp_type, code, ident, seq,
                          "payload": payload}
 
 
-@SETTINGS
+@SCAPY_SETTINGS
 @given(ident=u16, seq=u16, payload=payloads)
 def test_scapy_icmp_echo_parsed(ident, seq, payload):
     frame = bytes(Ether(src=A_MAC, dst=B_MAC) / IP(src=A_IP, dst=B_IP) /
@@ -339,7 +341,7 @@ def test_scapy_icmp_echo_parsed(ident, seq, payload):
             d["icmp"]["payload"]) == (8, 0, ident, seq, payload)
 
 
-@SETTINGS
+@SCAPY_SETTINGS
 @given(op=st.sampled_from([1, 2]), sha=macs, spa=ipv4s, tha=macs, tpa=ipv4s, dmac=macs)
 def test_scapy_arp_parsed(op, sha, spa, tha, tpa, dmac):
     frame = bytes(Ether(src=sha, dst=dmac) / ARP(op=op, hwsrc=sha, psrc=spa, hwdst=tha, pdst=tpa))
@@ -604,7 +606,10 @@ def malformed_cases(dst_mac=B_MAC, dst_ip=B_IP):
     return cases
 
 
-@pytest.mark.parametrize("what,frame,reason", malformed_cases(), ids=lambda x: x if isinstance(x, str) else "")
+MALFORMED = malformed_cases()
+
+
+@pytest.mark.parametrize("what,frame,reason", MALFORMED, ids=[c[0] for c in MALFORMED])
 def test_malformed_frame_is_refused(what, frame, reason):
     assert refused(frame) == reason
 
