@@ -70,3 +70,11 @@ def _no_leftover_segments():
     mine = f"netchan-stats.{os.getpid()}."
     left = [f for f in os.listdir("/dev/shm") if f.startswith(mine)]
     assert not left, f"stats segments left behind: {left}"
+
+
+@pytest.fixture
+def peer(raw_peer, vclock):
+    """A stack and a scripted remote TCP (tests/tcp_harness.py)."""
+    from tcp_harness import Peer
+    stack, port = raw_peer
+    return Peer(stack, port, vclock)

@@ -28,6 +28,7 @@ cdef extern from "netchan/ring.h" nogil:
         uint32_t prod_tail
         uint32_t cons_head
     size_t nc_ring_memsize(uint32_t size)
+    uint32_t *nc_ring_slots(nc_ring *r)
     int nc_ring_init(nc_ring *r, uint32_t size)
     uint32_t nc_ring_enqueue_burst(nc_ring *r, const uint32_t *objs, uint32_t n)
     uint32_t nc_ring_enqueue_bulk(nc_ring *r, const uint32_t *objs, uint32_t n)
