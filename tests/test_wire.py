@@ -38,10 +38,10 @@ macs = st.binary(min_size=6, max_size=6).map(lambda b: ":".join(f"{x:02x}" for x
 ipv4s = u32.map(lambda v: str(ipaddress.IPv4Address(v)))
 payloads = st.binary(max_size=1600)
 
-SETTINGS = settings(max_examples=300, deadline=None,
+SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 # scapy is slow (milliseconds a packet): fewer examples where it takes part
-SCAPY_SETTINGS = settings(SETTINGS, max_examples=120)
+SCAPY_SETTINGS = settings(SETTINGS, max_examples=100)
 
 
 def refused(frame, verify=True):
@@ -324,7 +324,9 @@ def test_scapy_icmp_parsed_field_by_field(src, dst, icmp_type, code, ident, seq,
     csum = scapy_checksum(body)
     body = body[:2] + csum.to_bytes(2, "big") + body[4:]
     frame = bytes(Ether(src=A_MAC, dst=B_MAC) / IP(src=src, dst=dst, proto=1) / Raw(body))
-    assert Ether(frame)[ICMP].chksum == csum
+    p = Ether(frame)
+    if ICMP in p:           # scapy gives up on types whose layout it knows and this is too short for
+        assert p[ICMP].chksum == csum
     d = wire.parse_frame(frame)
     assert d["icmp"] == {"type": icmp_type, "code": code, "ident": ident, "seq": seq,
                          "rest": (ident << 16) | seq, "checksum": csum,
@@ -725,7 +727,7 @@ def test_stack_counts_each_malformed_frame(raw_peer):
     """Each malformed frame sent to a real stack is dropped under its own
     counter and nothing else: no reply, no other bucket, no buffer kept."""
     stack, port = raw_peer
-    names = list(wire.WIRE_ERROR_NAMES[1:]) + list(CLASSIFIER_BUCKETS)
+    names = list(wire.WIRE_ERROR_NAMES[1:]) + list(CLASSIFIER_BUCKETS) + ["ip_frags_in"]
     stack.poll()
     port.recv()
     free0 = port.stats()["port_bufs_free"]
@@ -735,9 +737,8 @@ def test_stack_counts_each_malformed_frame(raw_peer):
         stack.poll()
         after = stack.stats()
         delta = {k: after[k] - before[k] for k in names if after[k] != before[k]}
-        want = {reason: 1}
-        if reason == "rx_ip_fragment":
-            assert after["rx_ip_fragment_dropped"] - before["rx_ip_fragment_dropped"] == 1
+        # the stack hands fragments to reassembly, which counts them itself
+        want = {"ip_frags_in" if reason == "rx_ip_fragment" else reason: 1}
         assert delta == want, what
         assert after["rx_frames"] - before["rx_frames"] == 1, what
         assert port.recv() == [], f"{what}: the stack answered a malformed frame"
