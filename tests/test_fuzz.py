@@ -25,6 +25,8 @@ import sys
 from array import array
 from collections import Counter
 
+import pytest
+
 from netchan import _core as wire
 
 from conftest import PEER_IP, SERVER_IP
@@ -51,6 +53,14 @@ BUCKETS = ("rx_not_for_us", "rx_arp_request", "rx_arp_reply", "rx_ip_not_for_us"
 # rx_ip_fragment is the parser's verdict, but the stack hands fragments to
 # reassembly and counts them in ip_frags_in instead
 WIRE_ERRORS = tuple(n for n in wire.WIRE_ERROR_NAMES[1:] if n != "rx_ip_fragment")
+
+
+@pytest.fixture
+def link_name():
+    """A fixed name for raw_peer's link (pair links are private to a process,
+    so this cannot clash): both MACs derive from it, and the mutants, hence
+    the whole run, must not differ from one run to the next."""
+    return "fuzz"
 
 
 def mac_bytes(mac):
