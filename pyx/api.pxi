@@ -90,6 +90,8 @@ cdef class Stack:
     syncookies (answer with SYN cookies when a listener's SYN queue is
     full), challenge_ack_limit (RFC 5961 challenge ACKs per second),
     busy_poll (seconds spent spinning before a blocking call sleeps),
+    background (a thread keeps the stack running — ACKs, handshakes,
+    timers — while the application is busy elsewhere; real clock only),
     export_stats (bool), seed (int: makes ISNs and ports reproducible).
     """
     cdef StackState *st
@@ -105,6 +107,9 @@ cdef class Stack:
     cdef uint64_t busy_poll_ns
     cdef uint64_t idle_since
     cdef bint nonblock_polled
+    cdef readonly bint background
+    cdef bint bg_stop
+    cdef object bg_thread
     cdef object pair_name
     cdef object __weakref__
     cdef dict _conns            # tcb id -> weak Connection (to close on Stack.close)
@@ -120,8 +125,8 @@ cdef class Stack:
                  delayed_ack=0.04, timestamps=True, sack=True, window_scaling=True,
                  cc="cubic", nodelay=False, keepalive=None, syncookies=True,
                  challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
-                 frag_max_bytes=1 << 20, busy_poll=50e-6, export_stats=True, seed=None,
-                 ttl=64):
+                 frag_max_bytes=1 << 20, busy_poll=50e-6, background=False,
+                 export_stats=True, seed=None, ttl=64):
         if clock is not None and not isinstance(clock, VirtualClock):
             raise TypeError("clock must be None (real time) or a netchan.VirtualClock")
         try:
@@ -220,6 +225,16 @@ cdef class Stack:
         st.now = self._now()
         st.cur_tick = st.now // st.tick_ns
         self.closed = False
+        if background:
+            if self.vclock is not None:
+                self.close()
+                raise ValueError("background=True needs the real clock (a virtual clock only "
+                                 "moves when the test moves it)")
+            import threading
+            self.background = True
+            self.bg_thread = threading.Thread(target=self._background_loop, daemon=True,
+                                              name=f"netchan {self.uri}")
+            self.bg_thread.start()
 
     # ---- construction helpers -------------------------------------------------
 
@@ -372,15 +387,29 @@ cdef class Stack:
         free(st)
         self.st = NULL
 
-    def close(self):
-        """Reset every open connection, close every socket, then the port.
-        Memory that a live view still refers to stays mapped until the view
-        and this object are gone."""
+    def close(self, linger=None):
+        """Reset every connection the application still holds, then close the
+        port. Connections it closed already may have a FIN in flight: wait up
+        to `linger` seconds for them to be acknowledged, so that a peer does
+        not wait forever for a lost FIN (default: 1 s on the real clock, 0 on
+        a virtual one). Memory that a live view still refers to stays mapped
+        until the view and this object are gone."""
         cdef StackState *st = self.st
         cdef uint32_t i
         cdef Tcb *t
         if self.closed:
             return
+        if linger is None:
+            linger = 0 if self.vclock is not None else 1.0
+        if linger and st != NULL and st.tcbs != NULL:
+            try:
+                self.run_until(self._fins_settled, timeout=linger)
+            except OSError:
+                pass
+        if self.bg_thread is not None:
+            self.bg_stop = True
+            self.bg_thread.join()
+            self.bg_thread = None
         self.closed = True
         if st != NULL and st.tcbs != NULL and st.ctr != NULL:
             st.now = self._now()
@@ -409,6 +438,19 @@ cdef class Stack:
                 _pair_groups[self.pair_name] = [_weakref.ref(s) for s in self.group]
                 if not self.group:
                     del _pair_groups[self.pair_name]
+
+    def _fins_settled(self):
+        """True when no FIN the application asked for is still unacknowledged."""
+        cdef StackState *st = self.st
+        cdef uint32_t i
+        cdef Tcb *t
+        for i in range(st.cfg.max_conns):
+            t = &st.tcbs[i]
+            if (t.state == FIN_WAIT_1 or t.state == CLOSING or t.state == LAST_ACK or
+                    ((t.state == ESTABLISHED or t.state == CLOSE_WAIT) and t.flags & TF_FIN_QUEUED)):
+                if st.port.ops.link_up(st.port):
+                    return False
+        return True
 
     def __enter__(self):
         return self
@@ -446,8 +488,13 @@ cdef class Stack:
 
     cdef uint32_t _poll_once(self, uint64_t now) noexcept:
         cdef uint32_t r
-        with nogil:
+        if self.background:
+            # A background thread polls too: the GIL is the stack's lock,
+            # so the loop runs without releasing it.
             r = stack_poll(self.st, now)
+        else:
+            with nogil:
+                r = stack_poll(self.st, now)
         return r
 
     cdef int _drive(self, uint64_t deadline) except -1:
@@ -513,8 +560,29 @@ cdef class Stack:
     cdef void _kick(self) noexcept:
         """Send what an API call scheduled, now rather than at the next poll."""
         self.st.now = max(self.st.now, self._now())
-        with nogil:
+        if self.background:
             stack_output(self.st)
+        else:
+            with nogil:
+                stack_output(self.st)
+
+    def _background_loop(self):
+        """The background thread: keeps the stack running (ACKs, handshakes,
+        retransmissions, keepalives) while the application does something
+        else, sleeping on the port's doorbell or until the next timer."""
+        cdef uint64_t now, nxt, wait_ns
+        while not self.bg_stop and not self.closed:
+            now = self._now()
+            if self._poll_once(now):
+                continue
+            nxt = stack_next_deadline(self.st)
+            wait_ns = 5000000
+            if nxt:
+                wait_ns = nxt - now if nxt > now else 0
+                if wait_ns > 5000000:
+                    wait_ns = 5000000
+            if wait_ns:
+                self._sleep(wait_ns)
 
     def poll(self, timeout=0):
         """Run the loop (of this stack and the other end of its pair, if in

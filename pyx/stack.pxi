@@ -203,8 +203,11 @@ cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, ui
 
 
 cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t dst,
-                           const uint8_t *src_mac, const TcpHdr *th) noexcept nogil:
-    """RFC 9293 3.10.7.2: a segment for a listening port with no connection."""
+                           const uint8_t *src_mac, const TcpHdr *th,
+                           bint iss_given=False, uint32_t given_iss=0) noexcept nogil:
+    """RFC 9293 3.10.7.2: a segment for a listening port with no connection.
+    iss_given: use given_iss as the ISS (a TIME_WAIT takeover) instead of
+    the RFC 6528 generator."""
     cdef Listener *l = &st.listeners[lid]
     cdef Tcb *t
     cdef Ipv4Hdr ip
@@ -219,11 +222,13 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
                     tcp_input(st, t, th)
                 tcp_schedule(st, t)
                 return
-    if th.flags & TCP_ACK or not (th.flags & TCP_SYN):
+    if th.flags & TCP_ACK:
         ip.src = src
         ip.dst = dst
         tcp_reply_rst(st, &ip, th, src_mac)
         return
+    if not (th.flags & TCP_SYN):
+        return          # RFC 9293 3.10.7.2 "fourth": neither SYN nor ACK: drop it
     if l.aq_len >= l.aq_cap:
         # nobody is accepting: a new connection would only wait (as Linux does)
         l.overflows += 1
@@ -241,7 +246,8 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
     if t == NULL:
         return
     tcp_passive_init(st, t, lid, src, dst, src_mac, th.sport, th.dport, th.seq,
-                     tcp_isn(st, dst, src, th.dport, th.sport, st.now), &th.opts)
+                     given_iss if iss_given else tcp_isn(st, dst, src, th.dport, th.sport, st.now),
+                     &th.opts)
     t.snd_wnd = th.window               # SYN windows are not scaled
     t.max_snd_wnd = t.snd_wnd
     t.snd_wl1 = th.seq
@@ -286,7 +292,7 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
     cdef TcpHdr th
     cdef uint8_t mac[8]
     cdef int32_t lid
-    cdef uint32_t src, dst
+    cdef uint32_t src, dst, new_iss
     t.in_active = 0
     while t.state != CLOSED:
         k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
@@ -307,8 +313,12 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
                     memcpy(mac, &nb.user[2], 6)
                     src = <uint32_t>nb.user[1]
                     dst = <uint32_t>(nb.user[1] >> 32)
+                    # RFC 1122 4.2.2.13 / RFC 9293 3.6.1: the new incarnation's
+                    # ISS must lie above every sequence number the old one used
+                    # (Linux: old SND.NXT + 65535 + 2, beyond its window too)
+                    new_iss = t.snd_max + 65535 + 2
                     tcb_free(st, t)
-                    tcp_listen_input(st, lid, src, dst, mac, &th)
+                    tcp_listen_input(st, lid, src, dst, mac, &th, True, new_iss)
                     st.port.ops.free_burst(st.port, bufs, k)
                     return
             tcp_input(st, t, &th)

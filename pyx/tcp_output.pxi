@@ -273,6 +273,7 @@ cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
     if t.flags & TF_RST_PENDING:
         t.flags &= ~TF_RST_PENDING
         tcp_send_rst(st, t)
+        tcp_closed(st, t, 0)        # a reset connection is gone (RFC 9293 3.10.4 ABORT)
         return
     if s == SYN_SENT or s == SYN_RECEIVED:
         if t.snd_nxt == t.iss:
@@ -306,6 +307,12 @@ cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
             t.t_persist = st.now + (t.rto << t.backoff if t.backoff < 24 else st.cfg.rto_max_ns)
             if t.t_persist - st.now > st.cfg.rto_max_ns:
                 t.t_persist = st.now + st.cfg.rto_max_ns
+    if (t.flags & TF_WND_UPDATE and not (t.flags & TF_ACK_NOW) and
+            seq_leq(t.rcv_nxt + ((tcp_window_to_advertise(t) >> t.rcv_wscale) << t.rcv_wscale),
+                    t.rcv_adv)):
+        # the right edge would not move (e.g. capped at 65535 unscaled): an
+        # "update" would announce nothing (RFC 9293 3.8.6.2.2)
+        t.flags &= ~TF_WND_UPDATE
     if not sent and t.flags & (TF_ACK_NOW | TF_WND_UPDATE):
         tcp_send_ack(st, t)
     timer_rearm(st, t)

@@ -1,4 +1,4 @@
-"""The `netchan` command line: benchmarks, live counters, hugepages, and (later) the testbed."""
+"""The `netchan` command line: benchmarks, live counters, hugepages, and the testbed."""
 from __future__ import annotations
 
 import argparse
@@ -38,6 +38,9 @@ def _cmd_hugepages(args):
         print(what)
     print(hugepages.report(st))
     return 0
+def _cmd_testbed(args):
+    from netchan import testbed
+    return testbed.main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--no-mount", action="store_true", help="do not mount hugetlbfs")
     h.add_argument("--json", action="store_true")
     h.set_defaults(func=_cmd_hugepages)
+    from netchan import testbed
+    testbed.add_parser(sub)
+    sub.choices["testbed"].set_defaults(func=_cmd_testbed)
     return p
 
 
