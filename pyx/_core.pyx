@@ -10,6 +10,7 @@ Order matters: each piece may use what the earlier ones define.
   channel.pxi         Channel: the SPSC ring of buffer indices, exposed for tests
   pool.pxi            BufferPool: a standalone pool, exposed for tests
   wire.pxi            parse/emit of Ethernet, ARP, IPv4, ICMP, UDP, TCP
+  wire_py.pxi         Python shim over wire.pxi for tests and tools (not the hot path)
   ports/link.pxi      pair and shm ports (two ends of one link)
   ports/fault.pxi     seeded fault-injection wrapper
   ports/pcap.pxi      pcap writer wrapper
@@ -50,6 +51,7 @@ include "memory.pxi"
 include "channel.pxi"
 include "pool.pxi"
 include "wire.pxi"
+include "wire_py.pxi"
 include "ports/base.pxi"
 include "ports/link.pxi"
 include "ports/fault.pxi"

@@ -271,21 +271,20 @@ cdef void icmp_input_error(StackState *st, uint32_t src, const IcmpHdr *icmp) no
     cdef uint16_t sport, dport
     cdef uint32_t seq, id, mtu, mss
     cdef Tcb *t
+    # every ICMP message but an echo request is counted here, once, whatever
+    # becomes of it (so that each received frame is accounted for)
+    st.ctr[C_RX_ICMP_OTHER] += 1
     if icmp.type != ICMP_DEST_UNREACH:
-        st.ctr[C_RX_ICMP_OTHER] += 1
         return
     # the quoted datagram is cut short on purpose: read its header by hand
     if icmp.body_len < IPV4_HLEN + 8 or (icmp.body[0] >> 4) != 4:
-        st.ctr[C_RX_ICMP_OTHER] += 1
         return
     qhl = (icmp.body[0] & 0x0f) * 4
     if qhl < IPV4_HLEN or icmp.body_len < qhl + 8 or icmp.body[9] != IP_PROTO_TCP:
-        st.ctr[C_RX_ICMP_OTHER] += 1
         return
     qsrc = rd32(icmp.body + 12)
     qdst = rd32(icmp.body + 16)
     if qsrc != st.ip:
-        st.ctr[C_RX_ICMP_OTHER] += 1
         return
     l4 = icmp.body + qhl
     sport = rd16(l4)

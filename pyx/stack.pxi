@@ -392,7 +392,11 @@ cdef uint64_t stack_next_deadline(StackState *st) noexcept nogil:
         d = min_nonzero(d, p)
     for i in range(ARP_TABLE_SIZE):
         if st.arp[i].state == ARP_INCOMPLETE:
-            d = min_nonzero(d, st.arp[i].next_request)
+            # arp_tick looks at the table only from arp_next_scan on: a retry
+            # due before that is not due until then (reporting the earlier
+            # time would have a virtual clock wait for it forever)
+            d = min_nonzero(d, st.arp[i].next_request if st.arp[i].next_request > st.arp_next_scan
+                            else st.arp_next_scan)
     if st.frag_active:
         for i in range(st.nfrags):
             if st.frags[i].active:

@@ -326,7 +326,10 @@ cdef class LinkPort(Port):
             "port_tx_packets": s.tx_packets, "port_tx_bytes": s.tx_bytes,
             "port_tx_dropped": s.tx_dropped, "port_alloc_failed": s.alloc_failed,
             "port_double_free": s.double_free,
-            "port_bufs_free": self.lp.fs.count, "port_bufs_total": self.lp.hdr.nbufs,
+            # buffers the peer has handed back count as free: they sit in the
+            # return ring until an allocation runs short and reclaims them
+            "port_bufs_free": self.lp.fs.count + nc_ring_count(self.lp.ret_own),
+            "port_bufs_total": self.lp.hdr.nbufs,
             "port_link_up": int(bool(self.lp.peer.attached)),
         }
 
