@@ -442,8 +442,10 @@ cdef void tcp_dup_ack(StackState *st, Tcb *t, uint32_t newly_sacked) noexcept no
     if t.flags & TF_SACK_OK and not lost:
         lost = sack_is_lost(t, t.snd_una)
     if lost:
-        # RFC 6582 4.1 / RFC 6675 5: not again for losses of the same window
-        if seq_gt(t.snd_una, t.recover) or t.recover == t.iss:
+        # RFC 6582 3.2 step 1 / RFC 6675 5: not again for losses of the same
+        # window. `recover` is one past the highest byte sent, so an ACK that
+        # reaches it "covers more than recover" in the RFC's terms.
+        if seq_geq(t.snd_una, t.recover) or t.recover == t.iss:
             tcp_enter_recovery(st, t)
         return
     # RFC 3042: one new segment per duplicate ACK, up to two, beyond cwnd
