@@ -448,8 +448,10 @@ cdef void tcp_dup_ack(StackState *st, Tcb *t, uint32_t newly_sacked) noexcept no
         if seq_geq(t.snd_una, t.recover) or t.recover == t.iss:
             tcp_enter_recovery(st, t)
         return
-    # RFC 3042: one new segment per duplicate ACK, up to two, beyond cwnd
-    t.lt_allow = t.dupacks * t.mss
+    # RFC 3042: one new segment per duplicate ACK, up to two, beyond cwnd;
+    # only previously unsent data, so not while an RTO's go-back is resending
+    if t.snd_nxt == t.snd_max:
+        t.lt_allow = t.dupacks * t.mss
 
 
 cdef void tcp_reply_rst_seq(StackState *st, Tcb *t, uint32_t seq) noexcept nogil:
