@@ -26,11 +26,16 @@ cdef void tcp_rto_fired(StackState *st, Tcb *t) noexcept nogil:
         tcp_schedule(st, t)
         return
     # RFC 5681 3.1 (7) / RFC 9438 4.8: one segment's worth of window after a
-    # timeout, and the SACK scoreboard is no longer trusted (RFC 2018 8)
-    if t.in_recovery == REC_NONE or t.retries == 1:
+    # timeout, and the SACK scoreboard is no longer trusted (RFC 2018 8).
+    # ssthresh drops only on the first timeout of a segment that fast
+    # recovery has not already answered for (RFC 5681 (4); Linux
+    # tcp_enter_loss): not again on a repeated timeout (cwnd is 1 SMSS
+    # then), nor from a window that NewReno recovery inflated.
+    if t.in_recovery == REC_NONE and t.retries == 1:
         cc_on_rto(st, t)
     else:
         t.cwnd = t.mss
+        t.cubic_epoch = 0
     t.in_recovery = REC_NONE
     t.sack_n = 0
     t.dupacks = 0
