@@ -586,9 +586,12 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             t.flags |= TF_ACK_NOW
             tcp_schedule(st, t)
         return
-    # timestamps: remember the peer's clock (RFC 7323 4.3)
+    # timestamps: remember the peer's clock (RFC 7323 4.3), only from a
+    # segment at or below Last.ACK.sent: that is rcv_nxt unless in-order
+    # data is waiting for a (delayed) ACK, whose TSecr must then stay the
+    # earliest unacknowledged segment's TSval
     if t.flags & TF_TS_OK and th.opts.present & OPT_TIMESTAMP and seq_leq(th.seq, t.rcv_adv) \
-            and seq_leq(th.seq, t.rcv_nxt):
+            and seq_leq(th.seq, t.rcv_nxt) and (t.segs_unacked == 0 or seq_lt(th.seq, t.rcv_nxt)):
         if seq_geq(th.opts.ts_val, t.ts_recent):
             t.ts_recent = th.opts.ts_val
             t.ts_recent_at = st.now
