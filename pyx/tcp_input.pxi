@@ -647,9 +647,11 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         window_changed = (<uint32_t>th.window << t.snd_wscale) != t.snd_wnd
         if seq_gt(th.ack, t.snd_una):
             tcp_ack_new_data(st, t, th)
-        elif th.ack == t.snd_una and t.snd_max != t.snd_una and (
+        elif th.ack == t.snd_una and t.snd_max != t.snd_una and t.snd_wnd != 0 and (
                 newly_sacked or (th.payload_len == 0 and not (th.flags & TCP_FIN) and
                                  not window_changed)):
+            # (with the window shut, what is outstanding is a zero-window
+            # probe and its ACKs are answers to it, not signs of loss)
             tcp_dup_ack(st, t, newly_sacked)
         # window update (RFC 9293 3.10.7.4 fifth step)
         if seq_lt(t.snd_wl1, th.seq) or (t.snd_wl1 == th.seq and seq_leq(t.snd_wl2, th.ack)):
