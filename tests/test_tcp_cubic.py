@@ -6,6 +6,7 @@ ACKs one round trip at a time."""
 import pytest
 
 import netchan
+from conftest import unique
 from ackclock import AckClock
 from tcp_harness import ISS
 from tcp_tools import MSS, ack, make_peer, send_segments  # noqa: F401
@@ -147,7 +148,7 @@ def test_stack_default_can_be_newreno(make_peer):
 
 def test_stack_rejects_an_unknown_algorithm(vclock):
     with pytest.raises(ValueError, match="cubic, newreno|newreno, cubic"):
-        netchan.Stack("pair:never-opened-cc", clock=vclock, cc="vegas")
+        netchan.Stack(f"pair:{unique('cc')}", clock=vclock, cc="vegas")
 
 
 def test_per_connection_choice_changes_the_response_to_loss(peer):

@@ -4,6 +4,7 @@ the timer runs. Times are read on the virtual clock."""
 import pytest
 
 import netchan
+from conftest import unique
 from tcp_harness import IRS, ISS, LOCAL_PORT, PEER_IP, PEER_PORT, payload
 from tcp_tools import MSS, ack, advance_to, at, counter, make_peer, send_segments  # noqa: F401
 
@@ -66,7 +67,7 @@ def test_rto_min_is_configurable(make_peer):
 
 def test_rto_bounds_must_be_ordered(vclock):
     with pytest.raises(ValueError, match="rto_min <= rto_initial <= rto_max"):
-        netchan.Stack("pair:never-opened-rto", clock=vclock, rto_min=2.0, rto_initial=1.0)
+        netchan.Stack(f"pair:{unique('rto')}", clock=vclock, rto_min=2.0, rto_initial=1.0)
 
 
 def test_karn_no_sample_from_a_retransmitted_segment(make_peer):
