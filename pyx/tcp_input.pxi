@@ -126,6 +126,8 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
     cdef uint32_t span
     if t.snd_una == t.iss:
         return 0        # the SYN is retransmitted by tcp_output
+    if n > <uint32_t>(t.snd_max - seq):
+        n = t.snd_max - seq     # only what was sent: new data is tcp_send_new's (window, snd_max)
     if n > maxlen:
         n = maxlen
     if n > t.mss:
