@@ -49,13 +49,14 @@ cdef void tcp_rto_fired(StackState *st, Tcb *t) noexcept nogil:
 
 
 cdef void tcp_persist_fired(StackState *st, Tcb *t) noexcept nogil:
-    """Zero-window probe (RFC 9293 3.8.6.1): one byte beyond the window,
-    backing off to rto_max; probes never give up while they are answered."""
+    """Window probe (RFC 9293 3.8.6.1): one byte beyond a zero window (or
+    into one too small to use), backing off to rto_max; probes never give
+    up while they are answered."""
     cdef uint64_t off_nxt = t.snd.head + <uint32_t>(t.snd_nxt - t.snd_una)
     cdef uint64_t ival
     t.t_persist = 0
-    if t.snd_wnd != 0 or t.snd.tail <= off_nxt:
-        return
+    if t.snd.tail <= off_nxt or t.snd_nxt != t.snd_una:
+        return                              # nothing waiting, or in flight (the RTO times it)
     tcp_emit(st, t, t.snd_nxt, TCP_ACK, off_nxt, 1)
     st.ctr[C_TCP_PERSIST_PROBES] += 1
     if seq_gt(t.snd_nxt + 1, t.snd_max):
