@@ -80,6 +80,14 @@ def send_segments(peer, conn, n, size=MSS):
     return peer.recv()
 
 
+def burst(peer, segments):
+    """Put several segments (scapy packets from peer.segment) on the link,
+    then run the stack once: they arrive in one receive burst."""
+    for seg in segments:
+        peer.port.send(bytes(seg))
+    peer.stack.poll()
+
+
 def ack(peer, ack_no, seq=IRS + 1, **kw):
     """A bare ACK from the peer."""
     peer.send("A", seq=seq, ack=ack_no, **kw)
@@ -95,5 +103,5 @@ def advance_to(peer, t_ns):
     peer.stack.poll()
 
 
-__all__ = ["make_peer", "sack", "ts", "sack_blocks", "data_of", "counter", "send_segments",
+__all__ = ["make_peer", "burst", "sack", "ts", "sack_blocks", "data_of", "counter", "send_segments",
            "ack", "at", "advance_to", "MSS", "ISS", "IRS"]

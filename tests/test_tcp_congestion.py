@@ -235,6 +235,18 @@ def test_limited_transmit_respects_the_receive_window(peer):
     assert dupacks(peer, 2, win=10 * MSS) == [[], []]     # the peer's window is full
 
 
+def test_limited_transmit_sends_no_old_data_after_an_rto(peer):
+    """RFC 3042 allows previously unsent data only: while an RTO's go-back
+    is still resending (SND.NXT < SND.MAX), dupacks release nothing."""
+    conn = newreno(peer)
+    send_segments(peer, conn, 10)
+    peer.advance(1)
+    peer.recv()
+    ack(peer, seq_of(1))
+    assert data_of(peer.recv()) == [(seq_of(1), MSS), (seq_of(2), MSS)]
+    assert dupacks(peer, 2, ack_no=seq_of(1)) == [[], []]
+
+
 # ---- congestion avoidance ------------------------------------------------------------
 
 def test_congestion_avoidance_adds_about_one_segment_per_round_trip(peer):

@@ -3,7 +3,7 @@ segment, else within delayed_ack; at once for out-of-order data, hole fills
 and the first segments of a connection) and Nagle's algorithm (RFC 1122
 4.2.3.4, with the nodelay switch)."""
 from tcp_harness import IRS, ISS, LOCAL_PORT, payload
-from tcp_tools import MSS, ack, data_of, make_peer, send_segments  # noqa: F401
+from tcp_tools import MSS, ack, burst, data_of, make_peer, sack_blocks, send_segments  # noqa: F401
 
 
 def data(peer, off, n=MSS):
@@ -92,6 +92,27 @@ def test_quickack_again_after_an_idle_period(peer):
     peer.advance(5)                                 # idle for longer than the RTO
     data(peer, 100, 100)
     peer.expect("A", ack=IRS + 201)
+
+
+def full(peer, i):
+    return peer.segment("A", seq=IRS + 1 + i * MSS, ack=ISS + 1, data=b"b" * MSS)
+
+
+def test_a_burst_of_segments_gets_an_ack_for_every_second_one(peer):
+    """Segments that arrive in one receive burst are ACKed as if they had
+    come one by one: not one stretch ACK for the whole burst."""
+    peer.established()
+    burst(peer, [full(peer, i) for i in range(6)])
+    acks = peer.recv()
+    assert [a.ack for a in acks] == [IRS + 1 + 2 * MSS, IRS + 1 + 4 * MSS, IRS + 1 + 6 * MSS]
+
+
+def test_a_burst_of_out_of_order_segments_gets_a_duplicate_ack_each(peer):
+    peer.established(sack=True)
+    burst(peer, [full(peer, i) for i in (1, 2, 3)])           # segment 0 lost
+    acks = peer.recv()
+    assert [a.ack for a in acks] == [IRS + 1] * 3
+    assert [sack_blocks(a)[0][1] for a in acks] == [IRS + 1 + i * MSS for i in (2, 3, 4)]
 
 
 def test_outgoing_data_carries_the_pending_ack(peer):

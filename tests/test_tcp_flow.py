@@ -185,6 +185,22 @@ def test_answered_probes_never_kill_the_connection(make_peer):
     assert conn.state == "ESTABLISHED"
 
 
+def test_a_window_too_small_to_use_is_probed_too(peer):
+    """Nothing in flight, data waiting, and a window too small to send into
+    (SWS avoidance holds it back): if the peer's window update is lost,
+    only a probe can bring it; the persist timer must run (RFC 1122
+    4.2.3.4 override timeout; Linux arms its probe timer likewise)."""
+    conn = peer.established()
+    send_segments(peer, conn, 20)
+    ack(peer, ISS + 1 + 10 * MSS, win=56)           # all acked, 56 bytes of window
+    peer.expect_nothing()
+    peer.advance(1)
+    probe = peer.expect("A", seq=ISS + 1 + 10 * MSS)
+    assert len(payload(probe)) == 1
+    ack(peer, ISS + 2 + 10 * MSS, win=65535)        # the update that had been lost
+    assert len(data_of(peer.recv())) >= 1
+
+
 def test_window_opening_resumes_sending_and_stops_probing(peer):
     conn = peer.established()
     zero_window(peer, conn)

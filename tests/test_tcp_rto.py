@@ -152,6 +152,20 @@ def test_new_ack_restarts_the_timer_for_the_rest(make_peer):
     peer.expect("PA", seq=ISS + 1 + MSS)            # only the second segment
 
 
+def test_rto_resends_only_data_already_sent(peer):
+    """The first unacked segment was short (the peer's window was 100
+    bytes): the timeout resends those 100 bytes, not a full segment of
+    never-sent data beyond SND.MAX and the window."""
+    conn = peer.established(snd_wnd=100)
+    conn.send(b"x" * 3000)
+    peer.expect("A", seq=ISS + 1, data=b"x" * 100)
+    peer.advance(1)
+    peer.expect("A", seq=ISS + 1, data=b"x" * 100)
+    ack(peer, ISS + 101, win=65535)                 # the ACK of it is acceptable
+    assert conn.info()["snd_una"] == ISS + 101
+    assert [len(payload(s)) for s in peer.recv()] == [MSS]     # sending resumes (cwnd 1 MSS + 100)
+
+
 def test_timer_stops_when_everything_is_acked(peer):
     conn = peer.established()
     conn.send(b"x" * 100)
