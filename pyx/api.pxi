@@ -90,6 +90,8 @@ cdef class Stack:
     syncookies (answer with SYN cookies when a listener's SYN queue is
     full), challenge_ack_limit (RFC 5961 challenge ACKs per second),
     busy_poll (seconds spent spinning before a blocking call sleeps),
+    background (a thread keeps the stack running — ACKs, handshakes,
+    timers — while the application is busy elsewhere; real clock only),
     export_stats (bool), seed (int: makes ISNs and ports reproducible).
     """
     cdef StackState *st
@@ -105,6 +107,9 @@ cdef class Stack:
     cdef uint64_t busy_poll_ns
     cdef uint64_t idle_since
     cdef bint nonblock_polled
+    cdef readonly bint background
+    cdef bint bg_stop
+    cdef object bg_thread
     cdef object pair_name
     cdef object __weakref__
     cdef dict _conns            # tcb id -> weak Connection (to close on Stack.close)
@@ -119,8 +124,9 @@ cdef class Stack:
                  rto_max=60.0, rto_initial=1.0, max_retries=15, syn_retries=6,
                  delayed_ack=0.04, timestamps=True, sack=True, window_scaling=True,
                  cc="cubic", nodelay=False, keepalive=None, syncookies=True,
-                 challenge_ack_limit=1000, busy_poll=50e-6, export_stats=True, seed=None,
-                 ttl=64):
+                 challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
+                 frag_max_bytes=1 << 20, busy_poll=50e-6, background=False,
+                 export_stats=True, seed=None, ttl=64):
         if clock is not None and not isinstance(clock, VirtualClock):
             raise TypeError("clock must be None (real time) or a netchan.VirtualClock")
         try:
@@ -176,6 +182,19 @@ cdef class Stack:
         st.cfg.nodelay = bool(nodelay)
         st.cfg.syncookies = bool(syncookies)
         st.cfg.challenge_ack_limit = int(challenge_ack_limit)
+        st.cfg.frag_timeout_ns = <uint64_t>(float(frag_timeout) * 1e9)
+        st.cfg.frag_max_bytes = int(frag_max_bytes)
+        if frag_timeout <= 0 or not 1 <= frag_max_datagrams <= 1024 or frag_max_bytes < 65536:
+            self.close()
+            raise ValueError("need frag_timeout > 0, 1 <= frag_max_datagrams <= 1024, "
+                             "frag_max_bytes >= 65536")
+        if frag_init(st, int(frag_max_datagrams)) != 0:
+            self.close()
+            raise MemoryError("cannot allocate the IPv4 reassembly slots")
+        st.scratch = <uint8_t *>malloc(IPV4_MAX_LEN)
+        if st.scratch == NULL:
+            self.close()
+            raise MemoryError()
         if keepalive is not None:
             k_idle, k_intvl, k_cnt = _check_keepalive(keepalive)
             st.cfg.keep_idle_ns = k_idle
@@ -206,6 +225,16 @@ cdef class Stack:
         st.now = self._now()
         st.cur_tick = st.now // st.tick_ns
         self.closed = False
+        if background:
+            if self.vclock is not None:
+                self.close()
+                raise ValueError("background=True needs the real clock (a virtual clock only "
+                                 "moves when the test moves it)")
+            import threading
+            self.background = True
+            self.bg_thread = threading.Thread(target=self._background_loop, daemon=True,
+                                              name=f"netchan {self.uri}")
+            self.bg_thread.start()
 
     # ---- construction helpers -------------------------------------------------
 
@@ -340,6 +369,10 @@ cdef class Stack:
             free(st.listeners[i].chan)
         for i in range(st.max_udp if st.udps != NULL else 0):
             free(st.udps[i].chan)
+            _udp_free_big(&st.udps[i])
+            free(st.udps[i].big)
+        frag_destroy(st)
+        free(st.scratch)
         free(st.tcbs)
         free(st.tcb_free)
         free(st.active)
@@ -354,15 +387,29 @@ cdef class Stack:
         free(st)
         self.st = NULL
 
-    def close(self):
-        """Reset every open connection, close every socket, then the port.
-        Memory that a live view still refers to stays mapped until the view
-        and this object are gone."""
+    def close(self, linger=None):
+        """Reset every connection the application still holds, then close the
+        port. Connections it closed already may have a FIN in flight: wait up
+        to `linger` seconds for them to be acknowledged, so that a peer does
+        not wait forever for a lost FIN (default: 1 s on the real clock, 0 on
+        a virtual one). Memory that a live view still refers to stays mapped
+        until the view and this object are gone."""
         cdef StackState *st = self.st
         cdef uint32_t i
         cdef Tcb *t
         if self.closed:
             return
+        if linger is None:
+            linger = 0 if self.vclock is not None else 1.0
+        if linger and st != NULL and st.tcbs != NULL:
+            try:
+                self.run_until(self._fins_settled, timeout=linger)
+            except OSError:
+                pass
+        if self.bg_thread is not None:
+            self.bg_stop = True
+            self.bg_thread.join()
+            self.bg_thread = None
         self.closed = True
         if st != NULL and st.tcbs != NULL and st.ctr != NULL:
             st.now = self._now()
@@ -391,6 +438,19 @@ cdef class Stack:
                 _pair_groups[self.pair_name] = [_weakref.ref(s) for s in self.group]
                 if not self.group:
                     del _pair_groups[self.pair_name]
+
+    def _fins_settled(self):
+        """True when no FIN the application asked for is still unacknowledged."""
+        cdef StackState *st = self.st
+        cdef uint32_t i
+        cdef Tcb *t
+        for i in range(st.cfg.max_conns):
+            t = &st.tcbs[i]
+            if (t.state == FIN_WAIT_1 or t.state == CLOSING or t.state == LAST_ACK or
+                    ((t.state == ESTABLISHED or t.state == CLOSE_WAIT) and t.flags & TF_FIN_QUEUED)):
+                if st.port.ops.link_up(st.port):
+                    return False
+        return True
 
     def __enter__(self):
         return self
@@ -428,8 +488,13 @@ cdef class Stack:
 
     cdef uint32_t _poll_once(self, uint64_t now) noexcept:
         cdef uint32_t r
-        with nogil:
+        if self.background:
+            # A background thread polls too: the GIL is the stack's lock,
+            # so the loop runs without releasing it.
             r = stack_poll(self.st, now)
+        else:
+            with nogil:
+                r = stack_poll(self.st, now)
         return r
 
     cdef int _drive(self, uint64_t deadline) except -1:
@@ -495,8 +560,29 @@ cdef class Stack:
     cdef void _kick(self) noexcept:
         """Send what an API call scheduled, now rather than at the next poll."""
         self.st.now = max(self.st.now, self._now())
-        with nogil:
+        if self.background:
             stack_output(self.st)
+        else:
+            with nogil:
+                stack_output(self.st)
+
+    def _background_loop(self):
+        """The background thread: keeps the stack running (ACKs, handshakes,
+        retransmissions, keepalives) while the application does something
+        else, sleeping on the port's doorbell or until the next timer."""
+        cdef uint64_t now, nxt, wait_ns
+        while not self.bg_stop and not self.closed:
+            now = self._now()
+            if self._poll_once(now):
+                continue
+            nxt = stack_next_deadline(self.st)
+            wait_ns = 5000000
+            if nxt:
+                wait_ns = nxt - now if nxt > now else 0
+                if wait_ns > 5000000:
+                    wait_ns = 5000000
+            if wait_ns:
+                self._sleep(wait_ns)
 
     def poll(self, timeout=0):
         """Run the loop (of this stack and the other end of its pair, if in
@@ -941,17 +1027,13 @@ cdef class Connection:
         raise _os_error(t.soerror, what)
 
     cdef void _window_opened(self, Tcb *t) noexcept:
-        """After the application freed receive space: announce it if the
-        window grew by enough to matter (RFC 1122 4.2.3.3, no silly windows)."""
-        cdef uint32_t space, adv, step
+        """After the application freed receive space: announce it when the
+        right edge of the window we would now offer (SWS-avoided, capped,
+        rounded to the scale) moves past the one we advertised by enough to
+        matter (RFC 9293 3.8.6.2.2), or when the window was nearly shut."""
         if t.state != ESTABLISHED and t.state != FIN_WAIT_1 and t.state != FIN_WAIT_2:
             return
-        space = tcp_rcv_space(t)
-        adv = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
-        step = t.rcv.size // 2
-        if step > 2 * <uint32_t>t.mss:
-            step = 2 * t.mss
-        if space >= adv + step:
+        if tcp_window_update_due(t):
             t.flags |= TF_WND_UPDATE
             tcp_schedule(self.st, t)
             self.stack._kick()
@@ -1352,6 +1434,24 @@ cdef class Connection:
             return "<netchan.Connection closed>"
 
 
+cdef void _udp_free_big(UdpSock *u) noexcept nogil:
+    cdef uint32_t i
+    if u.big == NULL:
+        return
+    for i in range(UDP_BIG_MAX):
+        free(u.big[i].data)
+        u.big[i].data = NULL
+    u.big_len = 0
+    u.big_head = 0
+
+
+cdef inline uint64_t _chan_head_seq(StackState *st, nc_ring *chan) noexcept nogil:
+    """Arrival number of the datagram at the head of a UDP channel (peeked:
+    the consumer may read its own next slot without dequeuing)."""
+    cdef uint32_t idx = nc_ring_slots(chan)[chan.cons_head & chan.mask]
+    return nc_port_buf(st.port, idx).user[3]
+
+
 cdef class UdpSocket:
     """A bound UDP socket (from Stack.udp). Datagrams wait in its channel
     (bounded; overflow is counted in drops) until recvfrom takes them."""
@@ -1401,7 +1501,24 @@ cdef class UdpSocket:
         cdef nc_buf *nb
         cdef uint8_t *l4
         cdef uint32_t n
-        while nc_ring_dequeue(u.chan, &b) == 0:
+        cdef BigDgram *d
+        cdef bint have_small
+        while True:
+            have_small = nc_ring_count(u.chan) > 0
+            if u.big_len and (not have_small or
+                              u.big[u.big_head].seq < _chan_head_seq(st, u.chan)):
+                # a reassembled datagram came first
+                d = &u.big[u.big_head]
+                n = d.len if d.len < bufsize else <uint32_t>bufsize
+                data = PyBytes_FromStringAndSize(<char *>d.data, n)
+                src = (_u32_to_ip(d.src), d.sport)
+                free(d.data)
+                d.data = NULL
+                u.big_head = (u.big_head + 1) % UDP_BIG_MAX
+                u.big_len -= 1
+                return data, src
+            if have_small and nc_ring_dequeue(u.chan, &b):
+                break
             self.stack._drive(deadline)
             u = self._u()
         nb = nc_port_buf(st.port, b)
@@ -1423,6 +1540,7 @@ cdef class UdpSocket:
         u = &self.stack.st.udps[self.uid]
         while nc_ring_dequeue(u.chan, &b):
             self.stack.st.port.ops.free_burst(self.stack.st.port, &b, 1)
+        _udp_free_big(u)
         u.active = False
         self.stack.st.udp_by_port[self.port] = -1
         self.closed = True

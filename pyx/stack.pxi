@@ -32,6 +32,14 @@ cdef inline bint ip_is_ours(StackState *st, uint32_t dst) noexcept nogil:
     return dst == st.ip
 
 
+cdef inline bint ip_source_valid(uint32_t src) noexcept nogil:
+    """RFC 1122 3.2.1.3: a source that names no single host (0.0.0.0/8,
+    127.0.0.0/8, multicast, class E and broadcast) is discarded, so that
+    nothing we send (RSTs, ICMP errors, echo replies) goes to a group."""
+    cdef uint32_t first = src >> 24
+    return first != 0 and first != 127 and first < 224
+
+
 cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
     """Classify one received frame; always consumes b (queued, sent back or freed)."""
     cdef nc_buf *nb = nc_port_buf(st.port, b)
@@ -72,14 +80,27 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         stack_drop(st, b)
         return
     rc = ipv4_parse(eth.payload, eth.payload_len, &ip, True)
-    if rc != WIRE_OK:
+    if rc != WIRE_OK and rc != ERR_IP_FRAGMENT:
         st.wire_err[rc] += 1
-        if rc == ERR_IP_FRAGMENT:
-            st.ctr[C_RX_IP_FRAGMENT_DROPPED] += 1
         stack_drop(st, b)
         return
     if not ip_is_ours(st, ip.dst):
         st.ctr[C_RX_IP_NOT_FOR_US] += 1
+        stack_drop(st, b)
+        return
+    if memcmp(eth.dst, BROADCAST_MAC, 6) == 0:
+        # a datagram for our unicast address in a link-layer broadcast
+        # (RFC 1122 3.3.6: discard; nothing may answer it)
+        st.ctr[C_RX_IP_L2_BROADCAST] += 1
+        stack_drop(st, b)
+        return
+    if not ip_source_valid(ip.src):
+        st.ctr[C_RX_IP_BAD_SOURCE] += 1
+        stack_drop(st, b)
+        return
+    if rc == ERR_IP_FRAGMENT:
+        # not an error: counted as ip_frags_in by reassembly
+        ip_fragment_input(st, &ip, eth.src)      # copies what it keeps
         stack_drop(st, b)
         return
     if ip.proto == IP_PROTO_TCP:
@@ -128,10 +149,13 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         uid = st.udp_by_port[udp.dport]
         if uid < 0:
             st.ctr[C_RX_UDP_NO_PORT] += 1
+            icmp_send_error(st, ICMP_DEST_UNREACH, 3, &ip)   # RFC 1122 4.1.3.1
             stack_drop(st, b)
             return
         u = &st.udps[uid]
         buf_note(nb, <uint32_t>(ip.payload - p), udp.length, ip.src, ip.dst, eth.src)
+        st.udp_seq += 1
+        nb.user[3] = st.udp_seq
         if nc_ring_enqueue(u.chan, b) == 0:
             u.drops += 1
             st.ctr[C_UDP_CHANNEL_FULL] += 1
@@ -147,7 +171,7 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
             st.ctr[C_RX_ICMP_ECHO] += 1
             icmp_echo_reply_in_place(st, b, &ip, &icmp, eth.src)
             return
-        st.ctr[C_RX_ICMP_OTHER] += 1
+        icmp_input_error(st, ip.src, &icmp)
         stack_drop(st, b)
         return
     st.ctr[C_RX_UNKNOWN_PROTO] += 1
@@ -194,8 +218,11 @@ cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, ui
 
 
 cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t dst,
-                           const uint8_t *src_mac, const TcpHdr *th) noexcept nogil:
-    """RFC 9293 3.10.7.2: a segment for a listening port with no connection."""
+                           const uint8_t *src_mac, const TcpHdr *th,
+                           bint iss_given=False, uint32_t given_iss=0) noexcept nogil:
+    """RFC 9293 3.10.7.2: a segment for a listening port with no connection.
+    iss_given: use given_iss as the ISS (a TIME_WAIT takeover) instead of
+    the RFC 6528 generator."""
     cdef Listener *l = &st.listeners[lid]
     cdef Tcb *t
     cdef Ipv4Hdr ip
@@ -210,11 +237,13 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
                     tcp_input(st, t, th)
                 tcp_schedule(st, t)
                 return
-    if th.flags & TCP_ACK or not (th.flags & TCP_SYN):
+    if th.flags & TCP_ACK:
         ip.src = src
         ip.dst = dst
         tcp_reply_rst(st, &ip, th, src_mac)
         return
+    if not (th.flags & TCP_SYN):
+        return          # RFC 9293 3.10.7.2 "fourth": neither SYN nor ACK: drop it
     if l.aq_len >= l.aq_cap:
         # nobody is accepting: a new connection would only wait (as Linux does)
         l.overflows += 1
@@ -232,7 +261,8 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
     if t == NULL:
         return
     tcp_passive_init(st, t, lid, src, dst, src_mac, th.sport, th.dport, th.seq,
-                     tcp_isn(st, dst, src, th.dport, th.sport, st.now), &th.opts)
+                     given_iss if iss_given else tcp_isn(st, dst, src, th.dport, th.sport, st.now),
+                     &th.opts)
     t.snd_wnd = th.window               # SYN windows are not scaled
     t.max_snd_wnd = t.snd_wnd
     t.snd_wl1 = th.seq
@@ -277,7 +307,7 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
     cdef TcpHdr th
     cdef uint8_t mac[8]
     cdef int32_t lid
-    cdef uint32_t src, dst
+    cdef uint32_t src, dst, new_iss
     t.in_active = 0
     while t.state != CLOSED:
         k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
@@ -298,8 +328,12 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
                     memcpy(mac, &nb.user[2], 6)
                     src = <uint32_t>nb.user[1]
                     dst = <uint32_t>(nb.user[1] >> 32)
+                    # RFC 1122 4.2.2.13 / RFC 9293 3.6.1: the new incarnation's
+                    # ISS must lie above every sequence number the old one used
+                    # (Linux: old SND.NXT + 65535 + 2, beyond its window too)
+                    new_iss = t.snd_max + 65535 + 2
                     tcb_free(st, t)
-                    tcp_listen_input(st, lid, src, dst, mac, &th)
+                    tcp_listen_input(st, lid, src, dst, mac, &th, True, new_iss)
                     st.port.ops.free_burst(st.port, bufs, k)
                     return
             # An ACK the previous segment of this burst asked for (every
@@ -363,6 +397,7 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
     st.nactive = 0
     timers_run(st, st.now)
     arp_tick(st)
+    frag_expire(st)
     stack_output(st)
     if st.now >= st.stats_next_copy:
         stack_copy_port_stats(st)
@@ -379,5 +414,13 @@ cdef uint64_t stack_next_deadline(StackState *st) noexcept nogil:
         d = min_nonzero(d, p)
     for i in range(ARP_TABLE_SIZE):
         if st.arp[i].state == ARP_INCOMPLETE:
-            d = min_nonzero(d, st.arp[i].next_request)
+            # arp_tick looks at the table only from arp_next_scan on: a retry
+            # due before that is not due until then (reporting the earlier
+            # time would have a virtual clock wait for it forever)
+            d = min_nonzero(d, st.arp[i].next_request if st.arp[i].next_request > st.arp_next_scan
+                            else st.arp_next_scan)
+    if st.frag_active:
+        for i in range(st.nfrags):
+            if st.frags[i].active:
+                d = min_nonzero(d, st.frags[i].expires)
     return d

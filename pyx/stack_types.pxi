@@ -10,7 +10,7 @@ cdef enum:
     OOO_MAX = 8                 # out-of-order ranges kept per connection
     SACK_MAX = 8                # SACKed ranges a sender's scoreboard keeps
     ARP_TABLE_SIZE = 256        # power of two
-    ARP_QUEUE_MAX = 8           # frames held per unresolved address
+    ARP_QUEUE_MAX = 64          # frames held per unresolved address (a fragmented 64 KiB datagram fits)
     PORT_SPACE = 65536
     EPHEMERAL_LO = 49152
     EPHEMERAL_HI = 65535
@@ -23,6 +23,8 @@ cdef enum:  # counters (Ctr)
     C_RX_BYTES
     C_RX_NOT_FOR_US
     C_RX_IP_NOT_FOR_US
+    C_RX_IP_L2_BROADCAST
+    C_RX_IP_BAD_SOURCE
     C_RX_ARP_REQUEST
     C_RX_ARP_REPLY
     C_TX_ARP_REQUEST
@@ -79,13 +81,13 @@ cdef enum:  # counters (Ctr)
     C_TX_BYTES
     C_TX_ALLOC_FAILED
     C_TX_PORT_REFUSED
-    C_RX_IP_FRAGMENT_DROPPED
     C_RX_UNKNOWN_PROTO
     C_POLLS
     C_COUNT
 
 COUNTER_NAMES = (
-    "rx_frames", "rx_bytes", "rx_not_for_us", "rx_ip_not_for_us",
+    "rx_frames", "rx_bytes", "rx_not_for_us", "rx_ip_not_for_us", "rx_ip_l2_broadcast",
+    "rx_ip_bad_source",
     "rx_arp_request", "rx_arp_reply", "tx_arp_request", "tx_arp_reply",
     "arp_queue_full", "arp_unresolved",
     "rx_icmp_echo", "tx_icmp_echo_reply", "rx_icmp_other",
@@ -102,7 +104,7 @@ COUNTER_NAMES = (
     "ip_frags_in", "ip_reassembled", "ip_reasm_dropped", "ip_reasm_overlap", "ip_reasm_timeout",
     "ip_frags_out", "tx_icmp_unreach",
     "tx_frames", "tx_bytes", "tx_alloc_failed", "tx_port_refused",
-    "rx_ip_fragment_dropped", "rx_unknown_proto", "polls",
+    "rx_unknown_proto", "polls",
 )
 
 # ---- TCP ---------------------------------------------------------------------
@@ -263,12 +265,43 @@ cdef struct Listener:
     uint64_t overflows
     uint64_t cookies_until      # SYN cookies went out lately: check ACKs against them
 
+# IPv4 reassembly and reassembled UDP datagrams (used by ip_frag.pxi)
+cdef enum:
+    REASM_MAX = 65535
+    REASM_UNITS = 8192          # 8-byte units in a 64 KiB datagram
+    UDP_BIG_MAX = 16            # reassembled datagrams waiting per UDP socket
+
+cdef struct FragDatagram:
+    bint active
+    uint8_t proto
+    uint16_t ident
+    uint32_t src
+    uint32_t dst
+    uint32_t total              # payload length once the last fragment came, else 0
+    uint32_t received           # payload bytes held (no overlaps, so exact)
+    uint64_t expires
+    uint8_t src_mac[6]
+    uint8_t ip_hdr[20]          # a header of the datagram (for checksums and ICMP)
+    uint8_t *data               # REASM_MAX bytes
+    uint64_t *units             # REASM_UNITS bits
+
+cdef struct BigDgram:           # a reassembled UDP datagram waiting for recvfrom
+    uint8_t *data
+    uint32_t len
+    uint32_t src
+    uint16_t sport
+    uint64_t seq                # arrival order against the socket's channel
+
+
 cdef struct UdpSock:
     bint active
     uint16_t port
     uint32_t bind_ip            # 0 = any of ours
     nc_ring *chan               # received datagrams (buffer indices), bounded
     uint64_t drops
+    BigDgram *big               # [UDP_BIG_MAX] reassembled datagrams, allocated on first use
+    uint32_t big_head
+    uint32_t big_len
 
 cdef struct ArpEntry:
     uint32_t ip                 # 0 = empty
@@ -376,6 +409,15 @@ cdef struct StackState:
     uint64_t isn_key1
     uint16_t ip_ident
     uint32_t eph_next
+    # IPv4 reassembly (ip_frag.pxi) and ICMP errors
+    FragDatagram *frags         # [nfrags], 64 KiB each, allocated when the stack starts
+    uint32_t nfrags
+    uint32_t frag_active
+    uint32_t frag_bytes
+    uint64_t udp_seq            # arrival order of UDP datagrams (channel vs reassembled)
+    uint64_t icmp_window_start
+    uint32_t icmp_count
+    uint8_t *scratch            # 64 KiB: a UDP datagram too large for one frame
     # RFC 5961 challenge-ACK rate limit
     uint64_t challenge_window_start
     uint32_t challenge_count

@@ -516,14 +516,18 @@ cdef inline bint tcp_seq_acceptable(const Tcb *t, uint32_t seq, uint32_t seg_len
     """RFC 9293 3.10.7.4 first step, against the window we advertised."""
     cdef uint32_t wnd = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
     cdef uint32_t space = tcp_rcv_space(t)
+    cdef uint32_t cap = <uint32_t>65535 << t.rcv_wscale
     if space > wnd:
         wnd = space
-    if seg_len == 0:
-        if wnd == 0:
-            return seq == t.rcv_nxt
-        return seq_leq(t.rcv_nxt, seq) and seq_lt(seq, t.rcv_nxt + wnd)
+    if wnd > cap:
+        wnd = cap           # RCV.WND can never be more than the window field can offer
     if wnd == 0:
-        return False
+        # Nothing fits, "but special allowance should be made to accept valid
+        # ACKs, URGs, and RSTs": a segment at RCV.NXT goes on (as in Linux) so
+        # that its ACK is taken; its text is trimmed away.
+        return seq == t.rcv_nxt
+    if seg_len == 0:
+        return seq_leq(t.rcv_nxt, seq) and seq_lt(seq, t.rcv_nxt + wnd)
     return ((seq_leq(t.rcv_nxt, seq) and seq_lt(seq, t.rcv_nxt + wnd)) or
             (seq_leq(t.rcv_nxt, seq + seg_len - 1) and seq_lt(seq + seg_len - 1, t.rcv_nxt + wnd)))
 
@@ -556,6 +560,27 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     t.keep_probes = 0
     if s == SYN_SENT:
         tcp_input_syn_sent(st, t, th)
+        tcp_schedule(st, t)
+        return
+    # Simultaneous open (RFC 9293 figure 8, line 6): the other side's SYN-ACK
+    # repeats its SYN (SEG.SEQ = IRS, before RCV.NXT) and acks ours. It
+    # completes the handshake (as in Linux) rather than failing the sequence
+    # test; answered as an old duplicate, two such ends would trade SYN-ACKs.
+    if (s == SYN_RECEIVED and not (t.flags & TF_PASSIVE) and th.seq == t.irs and
+            (th.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) and
+            seq_lt(t.snd_una, th.ack) and seq_leq(th.ack, t.snd_max)):
+        t.snd_una = th.ack
+        t.snd_wnd = th.window           # never scaled in a SYN (RFC 7323 2.2)
+        t.max_snd_wnd = t.snd_wnd
+        t.snd_wl1 = th.seq
+        t.snd_wl2 = th.ack
+        t.rtt_start = 0
+        t.t_rexmt = 0
+        tcp_established(st, t)
+        if th.payload_len or th.flags & TCP_FIN:
+            tcp_receive_data(st, t, th)
+            if t.fin_off == t.rcv.tail:
+                tcp_fin_arrived(st, t)
         tcp_schedule(st, t)
         return
     # A retransmitted SYN while we wait for the handshake's ACK: our SYN-ACK

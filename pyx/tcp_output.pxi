@@ -38,6 +38,21 @@ cdef inline uint32_t tcp_window_to_advertise(const Tcb *t) noexcept nogil:
     return win
 
 
+cdef inline bint tcp_window_update_due(const Tcb *t) noexcept nogil:
+    """Is a window update worth a segment? Only if the right edge we would
+    advertise now (capped at 65535 << scale, rounded down to the scale)
+    moves past RCV.ADV by min(buffer / 2, 2 MSS), or the advertised window
+    had shrunk below one MSS (the sender may be stalled on it)."""
+    cdef uint32_t adv = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
+    cdef uint32_t edge = t.rcv_nxt + ((tcp_window_to_advertise(t) >> t.rcv_wscale) << t.rcv_wscale)
+    cdef uint32_t step = t.rcv.size // 2
+    if step > 2 * <uint32_t>t.mss:
+        step = 2 * t.mss
+    if not seq_gt(edge, t.rcv_adv):
+        return False
+    return edge - t.rcv_adv >= step or adv < t.mss
+
+
 cdef inline uint32_t tcp_ts_clock(const Tcb *t, uint64_t now) noexcept nogil:
     """The timestamp clock: 1 ms ticks (RFC 7323 5.4), offset per connection."""
     return <uint32_t>(now // 1000000) + t.ts_offset
@@ -273,6 +288,7 @@ cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
     if t.flags & TF_RST_PENDING:
         t.flags &= ~TF_RST_PENDING
         tcp_send_rst(st, t)
+        tcp_closed(st, t, 0)        # a reset connection is gone (RFC 9293 3.10.4 ABORT)
         return
     if s == SYN_SENT or s == SYN_RECEIVED:
         if t.snd_nxt == t.iss:

@@ -81,6 +81,15 @@ class Peer:
         self.port.send(bytes(frame))
         self.stack.poll()
 
+    def handshake(self, irs=IRS, options=None, win=65535):
+        """Open a connection to a listener on LOCAL_PORT the way a client
+        does: SYN, check the stack's SYN-ACK, ACK it. Returns the stack's ISS
+        (the connection is then waiting in the listener's accept queue)."""
+        self.send("S", seq=irs, ack=None, win=win, options=options)
+        synack = self.expect("SA", ack=irs + 1)
+        self.send("A", seq=irs + 1, ack=synack.seq + 1, win=win)
+        return synack.seq
+
     # ---- receiving ---------------------------------------------------------------
 
     def recv(self):

@@ -335,7 +335,7 @@ def test_udp_errors(pair, vclock):
     server, client = pair
     u = client.udp()
     with pytest.raises(OSError) as e:
-        u.sendto(b"x" * 1473, ("198.18.0.1", 9))
+        u.sendto(b"x" * 65508, ("198.18.0.1", 9))   # more than an IPv4 datagram holds
     assert e.value.errno == 90  # EMSGSIZE
     with pytest.raises(OSError):
         client.udp(("198.18.0.1", 1))
@@ -346,6 +346,8 @@ def test_udp_errors(pair, vclock):
         u.recvfrom(timeout=1)
     u.sendto(b"nobody", ("198.18.0.1", 9))     # waits for ARP, then is refused
     server.run_until(lambda: server.stats()["rx_udp_no_port"] == 1, timeout=1)
+    client.run_until(lambda: client.stats()["rx_icmp_other"] == 1, timeout=1)
+    assert server.stats()["tx_icmp_unreach"] == 1
 
 
 def test_udp_channel_is_bounded(pair):
@@ -406,3 +408,19 @@ def test_closed_stack_refuses_calls(pair):
     with pytest.raises(OSError):
         client.listen(99)
     client.close()                      # idempotent
+
+
+def test_udp_datagrams_larger_than_the_mtu_are_fragmented_and_reassembled(pair):
+    server, client = pair
+    u1 = server.udp(("198.18.0.1", 7777))
+    u2 = client.udp()
+    big = pattern(60000, seed=9)
+    u2.sendto(b"small first", ("198.18.0.1", 7777))
+    u2.sendto(big, ("198.18.0.1", 7777))
+    u2.sendto(b"small last", ("198.18.0.1", 7777))
+    assert u1.recvfrom()[0] == b"small first"
+    assert u1.recvfrom()[0] == big               # in arrival order
+    assert u1.recvfrom()[0] == b"small last"
+    assert client.stats()["ip_frags_out"] == 41  # ceil(60008 / 1480)
+    st = server.stats()
+    assert st["ip_frags_in"] == 41 and st["ip_reassembled"] == 1

@@ -266,3 +266,47 @@ def test_pcap_records_both_directions_for_tcpdump_and_scapy(tmp_path, vclock):
     out = subprocess.run(["tcpdump", "-nn", "-r", str(path)], capture_output=True, text=True)
     assert out.returncode == 0
     assert "198.18.0.2" in out.stdout and "Flags [S]" in out.stdout
+
+
+BUSY_SERVER = textwrap.dedent("""
+    import sys, time, netchan
+    s = netchan.Stack(sys.argv[1], ip="198.18.0.1/15", background=True, export_stats=False)
+    listener = s.listen(80)
+    print("READY", flush=True)
+    sys.stdin.readline()            # the application is busy elsewhere: no stack calls
+    conn = listener.accept(timeout=5)
+    got = b""
+    while len(got) < 300000:
+        got += conn.recv(1 << 20, timeout=5)
+    print("GOT", len(got), flush=True)
+    s.close()
+""")
+
+
+def test_background_thread_keeps_tcp_going_while_the_application_is_busy():
+    """With background=True a stack completes handshakes and ACKs data
+    while its application makes no call at all (the objection that timers
+    and ACKs must not depend on the application being scheduled)."""
+    name = unique("bg")
+    proc = subprocess.Popen([sys.executable, "-c", BUSY_SERVER, f"shm:{name}"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=python_env())
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        with netchan.Stack(f"shm:{name}", ip="198.18.0.2/15", export_stats=False) as c:
+            conn = c.connect(("198.18.0.1", 80), timeout=10)
+            conn.sendall(b"x" * 300000, timeout=10)
+            # everything acknowledged by a peer whose application is not calling
+            c.run_until(lambda: conn.info()["unacked"] == 0, timeout=10)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            out = proc.stdout.readline()
+        assert out.strip() == "GOT 300000"
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+
+
+def test_background_needs_the_real_clock(vclock):
+    with pytest.raises(ValueError, match="real clock"):
+        netchan.Stack(f"pair:{unique()}", ip="198.18.0.1/15", clock=vclock, background=True)

@@ -7,6 +7,15 @@ fault_dir) and pcap=FILE.
 
     shm:bench?loss=0.01&reorder=2%&seed=7
     pair:t?delay=5ms&pcap=/tmp/t.pcap
+
+dpdk:DEVARGS names a DPDK device, a vdev with its driver arguments or a PCI
+address, and takes eal= (EAL arguments, see netchan.dpdk), bufs= (mbufs in
+its pool), rxd=/txd= (descriptors per queue) and promisc=0|1:
+
+    dpdk:net_ring0
+    dpdk:net_memif0,role=server,socket=/tmp/nc.sock
+    dpdk:net_af_packet0,iface=veth0?eal=--no-huge,-m,256
+    dpdk:0000:03:00.0?bufs=16384
 """
 from __future__ import annotations
 
@@ -18,6 +27,7 @@ KINDS = ("pair", "shm", "afpacket", "dpdk")
 LINK_PARAMS = {"bufs", "hugepages"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
 OTHER_PARAMS = {"pcap"}
+DPDK_PARAMS = {"eal", "rxd", "txd", "promisc"}
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s)?\s*$")
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, None: 1_000_000_000}
@@ -87,11 +97,30 @@ def parse_port_uri(uri: str) -> PortSpec:
                 spec.link["nbufs"] = int(value)
             except ValueError:
                 raise ValueError(f"bufs={value!r}: expected a buffer count") from None
+        elif key in DPDK_PARAMS:
+            if kind != "dpdk":
+                raise ValueError(f"port URI {uri!r}: {key}= applies to dpdk: ports only")
+            if key == "eal":
+                from netchan.dpdk import parse_eal_param
+                spec.link["eal"] = parse_eal_param(value)
+            elif key == "promisc":
+                if value not in ("0", "1"):
+                    raise ValueError(f"promisc={value!r}: use 0 or 1")
+                spec.link["promisc"] = value == "1"
+            else:
+                try:
+                    spec.link[key] = int(value)
+                except ValueError:
+                    raise ValueError(f"{key}={value!r}: expected a descriptor count") from None
         elif key == "hugepages":
+            if kind == "dpdk":
+                raise ValueError(f"port URI {uri!r}: hugepages= applies to shm: links; a dpdk: "
+                                 "port uses hugepages unless its EAL runs with --no-huge (eal=)")
             if value not in ("0", "1", "auto"):
                 raise ValueError(f"hugepages={value!r}: use 0, 1 or auto")
             spec.link["hugepages"] = {"0": False, "1": True, "auto": None}[value]
         else:
-            valid = sorted(LINK_PARAMS | FAULT_PARAMS | OTHER_PARAMS)
+            valid = sorted(LINK_PARAMS | FAULT_PARAMS | OTHER_PARAMS
+                           | (DPDK_PARAMS if kind == "dpdk" else set()))
             raise ValueError(f"port URI {uri!r}: unknown parameter {key!r}; valid: {', '.join(valid)}")
     return spec
