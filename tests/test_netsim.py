@@ -113,6 +113,30 @@ def _table_writer():
         _write_table()
 
 
+def test_fault_delay_is_a_pure_delay_for_a_burst():
+    """The netsim's delay must not queue: every frame that has arrived when
+    the port is read starts its delay then, however many there are (not
+    only the first burst's worth while the rest wait on the link)."""
+    name = unique("burst")
+    a = netchan.open_port(netchan.parse_port_uri(f"pair:{name}?delay=5ms&fault_dir=rx"))
+    b = netchan.open_port(netchan.parse_port_uri(f"pair:{name}"))
+    try:
+        frame = bytes.fromhex(a.mac.replace(":", "") + b.mac.replace(":", "")) + b"\x88\xb5" + bytes(50)
+        for _ in range(100):
+            b.send(frame, now=1_000_000)
+        assert a.recv(32, now=1_000_000) == []
+        got = []
+        while True:
+            more = a.recv(64, now=6_000_000)
+            if not more:
+                break
+            got += more
+        assert len(got) == 100
+    finally:
+        b.close()
+        a.close()
+
+
 def run_case(cc, buf, loss, seed):
     name = unique("netsim")
     clock = netchan.VirtualClock()
