@@ -336,6 +336,13 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
                     tcp_listen_input(st, lid, src, dst, mac, &th, True, new_iss)
                     st.port.ops.free_burst(st.port, bufs, k)
                     return
+            # An ACK the previous segment of this burst asked for (every
+            # second full segment; at once for out-of-order data) goes out
+            # before the next one is taken in: one ACK per burst would be a
+            # stretch ACK that stalls the peer's slow start and hides the
+            # duplicate ACKs of a loss (RFC 5681 4.2, RFC 1122 4.2.3.2).
+            if t.flags & TF_ACK_NOW and t.state >= ESTABLISHED:
+                tcp_send_ack(st, t)
             tcp_input(st, t, &th)
         st.port.ops.free_burst(st.port, bufs, k)
 

@@ -108,8 +108,11 @@ cdef void cc_on_ack(StackState *st, Tcb *t, uint32_t acked) noexcept nogil:
 
 
 cdef void cc_after_recovery(StackState *st, Tcb *t) noexcept nogil:
-    """Loss recovery ended with a full ACK (RFC 6582 3.2 step 3)."""
+    """Loss recovery ended with a full ACK (RFC 6582 3.2 step 3):
+    cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS)."""
     cdef uint32_t flight = t.snd_max - t.snd_una
+    if flight < t.mss:
+        flight = t.mss
     t.cwnd = t.ssthresh if t.ssthresh < flight + t.mss else flight + t.mss
     if t.cwnd < t.mss:
         t.cwnd = t.mss

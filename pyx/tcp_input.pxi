@@ -126,6 +126,8 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
     cdef uint32_t span
     if t.snd_una == t.iss:
         return 0        # the SYN is retransmitted by tcp_output
+    if n > <uint32_t>(t.snd_max - seq):
+        n = t.snd_max - seq     # only what was sent: new data is tcp_send_new's (window, snd_max)
     if n > maxlen:
         n = maxlen
     if n > t.mss:
@@ -442,12 +444,16 @@ cdef void tcp_dup_ack(StackState *st, Tcb *t, uint32_t newly_sacked) noexcept no
     if t.flags & TF_SACK_OK and not lost:
         lost = sack_is_lost(t, t.snd_una)
     if lost:
-        # RFC 6582 4.1 / RFC 6675 5: not again for losses of the same window
-        if seq_gt(t.snd_una, t.recover) or t.recover == t.iss:
+        # RFC 6582 3.2 step 1 / RFC 6675 5: not again for losses of the same
+        # window. `recover` is one past the highest byte sent, so an ACK that
+        # reaches it "covers more than recover" in the RFC's terms.
+        if seq_geq(t.snd_una, t.recover) or t.recover == t.iss:
             tcp_enter_recovery(st, t)
         return
-    # RFC 3042: one new segment per duplicate ACK, up to two, beyond cwnd
-    t.lt_allow = t.dupacks * t.mss
+    # RFC 3042: one new segment per duplicate ACK, up to two, beyond cwnd;
+    # only previously unsent data, so not while an RTO's go-back is resending
+    if t.snd_nxt == t.snd_max:
+        t.lt_allow = t.dupacks * t.mss
 
 
 cdef void tcp_reply_rst_seq(StackState *st, Tcb *t, uint32_t seq) noexcept nogil:
@@ -607,9 +613,12 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             t.flags |= TF_ACK_NOW
             tcp_schedule(st, t)
         return
-    # timestamps: remember the peer's clock (RFC 7323 4.3)
+    # timestamps: remember the peer's clock (RFC 7323 4.3), only from a
+    # segment at or below Last.ACK.sent: that is rcv_nxt unless in-order
+    # data is waiting for a (delayed) ACK, whose TSecr must then stay the
+    # earliest unacknowledged segment's TSval
     if t.flags & TF_TS_OK and th.opts.present & OPT_TIMESTAMP and seq_leq(th.seq, t.rcv_adv) \
-            and seq_leq(th.seq, t.rcv_nxt):
+            and seq_leq(th.seq, t.rcv_nxt) and (t.segs_unacked == 0 or seq_lt(th.seq, t.rcv_nxt)):
         if seq_geq(th.opts.ts_val, t.ts_recent):
             t.ts_recent = th.opts.ts_val
             t.ts_recent_at = st.now
@@ -665,9 +674,11 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         window_changed = (<uint32_t>th.window << t.snd_wscale) != t.snd_wnd
         if seq_gt(th.ack, t.snd_una):
             tcp_ack_new_data(st, t, th)
-        elif th.ack == t.snd_una and t.snd_max != t.snd_una and (
+        elif th.ack == t.snd_una and t.snd_max != t.snd_una and t.snd_wnd != 0 and (
                 newly_sacked or (th.payload_len == 0 and not (th.flags & TCP_FIN) and
                                  not window_changed)):
+            # (with the window shut, what is outstanding is a zero-window
+            # probe and its ACKs are answers to it, not signs of loss)
             tcp_dup_ack(st, t, newly_sacked)
         # window update (RFC 9293 3.10.7.4 fifth step)
         if seq_lt(t.snd_wl1, th.seq) or (t.snd_wl1 == th.seq and seq_leq(t.snd_wl2, th.ack)):

@@ -315,9 +315,12 @@ cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
                     break
                 sent = True
         t.flags &= ~TF_FORCE_ONE
-        # zero window with data waiting and nothing to time it: probe later
+        # data waiting, nothing in flight to time it, and no room to send it
+        # (a zero window, or one too small to use: SWS avoidance): probe
+        # later, or a lost window update would stall us forever
+        # (RFC 9293 3.8.6.1, RFC 1122 4.2.3.4 override timeout)
         off_nxt = t.snd.head + <uint32_t>(t.snd_nxt - t.snd_una)
-        if (not sent and t.snd_wnd == 0 and t.snd.tail > off_nxt and t.t_rexmt == 0 and
+        if (not sent and t.snd.tail > off_nxt and t.t_rexmt == 0 and
                 t.t_persist == 0):
             t.t_persist = st.now + (t.rto << t.backoff if t.backoff < 24 else st.cfg.rto_max_ns)
             if t.t_persist - st.now > st.cfg.rto_max_ns:

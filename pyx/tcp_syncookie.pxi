@@ -3,7 +3,8 @@
 # the connection from the ACK that completes the handshake.
 #
 # The cookie is our ISN:
-#   bits 31..8  the top 24 bits of SipHash(secret; 4-tuple, peer's ISN, minute count)
+#   bits 31..8  the top 24 bits of SipHash(secret; 4-tuple, peer's ISN, minute count,
+#               and bits 7..0, so that none of them can be edited)
 #   bits  7..5  index of the MSS (COOKIE_MSS) not above the peer's
 #   bits  4..1  the peer's window scale, 15 = it sent none
 #   bit      0  the peer sent SACK-permitted
@@ -18,32 +19,33 @@ cdef uint64_t COOKIE_PERIOD_NS = 64 * 1000000000ULL
 
 cdef inline uint32_t syncookie_hash(StackState *st, uint32_t laddr, uint32_t raddr,
                                     uint16_t lport, uint16_t rport, uint32_t irs,
-                                    uint64_t count) noexcept nogil:
-    return <uint32_t>(siphash_tuple(st.cookie_key0, st.cookie_key1, laddr, raddr, lport, rport,
-                                    irs ^ <uint32_t>count) >> 32) & 0xffffff00u
+                                    uint64_t count, uint32_t data) noexcept nogil:
+    return <uint32_t>(siphash_tuple(st.cookie_key0, st.cookie_key1 ^ data, laddr, raddr, lport,
+                                    rport, irs ^ <uint32_t>count) >> 32) & 0xffffff00u
 
 
 cdef uint32_t syncookie_make(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
                              uint16_t rport, uint32_t irs, const TcpOptions *o) noexcept nogil:
     cdef uint32_t peer_mss = o.mss if o.present & OPT_MSS else 536
-    cdef uint32_t idx = 0, k
+    cdef uint32_t idx = 0, k, data
     cdef uint32_t ws = 15
     for k in range(8):
         if COOKIE_MSS[k] <= peer_mss:
             idx = k
     if o.present & OPT_WSCALE and st.cfg.window_scaling:
         ws = o.wscale if o.wscale <= 14 else 14
-    return (syncookie_hash(st, laddr, raddr, lport, rport, irs, st.now // COOKIE_PERIOD_NS) |
-            (idx << 5) | (ws << 1) | (1 if (o.present & OPT_SACK_PERM and st.cfg.sack) else 0))
+    data = (idx << 5) | (ws << 1) | (1 if (o.present & OPT_SACK_PERM and st.cfg.sack) else 0)
+    return syncookie_hash(st, laddr, raddr, lport, rport, irs, st.now // COOKIE_PERIOD_NS, data) | data
 
 
 cdef bint syncookie_check(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
                           uint16_t rport, uint32_t irs, uint32_t cookie) noexcept nogil:
     cdef uint64_t count = st.now // COOKIE_PERIOD_NS
     cdef uint32_t top = cookie & 0xffffff00u
-    if syncookie_hash(st, laddr, raddr, lport, rport, irs, count) == top:
+    cdef uint32_t data = cookie & 0xffu
+    if syncookie_hash(st, laddr, raddr, lport, rport, irs, count, data) == top:
         return True
-    return count > 0 and syncookie_hash(st, laddr, raddr, lport, rport, irs, count - 1) == top
+    return count > 0 and syncookie_hash(st, laddr, raddr, lport, rport, irs, count - 1, data) == top
 
 
 cdef void syncookie_reply(StackState *st, uint32_t src, uint32_t dst, const uint8_t *src_mac,

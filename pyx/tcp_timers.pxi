@@ -26,11 +26,16 @@ cdef void tcp_rto_fired(StackState *st, Tcb *t) noexcept nogil:
         tcp_schedule(st, t)
         return
     # RFC 5681 3.1 (7) / RFC 9438 4.8: one segment's worth of window after a
-    # timeout, and the SACK scoreboard is no longer trusted (RFC 2018 8)
-    if t.in_recovery == REC_NONE or t.retries == 1:
+    # timeout, and the SACK scoreboard is no longer trusted (RFC 2018 8).
+    # ssthresh drops only on the first timeout of a segment that fast
+    # recovery has not already answered for (RFC 5681 (4); Linux
+    # tcp_enter_loss): not again on a repeated timeout (cwnd is 1 SMSS
+    # then), nor from a window that NewReno recovery inflated.
+    if t.in_recovery == REC_NONE and t.retries == 1:
         cc_on_rto(st, t)
     else:
         t.cwnd = t.mss
+        t.cubic_epoch = 0
     t.in_recovery = REC_NONE
     t.sack_n = 0
     t.dupacks = 0
@@ -44,13 +49,14 @@ cdef void tcp_rto_fired(StackState *st, Tcb *t) noexcept nogil:
 
 
 cdef void tcp_persist_fired(StackState *st, Tcb *t) noexcept nogil:
-    """Zero-window probe (RFC 9293 3.8.6.1): one byte beyond the window,
-    backing off to rto_max; probes never give up while they are answered."""
+    """Window probe (RFC 9293 3.8.6.1): one byte beyond a zero window (or
+    into one too small to use), backing off to rto_max; probes never give
+    up while they are answered."""
     cdef uint64_t off_nxt = t.snd.head + <uint32_t>(t.snd_nxt - t.snd_una)
     cdef uint64_t ival
     t.t_persist = 0
-    if t.snd_wnd != 0 or t.snd.tail <= off_nxt:
-        return
+    if t.snd.tail <= off_nxt or t.snd_nxt != t.snd_una:
+        return                              # nothing waiting, or in flight (the RTO times it)
     tcp_emit(st, t, t.snd_nxt, TCP_ACK, off_nxt, 1)
     st.ctr[C_TCP_PERSIST_PROBES] += 1
     if seq_gt(t.snd_nxt + 1, t.snd_max):

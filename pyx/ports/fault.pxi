@@ -204,6 +204,16 @@ cdef uint32_t fault_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t no
         n = FAULT_MAX_BURST
     if not d.enabled:
         return fp.inner.ops.rx_burst(fp.inner, bufs, n, now)
+    if d.delay_ns:
+        # a delay line: every frame that has arrived starts its delay now,
+        # not when a later call gets round to reading it (which queued a
+        # large burst in 32-frame steps of one delay each)
+        while True:
+            k = fp.inner.ops.rx_burst(fp.inner, got, FAULT_MAX_BURST, now)
+            for i in range(k):
+                fault_process(fp, d, got[i], bufs, &nout, n, now)
+            if k < FAULT_MAX_BURST:
+                break
     fault_release_due(fp, d, bufs, &nout, n, now)
     if nout < n:
         k = fp.inner.ops.rx_burst(fp.inner, got, n - nout, now)
