@@ -537,7 +537,12 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             acked = th.ack - t.snd_una
             tcp_ack_new_data(st, t, th, acked)
         elif (th.ack == t.snd_una and th.payload_len == 0 and not (th.flags & TCP_FIN) and
-              t.snd_max != t.snd_una and (<uint32_t>th.window << t.snd_wscale) == t.snd_wnd):
+              t.snd_max != t.snd_una and
+              ((<uint32_t>th.window << t.snd_wscale) == t.snd_wnd or
+               # RFC 5681 section 2: with SACK, an ACK carrying SACK blocks is
+               # a duplicate even if the window moved (Linux opens its window
+               # in nearly every ACK while its application reads)
+               (t.flags & TF_SACK_OK and th.opts.present & OPT_SACK))):
             tcp_dup_ack(st, t)
         # window update (RFC 9293 3.10.7.4 fifth step)
         if seq_lt(t.snd_wl1, th.seq) or (t.snd_wl1 == th.seq and seq_leq(t.snd_wl2, th.ack)):
