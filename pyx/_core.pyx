@@ -26,6 +26,7 @@ from libc.string cimport memcpy, memset, memmove, memcmp
 from libc.stdlib cimport malloc, calloc, realloc, free
 from cpython.buffer cimport PyBUF_WRITABLE, PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from cpython.exc cimport PyErr_CheckSignals
 
 from includes.netchan cimport *
 from includes cimport system as sysc
