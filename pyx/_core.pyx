@@ -13,6 +13,7 @@ Order matters: each piece may use what the earlier ones define.
   ports/link.pxi      pair and shm ports (two ends of one link)
   ports/fault.pxi     seeded fault-injection wrapper
   ports/pcap.pxi      pcap writer wrapper
+  ports/afpacket.pxi  AF_PACKET port (TPACKET_V3 rings on a Linux interface)
   ports/open.pxi      build a port chain from a parsed URI
   window.pxi          zero-copy byte windows (double-mapped rings)
   timers.pxi          hashed timing wheel
@@ -44,6 +45,7 @@ include "ports/base.pxi"
 include "ports/link.pxi"
 include "ports/fault.pxi"
 include "ports/pcap.pxi"
+include "ports/afpacket.pxi"
 include "ports/open.pxi"
 include "window.pxi"
 include "stack_types.pxi"
