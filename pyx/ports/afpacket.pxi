@@ -108,6 +108,13 @@ cdef inline void afp_deliver(AfpState *st, uint32_t b, uint32_t *bufs, uint32_t 
     k[0] += 1
 
 
+cdef inline void afp_count_csum(AfpState *st, bint partial, bint valid) noexcept nogil:
+    if partial:
+        st.x.rx_csum_partial += 1
+    elif valid:
+        st.x.rx_csum_valid += 1
+
+
 cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type,
                     uint32_t mss, bint trusted, uint32_t *bufs, uint32_t *k, uint32_t n,
                     uint64_t now) noexcept nogil:
@@ -153,15 +160,13 @@ cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type
     if hdr + (mss if mss < payload else payload) > st.port.pools[0].data_room:
         st.x.rx_oversize += 1
         return 1
-    if st.gso_off == 0:
-        if not trusted:
-            # nobody vouched for it: check the whole L4 checksum once here,
-            # then its segments are as good as verified
-            if nc_csum_fold(nc_csum_partial(l4, tot - ihl,
-                    nc_csum_pseudo_ipv4(ip + 12, proto, <uint16_t>(tot - ihl)))) != 0:
-                st.x.rx_gso_bad += 1
-                return 1
-        st.x.rx_gso_frames += 1
+    if st.gso_off == 0 and not trusted:
+        # nobody vouched for it: check the whole L4 checksum once here, then
+        # its segments are as good as verified
+        if nc_csum_fold(nc_csum_partial(l4, tot - ihl,
+                nc_csum_pseudo_ipv4(ip + 12, proto, <uint16_t>(tot - ihl)))) != 0:
+            st.x.rx_gso_bad += 1
+            return 1
     ident = rd16(ip + 4)
     seq = rd32(l4 + 4) if proto == IP_PROTO_TCP else 0
     while st.gso_off < payload:
@@ -200,6 +205,8 @@ cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type
             wr16(pl4 + 4, <uint16_t>(UDP_HLEN + chunk))
         st.gso_off += chunk
         st.x.rx_gso_segments += 1
+        if seg == 0:
+            st.x.rx_gso_frames += 1
         afp_deliver(st, b, bufs, k, now)
     return 1
 
@@ -228,12 +235,9 @@ cdef int afp_rx_frame(AfpState *st, lpk.tpacket3_hdr *h, uint32_t *bufs, uint32_
     else:
         partial = (h.tp_status & lpk.TP_STATUS_CSUMNOTREADY) != 0
         valid = (h.tp_status & lpk.TP_STATUS_CSUM_VALID) != 0
-    if st.gso_off == 0:
-        if partial:
-            st.x.rx_csum_partial += 1
-        elif valid:
-            st.x.rx_csum_valid += 1
     if gso_type != lpk.VIRTIO_NET_HDR_GSO_NONE:
+        if st.gso_off == 0 and k[0] < n and st.fs.count:
+            afp_count_csum(st, partial, valid)      # once, even if it takes two calls
         return afp_rx_gso(st, data, snap, gso_type, gso_size, partial or valid, bufs, k, n, now)
     if snap > st.port.pools[0].data_room:
         st.x.rx_oversize += 1
@@ -245,6 +249,7 @@ cdef int afp_rx_frame(AfpState *st, lpk.tpacket3_hdr *h, uint32_t *bufs, uint32_
     memcpy(nc_buf_data(nb), data, snap)
     nb.len = snap
     nb.flags = NC_BUF_F_CSUM_OK if (partial or valid) else 0
+    afp_count_csum(st, partial, valid)
     afp_deliver(st, b, bufs, k, now)
     return 1
 
