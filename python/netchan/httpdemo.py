@@ -73,6 +73,8 @@ def _stack_options(args):
     opts = {"msl": args.msl}
     if args.rto_min is not None:
         opts["rto_min"] = args.rto_min
+    if args.window is not None:
+        opts["rcvbuf"] = opts["sndbuf"] = args.window
     return opts
 
 
@@ -217,6 +219,8 @@ def build_parser():
                        help="seconds to wait for any progress (default 60)")
         c.add_argument("--msl", type=float, default=1.0,
                        help="TCP MSL in seconds: TIME_WAIT is twice this (default 1)")
+        c.add_argument("--window", type=parse_size, default=None,
+                       help="receive and send window bytes (default: the stack's, 1M at MTU 1500)")
         c.add_argument("--rto-min", type=float, default=None,
                        help="lowest retransmission timeout in seconds (default: the stack's; "
                             "Linux uses 0.2)")
