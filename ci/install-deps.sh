@@ -14,10 +14,14 @@ declare -A NEED=(
   [hping3]=hping3
   [tcpdump]=tcpdump
   [ethtool]=ethtool
+  [ping]=iputils-ping
+  [docker-compose]=docker-compose
   [nft]=nftables
   [ip]=iproute2
   [tc]=iproute2
   [gcc]=gcc
+  [ping]=iputils-ping
+  [nstat]=iproute2
 )
 
 missing=()

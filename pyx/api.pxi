@@ -20,6 +20,7 @@ cdef int _EHOSTUNREACH = _errno.EHOSTUNREACH
 cdef int _EAGAIN = _errno.EAGAIN
 
 cdef uint32_t STATS_MAGIC = 0x4e435354      # "NCST"
+cdef uint64_t NONBLOCK = 1                  # a deadline meaning "timeout=0"
 cdef size_t STATS_HEADER = 16384
 
 PORT_STAT_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_dropped",
@@ -39,6 +40,19 @@ cdef uint32_t _ip_to_u32(object host) except? 0:
 
 cdef str _u32_to_ip(uint32_t a):
     return str(_ipaddress.IPv4Address(a))
+
+
+def _check_keepalive(value):
+    """(idle, interval, count) in seconds -> (ns, ns, count), checked."""
+    try:
+        idle, interval, count = value
+        idle, interval, count = float(idle), float(interval), int(count)
+    except (TypeError, ValueError):
+        raise ValueError(f"keepalive={value!r}: expected (idle seconds, interval seconds, "
+                         f"probe count), e.g. (7200, 75, 9)") from None
+    if idle <= 0 or interval <= 0 or not 1 <= count <= 255:
+        raise ValueError(f"keepalive={value!r}: idle and interval must be > 0, count in 1..255")
+    return int(idle * 1e9), int(interval * 1e9), count
 
 
 cdef uint32_t _pow2_at_least(object n, str what) except 0:
@@ -70,9 +84,15 @@ cdef class Stack:
     options: max_conns, rcvbuf, sndbuf (bytes; rounded up to a power of
     two), msl (seconds; TIME_WAIT is 2 x msl), rto_min, rto_max, rto_initial
     (seconds), max_retries, syn_retries, delayed_ack (seconds, 0 = off),
-    timestamps, sack, window_scaling (bools), busy_poll (seconds spent
-    spinning before a blocking call sleeps), export_stats (bool), seed
-    (int: makes ISNs and ports reproducible).
+    timestamps, sack, window_scaling (bools), cc ("cubic" or "newreno", the
+    default for new connections), nodelay (Nagle off by default),
+    keepalive ((idle, interval, count) in seconds, or None = off),
+    syncookies (answer with SYN cookies when a listener's SYN queue is
+    full), challenge_ack_limit (RFC 5961 challenge ACKs per second),
+    busy_poll (seconds spent spinning before a blocking call sleeps),
+    background (a thread keeps the stack running — ACKs, handshakes,
+    timers — while the application is busy elsewhere; real clock only),
+    export_stats (bool), seed (int: makes ISNs and ports reproducible).
     """
     cdef StackState *st
     cdef readonly Port port
@@ -86,6 +106,10 @@ cdef class Stack:
     cdef bint arenas_ready
     cdef uint64_t busy_poll_ns
     cdef uint64_t idle_since
+    cdef bint nonblock_polled
+    cdef readonly bint background
+    cdef bint bg_stop
+    cdef object bg_thread
     cdef object pair_name
     cdef object __weakref__
     cdef dict _conns            # tcb id -> weak Connection (to close on Stack.close)
@@ -99,7 +123,10 @@ cdef class Stack:
                  max_conns=4096, rcvbuf=None, sndbuf=None, msl=30.0, rto_min=1.0,
                  rto_max=60.0, rto_initial=1.0, max_retries=15, syn_retries=6,
                  delayed_ack=0.04, timestamps=True, sack=True, window_scaling=True,
-                 busy_poll=50e-6, export_stats=True, seed=None, ttl=64):
+                 cc="cubic", nodelay=False, keepalive=None, syncookies=True,
+                 challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
+                 frag_max_bytes=1 << 20, busy_poll=50e-6, background=False,
+                 export_stats=True, seed=None, ttl=64):
         if clock is not None and not isinstance(clock, VirtualClock):
             raise TypeError("clock must be None (real time) or a netchan.VirtualClock")
         try:
@@ -156,11 +183,36 @@ cdef class Stack:
         st.cfg.sack = bool(sack)
         st.cfg.window_scaling = bool(window_scaling)
         st.cfg.ttl = int(ttl)
+        st.cfg.cc = <uint8_t>cc_from_name(cc)
+        st.cfg.nodelay = bool(nodelay)
+        st.cfg.syncookies = bool(syncookies)
+        st.cfg.challenge_ack_limit = int(challenge_ack_limit)
+        st.cfg.frag_timeout_ns = <uint64_t>(float(frag_timeout) * 1e9)
+        st.cfg.frag_max_bytes = int(frag_max_bytes)
+        if frag_timeout <= 0 or not 1 <= frag_max_datagrams <= 1024 or frag_max_bytes < 65536:
+            self.close()
+            raise ValueError("need frag_timeout > 0, 1 <= frag_max_datagrams <= 1024, "
+                             "frag_max_bytes >= 65536")
+        if frag_init(st, int(frag_max_datagrams)) != 0:
+            self.close()
+            raise MemoryError("cannot allocate the IPv4 reassembly slots")
+        st.scratch = <uint8_t *>malloc(IPV4_MAX_LEN)
+        if st.scratch == NULL:
+            self.close()
+            raise MemoryError()
+        if keepalive is not None:
+            k_idle, k_intvl, k_cnt = _check_keepalive(keepalive)
+            st.cfg.keep_idle_ns = k_idle
+            st.cfg.keep_intvl_ns = k_intvl
+            st.cfg.keep_cnt = k_cnt
         st.arp_gen = 1
         st.tick_ns = 1000000
         rnd = _os.urandom(16) if seed is None else int(seed).to_bytes(16, "little", signed=False)
         st.isn_key0 = int.from_bytes(rnd[:8], "little")
         st.isn_key1 = int.from_bytes(rnd[8:], "little")
+        rnd2 = _os.urandom(16) if seed is None else (int(seed) + 1).to_bytes(16, "little", signed=False)
+        st.cookie_key0 = int.from_bytes(rnd2[:8], "little")
+        st.cookie_key1 = int.from_bytes(rnd2[8:], "little")
         st.eph_next = EPHEMERAL_LO + (st.isn_key0 % (EPHEMERAL_HI - EPHEMERAL_LO + 1))
         st.ip_ident = <uint16_t>(st.isn_key1 & 0xffff)
         rc = arena_init(&st.rcv_arena, rcv, max_conns)
@@ -178,6 +230,16 @@ cdef class Stack:
         st.now = self._now()
         st.cur_tick = st.now // st.tick_ns
         self.closed = False
+        if background:
+            if self.vclock is not None:
+                self.close()
+                raise ValueError("background=True needs the real clock (a virtual clock only "
+                                 "moves when the test moves it)")
+            import threading
+            self.background = True
+            self.bg_thread = threading.Thread(target=self._background_loop, daemon=True,
+                                              name=f"netchan {self.uri}")
+            self.bg_thread.start()
 
     # ---- construction helpers -------------------------------------------------
 
@@ -312,6 +374,10 @@ cdef class Stack:
             free(st.listeners[i].chan)
         for i in range(st.max_udp if st.udps != NULL else 0):
             free(st.udps[i].chan)
+            _udp_free_big(&st.udps[i])
+            free(st.udps[i].big)
+        frag_destroy(st)
+        free(st.scratch)
         free(st.tcbs)
         free(st.tcb_free)
         free(st.active)
@@ -326,15 +392,29 @@ cdef class Stack:
         free(st)
         self.st = NULL
 
-    def close(self):
-        """Reset every open connection, close every socket, then the port.
-        Memory that a live view still refers to stays mapped until the view
-        and this object are gone."""
+    def close(self, linger=None):
+        """Reset every connection the application still holds, then close the
+        port. Connections it closed already may have a FIN in flight: wait up
+        to `linger` seconds for them to be acknowledged, so that a peer does
+        not wait forever for a lost FIN (default: 1 s on the real clock, 0 on
+        a virtual one). Memory that a live view still refers to stays mapped
+        until the view and this object are gone."""
         cdef StackState *st = self.st
         cdef uint32_t i
         cdef Tcb *t
         if self.closed:
             return
+        if linger is None:
+            linger = 0 if self.vclock is not None else 1.0
+        if linger and st != NULL and st.tcbs != NULL:
+            try:
+                self.run_until(self._fins_settled, timeout=linger)
+            except OSError:
+                pass
+        if self.bg_thread is not None:
+            self.bg_stop = True
+            self.bg_thread.join()
+            self.bg_thread = None
         self.closed = True
         if st != NULL and st.tcbs != NULL and st.ctr != NULL:
             st.now = self._now()
@@ -364,6 +444,19 @@ cdef class Stack:
                 if not self.group:
                     del _pair_groups[self.pair_name]
 
+    def _fins_settled(self):
+        """True when no FIN the application asked for is still unacknowledged."""
+        cdef StackState *st = self.st
+        cdef uint32_t i
+        cdef Tcb *t
+        for i in range(st.cfg.max_conns):
+            t = &st.tcbs[i]
+            if (t.state == FIN_WAIT_1 or t.state == CLOSING or t.state == LAST_ACK or
+                    ((t.state == ESTABLISHED or t.state == CLOSE_WAIT) and t.flags & TF_FIN_QUEUED)):
+                if st.port.ops.link_up(st.port):
+                    return False
+        return True
+
     def __enter__(self):
         return self
 
@@ -382,12 +475,17 @@ cdef class Stack:
         return mono_ns()
 
     cdef uint64_t _deadline(self, object timeout) except? 1:
+        """0 = wait forever; NONBLOCK = do not wait (timeout=0, as a
+        non-blocking socket: one poll, then BlockingIOError)."""
         if timeout is None:
             return 0
         t = float(timeout)
         if t < 0:
             raise ValueError("timeout must be None or >= 0")
-        return self._now() + <uint64_t>(t * 1e9) + 1
+        if t == 0:
+            self.nonblock_polled = False
+            return NONBLOCK
+        return self._now() + <uint64_t>(t * 1e9) + 2
 
     cdef inline void _check_open(self) except *:
         if self.closed:
@@ -395,14 +493,21 @@ cdef class Stack:
 
     cdef uint32_t _poll_once(self, uint64_t now) noexcept:
         cdef uint32_t r
-        with nogil:
+        if self.background:
+            # A background thread polls too: the GIL is the stack's lock,
+            # so the loop runs without releasing it.
             r = stack_poll(self.st, now)
+        else:
+            with nogil:
+                r = stack_poll(self.st, now)
         return r
 
     cdef int _drive(self, uint64_t deadline) except -1:
         """One round of a blocking wait: poll every stack of the group; if
         none had work, wait for the next event without passing `deadline`
-        (0 = none). Raises TimeoutError once the deadline has passed."""
+        (0 = none). Returns the work done (0 after a wait). Raises
+        TimeoutError once the deadline has passed, BlockingIOError on the
+        second round of a non-blocking call."""
         cdef uint64_t now = self._now()
         cdef uint32_t work = 0
         cdef uint64_t nxt = 0, d, wait_ns
@@ -410,12 +515,18 @@ cdef class Stack:
         self._check_open()
         # run Python signal handlers (Ctrl-C, SIGTERM) during long blocking calls
         PyErr_CheckSignals()
-        if deadline and now >= deadline:
+        if deadline == NONBLOCK:
+            if self.nonblock_polled:
+                raise _os_error(_EAGAIN, "the operation would block")
+            self.nonblock_polled = True
+        elif deadline and now >= deadline:
             raise _os_error(_ETIMEDOUT, "timed out")
         for s in self.group:
             work += s._poll_once(now)
         if work:
             self.idle_since = 0
+            return work
+        if deadline == NONBLOCK:
             return 0
         for s in self.group:
             nxt = min_nonzero(nxt, stack_next_deadline(s.st))
@@ -456,26 +567,46 @@ cdef class Stack:
     cdef void _kick(self) noexcept:
         """Send what an API call scheduled, now rather than at the next poll."""
         self.st.now = max(self.st.now, self._now())
-        with nogil:
+        if self.background:
             stack_output(self.st)
+        else:
+            with nogil:
+                stack_output(self.st)
+
+    def _background_loop(self):
+        """The background thread: keeps the stack running (ACKs, handshakes,
+        retransmissions, keepalives) while the application does something
+        else, sleeping on the port's doorbell or until the next timer."""
+        cdef uint64_t now, nxt, wait_ns
+        while not self.bg_stop and not self.closed:
+            now = self._now()
+            if self._poll_once(now):
+                continue
+            nxt = stack_next_deadline(self.st)
+            wait_ns = 5000000
+            if nxt:
+                wait_ns = nxt - now if nxt > now else 0
+                if wait_ns > 5000000:
+                    wait_ns = 5000000
+            if wait_ns:
+                self._sleep(wait_ns)
 
     def poll(self, timeout=0):
-        """Run the loop: once when timeout is 0, else until something
-        happens or timeout seconds pass (None: until something happens).
-        Returns the amount of work done (frames and timers)."""
+        """Run the loop (of this stack and the other end of its pair, if in
+        this process): once when timeout is 0, else until something happens
+        or timeout seconds pass (None: until something happens; on a virtual
+        clock the clock jumps to the next timer). Returns the amount of work
+        done (frames and timers), 0 when nothing happened."""
         self._check_open()
-        if timeout == 0:
-            return self._poll_once(self._now())
         cdef uint64_t deadline = self._deadline(timeout)
-        cdef uint32_t work
+        cdef int work
         while True:
-            work = self._poll_once(self._now())
-            if work:
-                return work
             try:
-                self._drive(deadline)
-            except TimeoutError:
+                work = self._drive(deadline)
+            except (TimeoutError, BlockingIOError):
                 return 0
+            if work or deadline == NONBLOCK:
+                return work
 
     def run_until(self, predicate, timeout=None):
         """Drive the loop until predicate() is true; TimeoutError after timeout."""
@@ -531,7 +662,7 @@ cdef class Stack:
         obj.port = port
         return obj
 
-    def connect(self, address, timeout=None, source_port=None):
+    def connect(self, address, timeout=None, source_port=None, cc=None):
         """Open a connection to (host, port); returns a Connection once it is
         established. Raises ConnectionRefusedError, TimeoutError, ..."""
         self._check_open()
@@ -541,6 +672,8 @@ cdef class Stack:
         rport = int(rport)
         if not 1 <= rport <= 65535:
             raise ValueError(f"port {rport} is not in 1..65535")
+        if timeout is not None and float(timeout) <= 0:
+            raise ValueError("connect needs timeout=None or > 0")
         if (raddr & st.netmask) != (st.ip & st.netmask):
             raise _os_error(_EHOSTUNREACH, f"{host} is not on {self.ip}'s network (no routes yet)")
         cdef uint16_t lport
@@ -571,6 +704,9 @@ cdef class Stack:
         t.flags |= TF_HANDLE
         t.rtt_start = st.now
         t.rtt_seq = t.iss
+        tcp_init_cc(st, t)
+        if cc is not None:
+            tcp_set_cc(t, cc)
         tcp_set_state(st, t, SYN_SENT)
         flow_insert(st, t)
         st.ctr[C_TCP_ACTIVE_OPENS] += 1
@@ -898,17 +1034,13 @@ cdef class Connection:
         raise _os_error(t.soerror, what)
 
     cdef void _window_opened(self, Tcb *t) noexcept:
-        """After the application freed receive space: announce it if the
-        window grew by enough to matter (RFC 1122 4.2.3.3, no silly windows)."""
-        cdef uint32_t space, adv, step
+        """After the application freed receive space: announce it when the
+        right edge of the window we would now offer (SWS-avoided, capped,
+        rounded to the scale) moves past the one we advertised by enough to
+        matter (RFC 9293 3.8.6.2.2), or when the window was nearly shut."""
         if t.state != ESTABLISHED and t.state != FIN_WAIT_1 and t.state != FIN_WAIT_2:
             return
-        space = tcp_rcv_space(t)
-        adv = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
-        step = t.rcv.size // 2
-        if step > 2 * <uint32_t>t.mss:
-            step = 2 * t.mss
-        if space >= adv + step:
+        if tcp_window_update_due(t):
             t.flags |= TF_WND_UPDATE
             tcp_schedule(self.st, t)
             self.stack._kick()
@@ -1056,10 +1188,11 @@ cdef class Connection:
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             deadline_timeout = timeout
-            if timeout is not None:
+            timed = timeout is not None and float(timeout) > 0
+            if timed:
                 end = self.stack._deadline(timeout)
             while done < view.len:
-                if timeout is not None:
+                if timed:
                     now = self.stack._now()
                     if now >= end:
                         raise _os_error(_ETIMEDOUT, f"sendall: {done} of {view.len} bytes queued")
@@ -1228,7 +1361,52 @@ cdef class Connection:
             "send_queued": t.snd.tail - t.snd.head if t.snd.base != NULL else 0,
             "readable": t.rcv.tail - t.rcv.head if t.rcv.base != NULL else 0,
             "retries": t.retries, "backoff": t.backoff,
+            "cc": CC_NAMES[t.cc], "nodelay": bool(t.flags & TF_NODELAY),
+            "in_recovery": ("none", "newreno", "sack")[t.in_recovery],
+            "sacked_ranges": t.sack_n, "ooo_ranges": t.ooo_n,
         }
+
+    @property
+    def nodelay(self):
+        """Nagle's algorithm off (True) or on (False, the default)."""
+        return bool(self._t().flags & TF_NODELAY)
+
+    @nodelay.setter
+    def nodelay(self, value):
+        cdef Tcb *t = self._t()
+        if value:
+            t.flags |= TF_NODELAY
+            tcp_schedule(self.st, t)        # anything Nagle held back goes now
+            self.stack._kick()
+        else:
+            t.flags &= ~TF_NODELAY
+
+    @property
+    def cc(self):
+        """Congestion control of this connection: "cubic" or "newreno"."""
+        return CC_NAMES[self._t().cc]
+
+    @cc.setter
+    def cc(self, name):
+        tcp_set_cc(self._t(), name)
+
+    def set_keepalive(self, idle=None, interval=75.0, count=9):
+        """Probe an idle connection: after `idle` seconds without input, send
+        up to `count` probes `interval` seconds apart, then drop it with
+        TimeoutError. idle=None turns keepalive off."""
+        cdef Tcb *t = self._t()
+        if idle is None:
+            t.keep_cnt = 0
+            t.t_keep = 0
+        else:
+            k_idle, k_intvl, k_cnt = _check_keepalive((idle, interval, count))
+            t.keep_idle = k_idle
+            t.keep_intvl = k_intvl
+            t.keep_cnt = k_cnt
+            t.keep_probes = 0
+            if t.state == ESTABLISHED or t.state == CLOSE_WAIT or t.state == FIN_WAIT_2:
+                t.t_keep = t.last_rcv + t.keep_idle
+        timer_rearm(self.st, t)
 
     @property
     def cwnd(self):
@@ -1261,6 +1439,24 @@ cdef class Connection:
             return f"<netchan.Connection {local} -> {peer} {self.state}>"
         except OSError:
             return "<netchan.Connection closed>"
+
+
+cdef void _udp_free_big(UdpSock *u) noexcept nogil:
+    cdef uint32_t i
+    if u.big == NULL:
+        return
+    for i in range(UDP_BIG_MAX):
+        free(u.big[i].data)
+        u.big[i].data = NULL
+    u.big_len = 0
+    u.big_head = 0
+
+
+cdef inline uint64_t _chan_head_seq(StackState *st, nc_ring *chan) noexcept nogil:
+    """Arrival number of the datagram at the head of a UDP channel (peeked:
+    the consumer may read its own next slot without dequeuing)."""
+    cdef uint32_t idx = nc_ring_slots(chan)[chan.cons_head & chan.mask]
+    return nc_port_buf(st.port, idx).user[3]
 
 
 cdef class UdpSocket:
@@ -1312,7 +1508,24 @@ cdef class UdpSocket:
         cdef nc_buf *nb
         cdef uint8_t *l4
         cdef uint32_t n
-        while nc_ring_dequeue(u.chan, &b) == 0:
+        cdef BigDgram *d
+        cdef bint have_small
+        while True:
+            have_small = nc_ring_count(u.chan) > 0
+            if u.big_len and (not have_small or
+                              u.big[u.big_head].seq < _chan_head_seq(st, u.chan)):
+                # a reassembled datagram came first
+                d = &u.big[u.big_head]
+                n = d.len if d.len < bufsize else <uint32_t>bufsize
+                data = PyBytes_FromStringAndSize(<char *>d.data, n)
+                src = (_u32_to_ip(d.src), d.sport)
+                free(d.data)
+                d.data = NULL
+                u.big_head = (u.big_head + 1) % UDP_BIG_MAX
+                u.big_len -= 1
+                return data, src
+            if have_small and nc_ring_dequeue(u.chan, &b):
+                break
             self.stack._drive(deadline)
             u = self._u()
         nb = nc_port_buf(st.port, b)
@@ -1334,6 +1547,7 @@ cdef class UdpSocket:
         u = &self.stack.st.udps[self.uid]
         while nc_ring_dequeue(u.chan, &b):
             self.stack.st.port.ops.free_burst(self.stack.st.port, &b, 1)
+        _udp_free_big(u)
         u.active = False
         self.stack.st.udp_by_port[self.port] = -1
         self.closed = True

@@ -10,6 +10,28 @@ cdef inline size_t round_up(size_t n, size_t to) noexcept nogil:
     return (n + to - 1) // to * to
 
 
+_HUGEPAGES_SYSFS = "/sys/kernel/mm/hugepages/hugepages-2048kB"
+
+
+def _hugepage_counter(str name):
+    try:
+        with open(f"{_HUGEPAGES_SYSFS}/{name}") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 0
+
+
+def hugepages_reserve_hint(size_t size):
+    """What to run so that `size` bytes can be mapped on 2 MiB hugepages
+    (the pages are added to those already reserved, whoever holds them)."""
+    pages = round_up(size, HUGEPAGE_SIZE) // HUGEPAGE_SIZE
+    total = _hugepage_counter("nr_hugepages")
+    unpromised = max(_hugepage_counter("free_hugepages") - _hugepage_counter("resv_hugepages"), 0)
+    return (f"this needs {pages} free 2 MiB hugepages and {unpromised} are free: as root, run "
+            f"`netchan hugepages --reserve {(total + pages) * 2}M` (or "
+            f"`echo {total + pages} > {_HUGEPAGES_SYSFS}/nr_hugepages`)")
+
+
 def hugepages_free_bytes():
     """Free 2 MiB hugepages, in bytes (0 if none are reserved)."""
     try:
@@ -92,9 +114,8 @@ cdef MappedRegion map_private(size_t size, object hugepages=None):
             return r
         if hugepages is True:
             raise MemoryError(
-                f"no hugepages for {hsize >> 20} MiB: reserve them with "
-                f"`netchan hugepages --reserve {max(hsize >> 20, 2)}M` "
-                f"(or echo N > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages)")
+                f"no hugepages for {hsize >> 20} MiB: {hugepages_reserve_hint(hsize)}; "
+                f"or pass hugepages='auto' to fall back to normal pages")
     size = round_up(size, PAGE_SIZE)
     p = sysc.mmap(NULL, size, sysc.PROT_READ | sysc.PROT_WRITE,
                   sysc.MAP_PRIVATE | sysc.MAP_ANONYMOUS, -1, 0)
@@ -128,7 +149,7 @@ def shared_file_path(str name, size_t size, object hugepages=None):
         return _os.path.join(mount, name), True, round_up(size, HUGEPAGE_SIZE)
     if hugepages is True:
         raise MemoryError(
-            "hugepages were required for a shared region but no hugetlbfs is mounted "
-            "with free pages: run `netchan hugepages --reserve 256M` (it mounts "
-            "/dev/hugepages) or pass hugepages=False")
+            "hugepages were required for a shared region but no hugetlbfs is mounted: "
+            "as root, run `mkdir -p /dev/hugepages && mount -t hugetlbfs -o pagesize=2M "
+            f"nodev /dev/hugepages`; {hugepages_reserve_hint(size)}; or pass hugepages='auto'")
     return _os.path.join("/dev/shm", name), False, round_up(size, PAGE_SIZE)

@@ -270,12 +270,22 @@ cdef void icmp_echo_reply_in_place(StackState *st, uint32_t b, Ipv4Hdr *ip, Icmp
 
 cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
                   const uint8_t *data, uint32_t n) noexcept nogil:
-    """0, or -errno (EMSGSIZE: larger than the MTU allows; ENOBUFS)."""
+    """0, or -errno (EMSGSIZE: more than an IPv4 datagram holds; ENOBUFS).
+    A datagram larger than the MTU leaves in fragments (ip_output)."""
     cdef uint32_t b
     cdef nc_buf *nb
     cdef uint8_t *iph
-    if n + IPV4_HLEN + UDP_HLEN > st.mtu:
+    cdef uint8_t pseudo[20]
+    if n + IPV4_HLEN + UDP_HLEN > IPV4_MAX_LEN:
         return -_EMSGSIZE
+    st.ctr[C_TX_UDP] += 1
+    if n + IPV4_HLEN + UDP_HLEN > st.mtu:
+        # whole datagram in the scratch area, checksummed, then fragmented
+        memcpy(st.scratch + UDP_HLEN, data, n)
+        wr32(pseudo + 12, st.ip)
+        wr32(pseudo + 16, dst)
+        udp_write(st.scratch, sport, dport, n, pseudo)
+        return ip_output(st, IP_PROTO_UDP, dst, st.scratch, UDP_HLEN + n, False)
     b = tx_alloc(st)
     if b == NC_BUF_NONE:
         return -_ENOBUFS
@@ -283,10 +293,8 @@ cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
     iph = frame_start_ip(st, nb, IP_PROTO_UDP)
     if n:
         memcpy(iph + IPV4_HLEN + UDP_HLEN, data, n)
-    ipv4_write(iph, st.ip, dst, IP_PROTO_UDP, st.cfg.ttl, next_ip_ident(st), UDP_HLEN + n, True)
+    ipv4_write(iph, st.ip, dst, IP_PROTO_UDP, st.cfg.ttl, next_ip_ident(st), UDP_HLEN + n, False)
     udp_write(iph + IPV4_HLEN, sport, dport, n, iph)
     nb.len = ETH_HLEN + IPV4_HLEN + UDP_HLEN + n
-    st.ctr[C_TX_UDP] += 1
     ip_send(st, b, dst)
     return 0
-

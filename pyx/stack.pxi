@@ -76,10 +76,16 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         stack_drop(st, b)
         return
     rc = ipv4_parse(eth.payload, eth.payload_len, &ip, True)
+    if rc == ERR_IP_FRAGMENT:
+        # not an error: counted as ip_frags_in by reassembly
+        if ip_is_ours(st, ip.dst):
+            ip_fragment_input(st, &ip, eth.src)      # copies what it keeps
+        else:
+            st.ctr[C_RX_IP_NOT_FOR_US] += 1
+        stack_drop(st, b)
+        return
     if rc != WIRE_OK:
         st.wire_err[rc] += 1
-        if rc == ERR_IP_FRAGMENT:
-            st.ctr[C_RX_IP_FRAGMENT_DROPPED] += 1
         stack_drop(st, b)
         return
     if not ip_is_ours(st, ip.dst):
@@ -132,10 +138,13 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         uid = st.udp_by_port[udp.dport]
         if uid < 0:
             st.ctr[C_RX_UDP_NO_PORT] += 1
+            icmp_send_error(st, ICMP_DEST_UNREACH, 3, &ip)   # RFC 1122 4.1.3.1
             stack_drop(st, b)
             return
         u = &st.udps[uid]
         buf_note(nb, <uint32_t>(ip.payload - p), udp.length, ip.src, ip.dst, eth.src)
+        st.udp_seq += 1
+        nb.user[3] = st.udp_seq
         if nc_ring_enqueue(u.chan, b) == 0:
             u.drops += 1
             st.ctr[C_UDP_CHANNEL_FULL] += 1
@@ -151,7 +160,7 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
             st.ctr[C_RX_ICMP_ECHO] += 1
             icmp_echo_reply_in_place(st, b, &ip, &icmp, eth.src)
             return
-        st.ctr[C_RX_ICMP_OTHER] += 1
+        icmp_input_error(st, ip.src, &icmp)
         stack_drop(st, b)
         return
     st.ctr[C_RX_UNKNOWN_PROTO] += 1
@@ -167,52 +176,82 @@ cdef inline bint buf_tcp(StackState *st, uint32_t b, TcpHdr *th) noexcept nogil:
     return tcp_parse(p + off, n, NULL, th, False) == WIRE_OK
 
 
-cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t dst,
-                           const uint8_t *src_mac, const TcpHdr *th) noexcept nogil:
-    """RFC 9293 3.10.7.2: a segment for a listening port with no connection."""
-    cdef Listener *l = &st.listeners[lid]
-    cdef Tcb *t
-    cdef Ipv4Hdr ip
-    if th.flags & TCP_RST:
-        return
-    if th.flags & TCP_ACK or not (th.flags & TCP_SYN):
-        ip.src = src
-        ip.dst = dst
-        tcp_reply_rst(st, &ip, th, src_mac)
-        return
-    if l.half_open + l.aq_len >= l.backlog:
-        l.overflows += 1
-        st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
-        return
-    t = tcb_alloc(st)
-    if t == NULL:
-        return
+cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, uint32_t dst,
+                           const uint8_t *src_mac, uint16_t sport, uint16_t dport, uint32_t irs,
+                           uint32_t iss, const TcpOptions *opts) noexcept nogil:
+    """Fill a control block for a connection a listener takes (from a SYN, or
+    from a SYN cookie's ACK)."""
     t.laddr = dst
     t.raddr = src
-    t.lport = th.dport
-    t.rport = th.sport
+    t.lport = dport
+    t.rport = sport
     memcpy(t.rmac, src_mac, 6)
     t.rmac_gen = st.arp_gen
     t.flags |= TF_PASSIVE
     t.listener = lid
-    t.irs = th.seq
-    t.rcv_nxt = th.seq + 1
+    t.irs = irs
+    t.rcv_nxt = irs + 1
     t.rcv_adv = t.rcv_nxt
-    t.iss = tcp_isn(st, t.laddr, t.raddr, t.lport, t.rport, st.now)
-    t.snd_una = t.iss
-    t.snd_nxt = t.iss
-    t.snd_max = t.iss
-    t.snd.head = 0
-    t.snd.tail = 0
-    t.rcv.head = 0
-    t.rcv.tail = 0
+    t.iss = iss
+    t.snd_una = iss
+    t.snd_nxt = iss
+    t.snd_max = iss
     t.rcv_wscale = <uint8_t>tcp_pick_wscale(t.rcv.size)
     t.adv_mss = <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN)
     t.rto = st.cfg.rto_init_ns
     t.ts_offset = <uint32_t>siphash_tuple(st.isn_key1, st.isn_key0, t.laddr, t.raddr,
                                          t.lport, t.rport, 1)
-    tcp_negotiate(st, t, &th.opts)
+    tcp_negotiate(st, t, opts)
     tcp_init_cc(st, t)
+    st.ctr[C_TCP_PASSIVE_OPENS] += 1
+
+
+cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t dst,
+                           const uint8_t *src_mac, const TcpHdr *th,
+                           bint iss_given=False, uint32_t given_iss=0) noexcept nogil:
+    """RFC 9293 3.10.7.2: a segment for a listening port with no connection.
+    iss_given: use given_iss as the ISS (a TIME_WAIT takeover) instead of
+    the RFC 6528 generator."""
+    cdef Listener *l = &st.listeners[lid]
+    cdef Tcb *t
+    cdef Ipv4Hdr ip
+    if th.flags & TCP_RST:
+        return
+    if th.flags & TCP_ACK and not (th.flags & TCP_SYN):
+        # the ACK of a SYN cookie? (only worth checking if we sent some lately)
+        if l.cookies_until > st.now:
+            t = syncookie_accept(st, lid, src, dst, src_mac, th)
+            if t != NULL:
+                if th.payload_len or th.flags & TCP_FIN:
+                    tcp_input(st, t, th)
+                tcp_schedule(st, t)
+                return
+    if th.flags & TCP_ACK:
+        ip.src = src
+        ip.dst = dst
+        tcp_reply_rst(st, &ip, th, src_mac)
+        return
+    if not (th.flags & TCP_SYN):
+        return          # RFC 9293 3.10.7.2 "fourth": neither SYN nor ACK: drop it
+    if l.aq_len >= l.aq_cap:
+        # nobody is accepting: a new connection would only wait (as Linux does)
+        l.overflows += 1
+        st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
+        return
+    if l.half_open >= l.backlog:
+        if st.cfg.syncookies:
+            syncookie_reply(st, src, dst, src_mac, th)
+            l.cookies_until = st.now + 2 * COOKIE_PERIOD_NS
+        else:
+            l.overflows += 1
+            st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
+        return
+    t = tcb_alloc(st)
+    if t == NULL:
+        return
+    tcp_passive_init(st, t, lid, src, dst, src_mac, th.sport, th.dport, th.seq,
+                     given_iss if iss_given else tcp_isn(st, dst, src, th.dport, th.sport, st.now),
+                     &th.opts)
     t.snd_wnd = th.window               # SYN windows are not scaled
     t.max_snd_wnd = t.snd_wnd
     t.snd_wl1 = th.seq
@@ -220,7 +259,6 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
     tcp_set_state(st, t, SYN_RECEIVED)
     l.half_open += 1
     flow_insert(st, t)
-    st.ctr[C_TCP_PASSIVE_OPENS] += 1
     tcp_schedule(st, t)
 
 
@@ -258,7 +296,7 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
     cdef TcpHdr th
     cdef uint8_t mac[8]
     cdef int32_t lid
-    cdef uint32_t src, dst
+    cdef uint32_t src, dst, new_iss
     t.in_active = 0
     while t.state != CLOSED:
         k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
@@ -279,8 +317,12 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
                     memcpy(mac, &nb.user[2], 6)
                     src = <uint32_t>nb.user[1]
                     dst = <uint32_t>(nb.user[1] >> 32)
+                    # RFC 1122 4.2.2.13 / RFC 9293 3.6.1: the new incarnation's
+                    # ISS must lie above every sequence number the old one used
+                    # (Linux: old SND.NXT + 65535 + 2, beyond its window too)
+                    new_iss = t.snd_max + 65535 + 2
                     tcb_free(st, t)
-                    tcp_listen_input(st, lid, src, dst, mac, &th)
+                    tcp_listen_input(st, lid, src, dst, mac, &th, True, new_iss)
                     st.port.ops.free_burst(st.port, bufs, k)
                     return
             tcp_input(st, t, &th)
@@ -337,6 +379,7 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
     st.nactive = 0
     timers_run(st, st.now)
     arp_tick(st)
+    frag_expire(st)
     stack_output(st)
     if st.now >= st.stats_next_copy:
         stack_copy_port_stats(st)
@@ -353,5 +396,13 @@ cdef uint64_t stack_next_deadline(StackState *st) noexcept nogil:
         d = min_nonzero(d, p)
     for i in range(ARP_TABLE_SIZE):
         if st.arp[i].state == ARP_INCOMPLETE:
-            d = min_nonzero(d, st.arp[i].next_request)
+            # arp_tick looks at the table only from arp_next_scan on: a retry
+            # due before that is not due until then (reporting the earlier
+            # time would have a virtual clock wait for it forever)
+            d = min_nonzero(d, st.arp[i].next_request if st.arp[i].next_request > st.arp_next_scan
+                            else st.arp_next_scan)
+    if st.frag_active:
+        for i in range(st.nfrags):
+            if st.frags[i].active:
+                d = min_nonzero(d, st.frags[i].expires)
     return d

@@ -8,8 +8,9 @@ cdef enum:
     CHAN_SIZE = 256             # per-connection channel: holds a whole poll's worth (RX_ROUNDS x BURST) twice
     TXQ_MAX = 64                # frames batched before a tx_burst
     OOO_MAX = 8                 # out-of-order ranges kept per connection
+    SACK_MAX = 8                # SACKed ranges a sender's scoreboard keeps
     ARP_TABLE_SIZE = 256        # power of two
-    ARP_QUEUE_MAX = 8           # frames held per unresolved address
+    ARP_QUEUE_MAX = 64          # frames held per unresolved address (a fragmented 64 KiB datagram fits)
     PORT_SPACE = 65536
     EPHEMERAL_LO = 49152
     EPHEMERAL_HI = 65535
@@ -59,11 +60,25 @@ cdef enum:  # counters (Ctr)
     C_TCP_DATA_OUT_BYTES
     C_TCP_DUP_ACKS
     C_TCP_CHALLENGE_ACKS
+    C_TCP_FAST_RETRANSMITS
+    C_TCP_PAWS_DROPPED
+    C_TCP_SYNCOOKIES_SENT
+    C_TCP_SYNCOOKIES_OK
+    C_TCP_SYNCOOKIES_FAILED
+    C_TCP_KEEPALIVE_PROBES
+    C_TCP_PERSIST_PROBES
+    C_TCP_PMTU_UPDATES
+    C_IP_FRAGS_IN
+    C_IP_REASSEMBLED
+    C_IP_REASM_DROPPED
+    C_IP_REASM_OVERLAP
+    C_IP_REASM_TIMEOUT
+    C_IP_FRAGS_OUT
+    C_TX_ICMP_UNREACH
     C_TX_FRAMES
     C_TX_BYTES
     C_TX_ALLOC_FAILED
     C_TX_PORT_REFUSED
-    C_RX_IP_FRAGMENT_DROPPED
     C_RX_UNKNOWN_PROTO
     C_POLLS
     C_COUNT
@@ -80,9 +95,13 @@ COUNTER_NAMES = (
     "tcp_retransmits", "tcp_rto_fired", "tcp_timeouts",
     "tcp_active_opens", "tcp_passive_opens", "tcp_established", "tcp_closed",
     "tcp_segs_in", "tcp_segs_out", "tcp_data_in_bytes", "tcp_data_out_bytes",
-    "tcp_dup_acks", "tcp_challenge_acks",
+    "tcp_dup_acks", "tcp_challenge_acks", "tcp_fast_retransmits", "tcp_paws_dropped",
+    "tcp_syncookies_sent", "tcp_syncookies_ok", "tcp_syncookies_failed",
+    "tcp_keepalive_probes", "tcp_persist_probes", "tcp_pmtu_updates",
+    "ip_frags_in", "ip_reassembled", "ip_reasm_dropped", "ip_reasm_overlap", "ip_reasm_timeout",
+    "ip_frags_out", "tx_icmp_unreach",
     "tx_frames", "tx_bytes", "tx_alloc_failed", "tx_port_refused",
-    "rx_ip_fragment_dropped", "rx_unknown_proto", "polls",
+    "rx_unknown_proto", "polls",
 )
 
 # ---- TCP ---------------------------------------------------------------------
@@ -121,6 +140,13 @@ cdef enum:
     TF_WND_UPDATE = 0x1000      # the window opened enough to announce it
     TF_REXMT = 0x2000           # retransmitting after RTO (snd_nxt < snd_max)
     TF_RST_PENDING = 0x4000     # send RST at next output (abortive close)
+    TF_HANDLE = 0x10000         # the application holds a handle (API state)
+    TF_FORCE_ONE = 0x20000      # tcp_output may send one segment whatever the windows say
+
+cdef enum:
+    REC_NONE = 0
+    REC_NEWRENO = 1
+    REC_SACK = 2
 
 cdef struct Tcb:
     uint32_t id
@@ -168,11 +194,37 @@ cdef struct Tcb:
     uint8_t backoff
     uint8_t ooo_n
     uint16_t segs_unacked       # full segments received since our last ACK
-    # congestion control
+    # congestion control (tcp_cc.pxi) and loss recovery
     uint32_t cwnd
     uint32_t ssthresh
     uint32_t dupacks
-    uint32_t recover
+    uint32_t recover            # RFC 6582 "recover" / RFC 6675 RecoveryPoint
+    uint8_t cc                  # CC_NEWRENO / CC_CUBIC
+    uint8_t in_recovery         # REC_NONE / REC_NEWRENO / REC_SACK
+    uint8_t sack_n              # scoreboard ranges in use
+    uint8_t keep_probes         # keepalive probes sent without an answer
+    uint32_t high_rxt           # RFC 6675 HighRxt
+    uint32_t lt_allow           # RFC 3042 limited transmit: bytes beyond cwnd
+    uint32_t sack_l[SACK_MAX]   # sender scoreboard: SACKed [l, r), sorted, disjoint
+    uint32_t sack_r[SACK_MAX]
+    double cubic_wmax
+    double cubic_k
+    double cubic_origin
+    double cubic_west
+    uint64_t cubic_epoch
+    # receiver side of SACK: the block of the latest out-of-order arrival
+    # (reported first, RFC 2018 4) and a pending D-SACK (RFC 2883)
+    uint64_t last_ooo_start
+    uint64_t last_ooo_end
+    uint32_t dsack_l
+    uint32_t dsack_r
+    uint8_t dsack_pending
+    uint8_t quickack            # segments still to ACK at once (start of a connection)
+    uint8_t keep_cnt            # keepalive: probes before giving up (0 = keepalive off)
+    uint8_t _pad2
+    uint64_t keep_idle          # ns idle before the first probe
+    uint64_t keep_intvl         # ns between probes
+    uint64_t last_rcv           # when the last segment arrived
     # timers: absolute ns, 0 = off; `deadline` is their minimum, on the wheel
     uint64_t t_rexmt
     uint64_t t_delack
@@ -208,6 +260,35 @@ cdef struct Listener:
     uint32_t aq_head
     uint32_t aq_len
     uint64_t overflows
+    uint64_t cookies_until      # SYN cookies went out lately: check ACKs against them
+
+# IPv4 reassembly and reassembled UDP datagrams (used by ip_frag.pxi)
+cdef enum:
+    REASM_MAX = 65535
+    REASM_UNITS = 8192          # 8-byte units in a 64 KiB datagram
+    UDP_BIG_MAX = 16            # reassembled datagrams waiting per UDP socket
+
+cdef struct FragDatagram:
+    bint active
+    uint8_t proto
+    uint16_t ident
+    uint32_t src
+    uint32_t dst
+    uint32_t total              # payload length once the last fragment came, else 0
+    uint32_t received           # payload bytes held (no overlaps, so exact)
+    uint64_t expires
+    uint8_t src_mac[6]
+    uint8_t ip_hdr[20]          # a header of the datagram (for checksums and ICMP)
+    uint8_t *data               # REASM_MAX bytes
+    uint64_t *units             # REASM_UNITS bits
+
+cdef struct BigDgram:           # a reassembled UDP datagram waiting for recvfrom
+    uint8_t *data
+    uint32_t len
+    uint32_t src
+    uint16_t sport
+    uint64_t seq                # arrival order against the socket's channel
+
 
 cdef struct UdpSock:
     bint active
@@ -215,6 +296,9 @@ cdef struct UdpSock:
     uint32_t bind_ip            # 0 = any of ours
     nc_ring *chan               # received datagrams (buffer indices), bounded
     uint64_t drops
+    BigDgram *big               # [UDP_BIG_MAX] reassembled datagrams, allocated on first use
+    uint32_t big_head
+    uint32_t big_len
 
 cdef struct ArpEntry:
     uint32_t ip                 # 0 = empty
@@ -258,7 +342,17 @@ cdef struct StackConfig:
     bint timestamps
     bint sack
     bint window_scaling
+    bint nodelay                # default for new connections (Nagle off)
     uint8_t ttl
+    uint8_t cc                  # default congestion control
+    uint8_t keep_cnt            # default keepalive (0 = off)
+    uint64_t keep_idle_ns
+    uint64_t keep_intvl_ns
+    uint32_t challenge_ack_limit    # RFC 5961 challenge ACKs per second (stack-wide)
+    bint syncookies             # answer with SYN cookies when a backlog is full
+    uint64_t frag_timeout_ns    # IPv4 reassembly: give up on a datagram after this
+    uint32_t frag_max_datagrams
+    uint32_t frag_max_bytes
 
 cdef struct StackState:
     nc_port *port
@@ -312,6 +406,21 @@ cdef struct StackState:
     uint64_t isn_key1
     uint16_t ip_ident
     uint32_t eph_next
+    # IPv4 reassembly (ip_frag.pxi) and ICMP errors
+    FragDatagram *frags         # [nfrags], 64 KiB each, allocated when the stack starts
+    uint32_t nfrags
+    uint32_t frag_active
+    uint32_t frag_bytes
+    uint64_t udp_seq            # arrival order of UDP datagrams (channel vs reassembled)
+    uint64_t icmp_window_start
+    uint32_t icmp_count
+    uint8_t *scratch            # 64 KiB: a UDP datagram too large for one frame
+    # RFC 5961 challenge-ACK rate limit
+    uint64_t challenge_window_start
+    uint32_t challenge_count
+    # SYN cookies: the secret and the 64-second counter they are tied to
+    uint64_t cookie_key0
+    uint64_t cookie_key1
     # work done by the last poll (frames in + frames out + timers fired)
     uint32_t progress
     # the stats segment: port counters are copied there now and then

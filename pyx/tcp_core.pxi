@@ -211,6 +211,13 @@ cdef Tcb *tcb_alloc(StackState *st) noexcept nogil:
     t.fin_off = <uint64_t>-1
     t.chan = tcb_chan_at(st, id)
     nc_ring_init(t.chan, st.cfg.chan_size)
+    # per-connection settings start from the stack's defaults
+    t.cc = st.cfg.cc
+    if st.cfg.nodelay:
+        t.flags |= TF_NODELAY
+    t.keep_cnt = st.cfg.keep_cnt
+    t.keep_idle = st.cfg.keep_idle_ns
+    t.keep_intvl = st.cfg.keep_intvl_ns
     if not window_attach(&t.rcv, &st.rcv_arena) or not window_attach(&t.snd, &st.snd_arena):
         window_detach(&t.rcv, &st.rcv_arena)
         window_detach(&t.snd, &st.snd_arena)

@@ -70,3 +70,32 @@ def _no_leftover_segments():
     mine = f"netchan-stats.{os.getpid()}."
     left = [f for f in os.listdir("/dev/shm") if f.startswith(mine)]
     assert not left, f"stats segments left behind: {left}"
+
+
+@pytest.fixture
+def peer(raw_peer, vclock):
+    """A stack and a scripted remote TCP (tests/tcp_harness.py)."""
+    from tcp_harness import Peer
+    stack, port = raw_peer
+    return Peer(stack, port, vclock)
+
+
+@pytest.fixture
+def make_peer(vclock):
+    """A factory for scripted peers whose stack has other options than the
+    defaults (e.g. make_peer(msl=1.0, rcvbuf=4096)); same addresses and
+    clock as `peer`. Every stack it made is closed afterwards."""
+    from tcp_harness import Peer
+    made = []
+
+    def make(**stack_options):
+        name = unique("link")
+        stack = netchan.Stack(f"pair:{name}", ip=f"{SERVER_IP}/15", clock=vclock, seed=1,
+                              **stack_options)
+        port = netchan.open_port(netchan.parse_port_uri(f"pair:{name}"))
+        made.append((stack, port))
+        return Peer(stack, port, vclock)
+    yield make
+    for stack, port in reversed(made):
+        port.close()
+        stack.close()

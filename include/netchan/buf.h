@@ -35,6 +35,8 @@ struct nc_buf {
     uint64_t user[4];    /* owner-defined scratch (e.g. queued destination IP) */
 };
 
+_Static_assert(sizeof(struct nc_buf) == 64, "struct nc_buf is one cache line");
+
 #define NC_BUF_F_CSUM_OK  0x1u         /* the port verified L3/L4 checksums */
 #define NC_BUF_F_FREE     0x80000000u  /* on a free stack: a second free is a bug */
 

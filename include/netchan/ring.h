@@ -53,6 +53,14 @@ struct nc_ring {
     /* slots[size] follow, starting on line 3 */
 } NC_CACHE_ALIGNED;
 
+/* The layout above, held by the compiler (tests/test_channel.py also
+ * measures it on a live ring): each side's counters on a line of its own. */
+_Static_assert(offsetof(struct nc_ring, prod_tail) == 1 * NC_CACHE_LINE, "producer line");
+_Static_assert(offsetof(struct nc_ring, prod_seen) < 2 * NC_CACHE_LINE, "producer line");
+_Static_assert(offsetof(struct nc_ring, cons_head) == 2 * NC_CACHE_LINE, "consumer line");
+_Static_assert(offsetof(struct nc_ring, cons_seen) < 3 * NC_CACHE_LINE, "consumer line");
+_Static_assert(sizeof(struct nc_ring) == 3 * NC_CACHE_LINE, "slots start on line 3");
+
 #define NC_RING_MAGIC 0x4e43524eu /* "NCRN" */
 
 NC_INLINE uint32_t *nc_ring_slots(struct nc_ring *r)
@@ -202,10 +210,14 @@ NC_INLINE uint32_t nc_ring_dequeue(struct nc_ring *r, uint32_t *obj)
 NC_INLINE uint32_t nc_ring_count(const struct nc_ring *r)
 {
     /* Read head first: tail only grows, so tail - head never underflows
-     * even if the producer advances between the two loads. */
+     * even if the producer advances between the two loads. A third party
+     * (neither side) can still see more than size when the consumer drains
+     * and the producer refills between the loads: clamp, so that the count
+     * stays a fill level and nc_ring_free_count cannot underflow. */
     uint32_t head = nc_load_acquire(&r->cons_head);
     uint32_t tail = nc_load_acquire(&r->prod_tail);
-    return tail - head;
+    uint32_t n = tail - head;
+    return n > r->size ? r->size : n;
 }
 
 NC_INLINE uint32_t nc_ring_free_count(const struct nc_ring *r)

@@ -1,4 +1,4 @@
-"""The `netchan` command line: benchmarks, live counters, and (later) the testbed."""
+"""The `netchan` command line: benchmarks, live counters, hugepages, and the testbed."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +13,34 @@ def _cmd_bench(args):
 def _cmd_stats(args):
     from netchan import statsview
     return statsview.main(args)
+
+
+def _cmd_hugepages(args):
+    import json
+
+    from netchan import hugepages
+    result = None
+    if args.reserve is not None:
+        size = hugepages.parse_size(args.reserve)
+        page_kb = hugepages.parse_size(args.page_size) >> 10
+        result = hugepages.reserve(size, page_kb=page_kb,
+                                   mount=None if args.no_mount else args.mount)
+    st = hugepages.status()
+    if args.json:
+        print(json.dumps({"reserve": result, **st}, indent=2))
+        return 0
+    if result is not None:
+        page = hugepages.format_size(result["page_kb"] * 1024)
+        what = (f"{result['got']} x {page} pages reserved" if result["got"]
+                else f"{page} hugepages given back")
+        if result["mounted"]:
+            what += f"; hugetlbfs mounted at {result['mounted']}"
+        print(what)
+    print(hugepages.report(st))
+    return 0
+def _cmd_testbed(args):
+    from netchan import testbed
+    return testbed.main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--all", action="store_true", help="include counters that are zero")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=_cmd_stats)
+
+    h = sub.add_parser("hugepages", help="report reserved/free hugepages; reserve them (root)")
+    h.add_argument("--reserve", metavar="SIZE", default=None,
+                   help="set the reserved total to SIZE (256M, 1G; 0 gives them back) and mount "
+                        "hugetlbfs if none is mounted (needs root)")
+    h.add_argument("--page-size", default="2M", help="hugepage size to reserve (default 2M)")
+    h.add_argument("--mount", default="/dev/hugepages",
+                   help="where to mount hugetlbfs when none is mounted (default /dev/hugepages)")
+    h.add_argument("--no-mount", action="store_true", help="do not mount hugetlbfs")
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(func=_cmd_hugepages)
+    from netchan import testbed
+    testbed.add_parser(sub)
+    sub.choices["testbed"].set_defaults(func=_cmd_testbed)
     return p
 
 

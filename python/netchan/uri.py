@@ -13,6 +13,15 @@ partly filled block, default 1ms), frames=N (tx ring slots) and mac=ADDR
     shm:bench?loss=0.01&reorder=2%&seed=7
     pair:t?delay=5ms&pcap=/tmp/t.pcap
     afpacket:veth1?loss=0.02&seed=3&pcap=/tmp/veth1.pcap
+
+dpdk:DEVARGS names a DPDK device, a vdev with its driver arguments or a PCI
+address, and takes eal= (EAL arguments, see netchan.dpdk), bufs= (mbufs in
+its pool), rxd=/txd= (descriptors per queue) and promisc=0|1:
+
+    dpdk:net_ring0
+    dpdk:net_memif0,role=server,socket=/tmp/nc.sock
+    dpdk:net_af_packet0,iface=veth0?eal=--no-huge,-m,256
+    dpdk:0000:03:00.0?bufs=16384
 """
 from __future__ import annotations
 
@@ -25,6 +34,7 @@ LINK_PARAMS = {"bufs", "hugepages"}
 AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
 OTHER_PARAMS = {"pcap"}
+DPDK_PARAMS = {"eal", "rxd", "txd", "promisc"}
 
 _SIZE = re.compile(r"^\s*([0-9]+)\s*([kKmM]?)\s*$")
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s)?\s*$")
@@ -122,12 +132,31 @@ def parse_port_uri(uri: str) -> PortSpec:
             spec.link["frames"] = _count(value, key)
         elif key == "mac":
             spec.link["mac"] = value
+        elif key in DPDK_PARAMS:
+            if kind != "dpdk":
+                raise ValueError(f"port URI {uri!r}: {key}= applies to dpdk: ports only")
+            if key == "eal":
+                from netchan.dpdk import parse_eal_param
+                spec.link["eal"] = parse_eal_param(value)
+            elif key == "promisc":
+                if value not in ("0", "1"):
+                    raise ValueError(f"promisc={value!r}: use 0 or 1")
+                spec.link["promisc"] = value == "1"
+            else:
+                try:
+                    spec.link[key] = int(value)
+                except ValueError:
+                    raise ValueError(f"{key}={value!r}: expected a descriptor count") from None
         elif key == "hugepages":
+            if kind == "dpdk":
+                raise ValueError(f"port URI {uri!r}: hugepages= applies to shm: links; a dpdk: "
+                                 "port uses hugepages unless its EAL runs with --no-huge (eal=)")
             if value not in ("0", "1", "auto"):
                 raise ValueError(f"hugepages={value!r}: use 0, 1 or auto")
             spec.link["hugepages"] = {"0": False, "1": True, "auto": None}[value]
         else:
-            valid = sorted(LINK_PARAMS | FAULT_PARAMS | OTHER_PARAMS |
-                           (AFPACKET_PARAMS if kind == "afpacket" else set()))
+            valid = sorted(LINK_PARAMS | FAULT_PARAMS | OTHER_PARAMS
+                           | (DPDK_PARAMS if kind == "dpdk" else set())
+                           | (AFPACKET_PARAMS if kind == "afpacket" else set()))
             raise ValueError(f"port URI {uri!r}: unknown parameter {key!r}; valid: {', '.join(valid)}")
     return spec

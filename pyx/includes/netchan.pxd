@@ -21,13 +21,17 @@ cdef extern from "netchan/compat.h" nogil:
 
 cdef extern from "netchan/ring.h" nogil:
     uint32_t NC_RING_MAX_SIZE
+    uint32_t NC_RING_MAGIC
     struct nc_ring:
         uint32_t size
         uint32_t mask
         uint32_t magic
         uint32_t prod_tail
+        uint32_t prod_seen
         uint32_t cons_head
+        uint32_t cons_seen
     size_t nc_ring_memsize(uint32_t size)
+    uint32_t *nc_ring_slots(nc_ring *r)
     int nc_ring_init(nc_ring *r, uint32_t size)
     uint32_t nc_ring_enqueue_burst(nc_ring *r, const uint32_t *objs, uint32_t n)
     uint32_t nc_ring_enqueue_bulk(nc_ring *r, const uint32_t *objs, uint32_t n)

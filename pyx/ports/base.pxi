@@ -60,7 +60,11 @@ cdef class Port:
         if n:
             memcpy(nc_buf_data(nb), &data[0], n)
         nb.len = n
-        return self.p.ops.tx_burst(self.p, &b, 1, now) == 1
+        if self.p.ops.tx_burst(self.p, &b, 1, now) == 1:
+            return True
+        # Refused (ring full): the buffer is still ours to give back.
+        self.p.ops.free_burst(self.p, &b, 1)
+        return False
 
     def recv(self, uint32_t max_frames=32, uint64_t now=0):
         """Frames waiting on the port (up to max_frames), as bytes; [] if none."""

@@ -135,7 +135,8 @@ cdef inline long futex_wait(uint32_t *addr, uint32_t expected, uint64_t timeout_
 
 
 cdef inline long futex_wake(uint32_t *addr) noexcept nogil:
-    return sysc.syscall(sysc.SYS_futex, addr, sysc.FUTEX_WAKE, 1, NULL, NULL, 0)
+    # every sleeper: with a background thread, two may wait on one doorbell
+    return sysc.syscall(sysc.SYS_futex, addr, sysc.FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0)
 
 
 # ---- the vtable -------------------------------------------------------------
@@ -325,7 +326,10 @@ cdef class LinkPort(Port):
             "port_tx_packets": s.tx_packets, "port_tx_bytes": s.tx_bytes,
             "port_tx_dropped": s.tx_dropped, "port_alloc_failed": s.alloc_failed,
             "port_double_free": s.double_free,
-            "port_bufs_free": self.lp.fs.count, "port_bufs_total": self.lp.hdr.nbufs,
+            # buffers the peer has handed back count as free: they sit in the
+            # return ring until an allocation runs short and reclaims them
+            "port_bufs_free": self.lp.fs.count + nc_ring_count(self.lp.ret_own),
+            "port_bufs_total": self.lp.hdr.nbufs,
             "port_link_up": int(bool(self.lp.peer.attached)),
         }
 
@@ -405,6 +409,14 @@ def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
     cdef LinkHeader tmp
     cdef size_t size = link_layout(&tmp, req_mtu, req_bufs)
     path, huge, fsize = shared_file_path(f"netchan-link-{name}", size, hugepages)
+    # The second end must find the first end's file wherever it went (whether
+    # hugepages were free may differ between the two moments).
+    mount = hugetlbfs_mount()
+    for cand, cand_huge in ((f"/dev/shm/netchan-link-{name}", False),
+                            (None if mount is None else _os.path.join(mount, f"netchan-link-{name}"), True)):
+        if cand is not None and cand != path and _os.path.exists(cand):
+            path, huge = cand, cand_huge
+            break
     cdef MappedRegion region
     cdef LinkHeader *h
     while True:

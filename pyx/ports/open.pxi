@@ -14,7 +14,9 @@ def open_port(spec, mtu=None):
     elif spec.kind == "afpacket":
         port = open_afpacket(spec.target, mtu, **spec.link)
     elif spec.kind == "dpdk":
-        raise NotImplementedError("dpdk: ports arrive with the drivers issue (#4)")
+        from netchan import dpdk as _dpdk_control
+        port = _dpdk_control.open_port(spec.target, mtu=mtu, uri=f"dpdk:{spec.target}",
+                                       **spec.link)
     else:
         raise ValueError(f"unknown port kind {spec.kind!r}")
     try:

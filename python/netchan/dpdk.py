@@ -1,0 +1,730 @@
+"""DPDK control plane: the EAL's life cycle, devices, their queues and pools.
+
+Everything here runs once per port, never per packet: `open_port` configures
+an ethdev, builds an index-addressable mbuf pool, and hands the nc_port that
+the cffi module filled (its rx/tx burst functions compiled in C) to the
+Cython core, which calls through it one burst at a time without the GIL.
+
+    port = netchan.dpdk.open_port("net_ring0")                 # no root, no hugepages
+    stack = netchan.Stack("dpdk:net_memif0,role=server,socket=/tmp/nc.sock", ip=...)
+
+EAL arguments
+-------------
+The EAL can be initialised once per process. `init(args)` does it
+explicitly; otherwise the first port opened does it with `eal=` from its URI
+or, without one, with these defaults:
+
+    --file-prefix=netchan-PID --lcores=0@(CPUS) --no-telemetry --log-level=warning
+    + with >= 64 MiB of free 2 MiB hugepages:  --in-memory
+      without:                                  --no-huge -m 256 --no-shconf
+    + for a PCI target: -a ADDRESS, else: --no-pci
+
+`--lcores=0@(CPUS)` keeps the process's CPU affinity as it was (EAL would
+otherwise pin the calling thread to one core). A later port with no `eal=`
+reuses the running EAL; one whose `eal=` differs is refused (ask for the same
+arguments, or use another process).
+
+Ownership
+---------
+`Device` owns the ethdev (configured, started, closed by it), the mempool,
+and the C struct netchan_dpdk_port (whose first member is the nc_port the
+stack calls through; freed by cffi's gc when the Device is collected).
+The Cython `DpdkPort` keeps its Device alive, so the nc_port pointer it
+holds is valid for as long as the DpdkPort exists. Closing retires the port
+first (every vtable call returns at once), then stops and closes the ethdev
+and frees the pool.
+"""
+from __future__ import annotations
+
+import atexit
+import errno
+import itertools
+import os
+import re
+import threading
+import weakref
+
+try:
+    from netchan._dpdk import ffi, lib
+except ImportError:     # built without DPDK (no libdpdk at build time)
+    ffi = lib = None
+
+HUGEPAGE_DEFAULT_MIN = 64 << 20     # free hugepage bytes below which defaults use --no-huge
+DEFAULT_NBUFS = 8192
+DEFAULT_RXD = 1024
+DEFAULT_TXD = 1024
+MEMPOOL_CACHE = 256
+MEMIF_CONNECT_TIMEOUT = 10.0        # seconds a memif client waits for its server
+MEMIF_RECONNECT_INTERVAL = 1.0      # seconds before a memif client tries again
+
+_PCI_ADDRESS = re.compile(r"^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
+
+
+class DpdkError(RuntimeError):
+    """A DPDK set-up step failed; the message says what to do."""
+
+
+class DpdkUnavailable(DpdkError):
+    """netchan was built without DPDK."""
+
+
+class HugepagesError(DpdkError):
+    """The EAL was asked to use hugepages but none are free."""
+
+
+class EalInitError(DpdkError):
+    """rte_eal_init failed."""
+
+
+class EalAlreadyInitialized(DpdkError):
+    """The EAL is running with other arguments than asked for."""
+
+
+class PortNotFound(DpdkError, LookupError):
+    """No ethdev by that name, and none could be created."""
+
+
+# ---- features and drivers -----------------------------------------------------
+
+def available() -> bool:
+    """True when netchan was built with DPDK."""
+    return lib is not None
+
+
+def _require():
+    if lib is None:
+        raise DpdkUnavailable(
+            "netchan was built without DPDK (pkg-config libdpdk was not found when it "
+            "was built): install it (Debian: apt-get install libdpdk-dev pkg-config) and "
+            "rebuild netchan (python setup.py build_ext --inplace, or pip install .)")
+
+
+def features() -> dict:
+    """What this build of the binding offers (flags set at compile time)."""
+    if lib is None:
+        return {"dpdk": False}
+    return {
+        "dpdk": True,
+        "version": ffi.string(lib.rte_version()).decode(),
+        "link_to_str": bool(lib.NETCHAN_HAS_LINK_TO_STR),
+        "rxmode_mtu": bool(lib.NETCHAN_HAS_RXMODE_MTU),
+        "pktmbuf_free_bulk": bool(lib.NETCHAN_HAS_PKTMBUF_FREE_BULK),
+        "runtime_dir": bool(lib.NETCHAN_HAS_RUNTIME_DIR),
+        "pmd_path": ffi.string(lib.NETCHAN_EAL_PMD_PATH).decode(),
+    }
+
+
+def drivers() -> list:
+    """Names of the net drivers this DPDK can load (net_memif, net_ring, ...);
+    [] when drivers are linked in and cannot be listed."""
+    if lib is None:
+        return []
+    path = ffi.string(lib.NETCHAN_EAL_PMD_PATH).decode()
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return []
+    out = set()
+    for n in names:
+        m = re.match(r"^librte_net_(\w+)\.so$", n)
+        if m:
+            out.add("net_" + m.group(1))
+    return sorted(out)
+
+
+# ---- EAL -------------------------------------------------------------------------
+
+_lock = threading.RLock()
+_eal_args = None            # the arguments the EAL runs with, once initialised
+_runtime_dir = None         # its runtime directory, removed at exit when empty
+_devices = weakref.WeakSet()
+_pool_serial = itertools.count(1)     # makes mempool names unique within the process
+
+
+def is_pci_address(target: str) -> bool:
+    return bool(_PCI_ADDRESS.match(target.split(",", 1)[0]))
+
+
+def _free_hugepage_bytes() -> int:
+    from netchan import hugepages
+    return hugepages.free_bytes()
+
+
+def default_eal_args(target: str | None = None) -> list:
+    """The EAL arguments used when none are given (see the module docstring)."""
+    cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+    args = [f"--file-prefix=netchan-{os.getpid()}", f"--lcores=0@({cpus})",
+            "--no-telemetry", "--log-level=warning"]
+    if _free_hugepage_bytes() >= HUGEPAGE_DEFAULT_MIN:
+        args.append("--in-memory")
+    else:
+        args += ["--no-huge", "-m", "256", "--no-shconf"]
+    if target is not None and is_pci_address(target):
+        args += ["-a", target.split(",", 1)[0]]
+    else:
+        args.append("--no-pci")
+    return args
+
+
+def parse_eal_param(text: str) -> list:
+    """`eal=` of a URI: arguments separated by spaces ('+' in a URL), or by
+    commas when there is no space (`--no-huge,-m,256`). Use spaces when an
+    argument itself holds a comma (`--vdev=net_memif0,role=server`)."""
+    import shlex
+    text = text.strip()
+    if not text:
+        return []
+    if any(c.isspace() for c in text):
+        return shlex.split(text)
+    return [a for a in text.split(",") if a]
+
+
+def eal_args():
+    """The arguments the EAL runs with in this process, or None."""
+    return None if _eal_args is None else list(_eal_args)
+
+
+def _check_hugepages(args):
+    from netchan import hugepages
+    if "--no-huge" in args or any(a.startswith("--huge-dir") for a in args):
+        return
+    if _free_hugepage_bytes() > 0:
+        if "--in-memory" not in args and not hugepages.mounts():
+            raise HugepagesError(
+                "hugepages are free but no hugetlbfs is mounted for DPDK's files: run "
+                "`netchan hugepages --reserve 256M` (as root; it mounts /dev/hugepages), or "
+                "add --in-memory to the EAL arguments")
+        return
+    raise HugepagesError(
+        "DPDK was asked to use hugepages but none are free: reserve some with "
+        "`netchan hugepages --reserve 256M` (as root), or run without them by adding "
+        "--no-huge -m 256 to the EAL arguments (URI: ?eal=--no-huge,-m,256)")
+
+
+def init(args=None, *, target=None) -> list:
+    """Start the EAL with `args` (a list of strings, without the program
+    name), or the defaults when None. Returns the arguments in use.
+
+    Once per process: calling again with the same arguments (or None) does
+    nothing; different arguments raise EalAlreadyInitialized."""
+    global _eal_args, _runtime_dir
+    _require()
+    with _lock:
+        if _eal_args is not None:
+            if args is not None and list(args) != _eal_args:
+                raise EalAlreadyInitialized(
+                    f"the DPDK EAL is already initialised in this process with {_eal_args}; "
+                    f"it can be initialised only once per process, so {list(args)} cannot "
+                    "apply: open every dpdk: port with the same eal= (or none, to reuse it), "
+                    "or use another process")
+            return list(_eal_args)
+        args = default_eal_args(target) if args is None else [str(a) for a in args]
+        _check_hugepages(args)
+        argv_keep = [ffi.new("char[]", a.encode()) for a in ["netchan", *args]]
+        argv = ffi.new("char *[]", argv_keep + [ffi.NULL])
+        lib.netchan_log_to_stderr()
+        rc = lib.rte_eal_init(len(argv_keep), argv)
+        if rc < 0:
+            err = lib.netchan_rte_errno()
+            hint = ""
+            if err == errno.EALREADY:
+                hint = (" (the EAL was initialised in this process by something else: netchan "
+                        "cannot take it over)")
+            elif err == errno.EACCES:
+                hint = " (hugepages or /dev/vfio need root: run as root, or add --no-huge)"
+            elif err == errno.EINVAL:
+                hint = " (see the EAL's message above for the argument it refused)"
+            elif err == errno.ENOMEM:
+                hint = (" (not enough memory: reserve hugepages with `netchan hugepages "
+                        "--reserve 256M`, or use --no-huge -m 256)")
+            raise EalInitError(f"rte_eal_init({' '.join(args)}) failed: "
+                               f"{_rte_strerror(err)}{hint}")
+        _eal_args = list(args)
+        if lib.NETCHAN_HAS_RUNTIME_DIR:
+            p = lib.netchan_runtime_dir()
+            _runtime_dir = ffi.string(p).decode() if p != ffi.NULL else None
+        atexit.register(_at_exit)
+        return list(_eal_args)
+
+
+def initialized() -> bool:
+    return _eal_args is not None
+
+
+def _rte_strerror(err: int) -> str:
+    return ffi.string(lib.rte_strerror(err)).decode(errors="replace")
+
+
+def _at_exit():
+    for dev in list(_devices):
+        try:
+            dev.close()
+        except Exception:   # noqa: BLE001 - best effort at exit
+            pass
+    # Give the EAL's memory back (and unlink its hugepage files, if any).
+    lib.rte_eal_cleanup()
+    # The EAL leaves an empty runtime directory behind with --no-shconf.
+    if _runtime_dir:
+        try:
+            os.rmdir(_runtime_dir)
+        except OSError:
+            pass
+
+
+# ---- ports --------------------------------------------------------------------
+
+def _port_name(port_id: int) -> str:
+    buf = ffi.new("char[]", lib.RTE_ETH_NAME_MAX_LEN)
+    if lib.rte_eth_dev_get_name_by_port(port_id, buf) != 0:
+        return f"port{port_id}"
+    return ffi.string(buf).decode()
+
+
+def _mac_of(port_id: int) -> str:
+    mac = ffi.new("struct rte_ether_addr *")
+    if lib.rte_eth_macaddr_get(port_id, mac) != 0:
+        return "?"
+    return ":".join(f"{b:02x}" for b in mac.addr_bytes)
+
+
+def ports() -> list:
+    """Every ethdev the running EAL knows: [{id, name, driver, mac, link_up}]."""
+    _require()
+    out = []
+    if _eal_args is None:
+        return out
+    pid = lib.rte_eth_find_next(0)
+    while pid < lib.RTE_MAX_ETHPORTS:
+        info = ffi.new("struct rte_eth_dev_info *")
+        drv = "?"
+        if lib.rte_eth_dev_info_get(pid, info) == 0 and info.driver_name != ffi.NULL:
+            drv = ffi.string(info.driver_name).decode()
+        link = ffi.new("struct netchan_eth_link *")
+        lib.netchan_eth_link_get(pid, link)
+        out.append({"id": pid, "name": _port_name(pid), "driver": drv, "mac": _mac_of(pid),
+                    "link_up": bool(link.up)})
+        pid = lib.rte_eth_find_next(pid + 1)
+    return out
+
+
+def _lookup(name: str):
+    pid = ffi.new("uint16_t *")
+    if lib.rte_eth_dev_get_port_by_name(name.encode(), pid) == 0:
+        return pid[0]
+    return None
+
+
+def _not_found(name: str, why: str) -> PortNotFound:
+    present = ", ".join(f"{p['name']} ({p['driver']})" for p in ports()) or "none"
+    drv = ", ".join(drivers()) or "(drivers linked in: not listable)"
+    return PortNotFound(
+        f"DPDK port {name!r} not found: {why}. Ports present: {present}. A dpdk: port is a "
+        f"vdev name plus its arguments (dpdk:net_ring0, dpdk:net_memif0,role=server,"
+        f"socket=/tmp/x.sock, dpdk:net_af_packet0,iface=veth0) or the PCI address of a NIC "
+        f"bound to vfio-pci (dpdk:0000:03:00.0). Net drivers here: {drv}")
+
+
+# Driver arguments netchan adds when the URI does not give them.
+_DRIVER_DEFAULTS = {
+    # 512 ring frames (the default) overflow under one TCP flow from Linux
+    # (hundreds of retransmissions per 16 MiB on veth); 4096 had none.
+    "net_af_packet": {"framecnt": "4096"},
+}
+
+
+def _driver_defaults(driver, drvargs: str) -> str:
+    extra = _DRIVER_DEFAULTS.get(driver)
+    if not extra:
+        return drvargs
+    given = {kv.split("=", 1)[0] for kv in drvargs.split(",") if kv}
+    add = [f"{k}={v}" for k, v in extra.items() if k not in given]
+    return ",".join([a for a in [drvargs] if a] + add)
+
+
+def _vdev_driver(name: str) -> str:
+    """net_memif0 -> net_memif (the driver a vdev name selects)."""
+    return re.sub(r"\d+$", "", name)
+
+
+class Device:
+    """One ethdev with one rx and one tx queue, a pool, and the nc_port over
+    them. Use open_port() for a netchan Port; this is its control side."""
+
+    def __init__(self, devargs: str, *, nbufs=None, rxd=None, txd=None, mtu=None,
+                 promisc=False, eal=None):
+        _require()
+        if not devargs or not isinstance(devargs, str):
+            raise ValueError(f"dpdk: needs a device, e.g. net_ring0 (got {devargs!r})")
+        self.closed = True
+        self.devargs = devargs
+        self.name, _, self.drvargs = devargs.partition(",")
+        if is_pci_address(self.name) and self.name.count(":") == 1:
+            self.name = "0000:" + self.name     # the ethdev's name carries the domain
+        self.nbufs = DEFAULT_NBUFS if nbufs is None else int(nbufs)
+        self.rxd = DEFAULT_RXD if rxd is None else int(rxd)
+        self.txd = DEFAULT_TXD if txd is None else int(txd)
+        if not 64 <= self.nbufs <= (1 << 24):
+            raise ValueError(f"bufs={self.nbufs}: must be in 64..16777216")
+        for what, n in (("rxd", self.rxd), ("txd", self.txd)):
+            if not 16 <= n <= 32768:
+                raise ValueError(f"{what}={n}: descriptors per queue must be in 16..32768")
+        if self.nbufs < self.rxd + self.txd + 512:
+            raise ValueError(
+                f"bufs={self.nbufs} is too few for rxd={self.rxd} + txd={self.txd} descriptors "
+                f"plus the stack's own buffers: use at least {self.rxd + self.txd + 512}")
+        init(eal, target=devargs)
+        self._hotplugged = None
+        self._mempool = ffi.NULL
+        self._dp = None
+        self._started = False
+        self.port_id = None
+        try:
+            self.port_id = self._attach()
+            self._setup(mtu, promisc)
+        except BaseException:
+            self._teardown()
+            raise
+        self.closed = False
+        _devices.add(self)
+
+    # ---- set-up ----
+
+    def _attach(self) -> int:
+        pid = _lookup(self.name)
+        if pid is not None:
+            for dev in _devices:
+                if not dev.closed and dev.port_id == pid:
+                    raise OSError(errno.EBUSY, f"DPDK port {self.name} is already open in this "
+                                               "process; close it first")
+            # Made by the EAL's own arguments (--vdev, a probed NIC): ours to
+            # close and unplug from now on, like one we plug ourselves.
+            self._hotplugged = ("pci" if is_pci_address(self.name) else "vdev", self.name)
+            return pid
+        drv = None
+        if is_pci_address(self.name):
+            bus = "pci"
+            if "--no-pci" in (_eal_args or []):
+                raise _not_found(self.name, "the EAL runs with --no-pci (a non-PCI port was "
+                                            "opened first): open the PCI port first, or pass "
+                                            "eal= without --no-pci")
+        else:
+            bus = "vdev"
+            drv = _vdev_driver(self.name)
+        self.drvargs = _driver_defaults(drv, self.drvargs)
+        rc = lib.rte_eal_hotplug_add(bus.encode(), self.name.encode(), self.drvargs.encode())
+        if rc < 0:
+            why = (f"hot-plugging {bus} device {self.devargs!r} failed: {_rte_strerror(-rc)}")
+            known = drivers()
+            if drv is not None and known and drv not in known:
+                # a hint only: some drivers live in a library of another name
+                # (net_virtio_user in librte_net_virtio)
+                why += f"; there seems to be no DPDK driver {drv!r}"
+            else:
+                why += " (see the driver's message above)"
+            raise _not_found(self.name, why)
+        self._hotplugged = (bus, self.name)
+        pid = _lookup(self.name)
+        if pid is None:
+            lib.rte_eal_hotplug_remove(bus.encode(), self.name.encode())
+            self._hotplugged = None
+            raise _not_found(self.name, f"{bus} device {self.name!r} was probed but made no "
+                                        "ethdev by that name")
+        return pid
+
+    def _check(self, rc, what):
+        if rc < 0:
+            raise DpdkError(f"DPDK port {self.name} (id {self.port_id}): {what} failed: "
+                            f"{_rte_strerror(-rc)}")
+        return rc
+
+    def _setup(self, mtu, promisc):
+        pid = self.port_id
+        info = ffi.new("struct rte_eth_dev_info *")
+        self._check(lib.rte_eth_dev_info_get(pid, info), "rte_eth_dev_info_get")
+        self.driver = ffi.string(info.driver_name).decode() if info.driver_name else "?"
+        self.max_mtu = info.max_mtu
+        cur = ffi.new("uint16_t *")
+        self._check(lib.rte_eth_dev_get_mtu(pid, cur), "rte_eth_dev_get_mtu")
+        want_mtu = int(mtu) if mtu is not None else int(cur[0])
+        if not 68 <= want_mtu <= 65535:
+            raise ValueError(f"mtu={want_mtu}: must be in 68..65535")
+        if info.max_mtu and want_mtu > info.max_mtu:
+            raise ValueError(f"mtu={want_mtu}: {self.driver} allows at most {info.max_mtu}")
+        socket = lib.rte_eth_dev_socket_id(pid)
+        if socket < 0:
+            socket = lib.SOCKET_ID_ANY
+        queue_socket = socket & 0xffffffff      # the queue calls take it unsigned
+        # frame = Ethernet header + IP MTU (+ a VLAN tag of slack), or what the
+        # driver says its rx buffers need, whichever is larger
+        frame_room = max(want_mtu + 18, info.min_rx_bufsize)
+        if self.driver == "net_af_packet":
+            # it copies whole TPACKET ring frames (framesz=, 2048 by default)
+            m = re.search(r"(?:^|,)framesz=(\d+)", self.drvargs)
+            frame_room = max(frame_room, int(m.group(1)) if m else 2048)
+        self._make_pool(frame_room, socket)
+        conf = ffi.new("struct rte_eth_conf *")
+        if mtu is not None:
+            lib.netchan_eth_conf_set_mtu(conf, want_mtu)
+        self._check(lib.rte_eth_dev_configure(pid, 1, 1, conf), "rte_eth_dev_configure")
+        if mtu is not None and not lib.NETCHAN_HAS_RXMODE_MTU:
+            self._check(lib.rte_eth_dev_set_mtu(pid, want_mtu), f"setting MTU {want_mtu}")
+        nrx = ffi.new("uint16_t *", self.rxd)
+        ntx = ffi.new("uint16_t *", self.txd)
+        self._check(lib.rte_eth_dev_adjust_nb_rx_tx_desc(pid, nrx, ntx),
+                    "rte_eth_dev_adjust_nb_rx_tx_desc")
+        self.rxd, self.txd = nrx[0], ntx[0]
+        for attempt in range(3):
+            rc = lib.rte_eth_rx_queue_setup(pid, 0, self.rxd, queue_socket, ffi.NULL,
+                                            self._mempool)
+            if rc != -errno.ENOMEM or attempt == 2:
+                break
+            # Some drivers want larger mbufs than the MTU needs (net_af_packet
+            # copies whole 2 KiB ring frames) and say only ENOMEM: try the next
+            # size up (strides are powers of two).
+            frame_room = self.pool_info()["data_room"] + 1
+            lib.rte_mempool_free(self._mempool)
+            self._mempool = ffi.NULL
+            self._make_pool(frame_room, socket)
+        self._check(rc, "rte_eth_rx_queue_setup")
+        self._check(lib.rte_eth_tx_queue_setup(pid, 0, self.txd, queue_socket, ffi.NULL),
+                    "rte_eth_tx_queue_setup")
+        if promisc:
+            self._check(lib.rte_eth_promiscuous_enable(pid), "rte_eth_promiscuous_enable")
+        self._start()
+        err = ffi.new("char[]", 512)
+        dp = lib.netchan_dpdk_port_new(pid, 0, self._mempool, err, 512)
+        if dp == ffi.NULL:
+            raise DpdkError(f"DPDK port {self.name}: {ffi.string(err).decode()}")
+        self._dp = ffi.gc(dp, lib.netchan_dpdk_port_free)
+        if not any(dp.port.mac):
+            self._assign_mac()
+
+    def _start(self):
+        if self.driver == "net_memif" and "role=client" in self.drvargs:
+            self._start_memif_client()
+            return
+        self._check(lib.rte_eth_dev_start(self.port_id), "rte_eth_dev_start")
+        self._started = True
+
+    def _start_memif_client(self):
+        """A memif client connects once, when started, and never again: its
+        start fails if the server is not listening yet, and a connection the
+        server takes before its own start is refused, leaving the link down
+        for good. So: start, and restart until the link comes up."""
+        import time
+        deadline = time.monotonic() + MEMIF_CONNECT_TIMEOUT
+        while True:
+            rc = lib.rte_eth_dev_start(self.port_id)
+            if rc == 0:
+                self._started = True
+                if self.wait_link_up(MEMIF_RECONNECT_INTERVAL):
+                    return
+                lib.rte_eth_dev_stop(self.port_id)
+                self._started = False
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        raise DpdkError(
+            f"DPDK port {self.name}: the memif client found no server within "
+            f"{MEMIF_CONNECT_TIMEOUT:.0f} s ({self.devargs}): start the role=server end with "
+            "the same socket= (memif sockets are abstract by default: both ends must be in "
+            "the same network namespace, or pass socket-abstract=no)")
+
+    def _make_pool(self, frame_room, socket):
+        # The name only needs to be unique in this process.
+        name = f"netchan{self.port_id}_{next(_pool_serial)}"
+        err = ffi.new("char[]", 512)
+        self._mempool = lib.netchan_dpdk_pool_create(
+            name.encode(), self.nbufs, MEMPOOL_CACHE, frame_room, socket, err, 512)
+        if self._mempool == ffi.NULL:
+            raise DpdkError(f"DPDK port {self.name}: {ffi.string(err).decode()}")
+
+    def _assign_mac(self):
+        """Some vdevs (net_ring, net_null) have no MAC: give the port a
+        locally administered one, stable for this process and port."""
+        import hashlib
+        h = hashlib.blake2s(f"{os.getpid()}:{self.devargs}".encode(), digest_size=3).digest()
+        mac = bytes([0x02, 0x6e, 0x64]) + h
+        addr = ffi.new("struct rte_ether_addr *")
+        addr.addr_bytes = list(mac)
+        lib.rte_eth_dev_default_mac_addr_set(self.port_id, addr)  # the driver may refuse: fine
+        self._dp.port.mac = list(mac)
+
+    # ---- the nc_port ----
+
+    @property
+    def nc_port_address(self) -> int:
+        """Address of the struct nc_port the stack calls through (0 if never made)."""
+        if self._dp is None:
+            return 0
+        return int(ffi.cast("uintptr_t", ffi.addressof(self._dp.port)))
+
+    # ---- state ----
+
+    @property
+    def mac(self) -> str:
+        """The MAC the port sends from (the driver's, or the one netchan gave it)."""
+        if self._dp is not None:
+            return ":".join(f"{b:02x}" for b in self._dp.port.mac)
+        return _mac_of(self.port_id)
+
+    @property
+    def mtu(self) -> int:
+        cur = ffi.new("uint16_t *")
+        self._check(lib.rte_eth_dev_get_mtu(self.port_id, cur), "rte_eth_dev_get_mtu")
+        return cur[0]
+
+    def link(self) -> dict:
+        """Link state without waiting: {up, speed_mbps, full_duplex, autoneg, text}."""
+        self._check_open()
+        link = ffi.new("struct netchan_eth_link *")
+        self._check(lib.netchan_eth_link_get(self.port_id, link), "rte_eth_link_get_nowait")
+        return {"up": bool(link.up), "speed_mbps": link.speed_mbps,
+                "full_duplex": bool(link.full_duplex), "autoneg": bool(link.autoneg),
+                "text": ffi.string(link.text).decode()}
+
+    def wait_link_up(self, timeout=10.0) -> bool:
+        """Poll the link until it is up or timeout seconds pass; returns its state."""
+        import time
+        deadline = time.monotonic() + timeout
+        link = ffi.new("struct netchan_eth_link *")
+        while True:
+            if lib.netchan_eth_link_get(self.port_id, link) == 0 and link.up:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
+    def eth_stats(self) -> dict:
+        """rte_eth_stats_get: the driver's basic counters."""
+        self._check_open()
+        st = ffi.new("struct rte_eth_stats *")
+        self._check(lib.rte_eth_stats_get(self.port_id, st), "rte_eth_stats_get")
+        return {k: getattr(st, k) for k in ("ipackets", "opackets", "ibytes", "obytes",
+                                            "imissed", "ierrors", "oerrors", "rx_nombuf")}
+
+    def xstats(self) -> dict:
+        """rte_eth_xstats_get: the driver's extended counters, by name."""
+        self._check_open()
+        n = lib.rte_eth_xstats_get_names(self.port_id, ffi.NULL, 0)
+        self._check(n, "rte_eth_xstats_get_names")
+        names = ffi.new("struct rte_eth_xstat_name[]", n)
+        vals = ffi.new("struct rte_eth_xstat[]", n)
+        got = self._check(lib.rte_eth_xstats_get_names(self.port_id, names, n),
+                          "rte_eth_xstats_get_names")
+        got2 = self._check(lib.rte_eth_xstats_get(self.port_id, vals, n), "rte_eth_xstats_get")
+        out = {}
+        for i in range(min(got, got2, n)):
+            out[ffi.string(names[vals[i].id].name).decode()] = vals[i].value
+        return out
+
+    def reset_stats(self):
+        self._check_open()
+        self._check(lib.rte_eth_stats_reset(self.port_id), "rte_eth_stats_reset")
+        rc = lib.rte_eth_xstats_reset(self.port_id)
+        if rc < 0 and rc != -errno.ENOTSUP:
+            self._check(rc, "rte_eth_xstats_reset")
+
+    def pool_info(self) -> dict:
+        """The mbuf pool: geometry, free/used counts, page size under it."""
+        if self._mempool == ffi.NULL:
+            raise ValueError(f"DPDK port {self.name} has no pool (closed)")
+        info = ffi.new("struct netchan_dpdk_pool_info *")
+        err = ffi.new("char[]", 512)
+        if lib.netchan_dpdk_pool_check(self._mempool, info, err, 512) != 0:
+            raise DpdkError(ffi.string(err).decode())
+        return {"name": ffi.string(lib.netchan_mempool_name(self._mempool)).decode(),
+                "count": info.count, "stride": info.stride, "buf_len": info.buf_len,
+                "data_room": info.data_room, "chunks": info.chunks,
+                "page_size": info.page_size,
+                "hugepages": bool(lib.rte_eal_has_hugepages()) and info.page_size > 4096,
+                "free": lib.rte_mempool_avail_count(self._mempool),
+                "in_use": lib.rte_mempool_in_use_count(self._mempool)}
+
+    def counters(self) -> dict:
+        """The port's own drop counters (beyond nc_port.stats)."""
+        if self._dp is None:
+            return {}
+        return {"dpdk_rx_multiseg_dropped": self._dp.rx_multiseg,
+                "dpdk_rx_foreign_dropped": self._dp.rx_foreign,
+                "dpdk_tx_invalid": self._dp.tx_invalid}
+
+    def _check_open(self):
+        if self.closed:
+            raise ValueError(f"DPDK port {self.name} is closed")
+
+    # ---- stop, start, tear-down ----
+
+    def stop(self):
+        """Stop the ethdev; the port is inert (sends nothing, receives
+        nothing, link down) until start()."""
+        self._check_open()
+        if self._started:
+            lib.netchan_dpdk_port_pause(self._dp)
+            self._check(lib.rte_eth_dev_stop(self.port_id), "rte_eth_dev_stop")
+            self._started = False
+
+    def start(self):
+        """Start the ethdev again after stop()."""
+        self._check_open()
+        if not self._started:
+            self._start()
+            lib.netchan_dpdk_port_resume(self._dp)
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+
+    def close(self):
+        """Retire the nc_port, stop and close the ethdev (and unplug it if we
+        plugged it), free the pool. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        _devices.discard(self)
+        self._teardown()
+
+    def _teardown(self):
+        if self._dp is not None:
+            lib.netchan_dpdk_port_retire(self._dp)
+            if self._started:
+                lib.netchan_dpdk_port_drain(self._dp)
+        if self._started:
+            lib.rte_eth_dev_stop(self.port_id)
+            self._started = False
+        if self.port_id is not None:
+            lib.rte_eth_dev_close(self.port_id)
+        if self._hotplugged is not None:
+            bus, name = self._hotplugged
+            lib.rte_eal_hotplug_remove(bus.encode(), name.encode())
+            self._hotplugged = None
+        if self._mempool != ffi.NULL:
+            lib.rte_mempool_free(self._mempool)
+            self._mempool = ffi.NULL
+
+    def __repr__(self):
+        state = "closed" if self.closed else f"port {self.port_id}"
+        return f"<netchan.dpdk.Device {self.devargs!r} {state}>"
+
+
+def open_device(devargs: str, **kw) -> Device:
+    """The control side only (see Device); open_port gives a netchan Port."""
+    return Device(devargs, **kw)
+
+
+def open_port(devargs: str, *, mtu=None, nbufs=None, rxd=None, txd=None, promisc=False,
+              eal=None, uri=None):
+    """A netchan Port (netchan._core.DpdkPort) on DPDK device `devargs`:
+    a vdev with its arguments (net_ring0, net_memif0,role=server,socket=PATH,
+    net_af_packet0,iface=veth0) or a PCI address. `eal` is a list of EAL
+    arguments, or a string in the URI's eal= form."""
+    from netchan._core import DpdkPort
+    if isinstance(eal, str):
+        eal = parse_eal_param(eal)
+    dev = Device(devargs, nbufs=nbufs, rxd=rxd, txd=txd, mtu=mtu, promisc=promisc, eal=eal)
+    try:
+        return DpdkPort(dev, uri or f"dpdk:{devargs}")
+    except BaseException:
+        dev.close()
+        raise
