@@ -637,8 +637,10 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
     memset(&ifr, 0, sizeof(ifr))
     memcpy(ifr.ifr_name, <const char *>bname, len(bname))
     if lpk.ioctl(fd, lpk.SIOCGIFHWADDR, &ifr) < 0 or ifr.ifr_hwaddr.sa_family != 1:  # ARPHRD_ETHER
+        hatype = ifr.ifr_hwaddr.sa_family
         port.close()
-        raise ValueError(f"afpacket:{iface}: not an Ethernet interface")
+        raise OSError(_errno.EINVAL, f"afpacket:{iface}: not an Ethernet interface (link type "
+                                     f"{hatype}); afpacket needs Ethernet framing")
     hw = bytes([<uint8_t>ifr.ifr_hwaddr.sa_data[i] for i in range(6)])
     port.interface_mac = ":".join(f"{b:02x}" for b in hw)
     if mtu is not None and int(mtu) != if_mtu:
