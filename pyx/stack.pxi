@@ -32,6 +32,14 @@ cdef inline bint ip_is_ours(StackState *st, uint32_t dst) noexcept nogil:
     return dst == st.ip
 
 
+cdef inline bint ip_source_valid(uint32_t src) noexcept nogil:
+    """RFC 1122 3.2.1.3: a source that names no single host (0.0.0.0/8,
+    127.0.0.0/8, multicast, class E and broadcast) is discarded, so that
+    nothing we send (RSTs, ICMP errors, echo replies) goes to a group."""
+    cdef uint32_t first = src >> 24
+    return first != 0 and first != 127 and first < 224
+
+
 cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
     """Classify one received frame; always consumes b (queued, sent back or freed)."""
     cdef nc_buf *nb = nc_port_buf(st.port, b)
@@ -76,20 +84,27 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         stack_drop(st, b)
         return
     rc = ipv4_parse(eth.payload, eth.payload_len, &ip, True)
-    if rc == ERR_IP_FRAGMENT:
-        # not an error: counted as ip_frags_in by reassembly
-        if ip_is_ours(st, ip.dst):
-            ip_fragment_input(st, &ip, eth.src)      # copies what it keeps
-        else:
-            st.ctr[C_RX_IP_NOT_FOR_US] += 1
-        stack_drop(st, b)
-        return
-    if rc != WIRE_OK:
+    if rc != WIRE_OK and rc != ERR_IP_FRAGMENT:
         st.wire_err[rc] += 1
         stack_drop(st, b)
         return
     if not ip_is_ours(st, ip.dst):
         st.ctr[C_RX_IP_NOT_FOR_US] += 1
+        stack_drop(st, b)
+        return
+    if memcmp(eth.dst, BROADCAST_MAC, 6) == 0:
+        # a datagram for our unicast address in a link-layer broadcast
+        # (RFC 1122 3.3.6: discard; nothing may answer it)
+        st.ctr[C_RX_IP_L2_BROADCAST] += 1
+        stack_drop(st, b)
+        return
+    if not ip_source_valid(ip.src):
+        st.ctr[C_RX_IP_BAD_SOURCE] += 1
+        stack_drop(st, b)
+        return
+    if rc == ERR_IP_FRAGMENT:
+        # not an error: counted as ip_frags_in by reassembly
+        ip_fragment_input(st, &ip, eth.src)      # copies what it keeps
         stack_drop(st, b)
         return
     if ip.proto == IP_PROTO_TCP:

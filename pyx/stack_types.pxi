@@ -23,6 +23,8 @@ cdef enum:  # counters (Ctr)
     C_RX_BYTES
     C_RX_NOT_FOR_US
     C_RX_IP_NOT_FOR_US
+    C_RX_IP_L2_BROADCAST
+    C_RX_IP_BAD_SOURCE
     C_RX_ARP_REQUEST
     C_RX_ARP_REPLY
     C_TX_ARP_REQUEST
@@ -84,7 +86,8 @@ cdef enum:  # counters (Ctr)
     C_COUNT
 
 COUNTER_NAMES = (
-    "rx_frames", "rx_bytes", "rx_not_for_us", "rx_ip_not_for_us",
+    "rx_frames", "rx_bytes", "rx_not_for_us", "rx_ip_not_for_us", "rx_ip_l2_broadcast",
+    "rx_ip_bad_source",
     "rx_arp_request", "rx_arp_reply", "tx_arp_request", "tx_arp_reply",
     "arp_queue_full", "arp_unresolved",
     "rx_icmp_echo", "tx_icmp_echo_reply", "rx_icmp_other",

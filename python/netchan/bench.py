@@ -225,13 +225,13 @@ def _summary(label, server, client):
     }
 
 
-def bench_netchan(uri, mtu, window, zero_copy, seconds, write_size):
+def bench_netchan(uri, mtu, window, zero_copy, seconds, write_size, client_uri=None):
     zc = int(bool(zero_copy))
     win = window or 0
     server = _spawn(["server", uri, mtu, win, zc])
     try:
         _wait_ready(server, "netchan server")
-        client = _spawn(["client", uri, mtu, win, zc, seconds, write_size])
+        client = _spawn(["client", client_uri or uri, mtu, win, zc, seconds, write_size])
         c = _result(client, "netchan client", seconds + 60)
         s = _result(server, "netchan server", 30)
     finally:
@@ -301,9 +301,13 @@ def _line(r):
 
 
 def main(args) -> int:
-    uri = args.port or f"shm:bench-{os.getpid()}"
+    uri = args.server_port or args.port or f"shm:bench-{os.getpid()}"
+    client_uri = args.client_port or args.port or uri
+    if (args.server_port is None) != (args.client_port is None):
+        raise ValueError("give both --server-port and --client-port, or neither")
     results = []
-    nc = bench_netchan(uri, args.mtu, args.window, args.zero_copy, args.time, args.write_size)
+    nc = bench_netchan(uri, args.mtu, args.window, args.zero_copy, args.time, args.write_size,
+                       client_uri)
     results.append(nc)
     if not args.json:
         print(_line(nc), flush=True)

@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = bsub.add_parser("stream", help="bulk TCP stream between two processes, then the kernel's")
     s.add_argument("--time", type=float, default=10.0, help="seconds per measurement (default 10)")
     s.add_argument("--port", default=None, help="port URI for netchan (default shm:bench-PID)")
+    s.add_argument("--server-port", default=None,
+                   help="port URI for the server end when the two ends differ "
+                        "(e.g. dpdk:net_memif0,role=server,socket=/tmp/m.sock)")
+    s.add_argument("--client-port", default=None, help="port URI for the client end")
     s.add_argument("--mtu", type=int, default=65535, help="shm link MTU (default 65535)")
     s.add_argument("--write-size", type=int, default=1 << 20, help="bytes per send (default 1 MiB)")
     s.add_argument("--window", type=int, default=None, help="rcvbuf/sndbuf bytes (default by MTU)")
