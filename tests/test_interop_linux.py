@@ -220,3 +220,17 @@ def test_options_negotiated_as_ss_shows(veth):
     linux_shift = _check_kernel_view(info, line)
     # and netchan adopted the kernel's options
     assert mine.split()[1:] == [str(linux_shift), "1448", "True", "True"], mine
+
+
+def test_corrupted_frames_are_caught_despite_trusted_checksums(veth, tmp_path):
+    """The kernel's offloads are on, so its frames carry partial checksums
+    the port trusts (NC_BUF_F_CSUM_OK). A bit the fault port flips after
+    that must still be caught: the corrupted frames fail the stack's own
+    check and are retransmitted, and the body arrives intact."""
+    size = 4 << 20
+    want = _http_server(veth, tmp_path, size, 13)
+    got, digest, stats = _fetch(veth, "corrupt=0.02&fault_dir=rx&seed=8")
+    assert (got, digest) == (size, want)
+    assert stats["fault_corrupted"] > 0
+    assert stats["afp_rx_csum_partial"] > 0
+    assert stats.get("rx_tcp_csum", 0) > 0, stats
