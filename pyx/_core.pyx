@@ -14,6 +14,7 @@ Order matters: each piece may use what the earlier ones define.
   ports/link.pxi      pair and shm ports (two ends of one link)
   ports/fault.pxi     seeded fault-injection wrapper
   ports/pcap.pxi      pcap writer wrapper
+  ports/afpacket.pxi  AF_PACKET port (TPACKET_V3 rings on a Linux interface)
   ports/dpdk.pxi      DPDK port: the nc_port filled by the cffi module (netchan.dpdk)
   ports/open.pxi      build a port chain from a parsed URI
   window.pxi          zero-copy byte windows (double-mapped rings)
@@ -38,6 +39,7 @@ from libc.string cimport memcpy, memset, memmove, memcmp
 from libc.stdlib cimport malloc, calloc, realloc, free
 from cpython.buffer cimport PyBUF_WRITABLE, PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from cpython.exc cimport PyErr_CheckSignals
 
 from includes.netchan cimport *
 from includes cimport system as sysc
@@ -56,6 +58,7 @@ include "ports/base.pxi"
 include "ports/link.pxi"
 include "ports/fault.pxi"
 include "ports/pcap.pxi"
+include "ports/afpacket.pxi"
 include "ports/dpdk.pxi"
 include "ports/open.pxi"
 include "window.pxi"

@@ -141,6 +141,11 @@ cdef class Stack:
         self._conns = {}
         self.port = self._open_port(port, mtu)
         self.uri = self.port.uri if isinstance(port, Port) else port
+        try:
+            self.port.check_address(str(iface.ip))
+        except BaseException:
+            self.port.close()
+            raise
         cdef uint32_t port_mtu = self.port.p.mtu
         if mtu is not None and int(mtu) != port_mtu:
             self.port.close()
@@ -508,6 +513,8 @@ cdef class Stack:
         cdef uint64_t nxt = 0, d, wait_ns
         cdef Stack s
         self._check_open()
+        # run Python signal handlers (Ctrl-C, SIGTERM) during long blocking calls
+        PyErr_CheckSignals()
         if deadline == NONBLOCK:
             if self.nonblock_polled:
                 raise _os_error(_EAGAIN, "the operation would block")

@@ -9,6 +9,7 @@
 See README.md and docs/architecture.md.
 """
 from netchan._core import (  # noqa: F401
+    AfPacketPort,
     COUNTER_NAMES,
     TCP_STATE_NAMES,
     WIRE_ERROR_NAMES,

@@ -5,8 +5,14 @@ afpacket:IFACE and dpdk:DEVARGS (real links). Any port takes wrapper
 parameters: fault injection (loss, dup, reorder, corrupt, delay, hold, seed,
 fault_dir) and pcap=FILE.
 
+afpacket: also takes blocks=N and block=SIZE (the rx ring: N blocks of SIZE
+bytes, e.g. 256k), block_timeout=DURATION (how long the kernel may hold a
+partly filled block, default 1ms), frames=N (tx ring slots) and mac=ADDR
+(the port's own MAC; default: a stable locally administered one).
+
     shm:bench?loss=0.01&reorder=2%&seed=7
     pair:t?delay=5ms&pcap=/tmp/t.pcap
+    afpacket:veth1?loss=0.02&seed=3&pcap=/tmp/veth1.pcap
 
 dpdk:DEVARGS names a DPDK device, a vdev with its driver arguments or a PCI
 address, and takes eal= (EAL arguments, see netchan.dpdk), bufs= (mbufs in
@@ -25,10 +31,12 @@ from urllib.parse import parse_qsl
 
 KINDS = ("pair", "shm", "afpacket", "dpdk")
 LINK_PARAMS = {"bufs", "hugepages"}
+AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
 OTHER_PARAMS = {"pcap"}
 DPDK_PARAMS = {"eal", "rxd", "txd", "promisc"}
 
+_SIZE = re.compile(r"^\s*([0-9]+)\s*([kKmM]?)\s*$")
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s)?\s*$")
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, None: 1_000_000_000}
 
@@ -39,6 +47,21 @@ def parse_duration_ns(text: str, what: str) -> int:
     if not m:
         raise ValueError(f"{what}={text!r}: expected a duration like 5ms, 200us or 0.1 (seconds)")
     return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def parse_size(text: str, what: str) -> int:
+    """'256k' -> 262144, '1M' -> 1048576, '4096' -> 4096."""
+    m = _SIZE.match(str(text))
+    if not m:
+        raise ValueError(f"{what}={text!r}: expected a byte count like 262144, 256k or 1M")
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20}[m.group(2).lower()]
+
+
+def _count(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{what}={text!r}: expected a whole number") from None
 
 
 def parse_probability(text: str, what: str) -> float:
@@ -97,6 +120,18 @@ def parse_port_uri(uri: str) -> PortSpec:
                 spec.link["nbufs"] = int(value)
             except ValueError:
                 raise ValueError(f"bufs={value!r}: expected a buffer count") from None
+        elif key in AFPACKET_PARAMS and kind != "afpacket":
+            raise ValueError(f"port URI {uri!r}: {key}= is an afpacket: parameter")
+        elif key == "blocks":
+            spec.link["blocks"] = _count(value, key)
+        elif key == "block":
+            spec.link["block_size"] = parse_size(value, key)
+        elif key == "block_timeout":
+            spec.link["block_timeout_ns"] = parse_duration_ns(value, key)
+        elif key == "frames":
+            spec.link["frames"] = _count(value, key)
+        elif key == "mac":
+            spec.link["mac"] = value
         elif key in DPDK_PARAMS:
             if kind != "dpdk":
                 raise ValueError(f"port URI {uri!r}: {key}= applies to dpdk: ports only")
@@ -121,6 +156,7 @@ def parse_port_uri(uri: str) -> PortSpec:
             spec.link["hugepages"] = {"0": False, "1": True, "auto": None}[value]
         else:
             valid = sorted(LINK_PARAMS | FAULT_PARAMS | OTHER_PARAMS
-                           | (DPDK_PARAMS if kind == "dpdk" else set()))
+                           | (DPDK_PARAMS if kind == "dpdk" else set())
+                           | (AFPACKET_PARAMS if kind == "afpacket" else set()))
             raise ValueError(f"port URI {uri!r}: unknown parameter {key!r}; valid: {', '.join(valid)}")
     return spec

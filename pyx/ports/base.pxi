@@ -83,6 +83,13 @@ cdef class Port:
             self.p.ops.free_burst(self.p, bufs, k)
         return out
 
+    def check_address(self, ip):
+        """Raise if this port cannot carry traffic for a stack with address
+        `ip` (an AF_PACKET interface where the kernel owns it). Wrappers ask
+        the element they wrap."""
+        if self.inner is not None:
+            self.inner.check_address(ip)
+
     def next_deadline(self):
         """When a wrapper next needs a poll (a delayed frame), or None."""
         cdef uint64_t d = self.p.ops.next_deadline(self.p)

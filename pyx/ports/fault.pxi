@@ -75,6 +75,7 @@ cdef inline uint32_t fault_own_copy(FaultPortState *fp, uint32_t idx) noexcept n
         return NC_BUF_NONE
     memcpy(nc_buf_data(dst), nc_buf_data(src), src.len)
     dst.len = src.len
+    dst.flags = src.flags & NC_BUF_F_CSUM_OK
     inner.ops.free_burst(inner, &idx, 1)
     return c
 
@@ -92,6 +93,7 @@ cdef inline uint32_t fault_dup(FaultPortState *fp, uint32_t idx) noexcept nogil:
         return NC_BUF_NONE
     memcpy(nc_buf_data(dst), nc_buf_data(src), src.len)
     dst.len = src.len
+    dst.flags = src.flags & NC_BUF_F_CSUM_OK
     return c
 
 
@@ -167,6 +169,7 @@ cdef void fault_process(FaultPortState *fp, FaultDir *d, uint32_t idx, uint32_t 
         r = splitmix64(&d.rng)
         pos = <uint32_t>((r >> 32) % b.len)
         nc_buf_data(b)[pos] ^= <uint8_t>(1 << (r & 7))
+        b.flags &= ~NC_BUF_F_CSUM_OK     # whatever the port vouched for no longer holds
         fp.port.stats.fault_corrupted += 1
     copies[0] = idx
     if dup:

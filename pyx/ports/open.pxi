@@ -12,7 +12,7 @@ def open_port(spec, mtu=None):
     elif spec.kind == "shm":
         port = open_shm(spec.target, mtu, spec.link.get("nbufs"), spec.link.get("hugepages"))
     elif spec.kind == "afpacket":
-        raise NotImplementedError("afpacket: ports arrive with the drivers issue (#4)")
+        port = open_afpacket(spec.target, mtu, **spec.link)
     elif spec.kind == "dpdk":
         from netchan import dpdk as _dpdk_control
         port = _dpdk_control.open_port(spec.target, mtu=mtu, uri=f"dpdk:{spec.target}",

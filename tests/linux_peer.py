@@ -1,0 +1,246 @@
+"""A Linux kernel peer for the AF_PACKET and interop tests.
+
+Each test gets two network namespaces it created, joined by one veth pair:
+
+    namespace linux_ns:    veth `linux_dev`, 198.18.0.1/15, the kernel's TCP
+    namespace netchan_ns:  veth `netchan_dev`, no address: netchan runs here
+                           (afpacket:netchan_dev) as 198.18.0.2
+
+Both ends live in namespaces the test made; nothing routes out. netchan runs
+in a subprocess started with `ip netns exec` and PYTHONPATH pointing at the
+package the tests import. Every process is stopped by PID and both
+namespaces are deleted (taking the veth pair with them) whatever happens.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+import netchan
+from conftest import require, require_root
+
+LINUX_IP = "198.18.0.1"
+NETCHAN_IP = "198.18.0.2"
+PREFIX = 15
+PACKAGE_PATH = os.path.dirname(os.path.dirname(os.path.abspath(netchan.__file__)))
+
+
+def _tool(name):
+    from shutil import which
+    return which(name) is not None
+
+
+def run(*cmd, check=True, timeout=60):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout)
+
+
+class Proc:
+    """A subprocess whose stdout (merged with stderr) is read line by line."""
+
+    def __init__(self, cmd, env=None):
+        self.cmd = cmd
+        self.popen = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, env=env, text=True, bufsize=1)
+        self.lines = []
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def _read_available(self, timeout):
+        ready, _, _ = select.select([self.popen.stdout], [], [], timeout)
+        if not ready:
+            return False
+        line = self.popen.stdout.readline()
+        if line == "":
+            return None
+        self.lines.append(line.rstrip("\n"))
+        return True
+
+    def wait_for(self, text, timeout=30):
+        """The first output line containing text; fails the test on a
+        deadline or if the process ends first."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for line in self.lines[seen:]:
+                if text in line:
+                    return line
+            seen = len(self.lines)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"no {text!r} from {self.cmd[-6:]} in {timeout} s; output:\n"
+                            + "\n".join(self.lines))
+            if self._read_available(min(left, 0.5)) is None:
+                self.popen.wait(5)
+                for line in self.lines[seen:]:
+                    if text in line:
+                        return line
+                pytest.fail(f"{self.cmd[-6:]} ended (status {self.popen.returncode}) before "
+                            f"printing {text!r}; output:\n" + "\n".join(self.lines))
+
+    def finish(self, timeout=60):
+        """Wait for the process to end; its exit status. Output is kept."""
+        deadline = time.monotonic() + timeout
+        while self.popen.poll() is None or self._read_available(0) is True:
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"{self.cmd[-6:]} did not end in {timeout} s; output:\n"
+                            + "\n".join(self.lines))
+            self._read_available(0.2)
+        while self._read_available(0) is True:
+            pass
+        return self.popen.returncode
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after 10 s; by PID only."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+        try:
+            rest = self.popen.stdout.read()
+        except (OSError, ValueError):
+            rest = ""
+        if rest:
+            self.lines.extend(rest.splitlines())
+        for f in (self.popen.stdin, self.popen.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+    def output(self):
+        return "\n".join(self.lines)
+
+
+class VethLink:
+    """Two namespaces joined by a veth pair; see the module docstring."""
+
+    def __init__(self):
+        tag = uuid.uuid4().hex[:6]
+        self.linux_ns = f"nc-linux-{tag}"
+        self.netchan_ns = f"nc-netchan-{tag}"
+        self.linux_dev = f"ncl{tag}"
+        self.netchan_dev = f"ncn{tag}"
+        self.procs = []
+
+    def setup(self):
+        run("ip", "netns", "add", self.linux_ns)
+        run("ip", "netns", "add", self.netchan_ns)
+        run("ip", "link", "add", self.linux_dev, "netns", self.linux_ns,
+            "type", "veth", "peer", "name", self.netchan_dev, "netns", self.netchan_ns)
+        self.linux("ip", "addr", "add", f"{LINUX_IP}/{PREFIX}", "dev", self.linux_dev)
+        for ns, dev in ((self.linux_ns, self.linux_dev), (self.netchan_ns, self.netchan_dev)):
+            # no IPv6 chatter (router solicitations, DAD) in the captures
+            run("ip", "netns", "exec", ns, "sysctl", "-qw",
+                f"net.ipv6.conf.{dev}.disable_ipv6=1")
+            run("ip", "-n", ns, "link", "set", "lo", "up")
+            run("ip", "-n", ns, "link", "set", dev, "up")
+        # carrier comes a moment after `up` (linkwatch): wait for it
+        deadline = time.monotonic() + 10
+        for ns, dev in ((self.linux_ns, self.linux_dev), (self.netchan_ns, self.netchan_dev)):
+            while json.loads(run("ip", "-n", ns, "-j", "link", "show", dev).stdout)[0].get(
+                    "operstate") != "UP":
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{dev} in {ns} did not come up")
+                time.sleep(0.02)
+
+    def close(self):
+        for p in reversed(self.procs):
+            p.stop()
+        for ns in (self.linux_ns, self.netchan_ns):
+            run("ip", "netns", "del", ns, check=False)
+
+    # ---- the Linux side ------------------------------------------------------
+
+    def linux(self, *cmd, check=True, timeout=60):
+        return run("ip", "netns", "exec", self.linux_ns, *cmd, check=check, timeout=timeout)
+
+    def linux_proc(self, *cmd):
+        p = Proc(["ip", "netns", "exec", self.linux_ns, *cmd])
+        self.procs.append(p)
+        return p
+
+    def linux_offloads(self, on):
+        """TSO/GSO and tx checksum offload of the kernel's veth end."""
+        state = "on" if on else "off"
+        self.linux("ethtool", "-K", self.linux_dev, "tso", state, "gso", state, "tx", state)
+
+    def linux_drop_tcp(self, per_mille):
+        """Drop this share of TCP frames arriving at the kernel (nftables
+        numgen on the veth's ingress: this kernel has no netem)."""
+        self.linux("nft", "add", "table", "netdev", "nctest")
+        self.linux("nft", "add", "chain", "netdev", "nctest", "ingress",
+                   f"{{ type filter hook ingress device {self.linux_dev} priority 0 ; }}")
+        self.linux("nft", "add", "rule", "netdev", "nctest", "ingress", "ip", "protocol", "tcp",
+                   "numgen", "random", "mod", "1000", "<", str(per_mille), "counter", "drop")
+
+    def linux_dropped(self):
+        out = self.linux("nft", "-j", "list", "table", "netdev", "nctest").stdout
+        for item in json.loads(out)["nftables"]:
+            for expr in item.get("rule", {}).get("expr", []):
+                if "counter" in expr:
+                    return expr["counter"]["packets"]
+        return 0
+
+    def linux_snmp(self, *names):
+        """Absolute values of kernel SNMP counters, read with nstat."""
+        out = self.linux("nstat", "-asz", *names).stdout
+        values = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] in names:
+                values[parts[0]] = int(parts[1])
+        return values
+
+    # ---- the netchan side ----------------------------------------------------
+
+    def port(self, query=""):
+        return f"afpacket:{self.netchan_dev}" + (f"?{query}" if query else "")
+
+    def netchan_proc(self, *args):
+        """`python -m ARGS...` inside the netchan namespace."""
+        env = dict(os.environ, PYTHONPATH=PACKAGE_PATH + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env["PYTHONUNBUFFERED"] = "1"
+        p = Proc(["ip", "netns", "exec", self.netchan_ns, sys.executable, *args], env=env)
+        self.procs.append(p)
+        return p
+
+    def netchan_python(self, code, timeout=60, prefix=()):
+        """Run a Python snippet inside the netchan namespace; CompletedProcess."""
+        env = dict(os.environ, PYTHONPATH=PACKAGE_PATH + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        return subprocess.run(["ip", "netns", "exec", self.netchan_ns, *prefix, sys.executable,
+                               "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def stats_of(proc):
+    """The counters a netchan.httpdemo process printed when it stopped."""
+    for line in reversed(proc.lines):
+        if line.startswith("httpdemo: stats "):
+            return json.loads(line[len("httpdemo: stats "):])
+    pytest.fail("no stats line from netchan; output:\n" + proc.output())
+
+
+@pytest.fixture
+def veth():
+    require_root()
+    for tool in ("ip", "ethtool", "nft", "nstat", "ss", "curl", "tcpdump", "ping"):
+        require(_tool(tool), f"needs {tool} (bash ci/install-deps.sh installs it)")
+    link = VethLink()
+    try:
+        link.setup()
+        yield link
+    finally:
+        link.close()
