@@ -127,6 +127,8 @@ cdef class Stack:
                  challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
                  frag_max_bytes=1 << 20, busy_poll=50e-6, background=False,
                  export_stats=True, seed=None, ttl=64):
+        # Everything that can be checked without the port is checked first,
+        # so a refused setting never leaves a link claimed.
         if clock is not None and not isinstance(clock, VirtualClock):
             raise TypeError("clock must be None (real time) or a netchan.VirtualClock")
         try:
@@ -138,17 +140,42 @@ cdef class Stack:
         max_conns = int(max_conns)
         if not 1 <= max_conns <= (1 << 24):
             raise ValueError(f"max_conns={max_conns}: must be between 1 and 16777216")
+        cc_id = cc_from_name(cc)
+        keep = _check_keepalive(keepalive) if keepalive is not None else None
+        if not (0 < rto_min <= rto_initial <= rto_max):
+            raise ValueError("need 0 < rto_min <= rto_initial <= rto_max")
+        if frag_timeout <= 0 or not 1 <= frag_max_datagrams <= 1024 or frag_max_bytes < 65536:
+            raise ValueError("need frag_timeout > 0, 1 <= frag_max_datagrams <= 1024, "
+                             "frag_max_bytes >= 65536")
+        if rcvbuf is not None:
+            _pow2_at_least(rcvbuf, "rcvbuf")
+        if sndbuf is not None:
+            _pow2_at_least(sndbuf, "sndbuf")
+        if background and clock is not None:
+            raise ValueError("background=True needs the real clock (a virtual clock only "
+                             "moves when the test moves it)")
         self._conns = {}
         self.port = self._open_port(port, mtu)
         self.uri = self.port.uri if isinstance(port, Port) else port
+        self.closed = False                 # from here on, close() undoes what was done
         try:
-            self.port.check_address(str(iface.ip))
+            self._setup(port, iface, mtu, clock, max_conns, rcvbuf, sndbuf, msl, rto_min,
+                        rto_max, rto_initial, max_retries, syn_retries, delayed_ack,
+                        timestamps, sack, window_scaling, cc_id, nodelay, keep, syncookies,
+                        challenge_ack_limit, frag_timeout, frag_max_datagrams, frag_max_bytes,
+                        busy_poll, background, export_stats, seed, ttl)
         except BaseException:
-            self.port.close()
+            self.close(linger=0)
             raise
+
+    def _setup(self, port, iface, mtu, clock, max_conns, rcvbuf, sndbuf, msl, rto_min,
+               rto_max, rto_initial, max_retries, syn_retries, delayed_ack, timestamps, sack,
+               window_scaling, cc_id, nodelay, keep, syncookies, challenge_ack_limit,
+               frag_timeout, frag_max_datagrams, frag_max_bytes, busy_poll, background,
+               export_stats, seed, ttl):
+        self.port.check_address(str(iface.ip))
         cdef uint32_t port_mtu = self.port.p.mtu
         if mtu is not None and int(mtu) != port_mtu:
-            self.port.close()
             raise ValueError(f"mtu={mtu}: the port's MTU is {port_mtu}")
         big = port_mtu > 9000
         rcv = _pow2_at_least(rcvbuf if rcvbuf is not None else (4 << 20 if big else 1 << 20), "rcvbuf")
@@ -170,9 +197,6 @@ cdef class Stack:
         st.cfg.rto_init_ns = <uint64_t>(float(rto_initial) * 1e9)
         st.cfg.rto_min_ns = <uint64_t>(float(rto_min) * 1e9)
         st.cfg.rto_max_ns = <uint64_t>(float(rto_max) * 1e9)
-        if not (0 < st.cfg.rto_min_ns <= st.cfg.rto_init_ns <= st.cfg.rto_max_ns):
-            self.close()
-            raise ValueError("need 0 < rto_min <= rto_initial <= rto_max")
         st.cfg.max_retries = int(max_retries)
         st.cfg.syn_retries = int(syn_retries)
         st.cfg.delack_ns = <uint64_t>(float(delayed_ack) * 1e9)
@@ -183,28 +207,19 @@ cdef class Stack:
         st.cfg.sack = bool(sack)
         st.cfg.window_scaling = bool(window_scaling)
         st.cfg.ttl = int(ttl)
-        st.cfg.cc = <uint8_t>cc_from_name(cc)
+        st.cfg.cc = <uint8_t>cc_id
         st.cfg.nodelay = bool(nodelay)
         st.cfg.syncookies = bool(syncookies)
         st.cfg.challenge_ack_limit = int(challenge_ack_limit)
         st.cfg.frag_timeout_ns = <uint64_t>(float(frag_timeout) * 1e9)
         st.cfg.frag_max_bytes = int(frag_max_bytes)
-        if frag_timeout <= 0 or not 1 <= frag_max_datagrams <= 1024 or frag_max_bytes < 65536:
-            self.close()
-            raise ValueError("need frag_timeout > 0, 1 <= frag_max_datagrams <= 1024, "
-                             "frag_max_bytes >= 65536")
         if frag_init(st, int(frag_max_datagrams)) != 0:
-            self.close()
             raise MemoryError("cannot allocate the IPv4 reassembly slots")
         st.scratch = <uint8_t *>malloc(IPV4_MAX_LEN)
         if st.scratch == NULL:
-            self.close()
             raise MemoryError()
-        if keepalive is not None:
-            k_idle, k_intvl, k_cnt = _check_keepalive(keepalive)
-            st.cfg.keep_idle_ns = k_idle
-            st.cfg.keep_intvl_ns = k_intvl
-            st.cfg.keep_cnt = k_cnt
+        if keep is not None:
+            st.cfg.keep_idle_ns, st.cfg.keep_intvl_ns, st.cfg.keep_cnt = keep
         st.arp_gen = 1
         st.tick_ns = 1000000
         rnd = _os.urandom(16) if seed is None else int(seed).to_bytes(16, "little", signed=False)
@@ -220,7 +235,6 @@ cdef class Stack:
             rc = arena_init(&st.snd_arena, snd, max_conns)
         self.arenas_ready = True
         if rc != 0:
-            self.close()
             raise OSError(-rc, f"cannot set up the window arenas ({max_conns} x {rcv} B): "
                                f"{_os.strerror(-rc)}")
         self.busy_poll_ns = <uint64_t>(float(busy_poll) * 1e9)
@@ -229,12 +243,10 @@ cdef class Stack:
         self._setup_stats(bool(export_stats))
         st.now = self._now()
         st.cur_tick = st.now // st.tick_ns
-        self.closed = False
         if background:
             if self.vclock is not None:
-                self.close()
-                raise ValueError("background=True needs the real clock (a virtual clock only "
-                                 "moves when the test moves it)")
+                raise ValueError("background=True needs the real clock (a pair's other end "
+                                 "runs on a virtual clock)")
             import threading
             self.background = True
             self.bg_thread = threading.Thread(target=self._background_loop, daemon=True,

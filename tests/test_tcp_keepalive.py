@@ -120,13 +120,15 @@ def test_bad_keepalive_settings_are_refused(vclock, bad):
         netchan.Stack(f"pair:{unique('ka')}", clock=vclock, keepalive=bad)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Stack.__init__ (api.pxi) opens the port before "
-                   "checking keepalive=/cc=, and does not close it when they are refused: "
-                   "the link stays claimed")
 def test_refused_settings_leave_the_link_free(vclock):
     name = unique("ka")
     for _ in range(2):
         with pytest.raises(ValueError):
             netchan.Stack(f"pair:{name}", clock=vclock, keepalive=(10, 1, 0))
+        with pytest.raises(ValueError):
+            netchan.Stack(f"pair:{name}", clock=vclock, cc="vegas")
+        with pytest.raises(OSError, match="window arenas"):    # refused after the port opened
+            netchan.Stack(f"pair:{name}", clock=vclock, mtu=1500, max_conns=1 << 20,
+                          rcvbuf=1 << 30)
     a = netchan.Stack(f"pair:{name}", ip="198.18.0.1/15", clock=vclock)
     a.close()
