@@ -540,6 +540,13 @@ cdef class Stack:
             return work
         if deadline == NONBLOCK:
             return 0
+        if self.vclock is None:
+            # real clock: spin for busy_poll before paying for a sleep (and
+            # for the timer scan that decides how long to sleep)
+            if self.idle_since == 0:
+                self.idle_since = now
+            if now - self.idle_since < self.busy_poll_ns:
+                return 0
         for s in self.group:
             nxt = min_nonzero(nxt, stack_next_deadline(s.st))
         if self.vclock is not None:
@@ -550,10 +557,6 @@ cdef class Stack:
                                             "and no timer armed")
             if nxt > self.vclock.now_ns:
                 self.vclock.now_ns = nxt
-            return 0
-        if self.idle_since == 0:
-            self.idle_since = now
-        if now - self.idle_since < self.busy_poll_ns:
             return 0
         d = min_nonzero(nxt, deadline)
         wait_ns = d - now if d > now else 0
