@@ -90,9 +90,11 @@ def make_peer(vclock):
 
     def make(**stack_options):
         name = unique("link")
-        stack = netchan.Stack(f"pair:{name}", ip=f"{SERVER_IP}/15", clock=vclock, seed=1,
+        stack_options.setdefault("seed", 1)
+        stack = netchan.Stack(f"pair:{name}", ip=f"{SERVER_IP}/15", clock=vclock,
                               **stack_options)
-        port = netchan.open_port(netchan.parse_port_uri(f"pair:{name}"))
+        port = netchan.open_port(netchan.parse_port_uri(f"pair:{name}"),
+                                 stack_options.get("mtu"))
         made.append((stack, port))
         return Peer(stack, port, vclock)
     yield make

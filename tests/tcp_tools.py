@@ -1,45 +1,19 @@
 """Additions to tests/tcp_harness.py for the loss-recovery, congestion,
-option and flow-control tests (tests/test_tcp_<area>.py): a fixture for a
-stack with non-default options, and small builders for what those tests send
+option and flow-control tests (tests/test_tcp_<area>.py): small builders for what those tests send
 and read again and again. Kept apart from tcp_harness.py so that the
 state-machine tests and these can grow without stepping on each other.
 
-    from tcp_tools import make_peer, sack, ts, data_of, counter   # noqa: F401 (fixture)
+    from tcp_tools import sack, ts, data_of, counter
 
-    def test_x(make_peer):
+    def test_x(make_peer):                              # the fixture is in conftest.py
         peer = make_peer(rto_min=0.2, delayed_ack=0)    # any netchan.Stack option
         conn = peer.established(sack=True)
         segs = send_segments(peer, conn, 3)             # 3 full segments out
         peer.send("A", ack=ISS + 1, options=[sack(segs[1])])
 """
-import pytest
-
-import netchan
-from conftest import unique
-from tcp_harness import IRS, ISS, LOCAL_IP, MASK, S, Peer, payload
+from tcp_harness import IRS, ISS, MASK, S, payload
 
 MSS = 1460
-
-
-@pytest.fixture
-def make_peer(vclock):
-    """make_peer(**stack_options) -> a Peer (tcp_harness.Peer) whose stack was
-    built with those options (rto_min=..., delayed_ack=..., cc=...,
-    syncookies=..., keepalive=..., ...) on the test's virtual clock."""
-    made = []
-
-    def make(**opts):
-        name = unique("tcpb")
-        opts.setdefault("seed", 1)
-        stack = netchan.Stack(f"pair:{name}", ip=f"{LOCAL_IP}/15", clock=vclock, **opts)
-        port = netchan.open_port(netchan.parse_port_uri(f"pair:{name}"), opts.get("mtu"))
-        made.append((stack, port))
-        return Peer(stack, port, vclock)
-
-    yield make
-    for stack, port in reversed(made):
-        port.close()
-        stack.close()
 
 
 def sack(*blocks):
@@ -103,5 +77,5 @@ def advance_to(peer, t_ns):
     peer.stack.poll()
 
 
-__all__ = ["make_peer", "burst", "sack", "ts", "sack_blocks", "data_of", "counter", "send_segments",
+__all__ = ["burst", "sack", "ts", "sack_blocks", "data_of", "counter", "send_segments",
            "ack", "at", "advance_to", "MSS", "ISS", "IRS"]

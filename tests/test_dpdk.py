@@ -373,7 +373,7 @@ if __name__ == "__main__":
 # ======================================================================
 
 import netchan  # noqa: E402
-from conftest import IN_CI, require, require_root, unique  # noqa: E402
+from conftest import require, require_root  # noqa: E402
 
 
 def _env():

@@ -5,7 +5,7 @@ full ACKs, `recover`), limited transmit, and the window after an RTO."""
 import pytest
 
 from tcp_harness import ISS, payload
-from tcp_tools import MSS, ack, counter, data_of, make_peer, send_segments  # noqa: F401
+from tcp_tools import MSS, ack, counter, data_of, send_segments  # noqa: F401
 
 
 def seq_of(i):

@@ -9,7 +9,7 @@ import netchan
 from conftest import unique
 from ackclock import AckClock
 from tcp_harness import ISS
-from tcp_tools import MSS, ack, make_peer, send_segments  # noqa: F401
+from tcp_tools import MSS, ack, send_segments  # noqa: F401
 
 C = 0.4
 BETA = 0.7

@@ -3,7 +3,7 @@ segment, else within delayed_ack; at once for out-of-order data, hole fills
 and the first segments of a connection) and Nagle's algorithm (RFC 1122
 4.2.3.4, with the nodelay switch)."""
 from tcp_harness import IRS, ISS, LOCAL_PORT, payload
-from tcp_tools import MSS, ack, burst, data_of, make_peer, sack_blocks, send_segments  # noqa: F401
+from tcp_tools import MSS, ack, burst, data_of, sack_blocks, send_segments  # noqa: F401
 
 
 def data(peer, off, n=MSS):

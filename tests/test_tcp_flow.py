@@ -5,7 +5,7 @@ bounded out-of-order queue."""
 import pytest
 
 from tcp_harness import IRS, ISS, payload
-from tcp_tools import MSS, ack, advance_to, counter, data_of, make_peer, send_segments  # noqa: F401
+from tcp_tools import MSS, ack, advance_to, counter, data_of, send_segments  # noqa: F401
 
 RCVBUF = 8192
 

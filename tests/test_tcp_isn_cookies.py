@@ -4,7 +4,7 @@ import pytest
 
 from netchan._core import debug_connection
 from tcp_harness import IRS, ISS, LOCAL_PORT, MASK, PEER_IP, PEER_PORT, options
-from tcp_tools import counter, make_peer, ts  # noqa: F401
+from tcp_tools import counter, ts  # noqa: F401
 
 BASIC = [("MSS", 1460)]
 

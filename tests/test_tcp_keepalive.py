@@ -6,7 +6,7 @@ import pytest
 import netchan
 from conftest import unique
 from tcp_harness import IRS, ISS, LOCAL_PORT, payload
-from tcp_tools import ack, counter, make_peer  # noqa: F401
+from tcp_tools import ack, counter  # noqa: F401
 
 
 def keepalive_conn(peer, idle=10, interval=5, count=3):

@@ -4,7 +4,7 @@ from TSecr, PAWS)."""
 import pytest
 
 from tcp_harness import IRS, ISS, LOCAL_PORT, options, payload
-from tcp_tools import MSS, ack, counter, make_peer, send_segments, ts  # noqa: F401
+from tcp_tools import MSS, ack, counter, send_segments, ts  # noqa: F401
 
 SYN_OPTS = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (7, 0)), ("NOP", None), ("WScale", 7)]
 

@@ -6,7 +6,7 @@ import pytest
 import netchan
 from conftest import unique
 from tcp_harness import IRS, ISS, LOCAL_PORT, PEER_IP, PEER_PORT, payload
-from tcp_tools import MSS, ack, advance_to, at, counter, make_peer, send_segments  # noqa: F401
+from tcp_tools import MSS, ack, advance_to, at, counter, send_segments  # noqa: F401
 
 
 def test_initial_rto_is_one_second(peer):
