@@ -28,7 +28,7 @@ def test_uri_parameters():
 
 @pytest.mark.parametrize("uri, message", [
     ("shm:x?blocks=4", "afpacket: parameter"),
-    ("afpacket:v?block=big", "byte count"),
+    ("afpacket:v?block=big", "expected a size"),
     ("afpacket:v?frames=many", "whole number"),
     ("afpacket:v?block_timeout=soon", "duration"),
     ("afpacket:v?ring=1", "unknown parameter 'ring'"),

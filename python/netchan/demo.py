@@ -22,24 +22,10 @@ import socket
 import sys
 import time
 
+from netchan.units import parse_size, size_arg
+
 DEFAULT_TCP_PORT = 7007
 CHUNK = 256 * 1024
-
-_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-
-def parse_size(text: str) -> int:
-    """'16M' -> 16777216; a bare number is bytes."""
-    s = str(text).strip().lower().removesuffix("b").removesuffix("i")
-    unit = s[-1] if s and s[-1] in "kmg" else ""
-    try:
-        n = int(float(s[:-1] if unit else s) * _SIZE_UNITS[unit])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a size like 4096, 64K or 16M") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: a size cannot be negative")
-    return n
-
 
 def _stack(args):
     import netchan
@@ -209,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--kernel", action="store_true",
                    help="use the Linux kernel's TCP (Python sockets) instead of a netchan stack")
     c.add_argument("--server", required=True, help="the server's IPv4 address")
-    c.add_argument("--bytes", type=parse_size, default=parse_size("16M"),
+    c.add_argument("--bytes", type=size_arg, default=parse_size("16M"),
                    help="bytes to send and check (default 16M)")
     c.add_argument("--seed", type=int, default=1, help="seed of the bytes sent (default 1)")
     c.add_argument("--connect-timeout", type=float, default=60.0,

@@ -29,19 +29,7 @@ import sys
 import time
 from urllib.parse import urlsplit
 
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
-
-def parse_size(text: str) -> int:
-    """'64M' -> 67108864; a bare number is bytes."""
-    s = str(text).strip().lower()
-    unit = s[-1] if s and s[-1] in "kmg" else ""
-    try:
-        n = int(s[:-1] if unit else s) * _UNITS[unit]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a size like 4096, 64k or 64M") from None
-    return n
-
+from netchan.units import parse_size, size_arg
 
 def body_bytes(size: int, seed: int) -> bytes:
     """The body the server sends: what a client compares against (seeded
@@ -219,14 +207,14 @@ def build_parser():
                        help="seconds to wait for any progress (default 60)")
         c.add_argument("--msl", type=float, default=1.0,
                        help="TCP MSL in seconds: TIME_WAIT is twice this (default 1)")
-        c.add_argument("--window", type=parse_size, default=None,
+        c.add_argument("--window", type=size_arg, default=None,
                        help="receive and send window bytes (default: the stack's, 1M at MTU 1500)")
         c.add_argument("--rto-min", type=float, default=None,
                        help="lowest retransmission timeout in seconds (default: the stack's; "
                             "Linux uses 0.2)")
     s = sub.choices["serve"]
     s.add_argument("--tcp-port", type=int, default=8080)
-    s.add_argument("--size", type=parse_size, default=parse_size("1M"), help="body bytes (default 1M)")
+    s.add_argument("--size", type=size_arg, default=parse_size("1M"), help="body bytes (default 1M)")
     s.add_argument("--seed", type=int, default=1, help="seed of the body (default 1)")
     s.add_argument("--connections", type=int, default=0,
                    help="stop after this many requests (default 0: until SIGTERM)")

@@ -15,28 +15,11 @@ import errno
 import os
 import re
 
+from netchan.units import format_size, parse_size  # noqa: F401 (re-exported)
+
 SYSFS = "/sys/kernel/mm/hugepages"
 DEFAULT_MOUNT = "/dev/hugepages"
 DEFAULT_PAGE_KB = 2048
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*$")
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
-def parse_size(text) -> int:
-    """'256M' -> 268435456; a bare number is bytes. K, M, G, T are powers of 1024."""
-    m = _SIZE.match(str(text))
-    if not m:
-        raise ValueError(f"size {text!r}: expected a size like 256M, 1G or 0")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-
-
-def format_size(n: int) -> str:
-    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
-        if n >= 1 << shift and n % (1 << shift) == 0:
-            return f"{n >> shift}{unit}"
-    return f"{n}B"
-
 
 def page_sizes_kb() -> list:
     """Hugepage sizes the kernel offers, in KiB (e.g. [2048, 1048576])."""

@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
+from netchan.units import parse_size
+
 KINDS = ("pair", "shm", "afpacket", "dpdk")
 LINK_PARAMS = {"bufs", "hugepages"}
 AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac"}
@@ -36,7 +38,6 @@ FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "f
 OTHER_PARAMS = {"pcap"}
 DPDK_PARAMS = {"eal", "rxd", "txd", "promisc"}
 
-_SIZE = re.compile(r"^\s*([0-9]+)\s*([kKmM]?)\s*$")
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s)?\s*$")
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, None: 1_000_000_000}
 
@@ -47,14 +48,6 @@ def parse_duration_ns(text: str, what: str) -> int:
     if not m:
         raise ValueError(f"{what}={text!r}: expected a duration like 5ms, 200us or 0.1 (seconds)")
     return int(float(m.group(1)) * _UNITS[m.group(2)])
-
-
-def parse_size(text: str, what: str) -> int:
-    """'256k' -> 262144, '1M' -> 1048576, '4096' -> 4096."""
-    m = _SIZE.match(str(text))
-    if not m:
-        raise ValueError(f"{what}={text!r}: expected a byte count like 262144, 256k or 1M")
-    return int(m.group(1)) << {"": 0, "k": 10, "m": 20}[m.group(2).lower()]
 
 
 def _count(text: str, what: str) -> int:
