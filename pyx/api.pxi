@@ -112,7 +112,6 @@ cdef class Stack:
     cdef object bg_thread
     cdef object pair_name
     cdef object __weakref__
-    cdef dict _conns            # tcb id -> weak Connection (to close on Stack.close)
 
     def __cinit__(self):
         self.st = NULL
@@ -154,7 +153,6 @@ cdef class Stack:
         if background and clock is not None:
             raise ValueError("background=True needs the real clock (a virtual clock only "
                              "moves when the test moves it)")
-        self._conns = {}
         self.port = self._open_port(port, mtu)
         self.uri = self.port.uri if isinstance(port, Port) else port
         self.closed = False                 # from here on, close() undoes what was done
@@ -761,7 +759,6 @@ cdef class Stack:
         c.gen = t.gen
         c.pins = []
         t.flags |= TF_HANDLE
-        self._conns[t.id] = _weakref.ref(c)
         return c
 
     def udp(self, bind=None):
@@ -1295,7 +1292,6 @@ cdef class Connection:
         t.flags &= ~TF_HANDLE
         t.flags |= TF_APP_CLOSED
         self.closed = True
-        self.stack._conns.pop(self.id, None)
         if t.state == CLOSED or t.state == SYN_SENT:
             tcb_free(self.st, t)
             return
@@ -1322,7 +1318,6 @@ cdef class Connection:
         self.closed = True
         if self.stack.closed or t.gen != self.gen:
             return
-        self.stack._conns.pop(self.id, None)
         t.flags &= ~TF_HANDLE
         if t.state != CLOSED and t.state != SYN_SENT and t.state != TIME_WAIT:
             tcp_send_rst(self.st, t)

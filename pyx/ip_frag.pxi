@@ -225,7 +225,7 @@ cdef int ip_output(StackState *st, uint8_t proto, uint32_t dst, const uint8_t *p
         if b == NC_BUF_NONE:
             return -_ENOBUFS
         nb = nc_port_buf(st.port, b)
-        iph = frame_start_ip(st, nb, proto)
+        iph = frame_start_ip(st, nb)
         memcpy(iph + IPV4_HLEN, payload + off, k)
         ipv4_write(iph, st.ip, dst, proto, st.cfg.ttl, ident, k, dont_frag)
         if off + k < n or off:

@@ -231,7 +231,7 @@ cdef void ip_send(StackState *st, uint32_t b, uint32_t dst) noexcept nogil:
         arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, dst)
 
 
-cdef inline uint8_t *frame_start_ip(StackState *st, nc_buf *nb, uint8_t proto_unused) noexcept nogil:
+cdef inline uint8_t *frame_start_ip(StackState *st, nc_buf *nb) noexcept nogil:
     """Write the Ethernet header (destination filled in by ip_send) and
     return where the IP header goes."""
     cdef uint8_t *p = nc_buf_data(nb)
@@ -290,7 +290,7 @@ cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
     if b == NC_BUF_NONE:
         return -_ENOBUFS
     nb = nc_port_buf(st.port, b)
-    iph = frame_start_ip(st, nb, IP_PROTO_UDP)
+    iph = frame_start_ip(st, nb)
     if n:
         memcpy(iph + IPV4_HLEN + UDP_HLEN, data, n)
     ipv4_write(iph, st.ip, dst, IP_PROTO_UDP, st.cfg.ttl, next_ip_ident(st), UDP_HLEN + n, False)

@@ -12,20 +12,12 @@ import mmap
 import os
 import struct
 
+from netchan._core import pid_alive
+
 STATS_DIR = "/dev/shm"
 PREFIX = "netchan-stats."
 MAGIC = 0x4E435354
 HEADER = 16384
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
 
 
 def read_segment(path: str) -> dict | None:
@@ -68,7 +60,7 @@ def list_stacks(pid: int | None = None, clean: bool = True) -> list[dict]:
         except ValueError:
             continue
         path = os.path.join(STATS_DIR, name)
-        if not _alive(owner):
+        if not pid_alive(owner):
             if clean:
                 try:
                     os.unlink(path)

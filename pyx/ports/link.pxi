@@ -385,7 +385,8 @@ def open_pair(str name, uint32_t mtu=1500, uint32_t nbufs=4096):
     return port
 
 
-def _pid_alive(int pid):
+def pid_alive(int pid):
+    """Does process pid exist (as far as this process can tell)?"""
     if pid <= 0:
         return False
     try:
@@ -437,7 +438,7 @@ def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
                 if nc_load_acquire_u32(&h.magic) != LINK_MAGIC or h.version != LINK_VERSION:
                     creating = True     # a creator died before finishing: redo it
                 else:
-                    alive = [h.side[s].attached and _pid_alive(h.side[s].pid) for s in range(2)]
+                    alive = [h.side[s].attached and pid_alive(h.side[s].pid) for s in range(2)]
                     stale = [h.side[s].attached and not alive[s] for s in range(2)]
                     if not alive[0] and not alive[1]:
                         creating = True     # every end is gone: start afresh
@@ -509,7 +510,7 @@ def _link_close(LinkPort port):
         # wake the peer so it notices the link went down
         nc_store_relaxed_u32(&h.side[1 - side].doorbell, h.side[1 - side].doorbell + 1)
         futex_wake(&h.side[1 - side].doorbell)
-        peer_alive = h.side[1 - side].attached and _pid_alive(h.side[1 - side].pid)
+        peer_alive = h.side[1 - side].attached and pid_alive(h.side[1 - side].pid)
         if same and not peer_alive:
             _os.unlink(path)
     except FileNotFoundError:
