@@ -59,14 +59,27 @@ cdef ArpEntry *arp_find(StackState *st, uint32_t ip) noexcept nogil:
     return NULL
 
 
+cdef void arp_forget(StackState *st, ArpEntry *e) noexcept nogil:
+    """Empty an entry, dropping (and counting) the frames that waited on it."""
+    cdef uint32_t drop[ARP_QUEUE_MAX]
+    cdef uint32_t n = 0, b = e.q_head
+    while e.q_len and n < ARP_QUEUE_MAX:
+        drop[n] = b
+        b = nc_port_buf(st.port, b).next
+        n += 1
+        e.q_len -= 1
+    if n:
+        st.port.ops.free_burst(st.port, drop, n)
+        st.ctr[C_ARP_UNRESOLVED] += n
+    memset(e, 0, sizeof(ArpEntry))
+
+
 cdef ArpEntry *arp_slot_for(StackState *st, uint32_t ip) noexcept nogil:
     """The entry for ip, or a new one (reusing the least useful nearby)."""
     cdef uint32_t i = arp_hash(ip)
     cdef uint32_t k
     cdef ArpEntry *e
     cdef ArpEntry *victim = NULL
-    cdef uint32_t drop[ARP_QUEUE_MAX]
-    cdef uint32_t n, b
     for k in range(8):
         e = &st.arp[(i + k) & (ARP_TABLE_SIZE - 1)]
         if e.ip == ip:
@@ -76,18 +89,7 @@ cdef ArpEntry *arp_slot_for(StackState *st, uint32_t ip) noexcept nogil:
                 victim = e
         elif victim == NULL or (victim.state != ARP_EMPTY and e.expires < victim.expires):
             victim = e
-    # evict: drop whatever it still queued
-    n = 0
-    b = victim.q_head
-    while victim.q_len and n < ARP_QUEUE_MAX:
-        drop[n] = b
-        b = nc_port_buf(st.port, b).next
-        n += 1
-        victim.q_len -= 1
-    if n:
-        st.port.ops.free_burst(st.port, drop, n)
-        st.ctr[C_ARP_UNRESOLVED] += n
-    memset(victim, 0, sizeof(ArpEntry))
+    arp_forget(st, victim)              # evict whatever it still queued
     victim.ip = ip
     victim.q_head = NC_BUF_NONE
     victim.q_tail = NC_BUF_NONE
@@ -159,8 +161,7 @@ cdef void arp_input(StackState *st, const ArpPkt *a) noexcept nogil:
 cdef void arp_tick(StackState *st) noexcept nogil:
     """Retry unanswered requests; give up (dropping their frames) after
     arp_max_tries."""
-    cdef uint32_t i, n, b
-    cdef uint32_t drop[ARP_QUEUE_MAX]
+    cdef uint32_t i
     cdef ArpEntry *e
     if st.now < st.arp_next_scan:
         return
@@ -170,17 +171,7 @@ cdef void arp_tick(StackState *st) noexcept nogil:
         if e.state != ARP_INCOMPLETE or st.now < e.next_request:
             continue
         if e.tries >= st.cfg.arp_max_tries:
-            n = 0
-            b = e.q_head
-            while e.q_len:
-                drop[n] = b
-                b = nc_port_buf(st.port, b).next
-                n += 1
-                e.q_len -= 1
-            if n:
-                st.port.ops.free_burst(st.port, drop, n)
-                st.ctr[C_ARP_UNRESOLVED] += n
-            memset(e, 0, sizeof(ArpEntry))
+            arp_forget(st, e)
             continue
         e.tries += 1
         e.next_request = st.now + st.cfg.arp_retry_ns

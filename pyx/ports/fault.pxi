@@ -55,32 +55,9 @@ cdef inline bint fault_roll(FaultDir *d, uint64_t p32) noexcept nogil:
     return (splitmix64(&d.rng) >> 32) < p32
 
 
-cdef inline uint32_t fault_own_copy(FaultPortState *fp, uint32_t idx) noexcept nogil:
-    """idx itself if it is in our pool; else a copy in one of ours (the
-    original is freed). NC_BUF_NONE if no buffer is free."""
-    cdef nc_port *inner = fp.inner
-    cdef uint32_t c
-    cdef nc_buf *src
-    cdef nc_buf *dst
-    if not (idx & NC_BUF_POOL_BIT):
-        return idx
-    if inner.ops.alloc_burst(inner, &c, 1) != 1:
-        inner.ops.free_burst(inner, &idx, 1)
-        return NC_BUF_NONE
-    src = nc_port_buf(inner, idx)
-    dst = nc_port_buf(inner, c)
-    if src.len > nc_buf_tailroom(dst):
-        inner.ops.free_burst(inner, &idx, 1)
-        inner.ops.free_burst(inner, &c, 1)
-        return NC_BUF_NONE
-    memcpy(nc_buf_data(dst), nc_buf_data(src), src.len)
-    dst.len = src.len
-    dst.flags = src.flags & NC_BUF_F_CSUM_OK
-    inner.ops.free_burst(inner, &idx, 1)
-    return c
-
-
 cdef inline uint32_t fault_dup(FaultPortState *fp, uint32_t idx) noexcept nogil:
+    """A copy of frame idx in one of our own buffers (checksum-verified mark
+    included), or NC_BUF_NONE if no buffer is free. idx stays the caller's."""
     cdef nc_port *inner = fp.inner
     cdef uint32_t c
     cdef nc_buf *src = nc_port_buf(inner, idx)
@@ -94,6 +71,17 @@ cdef inline uint32_t fault_dup(FaultPortState *fp, uint32_t idx) noexcept nogil:
     memcpy(nc_buf_data(dst), nc_buf_data(src), src.len)
     dst.len = src.len
     dst.flags = src.flags & NC_BUF_F_CSUM_OK
+    return c
+
+
+cdef inline uint32_t fault_own_copy(FaultPortState *fp, uint32_t idx) noexcept nogil:
+    """idx itself if it is in our pool; else a copy in one of ours (the
+    original is freed either way). NC_BUF_NONE if no buffer is free."""
+    cdef uint32_t c
+    if not (idx & NC_BUF_POOL_BIT):
+        return idx
+    c = fault_dup(fp, idx)
+    fp.inner.ops.free_burst(fp.inner, &idx, 1)
     return c
 
 
