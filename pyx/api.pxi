@@ -701,19 +701,9 @@ cdef class Stack:
             raise _os_error(_errno.ENOBUFS, "connection table or window memory exhausted "
                                             "(raise max_conns)")
         st.now = max(st.now, self._now())
-        t.laddr = st.ip
-        t.raddr = raddr
-        t.lport = lport
-        t.rport = rport
-        t.iss = tcp_isn(st, t.laddr, raddr, lport, rport, st.now)
-        t.snd_una = t.iss
-        t.snd_nxt = t.iss
-        t.snd_max = t.iss
-        t.rcv_wscale = <uint8_t>tcp_pick_wscale(t.rcv.size) if st.cfg.window_scaling else 0
-        t.adv_mss = <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN)
+        tcp_open_tcb(st, t, st.ip, raddr, lport, rport,
+                     tcp_isn(st, st.ip, raddr, lport, rport, st.now))
         t.mss = 536
-        t.rto = st.cfg.rto_init_ns
-        t.ts_offset = <uint32_t>siphash_tuple(st.isn_key1, st.isn_key0, t.laddr, raddr, lport, rport, 1)
         t.flags |= TF_HANDLE
         t.rtt_start = st.now
         t.rtt_seq = t.iss
@@ -883,17 +873,10 @@ cdef class TcpListener:
         cdef Listener *l = self._l()
         cdef StackState *st = self.stack.st
         cdef uint64_t deadline = self.stack._deadline(timeout)
-        cdef uint32_t id, gen
         cdef Tcb *t
         while True:
-            while l.aq_len:
-                id = l.aq[2 * l.aq_head]
-                gen = l.aq[2 * l.aq_head + 1]
-                l.aq_head = (l.aq_head + 1) % l.aq_cap
-                l.aq_len -= 1
-                t = &st.tcbs[id]
-                if t.gen != gen or t.state == CLOSED:
-                    continue            # reset before it was accepted
+            t = listener_pop(st, l)
+            if t != NULL:
                 t.flags |= TF_ACCEPTED
                 t.listener = -1
                 return self.stack._wrap(t)
@@ -918,22 +901,18 @@ cdef class TcpListener:
         cdef Listener *l
         cdef StackState *st
         cdef Tcb *t
-        cdef uint32_t id, gen
         if self.closed or self.stack.closed:
             self.closed = True
             return
         st = self.stack.st
         l = &st.listeners[self.lid]
         st.now = max(st.now, self.stack._now())
-        while l.aq_len:
-            id = l.aq[2 * l.aq_head]
-            gen = l.aq[2 * l.aq_head + 1]
-            l.aq_head = (l.aq_head + 1) % l.aq_cap
-            l.aq_len -= 1
-            t = &st.tcbs[id]
-            if t.gen == gen and t.state != CLOSED:
-                tcp_send_rst(st, t)
-                tcb_free(st, t)
+        while True:
+            t = listener_pop(st, l)
+            if t == NULL:
+                break
+            tcp_send_rst(st, t)
+            tcb_free(st, t)
         l.active = False
         st.listen_by_port[l.port] = -1
         self.closed = True
@@ -1307,7 +1286,6 @@ cdef class Connection:
         if t.state == FIN_WAIT_2:
             t.t_2msl = self.st.now + 2 * self.st.cfg.msl_ns
             timer_rearm(self.st, t)
-        t.flags &= ~TF_HANDLE
         self._queue_fin(t)
 
     def abort(self):

@@ -53,15 +53,12 @@ def debug_connection(Stack stack, str state, int local_port, remote, *, uint32_t
     if t == NULL:
         raise _os_error(_errno.ENOBUFS, "no free connection")
     st.now = max(st.now, stack._now())
-    t.laddr = st.ip
-    t.raddr = raddr
-    t.lport = local_port
-    t.rport = rport
-    t.iss = iss
+    tcp_open_tcb(st, t, st.ip, raddr, local_port, rport, iss)
     t.irs = irs
-    t.adv_mss = <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN)
-    t.rto = st.cfg.rto_init_ns if rto is None else <uint64_t>(float(rto) * 1e9)
-    t.ts_offset = 0
+    t.rcv_wscale = 0                    # set below when scaling is asked for
+    if rto is not None:
+        t.rto = <uint64_t>(float(rto) * 1e9)
+    t.ts_offset = 0                     # tests read TSval as the clock in ms
     if snd_wscale is not None or rcv_wscale is not None:
         t.flags |= TF_WS_OK
         t.snd_wscale = int(snd_wscale or 0)

@@ -196,10 +196,7 @@ cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, ui
                            uint32_t iss, const TcpOptions *opts) noexcept nogil:
     """Fill a control block for a connection a listener takes (from a SYN, or
     from a SYN cookie's ACK)."""
-    t.laddr = dst
-    t.raddr = src
-    t.lport = dport
-    t.rport = sport
+    tcp_open_tcb(st, t, dst, src, dport, sport, iss)
     memcpy(t.rmac, src_mac, 6)
     t.rmac_gen = st.arp_gen
     t.flags |= TF_PASSIVE
@@ -207,15 +204,6 @@ cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, ui
     t.irs = irs
     t.rcv_nxt = irs + 1
     t.rcv_adv = t.rcv_nxt
-    t.iss = iss
-    t.snd_una = iss
-    t.snd_nxt = iss
-    t.snd_max = iss
-    t.rcv_wscale = <uint8_t>tcp_pick_wscale(t.rcv.size)
-    t.adv_mss = <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN)
-    t.rto = st.cfg.rto_init_ns
-    t.ts_offset = <uint32_t>siphash_tuple(st.isn_key1, st.isn_key0, t.laddr, t.raddr,
-                                         t.lport, t.rport, 1)
     tcp_negotiate(st, t, opts)
     tcp_init_cc(st, t)
     st.ctr[C_TCP_PASSIVE_OPENS] += 1

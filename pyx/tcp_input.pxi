@@ -49,6 +49,25 @@ cdef inline uint32_t tcp_pick_wscale(uint32_t rcvbuf) noexcept nogil:
     return ws
 
 
+cdef void tcp_open_tcb(StackState *st, Tcb *t, uint32_t laddr, uint32_t raddr, uint16_t lport,
+                       uint16_t rport, uint32_t iss) noexcept nogil:
+    """What every new connection starts from, active or passive: the 4-tuple,
+    our ISS (nothing sent yet), our receive-window shift and MSS, the
+    initial RTO and the per-connection timestamp offset."""
+    t.laddr = laddr
+    t.raddr = raddr
+    t.lport = lport
+    t.rport = rport
+    t.iss = iss
+    t.snd_una = iss
+    t.snd_nxt = iss
+    t.snd_max = iss
+    t.rcv_wscale = <uint8_t>tcp_pick_wscale(t.rcv.size) if st.cfg.window_scaling else 0
+    t.adv_mss = <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN)
+    t.rto = st.cfg.rto_init_ns
+    t.ts_offset = <uint32_t>siphash_tuple(st.isn_key1, st.isn_key0, laddr, raddr, lport, rport, 1)
+
+
 cdef void tcp_negotiate(StackState *st, Tcb *t, const TcpOptions *o) noexcept nogil:
     """Adopt the options of the peer's SYN (or SYN-ACK)."""
     cdef uint32_t peer_mss = o.mss if o.present & OPT_MSS else 536   # RFC 9293 3.7.1
@@ -351,6 +370,22 @@ cdef void tcp_established(StackState *st, Tcb *t) noexcept nogil:
         l.aq[2 * slot] = t.id
         l.aq[2 * slot + 1] = t.gen
         l.aq_len += 1
+
+
+cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil:
+    """The oldest connection in l's accept queue that still exists (entries
+    are id + generation: one reset before accept() is skipped), or NULL."""
+    cdef uint32_t id, gen
+    cdef Tcb *t
+    while l.aq_len:
+        id = l.aq[2 * l.aq_head]
+        gen = l.aq[2 * l.aq_head + 1]
+        l.aq_head = (l.aq_head + 1) % l.aq_cap
+        l.aq_len -= 1
+        t = &st.tcbs[id]
+        if t.gen == gen and t.state != CLOSED:
+            return t
+    return NULL
 
 
 cdef void tcp_enter_recovery(StackState *st, Tcb *t) noexcept nogil:
