@@ -1,7 +1,11 @@
 """Build netchan's extensions.
 
-- netchan._core: one Cython extension assembled from the focused pieces in
-  pyx/ (see pyx/_core.pyx), compiled with optimisation on.
+- netchan._core: one Cython extension assembled from the layer folders of
+  pyx/ (the index is pyx/netchan/_core.pyx, the declarations
+  pyx/netchan/_core.pxd), compiled with optimisation on.
+- netchan._testing: the test hooks (connections built in any state, the wire
+  code driven from Python); it cimports netchan._core and is not needed to use
+  netchan (NETCHAN_NO_TESTING=1 skips it).
 - netchan._dpdk: the cffi binding to DPDK, built only where
   `pkg-config libdpdk` succeeds (builders/dpdk/); its absence is the flag
   netchan.HAS_DPDK, never a build failure.
@@ -33,15 +37,17 @@ def _core_extension():
     debug = bool(os.environ.get("NETCHAN_DEBUG"))
     cflags = ["-O0", "-g"] if debug else ["-O3", "-g1"]
     cflags += ["-fno-strict-aliasing", "-Wno-unused-function", "-Wno-unreachable-code"]
-    ext = Extension(
-        "netchan._core",
-        sources=["pyx/_core.pyx"],
-        include_dirs=["include", "pyx"],
-        extra_compile_args=cflags,
-        define_macros=[("_GNU_SOURCE", "1")],
-    )
+    sources = {"netchan._core": "pyx/netchan/_core.pyx",
+               "netchan._testing": "pyx/netchan/_testing.pyx"}
+    if os.environ.get("NETCHAN_NO_TESTING"):
+        del sources["netchan._testing"]
+    exts = [
+        Extension(name, sources=[source], include_dirs=["include", "pyx"],
+                  extra_compile_args=cflags, define_macros=[("_GNU_SOURCE", "1")])
+        for name, source in sources.items()
+    ]
     return cythonize(
-        [ext],
+        exts,
         build_dir="build/cython",
         include_path=["pyx"],
         language_level=3,

@@ -15,7 +15,7 @@ plain ints and wrap mod 2**32 (pass any int; it is masked).
 """
 from scapy.all import IP, TCP, Ether, Raw
 
-from netchan._core import debug_arp_add, debug_connection, debug_tcb
+from netchan._testing import debug_arp_add, debug_connection, debug_tcb
 
 LOCAL_IP = "198.18.0.1"
 PEER_IP = "198.18.0.2"

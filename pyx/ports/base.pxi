@@ -5,10 +5,6 @@
 
 cdef class Port:
     """A port chain element. Holds the nc_port the stack calls through."""
-    cdef nc_port *p
-    cdef readonly str uri
-    cdef readonly Port inner
-    cdef bint closed
 
     def __cinit__(self):
         self.p = NULL

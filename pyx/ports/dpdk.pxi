@@ -10,7 +10,6 @@
 
 cdef class DpdkPort(Port):
     """A DPDK ethdev queue as a netchan port (see netchan.dpdk.open_port)."""
-    cdef readonly object device     # netchan.dpdk.Device: owns *p, the pool, the ethdev
 
     def __init__(self, device, str uri):
         cdef uintptr_t addr = device.nc_port_address

@@ -5,19 +5,7 @@
 
 from libc.stdio cimport FILE, fopen, fwrite, fclose, fflush
 
-cdef struct PcapPortState:
-    nc_port port
-    nc_port *inner
-    FILE *f
-    int64_t offset_ns        # added to the stack clock to get wall time
-    bint offset_set
-    int64_t wall_at_open
 
-cdef struct PcapRecordHeader:
-    uint32_t ts_sec
-    uint32_t ts_nsec
-    uint32_t incl_len
-    uint32_t orig_len
 
 
 cdef void pcap_write(PcapPortState *pp, const uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
@@ -44,12 +32,16 @@ cdef void pcap_write(PcapPortState *pp, const uint32_t *bufs, uint32_t n, uint64
             pp.port.stats.pcap_written += 1
 
 
+
+
 cdef uint32_t pcap_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
     cdef PcapPortState *pp = <PcapPortState *>p
     cdef uint32_t k = pp.inner.ops.rx_burst(pp.inner, bufs, n, now)
     if k:
         pcap_write(pp, bufs, k, now)
     return k
+
+
 
 
 cdef uint32_t pcap_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
@@ -59,9 +51,13 @@ cdef uint32_t pcap_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now
     return pp.inner.ops.tx_burst(pp.inner, bufs, n, now)
 
 
+
+
 cdef uint32_t pcap_alloc_burst(nc_port *p, uint32_t *bufs, uint32_t n) noexcept nogil:
     cdef PcapPortState *pp = <PcapPortState *>p
     return pp.inner.ops.alloc_burst(pp.inner, bufs, n)
+
+
 
 
 cdef void pcap_free_burst(nc_port *p, const uint32_t *bufs, uint32_t n) noexcept nogil:
@@ -69,9 +65,13 @@ cdef void pcap_free_burst(nc_port *p, const uint32_t *bufs, uint32_t n) noexcept
     pp.inner.ops.free_burst(pp.inner, bufs, n)
 
 
+
+
 cdef uint64_t pcap_next_deadline(nc_port *p) noexcept nogil:
     cdef PcapPortState *pp = <PcapPortState *>p
     return pp.inner.ops.next_deadline(pp.inner)
+
+
 
 
 cdef void pcap_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
@@ -81,9 +81,13 @@ cdef void pcap_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
     pp.inner.ops.wait(pp.inner, timeout_ns)
 
 
+
+
 cdef int pcap_link_up(nc_port *p) noexcept nogil:
     cdef PcapPortState *pp = <PcapPortState *>p
     return pp.inner.ops.link_up(pp.inner)
+
+
 
 
 cdef void pcap_close(nc_port *p) noexcept nogil:
@@ -93,21 +97,39 @@ cdef void pcap_close(nc_port *p) noexcept nogil:
         pp.f = NULL
 
 
+
+
 cdef nc_port_ops PCAP_OPS
+
+
 PCAP_OPS.rx_burst = pcap_rx_burst
+
+
 PCAP_OPS.tx_burst = pcap_tx_burst
+
+
 PCAP_OPS.alloc_burst = pcap_alloc_burst
+
+
 PCAP_OPS.free_burst = pcap_free_burst
+
+
 PCAP_OPS.next_deadline = pcap_next_deadline
+
+
 PCAP_OPS.wait = pcap_wait
+
+
 PCAP_OPS.link_up = pcap_link_up
+
+
 PCAP_OPS.close = pcap_close
+
+
 
 
 cdef class PcapPort(Port):
     """Writes every frame crossing it to `path` (pcap, nanosecond stamps)."""
-    cdef PcapPortState *pp
-    cdef readonly str path
 
     def __dealloc__(self):
         if self.pp != NULL:

@@ -1,0 +1,18 @@
+cdef class Connection:
+    cdef Stack stack
+    cdef StackState *st
+    cdef uint32_t id
+    cdef uint32_t gen
+    cdef list pins
+    cdef bint closed
+    cdef bint rd_shut
+    cdef object __weakref__
+    cdef Tcb *_t(self) except NULL
+    cdef Arena *_arena(self, bint receive)
+    cdef void _pin(self, uint64_t off)
+    cdef void _unpin(self, uint64_t off)
+    cdef int _raise_soerror(self, Tcb *t, str what) except -1
+    cdef void _window_opened(self, Tcb *t) noexcept
+    cdef uint32_t _wait_readable(self, object timeout) except? 0xffffffff
+    cdef uint32_t _wait_writable(self, uint32_t want, object timeout) except? 0xffffffff
+    cdef void _queue_fin(self, Tcb *t) noexcept

@@ -1,0 +1,444 @@
+
+
+cdef class Connection:
+    """An established TCP connection (from Listener.accept or Stack.connect).
+
+    recv/recv_into/send/sendall work as on a socket. recv_view() hands out the
+    readable bytes without copying; consume(n) returns them to the window.
+    send_view()/commit(n) do the same for writing."""
+
+    cdef Tcb *_t(self) except NULL:
+        cdef Tcb *t
+        if self.closed:
+            raise _os_error(_EBADF, "connection is closed")
+        self.stack._check_open()
+        t = &self.st.tcbs[self.id]
+        if t.gen != self.gen:
+            raise _os_error(_EBADF, "connection no longer exists")
+        return t
+
+    cdef Arena *_arena(self, bint receive):
+        return &self.st.rcv_arena if receive else &self.st.snd_arena
+
+    cdef void _pin(self, uint64_t off):
+        cdef Tcb *t = &self.st.tcbs[self.id]
+        self.pins.append(off)
+        if t.gen == self.gen and off < t.rcv_pin:
+            t.rcv_pin = off
+
+    cdef void _unpin(self, uint64_t off):
+        cdef Tcb *t = &self.st.tcbs[self.id]
+        try:
+            self.pins.remove(off)
+        except ValueError:
+            pass
+        if t.gen == self.gen and not self.closed:
+            t.rcv_pin = min(self.pins) if self.pins else <uint64_t>-1
+            self._window_opened(t)
+
+    cdef int _raise_soerror(self, Tcb *t, str what) except -1:
+        raise _os_error(t.soerror, what)
+
+    cdef void _window_opened(self, Tcb *t) noexcept:
+        """After the application freed receive space: announce it when the
+        right edge of the window we would now offer (SWS-avoided, capped,
+        rounded to the scale) moves past the one we advertised by enough to
+        matter (RFC 9293 3.8.6.2.2), or when the window was nearly shut."""
+        if t.state != ESTABLISHED and t.state != FIN_WAIT_1 and t.state != FIN_WAIT_2:
+            return
+        if tcp_window_update_due(t):
+            t.flags |= TF_WND_UPDATE
+            tcp_schedule(self.st, t)
+            self.stack._kick()
+
+    cdef uint32_t _wait_readable(self, object timeout) except? 0xffffffff:
+        """Bytes readable now (0 at EOF), waiting for some."""
+        cdef Tcb *t = self._t()
+        cdef uint64_t deadline = 0
+        cdef bint have_deadline = False
+        cdef uint32_t avail
+        while True:
+            avail = <uint32_t>(t.rcv.tail - t.rcv.head) if t.rcv.base != NULL else 0
+            if avail:
+                return avail
+            if self.rd_shut or t.flags & TF_RCVD_FIN:
+                return 0
+            if t.soerror:
+                self._raise_soerror(t, "recv")
+            if t.state == CLOSED:
+                return 0
+            if not have_deadline:
+                deadline = self.stack._deadline(timeout)
+                have_deadline = True
+            self.stack._drive(deadline)
+            t = self._t()
+
+    def recv(self, Py_ssize_t n=65536, timeout=None):
+        """Up to n bytes; b"" at end of stream."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        cdef uint32_t avail = self._wait_readable(timeout)
+        cdef Tcb *t = self._t()
+        if avail == 0 or n == 0:
+            return b""
+        if n > avail:
+            n = avail
+        data = PyBytes_FromStringAndSize(<char *>window_at(&t.rcv, t.rcv.head), n)
+        t.rcv.head += <uint64_t>n
+        self._window_opened(t)
+        return data
+
+    def recv_into(self, buffer, Py_ssize_t nbytes=0, timeout=None):
+        """Read into a writable buffer; returns the byte count (0 at EOF)."""
+        cdef Py_buffer view
+        PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+        cdef Py_ssize_t n
+        cdef uint32_t avail
+        cdef Tcb *t
+        try:
+            n = view.len if nbytes <= 0 or nbytes > view.len else nbytes
+            avail = self._wait_readable(timeout)
+            t = self._t()
+            if n > avail:
+                n = avail
+            if n:
+                memcpy(view.buf, window_at(&t.rcv, t.rcv.head), n)
+                t.rcv.head += <uint64_t>n
+                self._window_opened(t)
+            return n
+        finally:
+            PyBuffer_Release(&view)
+
+    def recv_view(self, timeout=None):
+        """A read-only memoryview of every byte readable now (empty at EOF),
+        without consuming them. Give bytes back with consume(n); releasing
+        the view does not consume. While the view lives its bytes stay put."""
+        cdef uint32_t avail = self._wait_readable(timeout)
+        cdef Tcb *t = self._t()
+        cdef WindowExport ex = WindowExport.__new__(WindowExport)
+        if avail == 0:
+            return memoryview(b"")
+        ex.conn = self
+        ex.ptr = window_at(&t.rcv, t.rcv.head)
+        ex.size = avail
+        ex.off = t.rcv.head
+        ex.slot = t.rcv.slot
+        ex.receive = True
+        return memoryview(ex)
+
+    def consume(self, Py_ssize_t n):
+        """Give the first n readable bytes back to the receive window."""
+        cdef Tcb *t = self._t()
+        cdef uint64_t avail = t.rcv.tail - t.rcv.head if t.rcv.base != NULL else 0
+        if n < 0 or <uint64_t>n > avail:
+            raise ValueError(f"consume({n}): only {avail} bytes are readable")
+        t.rcv.head += <uint64_t>n
+        self._window_opened(t)
+
+    @property
+    def readable(self):
+        """Bytes that recv would return now without waiting."""
+        cdef Tcb *t = self._t()
+        return t.rcv.tail - t.rcv.head if t.rcv.base != NULL else 0
+
+    cdef uint32_t _wait_writable(self, uint32_t want, object timeout) except? 0xffffffff:
+        cdef Tcb *t = self._t()
+        cdef uint64_t deadline = 0
+        cdef bint have_deadline = False
+        cdef uint32_t space
+        while True:
+            if t.soerror:
+                self._raise_soerror(t, "send")
+            if t.flags & TF_FIN_QUEUED or not (t.state == ESTABLISHED or t.state == CLOSE_WAIT or
+                                               t.state == SYN_SENT or t.state == SYN_RECEIVED):
+                raise _os_error(_EPIPE, "the connection is shut down for writing")
+            if t.state == ESTABLISHED or t.state == CLOSE_WAIT:
+                space = window_space(&t.snd)
+                if space >= want:
+                    return space
+            if not have_deadline:
+                deadline = self.stack._deadline(timeout)
+                have_deadline = True
+            self.stack._drive(deadline)
+            t = self._t()
+
+    def send(self, data, timeout=None):
+        """Queue as much of data as the send window takes (waiting for room
+        for at least one byte); returns the count."""
+        cdef Py_buffer view
+        cdef uint32_t space
+        cdef Py_ssize_t n
+        cdef Tcb *t
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            if view.len == 0:
+                return 0
+            space = self._wait_writable(1, timeout)
+            t = self._t()
+            n = view.len if view.len < space else space
+            memcpy(window_at(&t.snd, t.snd.tail), view.buf, n)
+            t.snd.tail += <uint64_t>n
+            tcp_schedule(self.st, t)
+            self.stack._kick()
+            return n
+        finally:
+            PyBuffer_Release(&view)
+
+    def sendall(self, data, timeout=None):
+        """Queue all of data, waiting for room as often as needed. The
+        timeout applies to the whole call."""
+        cdef Py_buffer view
+        cdef Py_ssize_t done = 0, n
+        cdef uint32_t space
+        cdef Tcb *t
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            deadline_timeout = timeout
+            timed = timeout is not None and float(timeout) > 0
+            if timed:
+                end = self.stack._deadline(timeout)
+            while done < view.len:
+                if timed:
+                    now = self.stack._now()
+                    if now >= end:
+                        raise _os_error(_ETIMEDOUT, f"sendall: {done} of {view.len} bytes queued")
+                    deadline_timeout = (end - now) / 1e9
+                space = self._wait_writable(1, deadline_timeout)
+                t = self._t()
+                n = view.len - done
+                if n > space:
+                    n = space
+                memcpy(window_at(&t.snd, t.snd.tail), <uint8_t *>view.buf + done, n)
+                t.snd.tail += <uint64_t>n
+                done += n
+                tcp_schedule(self.st, t)
+                self.stack._kick()
+        finally:
+            PyBuffer_Release(&view)
+
+    def send_view(self, Py_ssize_t min_bytes=1, timeout=None):
+        """A writable memoryview of the free send window (at least min_bytes,
+        waiting for them). Write into it, then commit(n) to send n bytes."""
+        if min_bytes < 1:
+            raise ValueError("min_bytes must be >= 1")
+        cdef Tcb *t = self._t()
+        if <uint64_t>min_bytes > t.snd.size:
+            raise ValueError(f"min_bytes={min_bytes} exceeds the send window ({t.snd.size})")
+        cdef uint32_t space = self._wait_writable(<uint32_t>min_bytes, timeout)
+        t = self._t()
+        cdef WindowExport ex = WindowExport.__new__(WindowExport)
+        ex.conn = self
+        ex.ptr = window_at(&t.snd, t.snd.tail)
+        ex.size = space
+        ex.off = t.snd.tail
+        ex.slot = t.snd.slot
+        ex.receive = False
+        return memoryview(ex)
+
+    def commit(self, Py_ssize_t n):
+        """Send the first n bytes written into the latest send_view()."""
+        cdef Tcb *t = self._t()
+        if n < 0 or <uint64_t>n > window_space(&t.snd):
+            raise ValueError(f"commit({n}): only {window_space(&t.snd)} bytes of window are free")
+        if t.flags & TF_FIN_QUEUED:
+            raise _os_error(_EPIPE, "the connection is shut down for writing")
+        t.snd.tail += <uint64_t>n
+        if n:
+            tcp_schedule(self.st, t)
+            self.stack._kick()
+
+    cdef void _queue_fin(self, Tcb *t) noexcept:
+        if t.flags & TF_FIN_QUEUED:
+            return
+        if t.state == ESTABLISHED or t.state == SYN_RECEIVED:
+            t.flags |= TF_FIN_QUEUED
+            tcp_set_state(self.st, t, FIN_WAIT_1)
+        elif t.state == CLOSE_WAIT:
+            t.flags |= TF_FIN_QUEUED
+            tcp_set_state(self.st, t, LAST_ACK)
+        else:
+            return
+        tcp_schedule(self.st, t)
+        self.stack._kick()
+
+    def shutdown(self, int how):
+        """socket.SHUT_RD, SHUT_WR (send FIN after the queued data) or SHUT_RDWR."""
+        if how not in (_socket.SHUT_RD, _socket.SHUT_WR, _socket.SHUT_RDWR):
+            raise ValueError("how must be SHUT_RD, SHUT_WR or SHUT_RDWR")
+        cdef Tcb *t = self._t()
+        if t.state == SYN_SENT or t.state == CLOSED:
+            raise _os_error(_ENOTCONN, "shutdown")
+        if how != _socket.SHUT_WR:
+            self.rd_shut = True
+        if how != _socket.SHUT_RD:
+            self._queue_fin(t)
+
+    def close(self):
+        """Close gracefully (FIN after queued data). Unread received data
+        makes it an abortive close (RST), as RFC 2525 asks."""
+        if self.closed:
+            return
+        cdef Tcb *t = &self.st.tcbs[self.id]
+        if self.stack.closed or t.gen != self.gen:
+            self.closed = True
+            return
+        self.st.now = max(self.st.now, self.stack._now())
+        t.flags &= ~TF_HANDLE
+        t.flags |= TF_APP_CLOSED
+        self.closed = True
+        if t.state == CLOSED or t.state == SYN_SENT:
+            tcb_free(self.st, t)
+            return
+        if t.rcv.base != NULL and t.rcv.tail > t.rcv.head and t.state != TIME_WAIT:
+            tcp_send_rst(self.st, t)
+            tcb_free(self.st, t)
+            self.stack._kick()
+            return
+        if t.state == TIME_WAIT:
+            window_detach(&t.rcv, &self.st.rcv_arena)
+            window_detach(&t.snd, &self.st.snd_arena)
+            return
+        if t.state == FIN_WAIT_2:
+            t.t_2msl = self.st.now + 2 * self.st.cfg.msl_ns
+            timer_rearm(self.st, t)
+        self._queue_fin(t)
+
+    def abort(self):
+        """Drop the connection at once with a RST."""
+        if self.closed:
+            return
+        cdef Tcb *t = &self.st.tcbs[self.id]
+        self.closed = True
+        if self.stack.closed or t.gen != self.gen:
+            return
+        t.flags &= ~TF_HANDLE
+        if t.state != CLOSED and t.state != SYN_SENT and t.state != TIME_WAIT:
+            tcp_send_rst(self.st, t)
+        tcb_free(self.st, t)
+        self.stack._kick()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __dealloc__(self):
+        pass
+
+    # ---- introspection -------------------------------------------------------------
+
+    @property
+    def state(self):
+        """The RFC 9293 state name."""
+        if self.closed:
+            return "CLOSED"
+        cdef Tcb *t = &self.st.tcbs[self.id]
+        if t.gen != self.gen:
+            return "CLOSED"
+        return TCP_STATE_NAMES[t.state]
+
+    def getpeername(self):
+        cdef Tcb *t = self._t()
+        return (_u32_to_ip(t.raddr), t.rport)
+
+    def getsockname(self):
+        cdef Tcb *t = self._t()
+        return (_u32_to_ip(t.laddr), t.lport)
+
+    def info(self):
+        """TCP state as a dict (like Linux's TCP_INFO): windows, congestion
+        control, RTT estimates in seconds, negotiated options."""
+        cdef Tcb *t = self._t()
+        return {
+            "state": TCP_STATE_NAMES[t.state],
+            "mss": t.mss, "adv_mss": t.adv_mss,
+            "snd_wscale": t.snd_wscale if t.flags & TF_WS_OK else None,
+            "rcv_wscale": t.rcv_wscale if t.flags & TF_WS_OK else None,
+            "timestamps": bool(t.flags & TF_TS_OK), "sack": bool(t.flags & TF_SACK_OK),
+            "cwnd": t.cwnd, "ssthresh": t.ssthresh,
+            "srtt": t.srtt / 1e9, "rttvar": t.rttvar / 1e9, "rto": t.rto / 1e9,
+            "snd_una": t.snd_una, "snd_nxt": t.snd_nxt, "snd_wnd": t.snd_wnd,
+            "rcv_nxt": t.rcv_nxt, "rcv_space": tcp_rcv_space(t),
+            "unacked": t.snd_max - t.snd_una,
+            "send_queued": t.snd.tail - t.snd.head if t.snd.base != NULL else 0,
+            "readable": t.rcv.tail - t.rcv.head if t.rcv.base != NULL else 0,
+            "retries": t.retries, "backoff": t.backoff,
+            "cc": CC_NAMES[t.cc], "nodelay": bool(t.flags & TF_NODELAY),
+            "in_recovery": ("none", "newreno", "sack")[t.in_recovery],
+            "sacked_ranges": t.sack_n, "ooo_ranges": t.ooo_n,
+        }
+
+    @property
+    def nodelay(self):
+        """Nagle's algorithm off (True) or on (False, the default)."""
+        return bool(self._t().flags & TF_NODELAY)
+
+    @nodelay.setter
+    def nodelay(self, value):
+        cdef Tcb *t = self._t()
+        if value:
+            t.flags |= TF_NODELAY
+            tcp_schedule(self.st, t)        # anything Nagle held back goes now
+            self.stack._kick()
+        else:
+            t.flags &= ~TF_NODELAY
+
+    @property
+    def cc(self):
+        """Congestion control of this connection: "cubic" or "newreno"."""
+        return CC_NAMES[self._t().cc]
+
+    @cc.setter
+    def cc(self, name):
+        tcp_set_cc(self._t(), name)
+
+    def set_keepalive(self, idle=None, interval=75.0, count=9):
+        """Probe an idle connection: after `idle` seconds without input, send
+        up to `count` probes `interval` seconds apart, then drop it with
+        TimeoutError. idle=None turns keepalive off."""
+        cdef Tcb *t = self._t()
+        if idle is None:
+            t.keep_cnt = 0
+            t.t_keep = 0
+        else:
+            k_idle, k_intvl, k_cnt = _check_keepalive((idle, interval, count))
+            t.keep_idle = k_idle
+            t.keep_intvl = k_intvl
+            t.keep_cnt = k_cnt
+            t.keep_probes = 0
+            if t.state == ESTABLISHED or t.state == CLOSE_WAIT or t.state == FIN_WAIT_2:
+                t.t_keep = t.last_rcv + t.keep_idle
+        timer_rearm(self.st, t)
+
+    @property
+    def cwnd(self):
+        return self._t().cwnd
+
+    @property
+    def ssthresh(self):
+        return self._t().ssthresh
+
+    @property
+    def srtt(self):
+        return self._t().srtt / 1e9
+
+    @property
+    def rttvar(self):
+        return self._t().rttvar / 1e9
+
+    @property
+    def rto(self):
+        return self._t().rto / 1e9
+
+    @property
+    def mss(self):
+        return self._t().mss
+
+    def __repr__(self):
+        try:
+            local = "%s:%d" % self.getsockname()
+            peer = "%s:%d" % self.getpeername()
+            return f"<netchan.Connection {local} -> {peer} {self.state}>"
+        except OSError:
+            return "<netchan.Connection closed>"

@@ -1,0 +1,69 @@
+
+
+cdef class TcpListener:
+    """A listening TCP port (from Stack.listen)."""
+
+    cdef Listener *_l(self) except NULL:
+        if self.closed:
+            raise _os_error(_EBADF, f"listener on port {self.port} is closed")
+        self.stack._check_open()
+        return &self.stack.st.listeners[self.lid]
+
+    def accept(self, timeout=None):
+        """The next established connection; waits up to timeout seconds."""
+        cdef Listener *l = self._l()
+        cdef StackState *st = self.stack.st
+        cdef uint64_t deadline = self.stack._deadline(timeout)
+        cdef Tcb *t
+        while True:
+            t = listener_pop(st, l)
+            if t != NULL:
+                t.flags |= TF_ACCEPTED
+                t.listener = -1
+                return self.stack._wrap(t)
+            self.stack._drive(deadline)
+            l = self._l()
+
+    @property
+    def backlog(self):
+        return self._l().backlog
+
+    @property
+    def pending(self):
+        """Established connections waiting for accept()."""
+        return self._l().aq_len
+
+    @property
+    def overflows(self):
+        return self._l().overflows
+
+    def close(self):
+        """Stop listening; connections not yet accepted are reset."""
+        cdef Listener *l
+        cdef StackState *st
+        cdef Tcb *t
+        if self.closed or self.stack.closed:
+            self.closed = True
+            return
+        st = self.stack.st
+        l = &st.listeners[self.lid]
+        st.now = max(st.now, self.stack._now())
+        while True:
+            t = listener_pop(st, l)
+            if t == NULL:
+                break
+            tcp_send_rst(st, t)
+            tcb_free(st, t)
+        l.active = False
+        st.listen_by_port[l.port] = -1
+        self.closed = True
+        self.stack._kick()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<netchan.Listener {self.stack.ip}:{self.port}{' closed' if self.closed else ''}>"

@@ -1,0 +1,837 @@
+# The Python API: Stack, Listener, Connection, UdpSocket.
+#
+# Python exceptions exist only here. Every blocking call drives the poll
+# loop of its stack (and of the other end of a pair in this process) while
+# it waits, so a single-threaded program needs nothing else. Blocking calls
+# take timeout=None (wait forever) or seconds, measured on the stack's clock
+# (virtual in tests).
+
+import ipaddress as _ipaddress
+
+
+import json as _json
+
+
+import socket as _socket
+
+
+import weakref as _weakref
+
+
+import itertools as _itertools
+
+
+
+cdef int _EBADF = _errno.EBADF
+
+
+cdef int _EINVAL = _errno.EINVAL
+
+
+cdef int _EADDRINUSE = _errno.EADDRINUSE
+
+
+cdef int _ENOTCONN = _errno.ENOTCONN
+
+
+cdef int _EHOSTUNREACH = _errno.EHOSTUNREACH
+
+
+cdef int _EAGAIN = _errno.EAGAIN
+
+
+
+cdef uint32_t STATS_MAGIC = 0x4e435354      # "NCST"
+
+
+cdef uint64_t NONBLOCK = 1                  # a deadline meaning "timeout=0"
+
+
+cdef size_t STATS_HEADER = 16384
+
+
+
+PORT_STAT_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_dropped",
+                    "tx_dropped", "alloc_failed", "double_free", "fault_lost",
+                    "fault_duplicated", "fault_reordered", "fault_corrupted", "fault_delayed",
+                    "pcap_written", "pcap_errors")
+
+
+
+_stats_seq = _itertools.count()
+
+
+
+
+# pair name -> list of weak references to the stacks on it in this process
+_pair_groups = {}
+
+
+
+
+cdef class Stack:
+    """A TCP/IP stack on one port.
+
+    Stack(port="shm:NAME", ip="198.18.0.1/15", mtu=None, clock=None, **options)
+
+    port     a port URI (pair:NAME, shm:NAME, ...) with optional wrappers,
+             e.g. "shm:bench?loss=0.01&seed=7", or a Port object
+    ip       this stack's address with its prefix length
+    mtu      IP MTU (the shm/pair link is virtual: up to 65535); None takes the
+             link's (1500 for a new link)
+    clock    None for CLOCK_MONOTONIC, or a VirtualClock (tests)
+
+    options: max_conns, rcvbuf, sndbuf (bytes; rounded up to a power of
+    two), msl (seconds; TIME_WAIT is 2 x msl), rto_min, rto_max, rto_initial
+    (seconds), max_retries, syn_retries, delayed_ack (seconds, 0 = off),
+    timestamps, sack, window_scaling (bools), cc ("cubic" or "newreno", the
+    default for new connections), nodelay (Nagle off by default),
+    keepalive ((idle, interval, count) in seconds, or None = off),
+    syncookies (answer with SYN cookies when a listener's SYN queue is
+    full), challenge_ack_limit (RFC 5961 challenge ACKs per second),
+    busy_poll (seconds spent spinning before a blocking call sleeps),
+    background (a thread keeps the stack running — ACKs, handshakes,
+    timers — while the application is busy elsewhere; real clock only),
+    export_stats (bool), seed (int: makes ISNs and ports reproducible).
+    """
+
+    def __cinit__(self):
+        self.st = NULL
+        self.closed = True
+        self.arenas_ready = False
+
+    def __init__(self, port="shm:netchan", ip="198.18.0.1/15", mtu=None, clock=None, *,
+                 max_conns=4096, rcvbuf=None, sndbuf=None, msl=30.0, rto_min=1.0,
+                 rto_max=60.0, rto_initial=1.0, max_retries=15, syn_retries=6,
+                 delayed_ack=0.04, timestamps=True, sack=True, window_scaling=True,
+                 cc="cubic", nodelay=False, keepalive=None, syncookies=True,
+                 challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
+                 frag_max_bytes=1 << 20, busy_poll=50e-6, background=False,
+                 export_stats=True, seed=None, ttl=64):
+        # Everything that can be checked without the port is checked first,
+        # so a refused setting never leaves a link claimed.
+        if clock is not None and not isinstance(clock, VirtualClock):
+            raise TypeError("clock must be None (real time) or a netchan.VirtualClock")
+        try:
+            iface = _ipaddress.IPv4Interface(ip)
+        except (ValueError, TypeError):
+            raise ValueError(f"ip={ip!r}: expected an IPv4 address with prefix, e.g. 198.18.0.1/15") from None
+        if iface.network.prefixlen == 32 or iface.ip == iface.network.network_address:
+            raise ValueError(f"ip={ip!r}: use a host address with a prefix shorter than /32")
+        max_conns = int(max_conns)
+        if not 1 <= max_conns <= (1 << 24):
+            raise ValueError(f"max_conns={max_conns}: must be between 1 and 16777216")
+        cc_id = cc_from_name(cc)
+        keep = _check_keepalive(keepalive) if keepalive is not None else None
+        if not (0 < rto_min <= rto_initial <= rto_max):
+            raise ValueError("need 0 < rto_min <= rto_initial <= rto_max")
+        if frag_timeout <= 0 or not 1 <= frag_max_datagrams <= 1024 or frag_max_bytes < 65536:
+            raise ValueError("need frag_timeout > 0, 1 <= frag_max_datagrams <= 1024, "
+                             "frag_max_bytes >= 65536")
+        if rcvbuf is not None:
+            _pow2_at_least(rcvbuf, "rcvbuf")
+        if sndbuf is not None:
+            _pow2_at_least(sndbuf, "sndbuf")
+        if background and clock is not None:
+            raise ValueError("background=True needs the real clock (a virtual clock only "
+                             "moves when the test moves it)")
+        self.port = self._open_port(port, mtu)
+        self.uri = self.port.uri if isinstance(port, Port) else port
+        self.closed = False                 # from here on, close() undoes what was done
+        try:
+            self._setup(port, iface, mtu, clock, max_conns, rcvbuf, sndbuf, msl, rto_min,
+                        rto_max, rto_initial, max_retries, syn_retries, delayed_ack,
+                        timestamps, sack, window_scaling, cc_id, nodelay, keep, syncookies,
+                        challenge_ack_limit, frag_timeout, frag_max_datagrams, frag_max_bytes,
+                        busy_poll, background, export_stats, seed, ttl)
+        except BaseException:
+            self.close(linger=0)
+            raise
+
+    def _setup(self, port, iface, mtu, clock, max_conns, rcvbuf, sndbuf, msl, rto_min,
+               rto_max, rto_initial, max_retries, syn_retries, delayed_ack, timestamps, sack,
+               window_scaling, cc_id, nodelay, keep, syncookies, challenge_ack_limit,
+               frag_timeout, frag_max_datagrams, frag_max_bytes, busy_poll, background,
+               export_stats, seed, ttl):
+        self.port.check_address(str(iface.ip))
+        cdef uint32_t port_mtu = self.port.p.mtu
+        if mtu is not None and int(mtu) != port_mtu:
+            raise ValueError(f"mtu={mtu}: the port's MTU is {port_mtu}")
+        big = port_mtu > 9000
+        rcv = _pow2_at_least(rcvbuf if rcvbuf is not None else (4 << 20 if big else 1 << 20), "rcvbuf")
+        snd = _pow2_at_least(sndbuf if sndbuf is not None else (4 << 20 if big else 1 << 20), "sndbuf")
+        self._alloc_state(max_conns)
+        cdef StackState *st = self.st
+        st.port = self.port.p
+        memcpy(st.mac, self.port.p.mac, 6)
+        st.ip = int(iface.ip)
+        st.netmask = int(iface.network.netmask)
+        st.mtu = port_mtu
+        st.cfg.max_conns = max_conns
+        st.cfg.rcvbuf = rcv
+        st.cfg.sndbuf = snd
+        st.cfg.chan_size = CHAN_SIZE
+        st.cfg.listen_chan_size = 1024
+        st.cfg.udp_chan_size = 1024
+        st.cfg.msl_ns = <uint64_t>(float(msl) * 1e9)
+        st.cfg.rto_init_ns = <uint64_t>(float(rto_initial) * 1e9)
+        st.cfg.rto_min_ns = <uint64_t>(float(rto_min) * 1e9)
+        st.cfg.rto_max_ns = <uint64_t>(float(rto_max) * 1e9)
+        st.cfg.max_retries = int(max_retries)
+        st.cfg.syn_retries = int(syn_retries)
+        st.cfg.delack_ns = <uint64_t>(float(delayed_ack) * 1e9)
+        st.cfg.arp_timeout_ns = 60 * 1000000000ULL
+        st.cfg.arp_retry_ns = 1000000000ULL
+        st.cfg.arp_max_tries = 5
+        st.cfg.timestamps = bool(timestamps)
+        st.cfg.sack = bool(sack)
+        st.cfg.window_scaling = bool(window_scaling)
+        st.cfg.ttl = int(ttl)
+        st.cfg.cc = <uint8_t>cc_id
+        st.cfg.nodelay = bool(nodelay)
+        st.cfg.syncookies = bool(syncookies)
+        st.cfg.challenge_ack_limit = int(challenge_ack_limit)
+        st.cfg.frag_timeout_ns = <uint64_t>(float(frag_timeout) * 1e9)
+        st.cfg.frag_max_bytes = int(frag_max_bytes)
+        if frag_init(st, int(frag_max_datagrams)) != 0:
+            raise MemoryError("cannot allocate the IPv4 reassembly slots")
+        st.scratch = <uint8_t *>malloc(IPV4_MAX_LEN)
+        if st.scratch == NULL:
+            raise MemoryError()
+        if keep is not None:
+            st.cfg.keep_idle_ns, st.cfg.keep_intvl_ns, st.cfg.keep_cnt = keep
+        st.arp_gen = 1
+        st.tick_ns = 1000000
+        rnd = _os.urandom(16) if seed is None else int(seed).to_bytes(16, "little", signed=False)
+        st.isn_key0 = int.from_bytes(rnd[:8], "little")
+        st.isn_key1 = int.from_bytes(rnd[8:], "little")
+        rnd2 = _os.urandom(16) if seed is None else (int(seed) + 1).to_bytes(16, "little", signed=False)
+        st.cookie_key0 = int.from_bytes(rnd2[:8], "little")
+        st.cookie_key1 = int.from_bytes(rnd2[8:], "little")
+        st.eph_next = EPHEMERAL_LO + (st.isn_key0 % (EPHEMERAL_HI - EPHEMERAL_LO + 1))
+        st.ip_ident = <uint16_t>(st.isn_key1 & 0xffff)
+        rc = arena_init(&st.rcv_arena, rcv, max_conns)
+        if rc == 0:
+            rc = arena_init(&st.snd_arena, snd, max_conns)
+        self.arenas_ready = True
+        if rc != 0:
+            raise OSError(-rc, f"cannot set up the window arenas ({max_conns} x {rcv} B): "
+                               f"{_os.strerror(-rc)}")
+        self.busy_poll_ns = <uint64_t>(float(busy_poll) * 1e9)
+        self.vclock = clock
+        self._join_group(clock)
+        self._setup_stats(bool(export_stats))
+        st.now = self._now()
+        st.cur_tick = st.now // st.tick_ns
+        if background:
+            if self.vclock is not None:
+                raise ValueError("background=True needs the real clock (a pair's other end "
+                                 "runs on a virtual clock)")
+            import threading
+            self.background = True
+            self.bg_thread = threading.Thread(target=self._background_loop, daemon=True,
+                                              name=f"netchan {self.uri}")
+            self.bg_thread.start()
+
+    # ---- construction helpers -------------------------------------------------
+
+    cdef Port _open_port(self, object port, object mtu):
+        if isinstance(port, Port):
+            return port
+        from netchan.uri import parse_port_uri
+        spec = parse_port_uri(port)
+        return open_port(spec, mtu)
+
+    cdef _alloc_state(self, uint32_t max_conns):
+        cdef StackState *st = <StackState *>calloc(1, sizeof(StackState))
+        cdef uint32_t i, fsize
+        if st == NULL:
+            raise MemoryError()
+        self.st = st
+        st.tcbs = <Tcb *>calloc(max_conns, sizeof(Tcb))
+        st.tcb_free = <uint32_t *>malloc(max_conns * sizeof(uint32_t))
+        st.active = <uint32_t *>malloc(max_conns * sizeof(uint32_t))
+        st.outq = <uint32_t *>malloc(max_conns * sizeof(uint32_t))
+        fsize = 1024
+        while fsize < 2 * max_conns:
+            fsize <<= 1
+        st.flows = <FlowSlot *>calloc(fsize, sizeof(FlowSlot))
+        st.flow_mask = fsize - 1
+        st.wheel = <uint32_t *>malloc(WHEEL_SLOTS * sizeof(uint32_t))
+        st.wheel_mask = WHEEL_SLOTS - 1
+        st.max_listeners = 256
+        st.listeners = <Listener *>calloc(st.max_listeners, sizeof(Listener))
+        st.listen_active = <int32_t *>malloc(st.max_listeners * sizeof(int32_t))
+        st.listen_by_port = <int32_t *>malloc(PORT_SPACE * sizeof(int32_t))
+        st.max_udp = 1024
+        st.udps = <UdpSock *>calloc(st.max_udp, sizeof(UdpSock))
+        st.udp_by_port = <int32_t *>malloc(PORT_SPACE * sizeof(int32_t))
+        if (st.tcbs == NULL or st.tcb_free == NULL or st.active == NULL or st.outq == NULL or
+                st.flows == NULL or st.wheel == NULL or st.listeners == NULL or
+                st.listen_active == NULL or st.listen_by_port == NULL or st.udps == NULL or
+                st.udp_by_port == NULL):
+            raise MemoryError("cannot allocate the stack's tables")
+        for i in range(max_conns):
+            st.tcb_free[i] = max_conns - 1 - i
+            st.tcbs[i].id = i
+            st.tcbs[i].t_slot = NC_BUF_NONE
+        st.tcb_nfree = max_conns
+        for i in range(fsize):
+            st.flows[i].tcb = NC_BUF_NONE
+        for i in range(WHEEL_SLOTS):
+            st.wheel[i] = NC_BUF_NONE
+        for i in range(PORT_SPACE):
+            st.listen_by_port[i] = -1
+            st.udp_by_port[i] = -1
+        st.cfg.chan_size = CHAN_SIZE
+        st.chan_stride = nc_ring_memsize(CHAN_SIZE)
+        self.chan_region = map_private(st.chan_stride * max_conns, False)
+        st.chan_mem = self.chan_region.ptr
+
+    cdef _setup_stats(self, bint export):
+        """Counters live in a small shared segment so that `netchan stats`
+        can read a running stack from another process."""
+        cdef StackState *st = self.st
+        cdef size_t size = STATS_HEADER + 8 * (C_COUNT + WIRE_ERROR_COUNT) + 4 * sizeof(nc_port_stats)
+        cdef uint32_t *hdr
+        kinds = []
+        p = self.port
+        while p is not None:
+            kinds.append(type(p).__name__)
+            p = p.inner
+        meta = _json.dumps({
+            "pid": _os.getpid(), "uri": self.uri, "ip": self.ip, "mac": self.mac,
+            "counters": list(COUNTER_NAMES), "wire": list(WIRE_ERROR_NAMES[1:]),
+            "port_fields": list(PORT_STAT_FIELDS), "ports": kinds[:4],
+        }).encode()
+        if len(meta) + 64 > STATS_HEADER:
+            raise AssertionError("stats header overflow")
+        if export:
+            path = f"/dev/shm/netchan-stats.{_os.getpid()}.{next(_stats_seq)}"
+            size = round_up(size, PAGE_SIZE)
+            fd = _os.open(path, _os.O_RDWR | _os.O_CREAT | _os.O_TRUNC, 0o644)
+            try:
+                _os.ftruncate(fd, size)
+                self.stats_region = map_fd(fd, size, False, path)
+            finally:
+                _os.close(fd)
+            self.stats_path = path
+        else:
+            self.stats_region = map_private(size, False)
+        hdr = <uint32_t *>self.stats_region.ptr
+        hdr[1] = 1                       # version
+        hdr[2] = C_COUNT
+        hdr[3] = WIRE_ERROR_COUNT - 1
+        hdr[4] = 4                       # port stat slots
+        hdr[5] = len(meta)
+        memcpy(self.stats_region.ptr + 64, <const char *>meta, len(meta))
+        st.ctr = <uint64_t *>(self.stats_region.ptr + STATS_HEADER)
+        st.wire_err = st.ctr + C_COUNT
+        st.stats_ports = <nc_port_stats *>(st.wire_err + WIRE_ERROR_COUNT)
+        nc_store_release_u32(&hdr[0], STATS_MAGIC)
+
+    cdef _join_group(self, VirtualClock clock):
+        self.group = [self]
+        if not self.port.virtual_time:
+            return
+        inner = self.port
+        while inner.inner is not None:
+            inner = inner.inner
+        name = inner.uri
+        self.pair_name = name
+        peers = [r() for r in _pair_groups.get(name, [])]
+        peers = [s for s in peers if s is not None and not (<Stack>s).closed]
+        for s in peers:
+            if (<Stack>s).vclock is not clock:
+                if clock is None and (<Stack>s).vclock is not None:
+                    self.vclock = (<Stack>s).vclock
+                else:
+                    raise ValueError(f"both ends of {name} must use the same clock")
+        peers.append(self)
+        _pair_groups[name] = [_weakref.ref(s) for s in peers]
+        for s in peers:
+            (<Stack>s).group = peers
+
+    # ---- lifetime -----------------------------------------------------------------
+
+    def __dealloc__(self):
+        cdef StackState *st = self.st
+        if st == NULL:
+            return
+        if self.arenas_ready:
+            arena_destroy(&st.rcv_arena)
+            arena_destroy(&st.snd_arena)
+        for i in range(st.max_listeners if st.listeners != NULL else 0):
+            free(st.listeners[i].aq)
+            free(st.listeners[i].chan)
+        for i in range(st.max_udp if st.udps != NULL else 0):
+            free(st.udps[i].chan)
+            _udp_free_big(&st.udps[i])
+            free(st.udps[i].big)
+        frag_destroy(st)
+        free(st.scratch)
+        free(st.tcbs)
+        free(st.tcb_free)
+        free(st.active)
+        free(st.outq)
+        free(st.flows)
+        free(st.wheel)
+        free(st.listeners)
+        free(st.listen_active)
+        free(st.listen_by_port)
+        free(st.udps)
+        free(st.udp_by_port)
+        free(st)
+        self.st = NULL
+
+    def close(self, linger=None):
+        """Reset every connection the application still holds, then close the
+        port. Connections it closed already may have a FIN in flight: wait up
+        to `linger` seconds for them to be acknowledged, so that a peer does
+        not wait forever for a lost FIN (default: 1 s on the real clock, 0 on
+        a virtual one). Memory that a live view still refers to stays mapped
+        until the view and this object are gone."""
+        cdef StackState *st = self.st
+        cdef uint32_t i
+        cdef Tcb *t
+        if self.closed:
+            return
+        if linger is None:
+            linger = 0 if self.vclock is not None else 1.0
+        if linger and st != NULL and st.tcbs != NULL:
+            try:
+                self.run_until(self._fins_settled, timeout=linger)
+            except OSError:
+                pass
+        if self.bg_thread is not None:
+            self.bg_stop = True
+            self.bg_thread.join()
+            self.bg_thread = None
+        self.closed = True
+        if st != NULL and st.tcbs != NULL and st.ctr != NULL:
+            st.now = self._now()
+            for i in range(st.cfg.max_conns):
+                t = &st.tcbs[i]
+                # Connections the application still holds are reset; those it
+                # closed already have their FIN on the way and are left be.
+                if t.state == CLOSED or t.state == SYN_SENT or not (t.flags & TF_HANDLE):
+                    continue
+                tcp_send_rst(st, t)
+            tx_flush(st)
+            stack_copy_port_stats(st)
+        if self.port is not None:
+            self.port.close()
+        if self.stats_path is not None:
+            try:
+                _os.unlink(self.stats_path)
+            except OSError:
+                pass
+            self.stats_path = None
+        if self.group is not None:
+            self.group = [s for s in self.group if s is not self]
+            for s in self.group:
+                (<Stack>s).group = self.group
+            if self.pair_name is not None:
+                _pair_groups[self.pair_name] = [_weakref.ref(s) for s in self.group]
+                if not self.group:
+                    del _pair_groups[self.pair_name]
+
+    def _fins_settled(self):
+        """True when no FIN the application asked for is still unacknowledged."""
+        cdef StackState *st = self.st
+        cdef uint32_t i
+        cdef Tcb *t
+        for i in range(st.cfg.max_conns):
+            t = &st.tcbs[i]
+            if (t.state == FIN_WAIT_1 or t.state == CLOSING or t.state == LAST_ACK or
+                    ((t.state == ESTABLISHED or t.state == CLOSE_WAIT) and t.flags & TF_FIN_QUEUED)):
+                if st.port.ops.link_up(st.port):
+                    return False
+        return True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        state = "closed" if self.closed else f"{self.n_connections} connections"
+        return f"<netchan.Stack {self.uri} {self.ip} {state}>"
+
+    # ---- time and driving -----------------------------------------------------------
+
+    cdef uint64_t _now(self):
+        if self.vclock is not None:
+            return self.vclock.now_ns
+        return mono_ns()
+
+    cdef uint64_t _deadline(self, object timeout) except? 1:
+        """0 = wait forever; NONBLOCK = do not wait (timeout=0, as a
+        non-blocking socket: one poll, then BlockingIOError)."""
+        if timeout is None:
+            return 0
+        t = float(timeout)
+        if t < 0:
+            raise ValueError("timeout must be None or >= 0")
+        if t == 0:
+            self.nonblock_polled = False
+            return NONBLOCK
+        return self._now() + <uint64_t>(t * 1e9) + 2
+
+    cdef void _check_open(self) except *:
+        if self.closed:
+            raise _os_error(_EBADF, "the stack is closed")
+
+    cdef uint32_t _poll_once(self, uint64_t now) noexcept:
+        cdef uint32_t r
+        if self.background:
+            # A background thread polls too: the GIL is the stack's lock,
+            # so the loop runs without releasing it.
+            r = stack_poll(self.st, now)
+        else:
+            with nogil:
+                r = stack_poll(self.st, now)
+        return r
+
+    cdef int _drive(self, uint64_t deadline) except -1:
+        """One round of a blocking wait: poll every stack of the group; if
+        none had work, wait for the next event without passing `deadline`
+        (0 = none). Returns the work done (0 after a wait). Raises
+        TimeoutError once the deadline has passed, BlockingIOError on the
+        second round of a non-blocking call."""
+        cdef uint64_t now = self._now()
+        cdef uint32_t work = 0
+        cdef uint64_t nxt = 0, d, wait_ns
+        cdef Stack s
+        self._check_open()
+        # run Python signal handlers (Ctrl-C, SIGTERM) during long blocking calls
+        PyErr_CheckSignals()
+        if deadline == NONBLOCK:
+            if self.nonblock_polled:
+                raise _os_error(_EAGAIN, "the operation would block")
+            self.nonblock_polled = True
+        elif deadline and now >= deadline:
+            raise _os_error(_ETIMEDOUT, "timed out")
+        for s in self.group:
+            work += s._poll_once(now)
+        if work:
+            self.idle_since = 0
+            return work
+        if deadline == NONBLOCK:
+            return 0
+        if self.vclock is None:
+            # real clock: spin for busy_poll before paying for a sleep (and
+            # for the timer scan that decides how long to sleep)
+            if self.idle_since == 0:
+                self.idle_since = now
+            if now - self.idle_since < self.busy_poll_ns:
+                return 0
+        for s in self.group:
+            nxt = min_nonzero(nxt, stack_next_deadline(s.st))
+        if self.vclock is not None:
+            # Idle on a virtual clock: jump straight to the next event.
+            nxt = min_nonzero(nxt, deadline)
+            if nxt == 0:
+                raise _os_error(_ETIMEDOUT, "nothing left to happen: no frame in flight "
+                                            "and no timer armed")
+            if nxt > self.vclock.now_ns:
+                self.vclock.now_ns = nxt
+            return 0
+        d = min_nonzero(nxt, deadline)
+        wait_ns = d - now if d > now else 0
+        if d == 0 or wait_ns > 10000000:
+            wait_ns = 10000000           # look again at least every 10 ms
+        if wait_ns:
+            self._sleep(wait_ns)
+        return 0
+
+    cdef void _sleep(self, uint64_t ns) noexcept:
+        cdef sysc.timespec ts
+        cdef nc_port *p = self.st.port
+        with nogil:
+            if p.caps & NC_CAP_SLEEP:
+                p.ops.wait(p, ns)
+            else:
+                if ns > 1000000:
+                    ns = 1000000
+                ts.tv_sec = 0
+                ts.tv_nsec = <long>ns
+                sysc.nanosleep(&ts, NULL)
+
+    cdef void _kick(self) noexcept:
+        """Send what an API call scheduled, now rather than at the next poll."""
+        self.st.now = max(self.st.now, self._now())
+        if self.background:
+            stack_output(self.st)
+        else:
+            with nogil:
+                stack_output(self.st)
+
+    def _background_loop(self):
+        """The background thread: keeps the stack running (ACKs, handshakes,
+        retransmissions, keepalives) while the application does something
+        else, sleeping on the port's doorbell or until the next timer."""
+        cdef uint64_t now, nxt, wait_ns
+        while not self.bg_stop and not self.closed:
+            now = self._now()
+            if self._poll_once(now):
+                continue
+            nxt = stack_next_deadline(self.st)
+            wait_ns = 5000000
+            if nxt:
+                wait_ns = nxt - now if nxt > now else 0
+                if wait_ns > 5000000:
+                    wait_ns = 5000000
+            if wait_ns:
+                self._sleep(wait_ns)
+
+    def poll(self, timeout=0):
+        """Run the loop (of this stack and the other end of its pair, if in
+        this process): once when timeout is 0, else until something happens
+        or timeout seconds pass (None: until something happens; on a virtual
+        clock the clock jumps to the next timer). Returns the amount of work
+        done (frames and timers), 0 when nothing happened."""
+        self._check_open()
+        cdef uint64_t deadline = self._deadline(timeout)
+        cdef int work
+        while True:
+            try:
+                work = self._drive(deadline)
+            except (TimeoutError, BlockingIOError):
+                return 0
+            if work or deadline == NONBLOCK:
+                return work
+
+    def run_until(self, predicate, timeout=None):
+        """Drive the loop until predicate() is true; TimeoutError after timeout."""
+        self._check_open()
+        cdef uint64_t deadline = self._deadline(timeout)
+        while not predicate():
+            self._drive(deadline)
+
+    # ---- sockets ---------------------------------------------------------------------
+
+    def listen(self, port, backlog=128):
+        """Accept connections on TCP `port`; returns a Listener."""
+        self._check_open()
+        cdef StackState *st = self.st
+        cdef int32_t lid = -1
+        cdef Listener *l
+        port = int(port)
+        if not 1 <= port <= 65535:
+            raise ValueError(f"port={port}: must be in 1..65535")
+        backlog = int(backlog)
+        if not 1 <= backlog <= 65535:
+            raise ValueError(f"backlog={backlog}: must be in 1..65535")
+        if st.listen_by_port[port] >= 0:
+            raise _os_error(_EADDRINUSE, f"TCP port {port} already has a listener")
+        for i in range(st.max_listeners):
+            if not st.listeners[i].active and st.listeners[i].aq == NULL:
+                lid = i
+                break
+        if lid < 0:
+            for i in range(st.max_listeners):
+                if not st.listeners[i].active:
+                    lid = i
+                    break
+        if lid < 0:
+            raise _os_error(_errno.EMFILE, f"too many listeners (max {st.max_listeners})")
+        l = &st.listeners[lid]
+        free(l.aq)
+        free(l.chan)
+        memset(l, 0, sizeof(Listener))
+        l.chan = <nc_ring *>malloc(nc_ring_memsize(st.cfg.listen_chan_size))
+        l.aq = <uint32_t *>malloc(2 * backlog * sizeof(uint32_t))
+        if l.chan == NULL or l.aq == NULL:
+            raise MemoryError()
+        nc_ring_init(l.chan, st.cfg.listen_chan_size)
+        l.aq_cap = backlog
+        l.backlog = backlog
+        l.port = port
+        l.active = True
+        st.listen_by_port[port] = lid
+        cdef TcpListener obj = TcpListener.__new__(TcpListener)
+        obj.stack = self
+        obj.lid = lid
+        obj.port = port
+        return obj
+
+    def connect(self, address, timeout=None, source_port=None, cc=None):
+        """Open a connection to (host, port); returns a Connection once it is
+        established. Raises ConnectionRefusedError, TimeoutError, ..."""
+        self._check_open()
+        cdef StackState *st = self.st
+        host, rport = address
+        cdef uint32_t raddr = _ip_to_u32(host)
+        rport = int(rport)
+        if not 1 <= rport <= 65535:
+            raise ValueError(f"port {rport} is not in 1..65535")
+        if timeout is not None and float(timeout) <= 0:
+            raise ValueError("connect needs timeout=None or > 0")
+        if (raddr & st.netmask) != (st.ip & st.netmask):
+            raise _os_error(_EHOSTUNREACH, f"{host} is not on {self.ip}'s network (no routes yet)")
+        cdef uint16_t lport
+        if source_port is not None:
+            lport = int(source_port)
+            if flow_lookup(st, raddr, rport, lport) != NC_BUF_NONE:
+                raise _os_error(_EADDRINUSE, f"{self.ip}:{lport} -> {host}:{rport} is in use")
+        else:
+            lport = self._ephemeral(raddr, rport)
+        cdef Tcb *t = tcb_alloc(st)
+        if t == NULL:
+            raise _os_error(_errno.ENOBUFS, "connection table or window memory exhausted "
+                                            "(raise max_conns)")
+        st.now = max(st.now, self._now())
+        tcp_open_tcb(st, t, st.ip, raddr, lport, rport,
+                     tcp_isn(st, st.ip, raddr, lport, rport, st.now))
+        t.mss = 536
+        t.flags |= TF_HANDLE
+        t.rtt_start = st.now
+        t.rtt_seq = t.iss
+        tcp_init_cc(st, t)
+        if cc is not None:
+            tcp_set_cc(t, cc)
+        tcp_set_state(st, t, SYN_SENT)
+        flow_insert(st, t)
+        st.ctr[C_TCP_ACTIVE_OPENS] += 1
+        tcp_schedule(st, t)
+        conn = self._wrap(t)
+        self._kick()
+        cdef uint64_t deadline = self._deadline(timeout)
+        try:
+            while True:
+                t = &st.tcbs[(<Connection>conn).id]
+                if t.state == ESTABLISHED or t.state == CLOSE_WAIT:
+                    return conn
+                if t.state == CLOSED or t.gen != (<Connection>conn).gen:
+                    err = t.soerror or _ECONNREFUSED
+                    raise _os_error(err, f"connect to {host}:{rport}")
+                self._drive(deadline)
+        except BaseException:
+            conn.abort()
+            raise
+
+    cdef uint16_t _ephemeral(self, uint32_t raddr, uint16_t rport) except 0:
+        cdef StackState *st = self.st
+        cdef uint32_t span = EPHEMERAL_HI - EPHEMERAL_LO + 1
+        cdef uint32_t i, p
+        for i in range(span):
+            p = EPHEMERAL_LO + (st.eph_next - EPHEMERAL_LO + i) % span
+            if st.listen_by_port[p] < 0 and flow_lookup(st, raddr, rport, <uint16_t>p) == NC_BUF_NONE:
+                st.eph_next = p + 1 if p < EPHEMERAL_HI else EPHEMERAL_LO
+                return <uint16_t>p
+        raise _os_error(_errno.EADDRNOTAVAIL, "no ephemeral port free for this destination")
+
+    cdef Connection _wrap(self, Tcb *t):
+        cdef Connection c = Connection.__new__(Connection)
+        c.stack = self
+        c.st = self.st
+        c.id = t.id
+        c.gen = t.gen
+        c.pins = []
+        t.flags |= TF_HANDLE
+        return c
+
+    def udp(self, bind=None):
+        """A UDP socket bound to bind=(ip, port); port 0 or None picks one."""
+        self._check_open()
+        cdef StackState *st = self.st
+        host, port = bind if bind is not None else (self.ip, 0)
+        if host not in (None, "", "0.0.0.0") and _ip_to_u32(host) != st.ip:
+            raise _os_error(_errno.EADDRNOTAVAIL, f"{host} is not this stack's address ({self.ip})")
+        port = int(port or 0)
+        if port == 0:
+            for i in range(EPHEMERAL_HI - EPHEMERAL_LO + 1):
+                cand = EPHEMERAL_LO + (st.eph_next - EPHEMERAL_LO + i) % (EPHEMERAL_HI - EPHEMERAL_LO + 1)
+                if st.udp_by_port[cand] < 0:
+                    port = cand
+                    break
+            else:
+                raise _os_error(_errno.EADDRNOTAVAIL, "no UDP port free")
+        if not 1 <= port <= 65535:
+            raise ValueError(f"port={port}: must be in 0..65535")
+        if st.udp_by_port[port] >= 0:
+            raise _os_error(_EADDRINUSE, f"UDP port {port} is in use")
+        cdef int32_t uid = -1
+        for i in range(st.max_udp):
+            if not st.udps[i].active:
+                uid = i
+                break
+        if uid < 0:
+            raise _os_error(_errno.EMFILE, f"too many UDP sockets (max {st.max_udp})")
+        cdef UdpSock *u = &st.udps[uid]
+        free(u.chan)
+        memset(u, 0, sizeof(UdpSock))
+        u.chan = <nc_ring *>malloc(nc_ring_memsize(st.cfg.udp_chan_size))
+        if u.chan == NULL:
+            raise MemoryError()
+        nc_ring_init(u.chan, st.cfg.udp_chan_size)
+        u.port = port
+        u.active = True
+        st.udp_by_port[port] = uid
+        cdef UdpSocket s = UdpSocket.__new__(UdpSocket)
+        s.stack = self
+        s.uid = uid
+        s.port = port
+        return s
+
+    # ---- introspection ---------------------------------------------------------------
+
+    @property
+    def ip(self):
+        return _u32_to_ip(self.st.ip)
+
+    @property
+    def network(self):
+        return str(_ipaddress.IPv4Network((self.st.ip & self.st.netmask, _u32_to_ip(self.st.netmask))))
+
+    @property
+    def mac(self):
+        return ":".join(f"{self.st.mac[i]:02x}" for i in range(6))
+
+    @property
+    def mtu(self):
+        return self.st.mtu
+
+    @property
+    def clock(self):
+        return self.vclock
+
+    @property
+    def now(self):
+        """The stack's clock, in nanoseconds."""
+        return self._now()
+
+    @property
+    def n_connections(self):
+        return self.st.n_conns
+
+    @property
+    def stats_path(self):
+        return self.stats_path
+
+    def stats(self):
+        """Every counter by name: the stack's, the wire parser's drop
+        reasons, and the port chain's."""
+        cdef StackState *st = self.st
+        d = {COUNTER_NAMES[i]: st.ctr[i] for i in range(C_COUNT)}
+        for i in range(1, WIRE_ERROR_COUNT):
+            d[WIRE_ERROR_NAMES[i]] = st.wire_err[i]
+        d["wire_errors_total"] = sum(st.wire_err[i] for i in range(1, WIRE_ERROR_COUNT))
+        d["connections"] = st.n_conns
+        d["listeners"] = sum(1 for i in range(st.max_listeners) if st.listeners[i].active)
+        d["window_slots_in_use"] = st.rcv_arena.in_use + st.snd_arena.in_use
+        d["window_slots_mapped"] = st.rcv_arena.next_fresh + st.snd_arena.next_fresh
+        d["window_deferred_releases"] = st.rcv_arena.deferred_releases + st.snd_arena.deferred_releases
+        d.update(self.port.stats())
+        return d
+
+    def arp_table(self):
+        """{ip: mac} of resolved neighbours."""
+        cdef StackState *st = self.st
+        out = {}
+        for i in range(ARP_TABLE_SIZE):
+            if st.arp[i].state == ARP_REACHABLE:
+                out[_u32_to_ip(st.arp[i].ip)] = ":".join(f"{st.arp[i].mac[k]:02x}" for k in range(6))
+        return out

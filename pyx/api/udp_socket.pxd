@@ -1,0 +1,6 @@
+cdef class UdpSocket:
+    cdef Stack stack
+    cdef int32_t uid
+    cdef readonly int port
+    cdef bint closed
+    cdef UdpSock *_u(self) except NULL

@@ -1,0 +1,96 @@
+
+
+cdef class UdpSocket:
+    """A bound UDP socket (from Stack.udp). Datagrams wait in its channel
+    (bounded; overflow is counted in drops) until recvfrom takes them."""
+
+    cdef UdpSock *_u(self) except NULL:
+        if self.closed:
+            raise _os_error(_EBADF, "UDP socket is closed")
+        self.stack._check_open()
+        return &self.stack.st.udps[self.uid]
+
+    def getsockname(self):
+        return (self.stack.ip, self.port)
+
+    @property
+    def drops(self):
+        return self._u().drops
+
+    def sendto(self, data, address):
+        """Send one datagram to (host, port); returns its length."""
+        self._u()
+        cdef StackState *st = self.stack.st
+        host, port = address
+        cdef uint32_t dst = _ip_to_u32(host)
+        cdef Py_buffer view
+        cdef int rc
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            st.now = max(st.now, self.stack._now())
+            rc = udp_send(st, self.port, dst, int(port), <const uint8_t *>view.buf, view.len)
+            if rc < 0:
+                raise _os_error(-rc, f"sendto {host}:{port} ({view.len} bytes, MTU {st.mtu})")
+            self.stack._kick()
+            return view.len
+        finally:
+            PyBuffer_Release(&view)
+
+    def recvfrom(self, Py_ssize_t bufsize=65536, timeout=None):
+        """(data, (host, port)) of the next datagram; data is cut to bufsize."""
+        cdef UdpSock *u = self._u()
+        cdef StackState *st = self.stack.st
+        cdef uint64_t deadline = self.stack._deadline(timeout)
+        cdef uint32_t b
+        cdef nc_buf *nb
+        cdef uint8_t *l4
+        cdef uint32_t n
+        cdef BigDgram *d
+        cdef bint have_small
+        while True:
+            have_small = nc_ring_count(u.chan) > 0
+            if u.big_len and (not have_small or
+                              u.big[u.big_head].seq < _chan_head_seq(st, u.chan)):
+                # a reassembled datagram came first
+                d = &u.big[u.big_head]
+                n = d.len if d.len < bufsize else <uint32_t>bufsize
+                data = PyBytes_FromStringAndSize(<char *>d.data, n)
+                src = (_u32_to_ip(d.src), d.sport)
+                free(d.data)
+                d.data = NULL
+                u.big_head = (u.big_head + 1) % UDP_BIG_MAX
+                u.big_len -= 1
+                return data, src
+            if have_small and nc_ring_dequeue(u.chan, &b):
+                break
+            self.stack._drive(deadline)
+            u = self._u()
+        nb = nc_port_buf(st.port, b)
+        l4 = nc_buf_data(nb) + (nb.user[0] & 0xffffffffu)
+        n = <uint32_t>(nb.user[0] >> 32) - UDP_HLEN
+        if n > bufsize:
+            n = bufsize
+        data = PyBytes_FromStringAndSize(<char *>l4 + UDP_HLEN, n)
+        src = (_u32_to_ip(<uint32_t>nb.user[1]), rd16(l4))
+        st.port.ops.free_burst(st.port, &b, 1)
+        return data, src
+
+    def close(self):
+        cdef UdpSock *u
+        cdef uint32_t b
+        if self.closed or self.stack.closed:
+            self.closed = True
+            return
+        u = &self.stack.st.udps[self.uid]
+        while nc_ring_dequeue(u.chan, &b):
+            self.stack.st.port.ops.free_burst(self.stack.st.port, &b, 1)
+        _udp_free_big(u)
+        u.active = False
+        self.stack.st.udp_by_port[self.port] = -1
+        self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

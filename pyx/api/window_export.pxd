@@ -1,0 +1,10 @@
+cdef class WindowExport:
+    cdef Connection conn
+    cdef uint8_t *ptr
+    cdef Py_ssize_t size
+    cdef uint64_t off
+    cdef uint32_t slot
+    cdef bint receive
+    cdef bint exported
+    cdef Py_ssize_t shape[1]
+    cdef Py_ssize_t strides[1]

@@ -1,0 +1,40 @@
+
+
+cdef class WindowExport:
+    """The exporter behind a memoryview of a connection's window. Counts
+    itself on the window's arena slot so the memory is not reused while the
+    view lives; a receive view also pins its bytes against new data."""
+
+    def __getbuffer__(self, Py_buffer *buf, int flags):
+        if self.exported:
+            raise BufferError("a window export backs exactly one memoryview")
+        if self.receive and (flags & PyBUF_WRITABLE):
+            raise BufferError("a receive window view is read-only")
+        cdef Arena *a = self.conn._arena(self.receive)
+        buf.buf = self.ptr
+        buf.obj = self
+        buf.len = self.size
+        buf.readonly = 1 if self.receive else 0
+        buf.itemsize = 1
+        buf.format = "B"
+        buf.ndim = 1
+        self.shape[0] = self.size
+        self.strides[0] = 1
+        buf.shape = self.shape
+        buf.strides = self.strides
+        buf.suboffsets = NULL
+        buf.internal = NULL
+        arena_export(a, self.slot)
+        self.exported = True
+        if self.receive:
+            self.conn._pin(self.off)
+
+    def __releasebuffer__(self, Py_buffer *buf):
+        cdef Arena *a
+        if not self.exported:
+            return
+        self.exported = False
+        a = self.conn._arena(self.receive)
+        arena_unexport(a, self.slot)
+        if self.receive:
+            self.conn._unpin(self.off)

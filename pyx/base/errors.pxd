@@ -1,0 +1,1 @@
+cdef object _os_error(int err, str what)

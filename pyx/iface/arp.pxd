@@ -1,0 +1,41 @@
+cdef enum:
+    ARP_TABLE_SIZE = 256        # power of two
+    ARP_QUEUE_MAX = 64          # frames held per unresolved address (a fragmented 64 KiB datagram fits)
+
+cdef enum:
+    ARP_EMPTY = 0
+    ARP_INCOMPLETE = 1
+    ARP_REACHABLE = 2
+
+
+cdef struct ArpEntry:
+    uint32_t ip                 # 0 = empty
+    uint8_t state               # ARP_EMPTY / ARP_INCOMPLETE / ARP_REACHABLE
+    uint8_t tries
+    uint8_t mac[6]
+    uint64_t expires            # REACHABLE until
+    uint64_t next_request       # INCOMPLETE: when to ask again
+    uint32_t q_head             # frames waiting for the answer
+    uint32_t q_tail
+    uint32_t q_len
+
+cdef uint32_t arp_hash(uint32_t ip) noexcept nogil
+
+cdef ArpEntry *arp_find(StackState *st, uint32_t ip) noexcept nogil
+
+cdef void arp_forget(StackState *st, ArpEntry *e) noexcept nogil
+
+cdef ArpEntry *arp_slot_for(StackState *st, uint32_t ip) noexcept nogil
+
+cdef void arp_send(StackState *st, uint16_t oper, const uint8_t *eth_dst, const uint8_t *tha,
+                   uint32_t tpa) noexcept nogil
+
+cdef void arp_resolved(StackState *st, ArpEntry *e, const uint8_t *mac) noexcept nogil
+
+cdef void arp_input(StackState *st, const ArpPkt *a) noexcept nogil
+
+cdef void arp_tick(StackState *st) noexcept nogil
+
+cdef bint arp_lookup(StackState *st, uint32_t ip, uint8_t *mac) noexcept nogil
+
+cdef void ip_send(StackState *st, uint32_t b, uint32_t dst) noexcept nogil

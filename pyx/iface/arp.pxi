@@ -1,0 +1,198 @@
+
+
+# ---- ARP -----------------------------------------------------------------------
+
+cdef inline uint32_t arp_hash(uint32_t ip) noexcept nogil:
+    return (ip * 2654435761u) >> 24     # top 8 bits: ARP_TABLE_SIZE == 256
+
+
+
+
+cdef ArpEntry *arp_find(StackState *st, uint32_t ip) noexcept nogil:
+    cdef uint32_t i = arp_hash(ip)
+    cdef uint32_t k
+    cdef ArpEntry *e
+    for k in range(8):
+        e = &st.arp[(i + k) & (ARP_TABLE_SIZE - 1)]
+        if e.ip == ip:
+            return e
+    return NULL
+
+
+
+
+cdef void arp_forget(StackState *st, ArpEntry *e) noexcept nogil:
+    """Empty an entry, dropping (and counting) the frames that waited on it."""
+    cdef uint32_t drop[ARP_QUEUE_MAX]
+    cdef uint32_t n = 0, b = e.q_head
+    while e.q_len and n < ARP_QUEUE_MAX:
+        drop[n] = b
+        b = nc_port_buf(st.port, b).next
+        n += 1
+        e.q_len -= 1
+    if n:
+        st.port.ops.free_burst(st.port, drop, n)
+        st.ctr[C_ARP_UNRESOLVED] += n
+    memset(e, 0, sizeof(ArpEntry))
+
+
+
+
+cdef ArpEntry *arp_slot_for(StackState *st, uint32_t ip) noexcept nogil:
+    """The entry for ip, or a new one (reusing the least useful nearby)."""
+    cdef uint32_t i = arp_hash(ip)
+    cdef uint32_t k
+    cdef ArpEntry *e
+    cdef ArpEntry *victim = NULL
+    for k in range(8):
+        e = &st.arp[(i + k) & (ARP_TABLE_SIZE - 1)]
+        if e.ip == ip:
+            return e
+        if e.state == ARP_EMPTY:
+            if victim == NULL or victim.state != ARP_EMPTY:
+                victim = e
+        elif victim == NULL or (victim.state != ARP_EMPTY and e.expires < victim.expires):
+            victim = e
+    arp_forget(st, victim)              # evict whatever it still queued
+    victim.ip = ip
+    victim.q_head = NC_BUF_NONE
+    victim.q_tail = NC_BUF_NONE
+    return victim
+
+
+
+
+cdef void arp_send(StackState *st, uint16_t oper, const uint8_t *eth_dst, const uint8_t *tha,
+                   uint32_t tpa) noexcept nogil:
+    cdef uint32_t b = tx_alloc(st)
+    cdef nc_buf *nb
+    cdef uint8_t *p
+    if b == NC_BUF_NONE:
+        return
+    nb = nc_port_buf(st.port, b)
+    p = nc_buf_data(nb)
+    eth_write(p, eth_dst, st.mac, ETH_P_ARP)
+    arp_write(p + ETH_HLEN, oper, st.mac, st.ip, tha, tpa)
+    memset(p + ETH_HLEN + ARP_LEN, 0, 60 - ETH_HLEN - ARP_LEN)   # minimum frame
+    nb.len = 60
+    tx_enqueue(st, b)
+    if oper == ARP_OP_REQUEST:
+        st.ctr[C_TX_ARP_REQUEST] += 1
+    else:
+        st.ctr[C_TX_ARP_REPLY] += 1
+
+
+
+
+cdef void arp_resolved(StackState *st, ArpEntry *e, const uint8_t *mac) noexcept nogil:
+    """Learn ip -> mac and release the frames that waited for it."""
+    cdef uint32_t b, nxt
+    cdef nc_buf *nb
+    if e.state != ARP_REACHABLE or memcmp(e.mac, mac, 6) != 0:
+        st.arp_gen += 1
+    memcpy(e.mac, mac, 6)
+    e.state = ARP_REACHABLE
+    e.tries = 0
+    e.expires = st.now + st.cfg.arp_timeout_ns
+    b = e.q_head
+    while e.q_len:
+        nb = nc_port_buf(st.port, b)
+        nxt = nb.next
+        memcpy(nc_buf_data(nb), mac, 6)
+        tx_enqueue(st, b)
+        b = nxt
+        e.q_len -= 1
+    e.q_head = NC_BUF_NONE
+    e.q_tail = NC_BUF_NONE
+
+
+
+
+cdef void arp_input(StackState *st, const ArpPkt *a) noexcept nogil:
+    cdef ArpEntry *e
+    if a.oper == ARP_OP_REQUEST:
+        st.ctr[C_RX_ARP_REQUEST] += 1
+    else:
+        st.ctr[C_RX_ARP_REPLY] += 1
+    if a.spa == 0 or a.sha[0] & 1:
+        return      # probe or a multicast sender: nothing to learn
+    if a.tpa == st.ip:
+        # RFC 826: the target learns the sender, then answers requests.
+        e = arp_slot_for(st, a.spa)
+        arp_resolved(st, e, a.sha)
+        if a.oper == ARP_OP_REQUEST:
+            arp_send(st, ARP_OP_REPLY, a.sha, a.sha, a.spa)
+    else:
+        e = arp_find(st, a.spa)         # merge only: never learn hosts that did not talk to us
+        if e != NULL and e.state != ARP_EMPTY:
+            arp_resolved(st, e, a.sha)
+
+
+
+
+cdef void arp_tick(StackState *st) noexcept nogil:
+    """Retry unanswered requests; give up (dropping their frames) after
+    arp_max_tries."""
+    cdef uint32_t i
+    cdef ArpEntry *e
+    if st.now < st.arp_next_scan:
+        return
+    st.arp_next_scan = st.now + st.cfg.arp_retry_ns // 4
+    for i in range(ARP_TABLE_SIZE):
+        e = &st.arp[i]
+        if e.state != ARP_INCOMPLETE or st.now < e.next_request:
+            continue
+        if e.tries >= st.cfg.arp_max_tries:
+            arp_forget(st, e)
+            continue
+        e.tries += 1
+        e.next_request = st.now + st.cfg.arp_retry_ns
+        arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, e.ip)
+
+
+
+
+cdef inline bint arp_lookup(StackState *st, uint32_t ip, uint8_t *mac) noexcept nogil:
+    """Copy ip's MAC to mac if known (refreshing an expired entry in the
+    background: it is used meanwhile)."""
+    cdef ArpEntry *e = arp_find(st, ip)
+    if e == NULL or e.state != ARP_REACHABLE:
+        return False
+    memcpy(mac, e.mac, 6)
+    if e.expires < st.now and st.now >= e.next_request:
+        e.next_request = st.now + st.cfg.arp_retry_ns
+        arp_send(st, ARP_OP_REQUEST, e.mac, e.mac, ip)    # unicast refresh
+    return True
+
+
+
+
+cdef void ip_send(StackState *st, uint32_t b, uint32_t dst) noexcept nogil:
+    """Send a complete frame whose Ethernet destination is still unknown:
+    resolve dst (on-link) or hold the frame until ARP answers."""
+    cdef nc_buf *nb = nc_port_buf(st.port, b)
+    cdef ArpEntry *e
+    if arp_lookup(st, dst, nc_buf_data(nb)):
+        tx_enqueue(st, b)
+        return
+    e = arp_slot_for(st, dst)
+    if e.state == ARP_REACHABLE:            # expired but present: use it
+        memcpy(nc_buf_data(nb), e.mac, 6)
+        tx_enqueue(st, b)
+        return
+    if e.q_len >= ARP_QUEUE_MAX:
+        st.port.ops.free_burst(st.port, &b, 1)
+        st.ctr[C_ARP_QUEUE_FULL] += 1
+        return
+    nb.next = NC_BUF_NONE
+    if e.q_len == 0:
+        e.q_head = b
+    else:
+        nc_port_buf(st.port, e.q_tail).next = b
+    e.q_tail = b
+    e.q_len += 1
+    if e.state == ARP_EMPTY:
+        e.state = ARP_INCOMPLETE
+        e.tries = 1
+        e.next_request = st.now + st.cfg.arp_retry_ns
+        arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, dst)

@@ -1,0 +1,183 @@
+cdef inline void buf_note(nc_buf *nb, uint32_t l4_off, uint32_t l4_len, uint32_t src,
+                          uint32_t dst, const uint8_t *src_mac) noexcept nogil:
+    nb.user[0] = <uint64_t>l4_off | (<uint64_t>l4_len << 32)
+    nb.user[1] = <uint64_t>src | (<uint64_t>dst << 32)
+    nb.user[2] = 0
+    memcpy(&nb.user[2], src_mac, 6)
+
+
+
+
+cdef inline void stack_drop(StackState *st, uint32_t b) noexcept nogil:
+    st.port.ops.free_burst(st.port, &b, 1)
+
+
+
+
+cdef inline bint ip_is_ours(StackState *st, uint32_t dst) noexcept nogil:
+    return dst == st.ip
+
+
+
+
+cdef inline bint ip_source_valid(uint32_t src) noexcept nogil:
+    """RFC 1122 3.2.1.3: a source that names no single host (0.0.0.0/8,
+    127.0.0.0/8, multicast, class E and broadcast) is discarded, so that
+    nothing we send (RSTs, ICMP errors, echo replies) goes to a group."""
+    cdef uint32_t first = src >> 24
+    return first != 0 and first != 127 and first < 224
+
+
+
+
+cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
+    """Classify one received frame; always consumes b (queued, sent back or freed)."""
+    cdef nc_buf *nb = nc_port_buf(st.port, b)
+    cdef uint8_t *p = nc_buf_data(nb)
+    cdef EthHdr eth
+    cdef ArpPkt arp
+    cdef Ipv4Hdr ip
+    cdef IcmpHdr icmp
+    cdef UdpHdr udp
+    cdef TcpHdr th
+    cdef int rc
+    cdef uint32_t id
+    cdef int32_t lid, uid
+    cdef Tcb *t
+    cdef Listener *l
+    cdef UdpSock *u
+    # A port that vouched for the TCP/UDP/ICMP checksum (NC_BUF_F_CSUM_OK: e.g. a
+    # partial one from a local sender with offload) spares that check; the
+    # 20-byte IP header checksum is always checked.
+    cdef bint verify = not (nb.flags & NC_BUF_F_CSUM_OK)
+    st.ctr[C_RX_FRAMES] += 1
+    st.ctr[C_RX_BYTES] += nb.len
+    rc = eth_parse(p, nb.len, &eth)
+    if rc != WIRE_OK:
+        st.wire_err[rc] += 1
+        stack_drop(st, b)
+        return
+    if memcmp(eth.dst, st.mac, 6) != 0 and memcmp(eth.dst, BROADCAST_MAC, 6) != 0:
+        st.ctr[C_RX_NOT_FOR_US] += 1
+        stack_drop(st, b)
+        return
+    if eth.ethertype == ETH_P_ARP:
+        rc = arp_parse(eth.payload, eth.payload_len, &arp)
+        if rc != WIRE_OK:
+            st.wire_err[rc] += 1
+        else:
+            arp_input(st, &arp)
+        stack_drop(st, b)
+        return
+    if eth.ethertype != ETH_P_IPV4:
+        st.wire_err[ERR_ETH_TYPE] += 1
+        stack_drop(st, b)
+        return
+    rc = ipv4_parse(eth.payload, eth.payload_len, &ip, True)
+    if rc != WIRE_OK and rc != ERR_IP_FRAGMENT:
+        st.wire_err[rc] += 1
+        stack_drop(st, b)
+        return
+    if not ip_is_ours(st, ip.dst):
+        st.ctr[C_RX_IP_NOT_FOR_US] += 1
+        stack_drop(st, b)
+        return
+    if memcmp(eth.dst, BROADCAST_MAC, 6) == 0:
+        # a datagram for our unicast address in a link-layer broadcast
+        # (RFC 1122 3.3.6: discard; nothing may answer it)
+        st.ctr[C_RX_IP_L2_BROADCAST] += 1
+        stack_drop(st, b)
+        return
+    if not ip_source_valid(ip.src):
+        st.ctr[C_RX_IP_BAD_SOURCE] += 1
+        stack_drop(st, b)
+        return
+    if rc == ERR_IP_FRAGMENT:
+        # not an error: counted as ip_frags_in by reassembly
+        ip_fragment_input(st, &ip, eth.src)      # copies what it keeps
+        stack_drop(st, b)
+        return
+    if ip.proto == IP_PROTO_TCP:
+        rc = tcp_parse(ip.payload, ip.payload_len, ip.hdr, &th, verify)
+        if rc != WIRE_OK:
+            st.wire_err[rc] += 1
+            stack_drop(st, b)
+            return
+        st.ctr[C_RX_TCP] += 1
+        buf_note(nb, <uint32_t>(ip.payload - p), ip.payload_len, ip.src, ip.dst, eth.src)
+        id = flow_lookup(st, ip.src, th.sport, th.dport)
+        if id != NC_BUF_NONE:
+            t = &st.tcbs[id]
+            if nc_ring_enqueue(t.chan, b) == 0:
+                st.ctr[C_TCP_CHANNEL_FULL] += 1
+                stack_drop(st, b)
+                return
+            if not t.in_active:
+                t.in_active = 1
+                st.active[st.nactive] = id
+                st.nactive += 1
+            return
+        lid = st.listen_by_port[th.dport]
+        if lid >= 0 and (th.flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_RST:
+            l = &st.listeners[lid]
+            if nc_ring_enqueue(l.chan, b) == 0:
+                st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
+                l.overflows += 1
+                stack_drop(st, b)
+                return
+            if not l.in_active:
+                l.in_active = True
+                st.listen_active[st.nlisten_active] = lid
+                st.nlisten_active += 1
+            return
+        tcp_reply_rst(st, &ip, &th, eth.src)
+        stack_drop(st, b)
+        return
+    if ip.proto == IP_PROTO_UDP:
+        rc = udp_parse(ip.payload, ip.payload_len, ip.hdr, &udp, verify)
+        if rc != WIRE_OK:
+            st.wire_err[rc] += 1
+            stack_drop(st, b)
+            return
+        st.ctr[C_RX_UDP] += 1
+        uid = st.udp_by_port[udp.dport]
+        if uid < 0:
+            st.ctr[C_RX_UDP_NO_PORT] += 1
+            icmp_send_error(st, ICMP_DEST_UNREACH, 3, &ip)   # RFC 1122 4.1.3.1
+            stack_drop(st, b)
+            return
+        u = &st.udps[uid]
+        buf_note(nb, <uint32_t>(ip.payload - p), udp.length, ip.src, ip.dst, eth.src)
+        st.udp_seq += 1
+        nb.user[3] = st.udp_seq
+        if nc_ring_enqueue(u.chan, b) == 0:
+            u.drops += 1
+            st.ctr[C_UDP_CHANNEL_FULL] += 1
+            stack_drop(st, b)
+        return
+    if ip.proto == IP_PROTO_ICMP:
+        rc = icmp_parse(ip.payload, ip.payload_len, &icmp, verify)
+        if rc != WIRE_OK:
+            st.wire_err[rc] += 1
+            stack_drop(st, b)
+            return
+        if icmp.type == ICMP_ECHO_REQUEST and icmp.code == 0:
+            st.ctr[C_RX_ICMP_ECHO] += 1
+            icmp_echo_reply_in_place(st, b, &ip, &icmp, eth.src)
+            return
+        icmp_input_error(st, ip.src, &icmp)
+        stack_drop(st, b)
+        return
+    st.ctr[C_RX_UNKNOWN_PROTO] += 1
+    stack_drop(st, b)
+
+
+
+
+cdef inline bint buf_tcp(StackState *st, uint32_t b, TcpHdr *th) noexcept nogil:
+    """Re-read the TCP header the classifier already checked (no checksum)."""
+    cdef nc_buf *nb = nc_port_buf(st.port, b)
+    cdef uint8_t *p = nc_buf_data(nb)
+    cdef uint32_t off = <uint32_t>(nb.user[0] & 0xffffffffu)
+    cdef uint32_t n = <uint32_t>(nb.user[0] >> 32)
+    return tcp_parse(p + off, n, NULL, th, False) == WIRE_OK

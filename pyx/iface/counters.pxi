@@ -1,0 +1,22 @@
+# Counter names, in the order of the C_* enum in counters.pxd.
+COUNTER_NAMES = (
+    "rx_frames", "rx_bytes", "rx_not_for_us", "rx_ip_not_for_us", "rx_ip_l2_broadcast",
+    "rx_ip_bad_source",
+    "rx_arp_request", "rx_arp_reply", "tx_arp_request", "tx_arp_reply",
+    "arp_queue_full", "arp_unresolved",
+    "rx_icmp_echo", "tx_icmp_echo_reply", "rx_icmp_other",
+    "rx_udp", "rx_udp_no_port", "udp_channel_full", "tx_udp",
+    "rx_tcp", "tcp_channel_full", "tcp_rst_sent", "tcp_rst_rcvd",
+    "tcp_listen_overflow", "tcp_conn_table_full", "tcp_window_arena_full",
+    "tcp_bad_seq", "tcp_bad_ack", "tcp_ooo_segments", "tcp_ooo_dropped",
+    "tcp_retransmits", "tcp_rto_fired", "tcp_timeouts",
+    "tcp_active_opens", "tcp_passive_opens", "tcp_established", "tcp_closed",
+    "tcp_segs_in", "tcp_segs_out", "tcp_data_in_bytes", "tcp_data_out_bytes",
+    "tcp_dup_acks", "tcp_challenge_acks", "tcp_fast_retransmits", "tcp_paws_dropped",
+    "tcp_syncookies_sent", "tcp_syncookies_ok", "tcp_syncookies_failed",
+    "tcp_keepalive_probes", "tcp_persist_probes", "tcp_pmtu_updates",
+    "ip_frags_in", "ip_reassembled", "ip_reasm_dropped", "ip_reasm_overlap", "ip_reasm_timeout",
+    "ip_frags_out", "tx_icmp_unreach",
+    "tx_frames", "tx_bytes", "tx_alloc_failed", "tx_port_refused",
+    "rx_unknown_proto", "polls",
+)

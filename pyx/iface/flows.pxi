@@ -1,0 +1,74 @@
+
+
+# ---- the flow table: (raddr, rport, lport) -> Tcb id ---------------------------
+# Open addressing with linear probing and backward-shift deletion (no
+# tombstones, so probe chains never rot). Slot.hash 0 marks an empty slot;
+# real hashes are forced odd.
+
+cdef inline uint32_t flow_hash(StackState *st, uint32_t raddr, uint16_t rport,
+                               uint16_t lport) noexcept nogil:
+    cdef uint64_t x = (<uint64_t>raddr << 32) | (<uint64_t>rport << 16) | lport
+    x ^= st.isn_key1
+    x ^= x >> 33
+    x *= 0xff51afd7ed558ccdULL
+    x ^= x >> 33
+    x *= 0xc4ceb9fe1a85ec53ULL
+    x ^= x >> 33
+    return <uint32_t>x | 1
+
+
+
+
+cdef inline uint32_t flow_lookup(StackState *st, uint32_t raddr, uint16_t rport,
+                                 uint16_t lport) noexcept nogil:
+    cdef uint32_t h = flow_hash(st, raddr, rport, lport)
+    cdef uint32_t i = h & st.flow_mask
+    cdef FlowSlot *s
+    cdef Tcb *t
+    while True:
+        s = &st.flows[i]
+        if s.hash == 0:
+            return NC_BUF_NONE
+        if s.hash == h:
+            t = &st.tcbs[s.tcb]
+            if t.raddr == raddr and t.rport == rport and t.lport == lport:
+                return s.tcb
+        i = (i + 1) & st.flow_mask
+
+
+
+
+cdef void flow_insert(StackState *st, Tcb *t) noexcept nogil:
+    cdef uint32_t h = flow_hash(st, t.raddr, t.rport, t.lport)
+    cdef uint32_t i = h & st.flow_mask
+    while st.flows[i].hash != 0:
+        i = (i + 1) & st.flow_mask
+    st.flows[i].hash = h
+    st.flows[i].tcb = t.id
+
+
+
+
+cdef void flow_remove(StackState *st, Tcb *t) noexcept nogil:
+    cdef uint32_t h = flow_hash(st, t.raddr, t.rport, t.lport)
+    cdef uint32_t i = h & st.flow_mask
+    cdef uint32_t j, ideal
+    while True:
+        if st.flows[i].hash == 0:
+            return                      # not in the table
+        if st.flows[i].tcb == t.id:
+            break
+        i = (i + 1) & st.flow_mask
+    # backward shift: pull later members of the probe chain into the hole
+    j = i
+    while True:
+        j = (j + 1) & st.flow_mask
+        if st.flows[j].hash == 0:
+            break
+        ideal = st.flows[j].hash & st.flow_mask
+        # move j into hole i unless j's ideal slot lies cyclically in (i, j]
+        if ((j - ideal) & st.flow_mask) >= ((j - i) & st.flow_mask):
+            st.flows[i] = st.flows[j]
+            i = j
+    st.flows[i].hash = 0
+    st.flows[i].tcb = NC_BUF_NONE

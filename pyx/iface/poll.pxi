@@ -1,0 +1,181 @@
+# The interface layer: the classifier and the poll loop.
+#
+#   poll(now) = rx_burst -> classify each frame -> drain the channels that
+#               got frames (TCP input in the consumer's context, batched per
+#               connection) -> run due timers -> output -> tx_burst
+#
+# The classifier does the least it can: parse and check lengths and
+# checksums once, answer ARP and ICMP echo in place, and drop every TCP
+# segment and UDP datagram into the channel of the socket it belongs to
+# (exact 4-tuple first, then listener, else a RST). Channels are bounded;
+# a full channel drops and counts.
+#
+# A buffer in a channel carries what the classifier learned in its user
+# words, so the consumer does not parse the IP header again:
+#   user[0] = L4 offset from data start | L4 length << 32
+#   user[1] = IP source | IP destination << 32
+#   user[2] = Ethernet source address (6 bytes)
+
+
+
+cdef void stack_drain_listener(StackState *st, int32_t lid) noexcept nogil:
+    cdef Listener *l = &st.listeners[lid]
+    cdef uint32_t bufs[BURST]
+    cdef uint32_t k, i, id
+    cdef nc_buf *nb
+    cdef TcpHdr th
+    cdef uint8_t mac[8]
+    while True:
+        k = nc_ring_dequeue_burst(l.chan, bufs, BURST)
+        if k == 0:
+            break
+        for i in range(k):
+            nb = nc_port_buf(st.port, bufs[i])
+            if not buf_tcp(st, bufs[i], &th):
+                continue
+            memcpy(mac, &nb.user[2], 6)
+            # a retransmitted SYN may find the connection its first copy made
+            id = flow_lookup(st, <uint32_t>nb.user[1], th.sport, th.dport)
+            if id != NC_BUF_NONE:
+                tcp_input(st, &st.tcbs[id], &th)
+            elif l.active:
+                tcp_listen_input(st, lid, <uint32_t>nb.user[1], <uint32_t>(nb.user[1] >> 32), mac, &th)
+        st.port.ops.free_burst(st.port, bufs, k)
+
+
+
+
+cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
+    """The consumer side of a connection's channel: TCP input for every
+    segment queued this poll, in arrival order."""
+    cdef uint32_t bufs[BURST]
+    cdef uint32_t k, i
+    cdef nc_buf *nb
+    cdef TcpHdr th
+    cdef uint8_t mac[8]
+    cdef int32_t lid
+    cdef uint32_t src, dst, new_iss
+    t.in_active = 0
+    while t.state != CLOSED:
+        k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
+        if k == 0:
+            break
+        for i in range(k):
+            if t.state == CLOSED:
+                break
+            if not buf_tcp(st, bufs[i], &th):
+                continue
+            if (t.state == TIME_WAIT and th.flags & TCP_SYN and not (th.flags & TCP_ACK) and
+                    seq_gt(th.seq, t.rcv_nxt) and not (t.flags & TF_HANDLE)):
+                # RFC 9293 3.10.7.4 / RFC 6191: a new incarnation above the old
+                # sequence space may take over the 4-tuple in TIME_WAIT.
+                lid = st.listen_by_port[t.lport]
+                if lid >= 0 and st.listeners[lid].active:
+                    nb = nc_port_buf(st.port, bufs[i])
+                    memcpy(mac, &nb.user[2], 6)
+                    src = <uint32_t>nb.user[1]
+                    dst = <uint32_t>(nb.user[1] >> 32)
+                    # RFC 1122 4.2.2.13 / RFC 9293 3.6.1: the new incarnation's
+                    # ISS must lie above every sequence number the old one used
+                    # (Linux: old SND.NXT + 65535 + 2, beyond its window too)
+                    new_iss = t.snd_max + 65535 + 2
+                    tcb_free(st, t)
+                    tcp_listen_input(st, lid, src, dst, mac, &th, True, new_iss)
+                    st.port.ops.free_burst(st.port, bufs, k)
+                    return
+            # An ACK the previous segment of this burst asked for (every
+            # second full segment; at once for out-of-order data) goes out
+            # before the next one is taken in: one ACK per burst would be a
+            # stretch ACK that stalls the peer's slow start and hides the
+            # duplicate ACKs of a loss (RFC 5681 4.2, RFC 1122 4.2.3.2).
+            if t.flags & TF_ACK_NOW and t.state >= ESTABLISHED:
+                tcp_send_ack(st, t)
+            tcp_input(st, t, &th)
+        st.port.ops.free_burst(st.port, bufs, k)
+
+
+
+
+cdef void stack_output(StackState *st) noexcept nogil:
+    """Run tcp_output for every connection scheduled, then send the batch."""
+    cdef uint32_t i = 0
+    cdef Tcb *t
+    while i < st.noutq:
+        t = &st.tcbs[st.outq[i]]
+        t.in_outq = 0
+        if t.state != CLOSED:
+            tcp_output(st, t)
+        i += 1
+    st.noutq = 0
+    tx_flush(st)
+
+
+
+
+cdef void stack_copy_port_stats(StackState *st) noexcept nogil:
+    cdef nc_port *p = st.port
+    cdef int i = 0
+    while p != NULL and i < 4:
+        st.stats_ports[i] = p.stats
+        p = p.inner
+        i += 1
+
+
+
+
+cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
+    """One turn of the loop. Returns a measure of the work done (0 = idle)."""
+    cdef uint32_t bufs[BURST]
+    cdef uint32_t k, i, rounds = 0
+    if now > st.now:
+        st.now = now
+    st.progress = 0
+    st.ctr[C_POLLS] += 1
+    while rounds < RX_ROUNDS:
+        k = st.port.ops.rx_burst(st.port, bufs, BURST, st.now)
+        for i in range(k):
+            stack_rx_frame(st, bufs[i])
+        st.progress += k
+        rounds += 1
+        if k < BURST:
+            break
+    for i in range(st.nlisten_active):
+        st.listeners[st.listen_active[i]].in_active = False
+        stack_drain_listener(st, st.listen_active[i])
+    st.nlisten_active = 0
+    i = 0
+    while i < st.nactive:
+        stack_drain_tcb(st, &st.tcbs[st.active[i]])
+        i += 1
+    st.nactive = 0
+    timers_run(st, st.now)
+    arp_tick(st)
+    frag_expire(st)
+    stack_output(st)
+    if st.now >= st.stats_next_copy:
+        stack_copy_port_stats(st)
+        st.stats_next_copy = st.now + 100000000
+    return st.progress
+
+
+
+
+cdef uint64_t stack_next_deadline(StackState *st) noexcept nogil:
+    """Earliest time something is due without new input (0 = nothing)."""
+    cdef uint64_t d = timers_next_deadline(st)
+    cdef uint64_t p = st.port.ops.next_deadline(st.port)
+    cdef uint32_t i
+    if p != <uint64_t>-1:
+        d = min_nonzero(d, p)
+    for i in range(ARP_TABLE_SIZE):
+        if st.arp[i].state == ARP_INCOMPLETE:
+            # arp_tick looks at the table only from arp_next_scan on: a retry
+            # due before that is not due until then (reporting the earlier
+            # time would have a virtual clock wait for it forever)
+            d = min_nonzero(d, st.arp[i].next_request if st.arp[i].next_request > st.arp_next_scan
+                            else st.arp_next_scan)
+    if st.frag_active:
+        for i in range(st.nfrags):
+            if st.frags[i].active:
+                d = min_nonzero(d, st.frags[i].expires)
+    return d

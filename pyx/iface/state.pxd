@@ -1,0 +1,120 @@
+# The stack's C-level state: every structure the poll loop touches, with no
+# Python object anywhere below StackState. The Python API (api.pxi) owns one
+# StackState and reads it; only functions that take `StackState *` change it.
+
+cdef enum:
+    BURST = 32                  # rx/tx burst size
+    RX_ROUNDS = 4               # rx bursts per poll before the channels are drained
+    CHAN_SIZE = 256             # per-connection channel: holds a whole poll's worth (RX_ROUNDS x BURST) twice
+    TXQ_MAX = 64                # frames batched before a tx_burst
+    PORT_SPACE = 65536
+    EPHEMERAL_LO = 49152
+    EPHEMERAL_HI = 65535
+
+# ---- the stack ------------------------------------------------------------------
+
+cdef struct StackConfig:
+    uint32_t max_conns
+    uint32_t rcvbuf             # per-connection receive window bytes (power of two)
+    uint32_t sndbuf             # per-connection send buffer bytes (power of two)
+    uint32_t chan_size          # per-connection channel slots
+    uint32_t listen_chan_size
+    uint32_t udp_chan_size
+    uint64_t msl_ns             # TIME_WAIT lasts 2 x msl
+    uint64_t rto_init_ns
+    uint64_t rto_min_ns
+    uint64_t rto_max_ns
+    uint32_t max_retries        # RTOs on data before the connection is dropped
+    uint32_t syn_retries
+    uint64_t delack_ns
+    uint64_t arp_timeout_ns
+    uint64_t arp_retry_ns
+    uint32_t arp_max_tries
+    bint timestamps
+    bint sack
+    bint window_scaling
+    bint nodelay                # default for new connections (Nagle off)
+    uint8_t ttl
+    uint8_t cc                  # default congestion control
+    uint8_t keep_cnt            # default keepalive (0 = off)
+    uint64_t keep_idle_ns
+    uint64_t keep_intvl_ns
+    uint32_t challenge_ack_limit    # RFC 5961 challenge ACKs per second (stack-wide)
+    bint syncookies             # answer with SYN cookies when a backlog is full
+    uint64_t frag_timeout_ns    # IPv4 reassembly: give up on a datagram after this
+    uint32_t frag_max_datagrams
+    uint32_t frag_max_bytes
+
+
+cdef struct StackState:
+    nc_port *port
+    uint8_t mac[6]
+    uint32_t ip
+    uint32_t netmask
+    uint32_t mtu                # IP MTU of the port
+    StackConfig cfg
+    uint64_t now
+    uint64_t *ctr               # [C_COUNT], indexed by Ctr; lives in the stats segment
+    uint64_t *wire_err          # [WIRE_ERROR_COUNT], indexed by WireError; same segment
+    # transmit batch
+    uint32_t txq[TXQ_MAX]
+    uint32_t txq_len
+    # ARP
+    ArpEntry arp[ARP_TABLE_SIZE]
+    uint32_t arp_gen            # bumped whenever a mapping changes
+    uint64_t arp_next_scan
+    # connections
+    Tcb *tcbs
+    uint32_t *tcb_free
+    uint32_t tcb_nfree
+    uint32_t n_conns
+    uint8_t *chan_mem
+    size_t chan_stride
+    FlowSlot *flows
+    uint32_t flow_mask
+    uint32_t *active            # connections with a non-empty channel this poll
+    uint32_t nactive
+    uint32_t *outq              # connections with output to consider this poll
+    uint32_t noutq
+    # timers (hashed wheel over Tcb ids)
+    uint32_t *wheel
+    uint32_t wheel_mask
+    uint64_t tick_ns
+    uint64_t cur_tick
+    # listeners and UDP sockets, found by port
+    Listener *listeners
+    uint32_t max_listeners
+    int32_t *listen_by_port
+    UdpSock *udps
+    uint32_t max_udp
+    int32_t *udp_by_port
+    int32_t *listen_active      # listener ids with a non-empty channel this poll
+    uint32_t nlisten_active
+    # windows
+    Arena rcv_arena
+    Arena snd_arena
+    # identity
+    uint64_t isn_key0
+    uint64_t isn_key1
+    uint16_t ip_ident
+    uint32_t eph_next
+    # IPv4 reassembly (ip_frag.pxi) and ICMP errors
+    FragDatagram *frags         # [nfrags], 64 KiB each, allocated when the stack starts
+    uint32_t nfrags
+    uint32_t frag_active
+    uint32_t frag_bytes
+    uint64_t udp_seq            # arrival order of UDP datagrams (channel vs reassembled)
+    uint64_t icmp_window_start
+    uint32_t icmp_count
+    uint8_t *scratch            # 64 KiB: a UDP datagram too large for one frame
+    # RFC 5961 challenge-ACK rate limit
+    uint64_t challenge_window_start
+    uint32_t challenge_count
+    # SYN cookies: the secret and the 64-second counter they are tied to
+    uint64_t cookie_key0
+    uint64_t cookie_key1
+    # work done by the last poll (frames in + frames out + timers fired)
+    uint32_t progress
+    # the stats segment: port counters are copied there now and then
+    uint64_t stats_next_copy
+    nc_port_stats *stats_ports  # [4]: the port chain, outermost first

@@ -1,0 +1,19 @@
+# cython: language_level=3
+"""netchan._testing: hooks for the tests, built beside netchan._core and not
+part of the product: connections built directly in any TCP state, the ARP
+cache filled by hand, the wire code driven from Python (parse_frame,
+build_*), and a channel's indices set to any value."""
+from libc.string cimport memcpy, memset
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+
+from netchan._core cimport *
+
+import errno as _errno
+from netchan._core import WIRE_ERROR_NAMES, TCP_STATE_NAMES
+
+cdef int _EADDRINUSE = _errno.EADDRINUSE
+import os as _os
+
+include "testing/wire_py.pxi"
+include "testing/debug.pxi"
+include "testing/channel.pxi"

@@ -1,0 +1,2 @@
+cdef class DpdkPort(Port):
+    cdef readonly object device

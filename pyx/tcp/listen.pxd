@@ -1,0 +1,26 @@
+
+# ---- listeners, UDP, ARP --------------------------------------------------------
+
+cdef struct Listener:
+    bint active
+    bint in_active              # on StackState.listen_active this poll
+    uint16_t port
+    uint32_t backlog
+    uint32_t half_open          # children in SYN_RECEIVED
+    nc_ring *chan               # SYNs (bounded: a flood cannot grow it)
+    uint32_t *aq                # accept queue: TCB ids, ring of aq_cap
+    uint32_t aq_cap
+    uint32_t aq_head
+    uint32_t aq_len
+    uint64_t overflows
+    uint64_t cookies_until      # SYN cookies went out lately: check ACKs against them
+
+cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil
+
+cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, uint32_t dst,
+                           const uint8_t *src_mac, uint16_t sport, uint16_t dport, uint32_t irs,
+                           uint32_t iss, const TcpOptions *opts) noexcept nogil
+
+cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t dst,
+                           const uint8_t *src_mac, const TcpHdr *th,
+                           bint iss_given=*, uint32_t given_iss=*) noexcept nogil

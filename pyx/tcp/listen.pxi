@@ -1,0 +1,94 @@
+
+
+cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil:
+    """The oldest connection in l's accept queue that still exists (entries
+    are id + generation: one reset before accept() is skipped), or NULL."""
+    cdef uint32_t id, gen
+    cdef Tcb *t
+    while l.aq_len:
+        id = l.aq[2 * l.aq_head]
+        gen = l.aq[2 * l.aq_head + 1]
+        l.aq_head = (l.aq_head + 1) % l.aq_cap
+        l.aq_len -= 1
+        t = &st.tcbs[id]
+        if t.gen == gen and t.state != CLOSED:
+            return t
+    return NULL
+
+
+
+
+cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, uint32_t dst,
+                           const uint8_t *src_mac, uint16_t sport, uint16_t dport, uint32_t irs,
+                           uint32_t iss, const TcpOptions *opts) noexcept nogil:
+    """Fill a control block for a connection a listener takes (from a SYN, or
+    from a SYN cookie's ACK)."""
+    tcp_open_tcb(st, t, dst, src, dport, sport, iss)
+    memcpy(t.rmac, src_mac, 6)
+    t.rmac_gen = st.arp_gen
+    t.flags |= TF_PASSIVE
+    t.listener = lid
+    t.irs = irs
+    t.rcv_nxt = irs + 1
+    t.rcv_adv = t.rcv_nxt
+    tcp_negotiate(st, t, opts)
+    tcp_init_cc(st, t)
+    st.ctr[C_TCP_PASSIVE_OPENS] += 1
+
+
+
+
+cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t dst,
+                           const uint8_t *src_mac, const TcpHdr *th,
+                           bint iss_given=False, uint32_t given_iss=0) noexcept nogil:
+    """RFC 9293 3.10.7.2: a segment for a listening port with no connection.
+    iss_given: use given_iss as the ISS (a TIME_WAIT takeover) instead of
+    the RFC 6528 generator."""
+    cdef Listener *l = &st.listeners[lid]
+    cdef Tcb *t
+    cdef Ipv4Hdr ip
+    if th.flags & TCP_RST:
+        return
+    if th.flags & TCP_ACK and not (th.flags & TCP_SYN):
+        # the ACK of a SYN cookie? (only worth checking if we sent some lately)
+        if l.cookies_until > st.now:
+            t = syncookie_accept(st, lid, src, dst, src_mac, th)
+            if t != NULL:
+                if th.payload_len or th.flags & TCP_FIN:
+                    tcp_input(st, t, th)
+                tcp_schedule(st, t)
+                return
+    if th.flags & TCP_ACK:
+        ip.src = src
+        ip.dst = dst
+        tcp_reply_rst(st, &ip, th, src_mac)
+        return
+    if not (th.flags & TCP_SYN):
+        return          # RFC 9293 3.10.7.2 "fourth": neither SYN nor ACK: drop it
+    if l.aq_len >= l.aq_cap:
+        # nobody is accepting: a new connection would only wait (as Linux does)
+        l.overflows += 1
+        st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
+        return
+    if l.half_open >= l.backlog:
+        if st.cfg.syncookies:
+            syncookie_reply(st, src, dst, src_mac, th)
+            l.cookies_until = st.now + 2 * COOKIE_PERIOD_NS
+        else:
+            l.overflows += 1
+            st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
+        return
+    t = tcb_alloc(st)
+    if t == NULL:
+        return
+    tcp_passive_init(st, t, lid, src, dst, src_mac, th.sport, th.dport, th.seq,
+                     given_iss if iss_given else tcp_isn(st, dst, src, th.dport, th.sport, st.now),
+                     &th.opts)
+    t.snd_wnd = th.window               # SYN windows are not scaled
+    t.max_snd_wnd = t.snd_wnd
+    t.snd_wl1 = th.seq
+    t.snd_wl2 = t.iss
+    tcp_set_state(st, t, SYN_RECEIVED)
+    l.half_open += 1
+    flow_insert(st, t)
+    tcp_schedule(st, t)

@@ -1,0 +1,407 @@
+# TCP output ("dispatch" in smoltcp's terms): build segments from the
+# connection's state and its send window, and the RSTs for segments that
+# have no connection.
+#
+# Stream offsets: offset 0 of the send window is sequence number iss + 1 and
+# offset 0 of the receive window is irs + 1; windows count bytes in 64 bits so
+# that a long connection never wraps them, while sequence numbers wrap mod 2^32.
+
+cdef inline uint32_t tcp_rcv_space(const Tcb *t) noexcept nogil:
+    """Free bytes in the receive window: from rcv_nxt up to the oldest byte
+    the application still holds (unread, or viewed through recv_view)."""
+    cdef uint64_t base = t.rcv.head if t.rcv.head < t.rcv_pin else t.rcv_pin
+    cdef uint64_t used = t.rcv.tail - base
+    if t.rcv.base == NULL or used >= t.rcv.size:
+        return 0
+    return <uint32_t>(t.rcv.size - used)
+
+
+
+
+cdef inline uint32_t tcp_window_to_advertise(const Tcb *t) noexcept nogil:
+    """Unscaled window to offer. Never moves the right edge left (RFC 9293
+    3.8.6), and moves it right only by a useful amount: at least
+    min(buffer / 2, MSS) (receiver SWS avoidance, RFC 9293 3.8.6.2.2)."""
+    cdef uint32_t space = tcp_rcv_space(t)
+    cdef uint32_t cur = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
+    cdef uint32_t step = t.rcv.size // 2
+    cdef uint32_t cap = <uint32_t>65535 << t.rcv_wscale
+    cdef uint32_t win
+    if step > t.mss:
+        step = t.mss
+    if space <= cur:
+        win = cur
+    elif space - cur >= step:
+        win = space
+    else:
+        win = cur
+    if win > cap:
+        win = cap
+    return win
+
+
+
+
+cdef inline bint tcp_window_update_due(const Tcb *t) noexcept nogil:
+    """Is a window update worth a segment? Only if the right edge we would
+    advertise now (capped at 65535 << scale, rounded down to the scale)
+    moves past RCV.ADV by min(buffer / 2, 2 MSS), or the advertised window
+    had shrunk below one MSS (the sender may be stalled on it)."""
+    cdef uint32_t adv = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
+    cdef uint32_t edge = t.rcv_nxt + ((tcp_window_to_advertise(t) >> t.rcv_wscale) << t.rcv_wscale)
+    cdef uint32_t step = t.rcv.size // 2
+    if step > 2 * <uint32_t>t.mss:
+        step = 2 * t.mss
+    if not seq_gt(edge, t.rcv_adv):
+        return False
+    return edge - t.rcv_adv >= step or adv < t.mss
+
+
+
+
+cdef inline uint32_t tcp_ts_clock(const Tcb *t, uint64_t now) noexcept nogil:
+    """The timestamp clock: 1 ms ticks (RFC 7323 5.4), offset per connection."""
+    return <uint32_t>(now // 1000000) + t.ts_offset
+
+
+
+
+cdef inline uint32_t tcp_fin_seq(const Tcb *t) noexcept nogil:
+    """Sequence number our FIN takes: right after the last byte written."""
+    return t.iss + 1 + <uint32_t>t.snd.tail
+
+
+
+
+cdef inline void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil:
+    cdef uint64_t ival = t.rto << t.backoff if t.backoff < 24 else st.cfg.rto_max_ns
+    if ival > st.cfg.rto_max_ns:
+        ival = st.cfg.rto_max_ns
+    t.t_rexmt = st.now + ival
+
+
+
+
+cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,
+                   uint32_t dlen) noexcept nogil:
+    """Build and send one segment of this connection. False if no buffer."""
+    cdef uint32_t b = tx_alloc(st)
+    cdef nc_buf *nb
+    cdef uint8_t *p
+    cdef uint8_t *iph
+    cdef uint8_t *th
+    cdef TcpOptions o
+    cdef uint32_t win, hl, wfield
+    if b == NC_BUF_NONE:
+        return False
+    nb = nc_port_buf(st.port, b)
+    p = nc_buf_data(nb)
+    eth_write(p, ZERO_MAC, st.mac, ETH_P_IPV4)
+    iph = p + ETH_HLEN
+    th = iph + IPV4_HLEN
+    o.present = 0
+    o.sack_count = 0
+    win = tcp_window_to_advertise(t)
+    if flags & TCP_SYN:
+        o.present |= OPT_MSS
+        o.mss = t.adv_mss
+        if st.cfg.window_scaling and (t.state == SYN_SENT or t.flags & TF_WS_OK):
+            o.present |= OPT_WSCALE
+            o.wscale = t.rcv_wscale
+        if st.cfg.sack and (t.state == SYN_SENT or t.flags & TF_SACK_OK):
+            o.present |= OPT_SACK_PERM
+        if st.cfg.timestamps and (t.state == SYN_SENT or t.flags & TF_TS_OK):
+            o.present |= OPT_TIMESTAMP
+        wfield = win if win < 65535 else 65535      # SYN windows are never scaled
+    else:
+        wfield = win >> t.rcv_wscale
+        if t.flags & TF_SACK_OK and flags & TCP_ACK and not (flags & TCP_RST):
+            tcp_sack_fill(t, &o)
+    if o.present & OPT_TIMESTAMP or (not (flags & TCP_SYN) and t.flags & TF_TS_OK):
+        o.present |= OPT_TIMESTAMP
+        o.ts_val = tcp_ts_clock(t, st.now)
+        o.ts_ecr = t.ts_recent if flags & TCP_ACK else 0
+    hl = tcp_write_header(th, t.lport, t.rport, seq, t.rcv_nxt if flags & TCP_ACK else 0,
+                          flags, <uint16_t>wfield, &o)
+    if dlen:
+        memcpy(th + hl, window_at(&t.snd, data_off), dlen)
+    ipv4_write(iph, t.laddr, t.raddr, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), hl + dlen, True)
+    tcp_fill_checksum(th, hl + dlen, iph)
+    nb.len = ETH_HLEN + IPV4_HLEN + hl + dlen
+    if flags & TCP_ACK:
+        t.flags &= ~(TF_ACK_NOW | TF_DELACK | TF_WND_UPDATE)
+        t.t_delack = 0
+        t.segs_unacked = 0
+        t.dsack_pending = 0
+        if flags & TCP_SYN:
+            t.rcv_adv = t.rcv_nxt + wfield
+        elif seq_gt(t.rcv_nxt + (wfield << t.rcv_wscale), t.rcv_adv):
+            t.rcv_adv = t.rcv_nxt + (wfield << t.rcv_wscale)
+    st.ctr[C_TCP_SEGS_OUT] += 1
+    st.ctr[C_TCP_DATA_OUT_BYTES] += dlen
+    if t.rmac_gen == st.arp_gen or arp_lookup(st, t.raddr, t.rmac):
+        t.rmac_gen = st.arp_gen
+        memcpy(p, t.rmac, 6)
+        tx_enqueue(st, b)
+    else:
+        ip_send(st, b, t.raddr)
+    return True
+
+
+
+
+cdef inline void tcp_send_ack(StackState *st, Tcb *t) noexcept nogil:
+    tcp_emit(st, t, t.snd_nxt, TCP_ACK, 0, 0)
+
+
+
+
+cdef void tcp_send_rst(StackState *st, Tcb *t) noexcept nogil:
+    """Abort: RST at snd_nxt (RFC 9293 3.10.4 ABORT)."""
+    tcp_emit(st, t, t.snd_nxt, TCP_RST | TCP_ACK, 0, 0)
+    st.ctr[C_TCP_RST_SENT] += 1
+
+
+
+
+cdef void tcp_reply_rst(StackState *st, const Ipv4Hdr *ip, const TcpHdr *th,
+                        const uint8_t *src_mac) noexcept nogil:
+    """The RST for a segment that matches no connection (RFC 9293 3.10.7.1).
+    Never in answer to a RST. Sent straight back to the sender's MAC."""
+    cdef uint32_t b, seg_len
+    cdef nc_buf *nb
+    cdef uint8_t *p
+    cdef uint8_t *iph
+    cdef uint8_t *tcp
+    cdef uint32_t seq, ack
+    cdef uint8_t flags
+    if th.flags & TCP_RST:
+        return
+    if th.flags & TCP_ACK:
+        seq = th.ack
+        ack = 0
+        flags = TCP_RST
+    else:
+        seg_len = th.payload_len + (1 if th.flags & TCP_SYN else 0) + (1 if th.flags & TCP_FIN else 0)
+        seq = 0
+        ack = th.seq + seg_len
+        flags = TCP_RST | TCP_ACK
+    b = tx_alloc(st)
+    if b == NC_BUF_NONE:
+        return
+    nb = nc_port_buf(st.port, b)
+    p = nc_buf_data(nb)
+    eth_write(p, src_mac, st.mac, ETH_P_IPV4)
+    iph = p + ETH_HLEN
+    tcp = iph + IPV4_HLEN
+    tcp_write_header(tcp, th.dport, th.sport, seq, ack, flags, 0, NULL)
+    ipv4_write(iph, ip.dst, ip.src, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), TCP_HLEN, True)
+    tcp_fill_checksum(tcp, TCP_HLEN, iph)
+    nb.len = ETH_HLEN + IPV4_HLEN + TCP_HLEN
+    tx_enqueue(st, b)
+    st.ctr[C_TCP_RST_SENT] += 1
+
+
+
+
+cdef inline bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint idle) noexcept nogil:
+    """Send a segment shorter than the MSS? (RFC 9293 3.8.6.2.1 sender SWS
+    avoidance with Nagle's algorithm, RFC 1122 4.2.3.4)"""
+    if n >= t.mss:
+        return True
+    if n == avail and (idle or t.flags & TF_NODELAY):
+        return True                 # everything queued, and nothing unacked (or Nagle off)
+    if n >= t.max_snd_wnd // 2 and t.max_snd_wnd:
+        return True                 # at least half the largest window the peer offered
+    if idle and n == avail:
+        return True
+    return False
+
+
+
+
+cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
+    """Send one segment of new data (or the FIN) if the limits, Nagle and the
+    windows allow; `limit` caps the bytes in flight it may add. True if sent."""
+    cdef uint32_t fin_seq = tcp_fin_seq(t)
+    cdef uint64_t off_nxt = t.snd.head + <uint32_t>(t.snd_nxt - t.snd_una)
+    cdef uint32_t avail = <uint32_t>(t.snd.tail - off_nxt) if t.snd.tail > off_nxt else 0
+    cdef uint32_t inflight = t.snd_nxt - t.snd_una
+    cdef uint32_t rwnd_left = t.snd_wnd - inflight if t.snd_wnd > inflight else 0
+    cdef uint32_t n = avail
+    cdef uint8_t flags = TCP_ACK
+    cdef bint fin
+    if n > rwnd_left:
+        n = rwnd_left
+    if n > limit:
+        n = limit
+    if n > t.mss:
+        n = t.mss
+    fin = (t.flags & TF_FIN_QUEUED) != 0 and t.snd_nxt + n == fin_seq
+    if n == 0 and not fin:
+        return False
+    if n and not fin and not tcp_nagle_allows(t, n, avail, t.snd_nxt == t.snd_una):
+        return False
+    if n and n == avail:
+        flags |= TCP_PSH
+    if fin:
+        flags |= TCP_FIN
+    if not tcp_emit(st, t, t.snd_nxt, flags, off_nxt, n):
+        return False
+    if seq_lt(t.snd_nxt, t.snd_max):
+        st.ctr[C_TCP_RETRANSMITS] += 1     # resent after an RTO rewound snd_nxt
+    elif t.rtt_start == 0 and n:
+        t.rtt_start = st.now        # Karn: time only new data
+        t.rtt_seq = t.snd_nxt
+    t.snd_nxt += n + (1 if fin else 0)
+    if seq_gt(t.snd_nxt, t.snd_max):
+        t.snd_max = t.snd_nxt
+    if fin:
+        t.flags |= TF_FIN_SENT
+    if t.t_rexmt == 0:
+        tcp_arm_rexmt(st, t)
+    t.t_persist = 0
+    return True
+
+
+
+
+cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
+    """RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg."""
+    cdef uint32_t pipe = sack_pipe(t)
+    cdef uint32_t seq, length, span
+    cdef bint sent = False
+    while t.cwnd >= pipe + t.mss:
+        if sack_next_hole(t, &seq, &length):
+            span = tcp_retransmit_range(st, t, seq, length)
+            if span == 0:
+                break
+            t.high_rxt = seq + span
+            if seq_lt(t.snd_nxt, t.high_rxt):
+                t.snd_nxt = t.high_rxt
+            pipe += span
+            sent = True
+            continue
+        if tcp_send_new(st, t, t.cwnd - pipe):
+            pipe = sack_pipe(t)
+            sent = True
+            continue
+        if sack_next_rule3(t, &seq, &length):
+            span = tcp_retransmit_range(st, t, seq, length)
+            if span == 0:
+                break
+            t.high_rxt = seq + span
+            pipe += span
+            sent = True
+            continue
+        break
+    return sent
+
+
+
+
+cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
+    """Send everything the windows allow, then an ACK if one is owed and no
+    segment carried it."""
+    cdef uint32_t wnd, inflight
+    cdef uint64_t off_nxt
+    cdef bint sent = False
+    cdef uint8_t s = t.state
+    if s == CLOSED or s == LISTEN or s == TIME_WAIT:
+        if s == TIME_WAIT and t.flags & TF_ACK_NOW:
+            tcp_send_ack(st, t)
+        return
+    if t.flags & TF_RST_PENDING:
+        t.flags &= ~TF_RST_PENDING
+        tcp_send_rst(st, t)
+        tcp_closed(st, t, 0)        # a reset connection is gone (RFC 9293 3.10.4 ABORT)
+        return
+    if s == SYN_SENT or s == SYN_RECEIVED:
+        if t.snd_nxt == t.iss:
+            tcp_emit(st, t, t.iss, TCP_SYN if s == SYN_SENT else TCP_SYN | TCP_ACK, 0, 0)
+            t.snd_nxt = t.iss + 1
+            if seq_gt(t.snd_nxt, t.snd_max):
+                t.snd_max = t.snd_nxt
+            if t.t_rexmt == 0:
+                tcp_arm_rexmt(st, t)
+            timer_rearm(st, t)
+        elif t.flags & TF_ACK_NOW and s == SYN_RECEIVED:
+            tcp_emit(st, t, t.iss, TCP_SYN | TCP_ACK, 0, 0)
+        return
+    if s == ESTABLISHED or s == CLOSE_WAIT or s == FIN_WAIT_1 or s == CLOSING or s == LAST_ACK:
+        if t.in_recovery == REC_SACK:
+            sent = tcp_output_sack_recovery(st, t)
+        else:
+            while True:
+                inflight = t.snd_nxt - t.snd_una
+                wnd = t.cwnd + t.lt_allow
+                if t.flags & TF_FORCE_ONE and not sent:
+                    wnd = inflight + t.mss
+                if not tcp_send_new(st, t, wnd - inflight if wnd > inflight else 0):
+                    break
+                sent = True
+        t.flags &= ~TF_FORCE_ONE
+        # data waiting, nothing in flight to time it, and no room to send it
+        # (a zero window, or one too small to use: SWS avoidance): probe
+        # later, or a lost window update would stall us forever
+        # (RFC 9293 3.8.6.1, RFC 1122 4.2.3.4 override timeout)
+        off_nxt = t.snd.head + <uint32_t>(t.snd_nxt - t.snd_una)
+        if (not sent and t.snd.tail > off_nxt and t.t_rexmt == 0 and
+                t.t_persist == 0):
+            t.t_persist = st.now + (t.rto << t.backoff if t.backoff < 24 else st.cfg.rto_max_ns)
+            if t.t_persist - st.now > st.cfg.rto_max_ns:
+                t.t_persist = st.now + st.cfg.rto_max_ns
+    if not sent and t.flags & (TF_ACK_NOW | TF_WND_UPDATE):
+        tcp_send_ack(st, t)
+    timer_rearm(st, t)
+
+
+
+
+cdef void tcp_send_keepalive(StackState *st, Tcb *t) noexcept nogil:
+    """RFC 9293 3.8.4 / RFC 1122 4.2.3.6: an ACK with SEG.SEQ = SND.NXT - 1 and
+    no data, which the peer must answer with an ACK."""
+    tcp_emit(st, t, t.snd_nxt - 1, TCP_ACK, 0, 0)
+    st.ctr[C_TCP_KEEPALIVE_PROBES] += 1
+
+
+
+
+cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_t maxlen) noexcept nogil:
+    """Resend up to min(maxlen, MSS) bytes from seq (>= snd_una), with the
+    FIN if it falls inside; returns the sequence space sent (0 if none)."""
+    cdef uint64_t off = t.snd.head + <uint32_t>(seq - t.snd_una)
+    cdef uint32_t n = <uint32_t>(t.snd.tail - off) if t.snd.tail > off else 0
+    cdef uint8_t flags = TCP_ACK
+    cdef uint32_t span
+    if t.snd_una == t.iss:
+        return 0        # the SYN is retransmitted by tcp_output
+    if n > <uint32_t>(t.snd_max - seq):
+        n = t.snd_max - seq     # only what was sent: new data is tcp_send_new's (window, snd_max)
+    if n > maxlen:
+        n = maxlen
+    if n > t.mss:
+        n = t.mss
+    if (t.flags & TF_FIN_SENT) and seq + n == tcp_fin_seq(t) and seq_lt(seq + n, t.snd_max):
+        flags |= TCP_FIN
+    if n == 0 and not (flags & TCP_FIN):
+        return 0
+    if n and off + n == t.snd.tail:
+        flags |= TCP_PSH
+    if not tcp_emit(st, t, seq, flags, off, n):
+        return 0
+    st.ctr[C_TCP_RETRANSMITS] += 1
+    span = n + (1 if flags & TCP_FIN else 0)
+    return span
+
+
+
+
+cdef void tcp_retransmit_first(StackState *st, Tcb *t) noexcept nogil:
+    """Resend the first unacknowledged segment, whatever the windows say
+    (it was inside them when first sent)."""
+    cdef uint32_t span = tcp_retransmit_range(st, t, t.snd_una, t.mss)
+    if span and seq_lt(t.snd_nxt, t.snd_una + span):
+        t.snd_nxt = t.snd_una + span
+    if span and seq_lt(t.high_rxt, t.snd_una + span):
+        t.high_rxt = t.snd_una + span

@@ -1,0 +1,132 @@
+
+
+cdef bint tcp_ooo_add(Tcb *t, uint64_t s, uint64_t e) noexcept nogil:
+    """Record [s, e) as held beyond the in-order data. False (nothing
+    changed) when it would need more than OOO_MAX separate ranges."""
+    cdef uint64_t ns[OOO_MAX + 2]
+    cdef uint64_t ne[OOO_MAX + 2]
+    cdef uint32_t n = 0, i = 0
+    cdef bint placed = False
+    while i < t.ooo_n:
+        if t.ooo_end[i] < s:
+            ns[n] = t.ooo_start[i]
+            ne[n] = t.ooo_end[i]
+            n += 1
+        elif t.ooo_start[i] > e:
+            if not placed:
+                ns[n] = s
+                ne[n] = e
+                n += 1
+                placed = True
+            ns[n] = t.ooo_start[i]
+            ne[n] = t.ooo_end[i]
+            n += 1
+        else:
+            # overlaps or touches: absorb into [s, e)
+            if t.ooo_start[i] < s:
+                s = t.ooo_start[i]
+            if t.ooo_end[i] > e:
+                e = t.ooo_end[i]
+        if n > OOO_MAX:
+            return False
+        i += 1
+    if not placed:
+        if n >= OOO_MAX:
+            return False
+        ns[n] = s
+        ne[n] = e
+        n += 1
+    for i in range(n):
+        t.ooo_start[i] = ns[i]
+        t.ooo_end[i] = ne[i]
+    t.ooo_n = <uint8_t>n
+    return True
+
+
+
+
+cdef inline bint tcp_ooo_covers(const Tcb *t, uint64_t s, uint64_t e) noexcept nogil:
+    cdef uint32_t i
+    for i in range(t.ooo_n):
+        if t.ooo_start[i] <= s and e <= t.ooo_end[i]:
+            return True
+    return False
+
+
+
+
+cdef void tcp_receive_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """RFC 9293 3.10.7.4 seventh step: place the text in the receive window,
+    in order or out of order, and decide how soon to ACK."""
+    cdef const uint8_t *data = th.payload
+    cdef uint32_t n = th.payload_len
+    cdef uint32_t seq = th.seq + (1 if th.flags & TCP_SYN else 0)
+    cdef int32_t delta = <int32_t>(seq - t.rcv_nxt)
+    cdef uint64_t off, base, right, fin_at = 0
+    cdef bint trimmed = False, filled_hole = False, duplicate = False
+    cdef uint32_t skip
+    if delta < 0:
+        skip = <uint32_t>(-delta)
+        if n:
+            # some or all of it arrived before: report it (RFC 2883 D-SACK)
+            tcp_note_dsack(t, seq, seq + (skip if skip < n else n))
+            duplicate = True
+        if skip >= n:
+            n = 0
+        else:
+            data += skip
+            n -= skip
+        delta = 0
+    off = t.rcv.tail + <uint64_t>delta
+    if th.flags & TCP_FIN:
+        fin_at = off + n
+    base = t.rcv.head if t.rcv.head < t.rcv_pin else t.rcv_pin
+    right = base + t.rcv.size
+    if n and off + n > right:
+        trimmed = True
+        n = <uint32_t>(right - off) if right > off else 0
+    if n:
+        if delta == 0:
+            memcpy(window_at(&t.rcv, off), data, n)
+            t.rcv.tail += n
+            while t.ooo_n and t.ooo_start[0] <= t.rcv.tail:
+                if t.ooo_end[0] > t.rcv.tail:
+                    t.rcv.tail = t.ooo_end[0]
+                t.ooo_n -= 1
+                memmove(&t.ooo_start[0], &t.ooo_start[1], t.ooo_n * sizeof(uint64_t))
+                memmove(&t.ooo_end[0], &t.ooo_end[1], t.ooo_n * sizeof(uint64_t))
+                filled_hole = True
+        else:
+            if tcp_ooo_covers(t, off, off + n):
+                tcp_note_dsack(t, seq, seq + n)     # held already: a duplicate
+                duplicate = True
+            elif not tcp_ooo_add(t, off, off + n):
+                st.ctr[C_TCP_OOO_DROPPED] += 1
+                t.flags |= TF_ACK_NOW
+                return
+            else:
+                memcpy(window_at(&t.rcv, off), data, n)
+                tcp_note_ooo_block(t, off, off + n)
+                st.ctr[C_TCP_OOO_SEGMENTS] += 1
+        st.ctr[C_TCP_DATA_IN_BYTES] += n
+        t.rcv_nxt = t.irs + 1 + <uint32_t>t.rcv.tail
+    if th.flags & TCP_FIN and not trimmed:
+        t.fin_off = fin_at
+    if t.flags & TF_APP_CLOSED:
+        t.rcv.head = t.rcv.tail         # nobody will read: consume at once
+    # ACK policy (RFC 9293 3.8.6.3, RFC 5681 4.2): at once for out-of-order
+    # data, a filled hole, a duplicate, or while the peer is in slow start
+    # (quick-ACK); otherwise every second full segment, or after the
+    # delayed-ACK timer.
+    if delta != 0 or filled_hole or trimmed or duplicate or n == 0:
+        t.flags |= TF_ACK_NOW
+    elif n:
+        t.segs_unacked += 1
+        if t.quickack:
+            t.quickack -= 1
+            t.flags |= TF_ACK_NOW
+        elif t.segs_unacked >= 2 or st.cfg.delack_ns == 0:
+            t.flags |= TF_ACK_NOW
+        elif not (t.flags & TF_DELACK):
+            t.flags |= TF_DELACK
+            t.t_delack = st.now + st.cfg.delack_ns

@@ -1,0 +1,221 @@
+# Selective acknowledgements.
+#
+# Receiver (RFC 2018, RFC 2883): every ACK sent while data is held out of
+# order carries SACK blocks — first the block holding the latest arrival,
+# then the others — and a duplicate arrival is reported once as a D-SACK
+# block in front of them.
+#
+# Sender (RFC 6675): a scoreboard of SACKed ranges (bounded at SACK_MAX; a
+# range that does not fit is forgotten, which only makes the sender more
+# conservative), IsLost, the pipe estimate and NextSeg. Ranges are in
+# sequence space between snd_una and snd_max.
+
+
+
+# ---- receiver: blocks for our ACKs ----------------------------------------------------
+
+cdef void tcp_sack_fill(const Tcb *t, TcpOptions *o) noexcept nogil:
+    """Put the SACK blocks an ACK should carry into o (tcp_write_options
+    keeps as many as fit beside the other options)."""
+    cdef uint32_t n = 0, i
+    cdef uint32_t base = t.irs + 1
+    if t.dsack_pending:
+        o.sack_left[n] = t.dsack_l
+        o.sack_right[n] = t.dsack_r
+        n += 1
+    if t.ooo_n and t.last_ooo_end > t.last_ooo_start:
+        o.sack_left[n] = base + <uint32_t>t.last_ooo_start
+        o.sack_right[n] = base + <uint32_t>t.last_ooo_end
+        n += 1
+    i = 0
+    while i < t.ooo_n and n < TCP_MAX_SACK:
+        if not (t.ooo_start[i] == t.last_ooo_start and t.ooo_end[i] == t.last_ooo_end):
+            o.sack_left[n] = base + <uint32_t>t.ooo_start[i]
+            o.sack_right[n] = base + <uint32_t>t.ooo_end[i]
+            n += 1
+        i += 1
+    if n:
+        o.present |= OPT_SACK
+        o.sack_count = <uint8_t>n
+
+
+
+
+cdef void tcp_note_ooo_block(Tcb *t, uint64_t start, uint64_t end) noexcept nogil:
+    """Remember the out-of-order range that now holds [start, end)."""
+    cdef uint32_t i
+    for i in range(t.ooo_n):
+        if t.ooo_start[i] <= start and end <= t.ooo_end[i]:
+            t.last_ooo_start = t.ooo_start[i]
+            t.last_ooo_end = t.ooo_end[i]
+            return
+
+
+
+
+cdef inline void tcp_note_dsack(Tcb *t, uint32_t left, uint32_t right) noexcept nogil:
+    t.dsack_l = left
+    t.dsack_r = right
+    t.dsack_pending = 1
+
+
+
+
+# ---- sender: the scoreboard -----------------------------------------------------------
+
+cdef void sack_trim(Tcb *t) noexcept nogil:
+    """Drop what the cumulative ACK now covers."""
+    cdef uint32_t i = 0, k = 0
+    while i < t.sack_n:
+        if seq_leq(t.sack_r[i], t.snd_una):
+            i += 1
+            continue
+        t.sack_l[k] = seq_max(t.sack_l[i], t.snd_una)
+        t.sack_r[k] = t.sack_r[i]
+        k += 1
+        i += 1
+    t.sack_n = <uint8_t>k
+
+
+
+
+cdef bint sack_insert(Tcb *t, uint32_t l, uint32_t r) noexcept nogil:
+    """Merge [l, r) into the scoreboard; True if it added SACKed bytes."""
+    cdef uint32_t nl[SACK_MAX + 2]
+    cdef uint32_t nr[SACK_MAX + 2]
+    cdef uint32_t i = 0, n = 0, before = 0, after = 0
+    cdef bint placed = False
+    for i in range(t.sack_n):
+        before += t.sack_r[i] - t.sack_l[i]
+    i = 0
+    while i < t.sack_n:
+        if seq_lt(t.sack_r[i], l):
+            nl[n] = t.sack_l[i]
+            nr[n] = t.sack_r[i]
+            n += 1
+        elif seq_gt(t.sack_l[i], r):
+            if not placed:
+                nl[n] = l
+                nr[n] = r
+                n += 1
+                placed = True
+            nl[n] = t.sack_l[i]
+            nr[n] = t.sack_r[i]
+            n += 1
+        else:
+            l = seq_min(l, t.sack_l[i])
+            r = seq_max(r, t.sack_r[i])
+        if n > SACK_MAX:
+            n = SACK_MAX            # forget the highest range: conservative
+        i += 1
+    if not placed and n < SACK_MAX + 1:
+        nl[n] = l
+        nr[n] = r
+        n += 1
+    if n > SACK_MAX:
+        n = SACK_MAX
+    for i in range(n):
+        t.sack_l[i] = nl[i]
+        t.sack_r[i] = nr[i]
+        after += nr[i] - nl[i]
+    t.sack_n = <uint8_t>n
+    return after > before
+
+
+
+
+cdef uint32_t sack_update(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """Take the SACK blocks of an ACK into the scoreboard. Returns how many
+    newly SACKed bytes there were (D-SACK blocks and invalid blocks are
+    ignored, RFC 2883 4 / RFC 6675 5)."""
+    cdef uint32_t i, l, r, before = 0, after = 0
+    if not (th.opts.present & OPT_SACK) or not (t.flags & TF_SACK_OK):
+        return 0
+    for i in range(t.sack_n):
+        before += t.sack_r[i] - t.sack_l[i]
+    for i in range(th.opts.sack_count):
+        l = th.opts.sack_left[i]
+        r = th.opts.sack_right[i]
+        if not seq_lt(l, r):
+            continue
+        if seq_leq(r, th.ack) or seq_lt(l, t.snd_una):
+            continue                # D-SACK (a duplicate report) or stale
+        if seq_gt(r, t.snd_max):
+            continue                # SACKs what was never sent: ignore
+        sack_insert(t, l, r)
+    for i in range(t.sack_n):
+        after += t.sack_r[i] - t.sack_l[i]
+    return after - before if after > before else 0
+
+
+
+
+cdef inline uint32_t sack_highest(const Tcb *t) noexcept nogil:
+    return t.sack_r[t.sack_n - 1] if t.sack_n else t.snd_una
+
+
+
+
+cdef bint sack_is_lost(const Tcb *t, uint32_t seq) noexcept nogil:
+    """RFC 6675 IsLost: DupThresh discontiguous SACKed ranges above seq, or
+    more than (DupThresh - 1) * SMSS SACKed bytes above it."""
+    cdef uint32_t i, ranges = 0, bytes_above = 0
+    for i in range(t.sack_n):
+        if seq_gt(t.sack_r[i], seq):
+            ranges += 1
+            bytes_above += t.sack_r[i] - seq_max(t.sack_l[i], seq)
+    return ranges >= DUPTHRESH or bytes_above > (DUPTHRESH - 1) * <uint32_t>t.mss
+
+
+
+
+cdef uint32_t sack_pipe(const Tcb *t) noexcept nogil:
+    """RFC 6675 SetPipe: bytes believed in the network. Each hole between
+    SACKed ranges is lost or not as a whole (the SACKed bytes above every
+    byte of a hole are the same); lost bytes count only once retransmitted."""
+    cdef uint32_t pipe = 0, a = t.snd_una, b, i, rx
+    for i in range(t.sack_n + 1):
+        b = t.sack_l[i] if i < t.sack_n else t.snd_max
+        if seq_lt(a, b):
+            if not sack_is_lost(t, a):
+                pipe += b - a
+            elif seq_gt(t.high_rxt, a):
+                rx = seq_min(t.high_rxt, b)
+                pipe += rx - a
+        if i < t.sack_n:
+            a = t.sack_r[i]
+    return pipe
+
+
+
+
+cdef bint sack_next_hole(const Tcb *t, uint32_t *seq, uint32_t *length) noexcept nogil:
+    """RFC 6675 NextSeg rule 1: the first lost, not yet retransmitted range
+    below the highest SACKed byte. False if there is none."""
+    cdef uint32_t a = t.snd_una, b, i, start
+    for i in range(t.sack_n):
+        b = t.sack_l[i]
+        start = seq_max(a, t.high_rxt)
+        if seq_lt(start, b) and sack_is_lost(t, start):
+            seq[0] = start
+            length[0] = b - start
+            return True
+        a = t.sack_r[i]
+    return False
+
+
+
+
+cdef bint sack_next_rule3(const Tcb *t, uint32_t *seq, uint32_t *length) noexcept nogil:
+    """RFC 6675 NextSeg rule 3: a not-lost, unSACKed range above HighRxt that
+    has SACKed data above it (used when no new data can be sent)."""
+    cdef uint32_t a = t.snd_una, b, i, start
+    for i in range(t.sack_n):
+        b = t.sack_l[i]
+        start = seq_max(a, t.high_rxt)
+        if seq_lt(start, b):
+            seq[0] = start
+            length[0] = b - start
+            return True
+        a = t.sack_r[i]
+    return False

@@ -1,0 +1,261 @@
+# TCP plumbing shared by input, output and timers: sequence arithmetic, the
+# ISN generator, the flow table, control-block lifetime and the one function
+# that changes a connection's state.
+
+TCP_STATE_NAMES = ("CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED",
+                   "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK",
+                   "TIME_WAIT")
+
+
+# ---- sequence numbers: 32-bit, compared modulo 2^32 (RFC 9293 3.4) ----------
+
+
+
+cdef inline uint32_t tcp_isn(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
+                             uint16_t rport, uint64_t now) noexcept nogil:
+    """RFC 6528: ISN = M + F(4-tuple, secret), M a 4-microsecond clock."""
+    return <uint32_t>(now // 4000) + <uint32_t>siphash_tuple(
+        st.isn_key0, st.isn_key1, laddr, raddr, lport, rport, 0)
+
+
+
+cdef TraceEntry g_trace[1024]
+
+
+cdef uint64_t g_trace_n = 0
+
+
+cdef bint g_trace_on = False
+
+
+
+
+cdef inline void tcp_set_state(StackState *st, Tcb *t, uint8_t new_state) noexcept nogil:
+    """The only place a connection's state changes (so it can be traced)."""
+    global g_trace_n
+    cdef TraceEntry *e
+    if g_trace_on:
+        e = &g_trace[g_trace_n % TRACE_SIZE]
+        e.now = st.now
+        e.tcb = t.id
+        e.old = t.state
+        e.new = new_state
+        g_trace_n += 1
+    if new_state == ESTABLISHED:
+        st.ctr[C_TCP_ESTABLISHED] += 1
+    t.state = new_state
+
+
+
+
+def trace_transitions(bint enable=True):
+    """Record every TCP state change (all stacks in this process) in a ring
+    of the last 1024; read them with trace_read()."""
+    global g_trace_on, g_trace_n
+    g_trace_on = enable
+    g_trace_n = 0
+
+
+
+
+def trace_read():
+    """[(now_ns, tcb_id, old_state, new_state)] oldest first, as state names."""
+    cdef uint64_t n = g_trace_n
+    cdef uint64_t start = n - TRACE_SIZE if n > TRACE_SIZE else 0
+    cdef TraceEntry *e
+    out = []
+    for i in range(start, n):
+        e = &g_trace[i % TRACE_SIZE]
+        out.append((e.now, e.tcb, TCP_STATE_NAMES[e.old], TCP_STATE_NAMES[e.new]))
+    return out
+
+
+
+
+# ---- control block lifetime ------------------------------------------------------
+
+cdef inline nc_ring *tcb_chan_at(StackState *st, uint32_t id) noexcept nogil:
+    return <nc_ring *>(st.chan_mem + <size_t>id * st.chan_stride)
+
+
+
+
+cdef Tcb *tcb_alloc(StackState *st) noexcept nogil:
+    """A zeroed control block with windows and a channel, or NULL (counted)."""
+    cdef uint32_t id, gen
+    cdef Tcb *t
+    if st.tcb_nfree == 0:
+        st.ctr[C_TCP_CONN_TABLE_FULL] += 1
+        return NULL
+    st.tcb_nfree -= 1
+    id = st.tcb_free[st.tcb_nfree]
+    t = &st.tcbs[id]
+    gen = t.gen
+    memset(t, 0, sizeof(Tcb))
+    t.id = id
+    t.gen = gen
+    t.state = CLOSED
+    t.listener = -1
+    t.t_slot = NC_BUF_NONE
+    t.t_prev = NC_BUF_NONE
+    t.t_next = NC_BUF_NONE
+    t.rcv.slot = NC_BUF_NONE
+    t.snd.slot = NC_BUF_NONE
+    t.rcv_pin = <uint64_t>-1
+    t.fin_off = <uint64_t>-1
+    t.chan = tcb_chan_at(st, id)
+    nc_ring_init(t.chan, st.cfg.chan_size)
+    # per-connection settings start from the stack's defaults
+    t.cc = st.cfg.cc
+    if st.cfg.nodelay:
+        t.flags |= TF_NODELAY
+    t.keep_cnt = st.cfg.keep_cnt
+    t.keep_idle = st.cfg.keep_idle_ns
+    t.keep_intvl = st.cfg.keep_intvl_ns
+    if not window_attach(&t.rcv, &st.rcv_arena) or not window_attach(&t.snd, &st.snd_arena):
+        window_detach(&t.rcv, &st.rcv_arena)
+        window_detach(&t.snd, &st.snd_arena)
+        st.ctr[C_TCP_WINDOW_ARENA_FULL] += 1
+        st.tcb_free[st.tcb_nfree] = id
+        st.tcb_nfree += 1
+        return NULL
+    st.n_conns += 1
+    return t
+
+
+
+
+cdef void tcb_free(StackState *st, Tcb *t) noexcept nogil:
+    """Forget a connection entirely. Handles held by the application notice
+    the generation change."""
+    cdef uint32_t bufs[BURST]
+    cdef uint32_t k
+    if t.state != CLOSED:
+        tcp_set_state(st, t, CLOSED)
+    timer_cancel_all(st, t)
+    flow_remove(st, t)
+    while True:
+        k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
+        if k == 0:
+            break
+        st.port.ops.free_burst(st.port, bufs, k)
+    window_detach(&t.rcv, &st.rcv_arena)
+    window_detach(&t.snd, &st.snd_arena)
+    t.gen += 1
+    t.flags = 0
+    st.tcb_free[st.tcb_nfree] = t.id
+    st.tcb_nfree += 1
+    st.n_conns -= 1
+    st.ctr[C_TCP_CLOSED] += 1
+
+
+
+
+cdef inline void tcp_schedule(StackState *st, Tcb *t) noexcept nogil:
+    """Make sure tcp_output runs for t before this poll ends."""
+    if not t.in_outq:
+        t.in_outq = 1
+        st.outq[st.noutq] = t.id
+        st.noutq += 1
+
+
+
+
+cdef void tcp_closed(StackState *st, Tcb *t, int err) noexcept nogil:
+    """The connection is over. With a handle, the control block stays (CLOSED,
+    off the flow table, readable data kept) until the handle closes; without
+    one it is freed now."""
+    cdef Listener *l
+    if t.state == SYN_RECEIVED and t.listener >= 0:
+        l = &st.listeners[t.listener]
+        if l.half_open:
+            l.half_open -= 1
+    if err and t.soerror == 0:
+        t.soerror = err
+    if t.flags & TF_HANDLE:
+        tcp_set_state(st, t, CLOSED)
+        timer_cancel_all(st, t)
+        flow_remove(st, t)
+        window_detach(&t.snd, &st.snd_arena)
+    else:
+        tcb_free(st, t)
+
+
+
+
+cdef inline uint32_t tcp_pick_wscale(uint32_t rcvbuf) noexcept nogil:
+    cdef uint32_t ws = 0
+    while ws < 14 and (<uint64_t>65535 << ws) < rcvbuf:
+        ws += 1
+    return ws
+
+
+
+
+cdef void tcp_open_tcb(StackState *st, Tcb *t, uint32_t laddr, uint32_t raddr, uint16_t lport,
+                       uint16_t rport, uint32_t iss) noexcept nogil:
+    """What every new connection starts from, active or passive: the 4-tuple,
+    our ISS (nothing sent yet), our receive-window shift and MSS, the
+    initial RTO and the per-connection timestamp offset."""
+    t.laddr = laddr
+    t.raddr = raddr
+    t.lport = lport
+    t.rport = rport
+    t.iss = iss
+    t.snd_una = iss
+    t.snd_nxt = iss
+    t.snd_max = iss
+    t.rcv_wscale = <uint8_t>tcp_pick_wscale(t.rcv.size) if st.cfg.window_scaling else 0
+    t.adv_mss = <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN)
+    t.rto = st.cfg.rto_init_ns
+    t.ts_offset = <uint32_t>siphash_tuple(st.isn_key1, st.isn_key0, laddr, raddr, lport, rport, 1)
+
+
+
+
+cdef void tcp_negotiate(StackState *st, Tcb *t, const TcpOptions *o) noexcept nogil:
+    """Adopt the options of the peer's SYN (or SYN-ACK)."""
+    cdef uint32_t peer_mss = o.mss if o.present & OPT_MSS else 536   # RFC 9293 3.7.1
+    cdef uint32_t mss
+    if st.cfg.window_scaling and o.present & OPT_WSCALE:
+        t.flags |= TF_WS_OK
+        t.snd_wscale = o.wscale if o.wscale <= 14 else 14       # RFC 7323 2.3
+    else:
+        t.flags &= ~TF_WS_OK
+        t.snd_wscale = 0
+        t.rcv_wscale = 0
+    if st.cfg.sack and o.present & OPT_SACK_PERM:
+        t.flags |= TF_SACK_OK
+    else:
+        t.flags &= ~TF_SACK_OK
+    if st.cfg.timestamps and o.present & OPT_TIMESTAMP:
+        t.flags |= TF_TS_OK
+        t.ts_recent = o.ts_val
+        t.ts_recent_at = st.now
+    else:
+        t.flags &= ~TF_TS_OK
+    # RFC 9293 3.7.1 / RFC 6691: the MSS counts no options; clamp to our MTU,
+    # then leave room for the timestamp option every segment carries.
+    mss = st.mtu - IPV4_HLEN - TCP_HLEN
+    if peer_mss < mss:
+        mss = peer_mss
+    if t.flags & TF_TS_OK:
+        mss -= 12
+    if mss < 64:
+        mss = 64
+    t.mss = <uint16_t>mss
+
+
+
+
+cdef inline void tcp_init_cc(StackState *st, Tcb *t) noexcept nogil:
+    # RFC 6928 initial window: min(10 MSS, max(2 MSS, 14600))
+    cdef uint32_t iw = 14600 if 14600 > 2 * t.mss else 2 * t.mss
+    if iw > 10 * t.mss:
+        iw = 10 * t.mss
+    t.cwnd = iw
+    t.ssthresh = 0x7fffffff
+    t.recover = t.iss
+    t.high_rxt = t.iss
+    t.quickack = QUICKACK_SEGMENTS
+    t.last_rcv = st.now

@@ -1,0 +1,146 @@
+# Test hooks: build a connection directly in any TCP state (smoltcp's style
+# of packet-level tests), and seed the ARP cache. Not for applications: they
+# bypass the handshake and create state no real exchange produced.
+
+_STATE_BY_NAME = {name: i for i, name in enumerate(TCP_STATE_NAMES)}
+
+
+
+
+def debug_arp_add(Stack stack, ip, mac):
+    """Put ip -> mac in the stack's ARP cache (resolved, fresh)."""
+    stack._check_open()
+    cdef StackState *st = stack.st
+    cdef uint32_t a = _ip_to_u32(ip)
+    cdef bytes m = bytes.fromhex(mac.replace(":", "")) if isinstance(mac, str) else bytes(mac)
+    if len(m) != 6:
+        raise ValueError(f"bad MAC {mac!r}")
+    st.now = max(st.now, stack._now())
+    arp_resolved(st, arp_slot_for(st, a), <const uint8_t *>m)
+    stack._kick()
+
+
+
+
+def debug_connection(Stack stack, str state, int local_port, remote, *, uint32_t iss,
+                     uint32_t irs, uint32_t snd_wnd=65535, int peer_mss=1460,
+                     snd_wscale=None, rcv_wscale=None, ts_recent=None, sack=False,
+                     rto=None, cc=None, quickack=0, nodelay=None):
+    """A Connection in `state` (an RFC 9293 state name) on local_port with
+    the peer at remote=(ip, port), as if the handshake had happened with our
+    ISS `iss` and the peer's ISS `irs`:
+
+    - SYN_SENT: our SYN is out (snd_nxt = iss + 1), nothing received.
+    - SYN_RECEIVED: the peer's SYN arrived, our SYN-ACK is out.
+    - ESTABLISHED and later: snd_una = snd_nxt = iss + 1, rcv_nxt = irs + 1, no
+      data. States after our FIN (FIN_WAIT_1, CLOSING, LAST_ACK) have the FIN
+      at iss + 1 and unacked (snd_nxt = iss + 2); FIN_WAIT_2 and TIME_WAIT have
+      it acked. States after the peer's FIN (CLOSE_WAIT, CLOSING, LAST_ACK,
+      TIME_WAIT) have rcv_nxt = irs + 2.
+
+    Window scaling is on when snd_wscale/rcv_wscale are given, timestamps
+    when ts_recent is given (the peer's last TSval), SACK when sack=True.
+    No timer is armed except what the state needs (TIME_WAIT's 2MSL, the
+    retransmission timer when something is unacked). quickack is the
+    number of segments still ACKed at once (0: plain delayed ACKs); nodelay
+    overrides the stack's Nagle default."""
+    stack._check_open()
+    if state not in _STATE_BY_NAME or state in ("CLOSED", "LISTEN"):
+        raise ValueError(f"state must be one of {TCP_STATE_NAMES[2:]}, not {state!r}")
+    cdef StackState *st = stack.st
+    cdef uint8_t s = _STATE_BY_NAME[state]
+    rhost, rport = remote
+    cdef uint32_t raddr = _ip_to_u32(rhost)
+    if flow_lookup(st, raddr, rport, local_port) != NC_BUF_NONE:
+        raise _os_error(_EADDRINUSE, "that 4-tuple already has a connection")
+    cdef Tcb *t = tcb_alloc(st)
+    if t == NULL:
+        raise _os_error(_errno.ENOBUFS, "no free connection")
+    st.now = max(st.now, stack._now())
+    tcp_open_tcb(st, t, st.ip, raddr, local_port, rport, iss)
+    t.irs = irs
+    t.rcv_wscale = 0                    # set below when scaling is asked for
+    if rto is not None:
+        t.rto = <uint64_t>(float(rto) * 1e9)
+    t.ts_offset = 0                     # tests read TSval as the clock in ms
+    if snd_wscale is not None or rcv_wscale is not None:
+        t.flags |= TF_WS_OK
+        t.snd_wscale = int(snd_wscale or 0)
+        t.rcv_wscale = int(rcv_wscale or 0)
+    if ts_recent is not None:
+        t.flags |= TF_TS_OK
+        t.ts_recent = int(ts_recent)
+        t.ts_recent_at = st.now
+    if sack:
+        t.flags |= TF_SACK_OK
+    mss = min(int(peer_mss), st.mtu - IPV4_HLEN - TCP_HLEN) - (12 if ts_recent is not None else 0)
+    t.mss = <uint16_t>mss
+    t.snd_una = iss + 1
+    t.snd_nxt = iss + 1
+    t.snd_max = iss + 1
+    t.rcv_nxt = irs + 1
+    t.rcv_adv = irs + 1
+    t.snd_wnd = snd_wnd
+    t.max_snd_wnd = snd_wnd
+    t.snd_wl1 = irs + 1
+    t.snd_wl2 = iss + 1
+    tcp_init_cc(st, t)
+    t.quickack = <uint8_t>quickack
+    if cc is not None:
+        tcp_set_cc(t, cc)
+    if nodelay is not None:
+        if nodelay:
+            t.flags |= TF_NODELAY
+        else:
+            t.flags &= ~TF_NODELAY
+    if s == SYN_SENT:
+        t.snd_una = iss
+        t.rcv_nxt = 0
+        t.rcv_adv = 0
+        t.snd_wnd = 0
+        t.flags &= ~(TF_WS_OK | TF_TS_OK | TF_SACK_OK)
+    elif s == SYN_RECEIVED:
+        t.snd_una = iss
+        t.flags |= TF_PASSIVE
+    if s in (FIN_WAIT_1, CLOSING, LAST_ACK, FIN_WAIT_2, TIME_WAIT):
+        t.flags |= TF_FIN_QUEUED | TF_FIN_SENT
+        t.snd_nxt = iss + 2
+        t.snd_max = iss + 2
+        if s == FIN_WAIT_2 or s == TIME_WAIT:
+            t.snd_una = iss + 2
+    if s in (CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT):
+        t.flags |= TF_RCVD_FIN
+        t.rcv_nxt = irs + 2
+        t.rcv_adv = irs + 2
+        t.fin_off = 0
+    if s == TIME_WAIT:
+        t.t_2msl = st.now + 2 * st.cfg.msl_ns
+    elif t.snd_una != t.snd_max:
+        tcp_arm_rexmt(st, t)
+    tcp_set_state(st, t, s)
+    flow_insert(st, t)
+    timer_rearm(st, t)
+    return stack._wrap(t)
+
+
+
+
+def debug_tcb(Connection conn):
+    """Every field of the connection's control block, raw (for tests)."""
+    cdef Tcb *t = conn._t()
+    return {
+        "state": TCP_STATE_NAMES[t.state], "flags": t.flags,
+        "iss": t.iss, "snd_una": t.snd_una, "snd_nxt": t.snd_nxt, "snd_max": t.snd_max,
+        "snd_wnd": t.snd_wnd, "snd_wl1": t.snd_wl1, "snd_wl2": t.snd_wl2,
+        "irs": t.irs, "rcv_nxt": t.rcv_nxt, "rcv_adv": t.rcv_adv,
+        "snd_wscale": t.snd_wscale, "rcv_wscale": t.rcv_wscale, "mss": t.mss,
+        "ts_recent": t.ts_recent, "cwnd": t.cwnd, "ssthresh": t.ssthresh,
+        "dupacks": t.dupacks, "recover": t.recover,
+        "srtt": t.srtt, "rttvar": t.rttvar, "rto": t.rto, "backoff": t.backoff,
+        "retries": t.retries,
+        "t_rexmt": t.t_rexmt, "t_delack": t.t_delack, "t_2msl": t.t_2msl,
+        "t_persist": t.t_persist, "t_keep": t.t_keep,
+        "ooo": [(t.ooo_start[i], t.ooo_end[i]) for i in range(t.ooo_n)],
+        "snd_head": t.snd.head, "snd_tail": t.snd.tail,
+        "rcv_head": t.rcv.head, "rcv_tail": t.rcv.tail,
+    }

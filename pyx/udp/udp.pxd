@@ -1,0 +1,22 @@
+cdef enum:
+    UDP_BIG_MAX = 16            # reassembled datagrams waiting per UDP socket
+
+cdef struct BigDgram:           # a reassembled UDP datagram waiting for recvfrom
+    uint8_t *data
+    uint32_t len
+    uint32_t src
+    uint16_t sport
+    uint64_t seq                # arrival order against the socket's channel
+
+cdef struct UdpSock:
+    bint active
+    uint16_t port
+    uint32_t bind_ip            # 0 = any of ours
+    nc_ring *chan               # received datagrams (buffer indices), bounded
+    uint64_t drops
+    BigDgram *big               # [UDP_BIG_MAX] reassembled datagrams, allocated on first use
+    uint32_t big_head
+    uint32_t big_len
+
+cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
+                  const uint8_t *data, uint32_t n) noexcept nogil

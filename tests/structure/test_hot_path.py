@@ -1,0 +1,54 @@
+"""The hot path stays C: the functions every packet goes through must not
+touch a Python object, take the GIL or build a traceback. Checked on the C
+that Cython generates from pyx/netchan/_core.pyx (generated afresh into a temp dir)."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HOT = [
+    # per packet
+    "stack_poll", "stack_rx_frame", "stack_drain_tcb", "stack_drain_listener", "stack_output",
+    "tcp_input", "tcp_output", "tcp_emit", "tcp_receive_data", "tcp_ack_new_data", "tcp_dup_ack",
+    "tcp_send_new", "tcp_output_sack_recovery", "sack_update", "sack_pipe", "tcp_sack_fill",
+    "cc_on_ack", "timers_run", "timer_rearm", "tx_flush", "ip_send", "arp_input",
+    "flow_lookup", "flow_insert", "flow_remove", "icmp_echo_reply_in_place",
+    "ip_fragment_input", "ip_output",
+    # ports
+    "link_rx_burst", "link_tx_burst", "link_alloc_burst", "link_free_burst", "link_wait",
+    "fault_rx_burst", "fault_tx_burst", "fault_process", "pcap_rx_burst", "pcap_tx_burst",
+    "afp_rx_burst", "afp_rx_frame", "afp_rx_gso", "afp_tx_burst", "afp_alloc_burst",
+    "afp_free_burst", "afp_wait",
+]
+PYTHON_API = ["Py_INCREF", "Py_DECREF", "Py_XDECREF", "PyObject_", "PyGILState", "__Pyx_AddTraceback",
+              "__Pyx_ErrFetch", "__Pyx_RaiseException", "_PyThreadState"]
+
+
+@pytest.fixture(scope="module")
+def generated_c(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cy") / "_core.c"
+    r = subprocess.run([sys.executable, "-m", "cython", "-3", "-I", "pyx", "-I", "include",
+                        "-X", "boundscheck=False", "-X", "wraparound=False", "-X", "cdivision=True",
+                        "pyx/netchan/_core.pyx", "-o", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return out.read_text()
+
+
+def _body(src, name):
+    m = re.search(r"static [^\n;]*__pyx_f_\w*_core_" + name + r"\([^;{]*\)\s*\{", src)
+    assert m, f"{name} not found in the generated C"
+    depth, i = 1, m.end()
+    while depth:
+        depth += {"{": 1, "}": -1}.get(src[i], 0)
+        i += 1
+    return src[m.end():i]
+
+
+@pytest.mark.parametrize("name", HOT)
+def test_hot_function_is_pure_c(generated_c, name):
+    body = _body(generated_c, name)
+    found = [w for w in PYTHON_API if w in body]
+    assert not found, f"{name} uses the Python C-API: {found}"
