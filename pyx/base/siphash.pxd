@@ -1,6 +1,2 @@
-cdef uint64_t rotl64(uint64_t x, int b) noexcept nogil
-
-cdef void sipround(uint64_t *v) noexcept nogil
-
 cdef uint64_t siphash_tuple(uint64_t k0, uint64_t k1, uint32_t laddr, uint32_t raddr,
                             uint16_t lport, uint16_t rport, uint32_t extra) noexcept nogil

@@ -7,7 +7,6 @@ cdef enum:
     ARP_INCOMPLETE = 1
     ARP_REACHABLE = 2
 
-
 cdef struct ArpEntry:
     uint32_t ip                 # 0 = empty
     uint8_t state               # ARP_EMPTY / ARP_INCOMPLETE / ARP_REACHABLE
@@ -19,16 +18,7 @@ cdef struct ArpEntry:
     uint32_t q_tail
     uint32_t q_len
 
-cdef uint32_t arp_hash(uint32_t ip) noexcept nogil
-
-cdef ArpEntry *arp_find(StackState *st, uint32_t ip) noexcept nogil
-
-cdef void arp_forget(StackState *st, ArpEntry *e) noexcept nogil
-
 cdef ArpEntry *arp_slot_for(StackState *st, uint32_t ip) noexcept nogil
-
-cdef void arp_send(StackState *st, uint16_t oper, const uint8_t *eth_dst, const uint8_t *tha,
-                   uint32_t tpa) noexcept nogil
 
 cdef void arp_resolved(StackState *st, ArpEntry *e, const uint8_t *mac) noexcept nogil
 

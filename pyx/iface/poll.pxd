@@ -1,7 +1,3 @@
-cdef void stack_drain_listener(StackState *st, int32_t lid) noexcept nogil
-
-cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil
-
 cdef void stack_output(StackState *st) noexcept nogil
 
 cdef void stack_copy_port_stats(StackState *st) noexcept nogil

@@ -1,7 +1,4 @@
 # IPv4 reassembly and reassembled UDP datagrams (used by ip_frag.pxi)
-cdef enum:
-    REASM_MAX = 65535
-    REASM_UNITS = 8192          # 8-byte units in a 64 KiB datagram
 
 cdef struct FragDatagram:
     bint active
@@ -21,12 +18,6 @@ cdef int frag_init(StackState *st, uint32_t count) noexcept nogil
 
 cdef void frag_destroy(StackState *st) noexcept nogil
 
-cdef void frag_release(StackState *st, FragDatagram *f) noexcept nogil
-
 cdef void frag_expire(StackState *st) noexcept nogil
 
-cdef bint frag_mark(FragDatagram *f, uint32_t first, uint32_t last) noexcept nogil
-
 cdef void ip_fragment_input(StackState *st, const Ipv4Hdr *ip, const uint8_t *src_mac) noexcept nogil
-
-cdef void ip_deliver_reassembled(StackState *st, FragDatagram *f) noexcept nogil

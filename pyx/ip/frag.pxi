@@ -9,6 +9,11 @@
 # dropped whole (as RFC 5722 requires for IPv6 and Linux does for IPv4).
 # A bitmap of 8-byte units per datagram finds overlaps and holes.
 
+cdef enum:
+    REASM_MAX = 65535
+    REASM_UNITS = 8192          # 8-byte units in a 64 KiB datagram
+
+
 cdef int frag_init(StackState *st, uint32_t count) noexcept nogil:
     cdef uint32_t i
     st.frags = <FragDatagram *>calloc(count, sizeof(FragDatagram))

@@ -9,10 +9,17 @@
 # buffers by index; only the creating process allocates and frees (the free
 # stack has a single owner, as every structure here does).
 
+cdef struct PoolHeader:
+    uint32_t magic
+    uint32_t count
+    uint32_t stride
+    uint32_t data_room
+    uint64_t slots_offset
+    uint64_t alloc_failed
+    uint64_t double_free
+
 
 cdef uint32_t POOL_MAGIC = 0x4e43504c   # "NCPL"
-
-
 
 
 cdef class BufferPool:
@@ -21,6 +28,11 @@ cdef class BufferPool:
     hugepages: None/'auto' uses 2 MiB pages when enough are reserved, True
     requires them, False never uses them. The `hugepages` attribute says what
     was obtained."""
+    cdef MappedRegion region
+    cdef PoolHeader *hdr
+    cdef nc_freestack *fs
+    cdef nc_pool pool
+    cdef bint owner
 
     def __init__(self, count, data_room=2048, hugepages=None):
         BufferPool._check(count, data_room)

@@ -1,5 +1,3 @@
-
-
 cdef struct Window:
     uint8_t *base                # NULL until a slot is attached
     uint32_t size
@@ -11,8 +9,6 @@ cdef struct Window:
 cdef bint window_attach(Window *w, Arena *a) noexcept nogil
 
 cdef void window_detach(Window *w, Arena *a) noexcept nogil
-
-cdef uint32_t window_used(const Window *w) noexcept nogil
 
 cdef uint32_t window_space(const Window *w) noexcept nogil
 

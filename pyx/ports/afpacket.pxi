@@ -36,15 +36,59 @@
 # own netchan's IP address (it would answer ARP for it): check_address()
 # refuses that at Stack creation.
 
+cdef enum:
+    AFP_TX_DATA_OFF = 48        # TPACKET_ALIGN(sizeof(tpacket3_hdr)): tx frame data starts here
+    AFP_VNET_LEN = 10           # sizeof(virtio_net_hdr)
+    AFP_GSO_UDP_L4 = 5          # VIRTIO_NET_HDR_GSO_UDP_L4 (Linux 4.18); older headers lack it
+
+cdef struct AfpExtra:
+    uint64_t rx_blocks          # ring blocks consumed
+    uint64_t rx_truncated       # frame longer than a ring block (tp_snaplen < tp_len)
+    uint64_t rx_oversize        # frame (or GSO segment) larger than a buffer, no GSO info
+    uint64_t rx_gso_frames      # super-frames cut into segments
+    uint64_t rx_gso_segments    # segments made from them
+    uint64_t rx_gso_bad         # super-frames whose headers did not parse
+    uint64_t rx_gso_unsupported # GSO kinds not segmented here (IPv6, ...)
+    uint64_t rx_csum_partial    # frames with a partial checksum, trusted
+    uint64_t rx_csum_valid      # frames the kernel had verified
+    uint64_t rx_no_buffer       # rx stopped: the pool was empty
+    uint64_t tx_ring_full       # tx stopped: no free slot in the ring
+    uint64_t tx_oversize        # frame larger than a tx slot, dropped
+    uint64_t tx_kicks           # sendto() calls
+    uint64_t tx_kick_errors     # sendto() failures other than EAGAIN/ENOBUFS
+    uint64_t ring_drops         # frames the kernel dropped: rx ring full (PACKET_STATISTICS)
+
+cdef struct AfpState:
+    nc_port port                # first: an nc_port* is an AfpState*
+    int fd
+    int ifindex
+    char ifname[16]
+    uint8_t *ring               # rx blocks, then tx frames, one mapping
+    size_t ring_size
+    uint32_t vnet_len           # AFP_VNET_LEN with PACKET_VNET_HDR, else 0
+    # rx
+    uint32_t rx_block_size
+    uint32_t rx_block_nr
+    uint32_t rx_cur             # next block to look at
+    lpk.tpacket_block_desc *rx_bd   # block being consumed, or NULL
+    uint8_t *rx_pkt             # its next frame
+    uint32_t rx_left            # frames left in it
+    uint32_t gso_off            # payload already cut from the super-frame at rx_pkt
+    # tx
+    uint8_t *tx_base
+    uint32_t tx_frame_size
+    uint32_t tx_frame_nr
+    uint32_t tx_head
+    # the port's own pool
+    nc_freestack *fs
+    AfpExtra x
+
+
 from includes cimport linux_packet as lpk
-
-
 
 
 cdef inline lpk.tpacket_block_desc *afp_block(AfpState *st, uint32_t i) noexcept nogil:
     return <lpk.tpacket_block_desc *>(st.ring + <size_t>i * st.rx_block_size)
-
-
 
 
 cdef inline uint32_t afp_alloc_one(AfpState *st) noexcept nogil:
@@ -53,8 +97,6 @@ cdef inline uint32_t afp_alloc_one(AfpState *st) noexcept nogil:
         st.x.rx_no_buffer += 1
         return NC_BUF_NONE
     return b
-
-
 
 
 cdef inline void afp_deliver(AfpState *st, uint32_t b, uint32_t *bufs, uint32_t *k,
@@ -67,15 +109,11 @@ cdef inline void afp_deliver(AfpState *st, uint32_t b, uint32_t *bufs, uint32_t 
     k[0] += 1
 
 
-
-
 cdef inline void afp_count_csum(AfpState *st, bint partial, bint valid) noexcept nogil:
     if partial:
         st.x.rx_csum_partial += 1
     elif valid:
         st.x.rx_csum_valid += 1
-
-
 
 
 cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type,
@@ -174,8 +212,6 @@ cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type
     return 1
 
 
-
-
 cdef int afp_rx_frame(AfpState *st, lpk.tpacket3_hdr *h, uint32_t *bufs, uint32_t *k,
                       uint32_t n, uint64_t now) noexcept nogil:
     """Take one frame of a ring block. Returns 1 when done with it (delivered
@@ -219,8 +255,6 @@ cdef int afp_rx_frame(AfpState *st, lpk.tpacket3_hdr *h, uint32_t *bufs, uint32_
     return 1
 
 
-
-
 cdef uint32_t afp_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
     cdef AfpState *st = <AfpState *>p
     cdef lpk.tpacket_block_desc *bd
@@ -255,11 +289,7 @@ cdef uint32_t afp_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now)
     return k
 
 
-
-
 cdef int _ENOBUFS_AFP = _errno.ENOBUFS
-
-
 
 
 cdef inline void afp_kick(AfpState *st) noexcept nogil:
@@ -269,8 +299,6 @@ cdef inline void afp_kick(AfpState *st) noexcept nogil:
     st.x.tx_kicks += 1
     if rc < 0 and sysc.errno != sysc.EAGAIN and sysc.errno != _ENOBUFS_AFP and sysc.errno != sysc.EINTR:
         st.x.tx_kick_errors += 1
-
-
 
 
 cdef uint32_t afp_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
@@ -317,8 +345,6 @@ cdef uint32_t afp_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now)
     return taken
 
 
-
-
 cdef uint32_t afp_alloc_burst(nc_port *p, uint32_t *bufs, uint32_t n) noexcept nogil:
     cdef AfpState *st = <AfpState *>p
     cdef uint32_t k = nc_pool_alloc_burst(&p.pools[0], st.fs, bufs, n, 0)
@@ -327,19 +353,13 @@ cdef uint32_t afp_alloc_burst(nc_port *p, uint32_t *bufs, uint32_t n) noexcept n
     return k
 
 
-
-
 cdef void afp_free_burst(nc_port *p, const uint32_t *bufs, uint32_t n) noexcept nogil:
     cdef AfpState *st = <AfpState *>p
     p.stats.double_free += nc_pool_free_burst(&p.pools[0], st.fs, bufs, n)
 
 
-
-
 cdef uint64_t afp_next_deadline(nc_port *p) noexcept nogil:
     return <uint64_t>-1
-
-
 
 
 cdef void afp_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
@@ -358,8 +378,6 @@ cdef void afp_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
     lpk.ppoll(&pfd, 1, &ts, NULL)
 
 
-
-
 cdef int afp_if_flags(AfpState *st) noexcept nogil:
     """The interface's IFF_* flags, or 0 if they cannot be read."""
     cdef lpk.ifreq ifr
@@ -370,14 +388,10 @@ cdef int afp_if_flags(AfpState *st) noexcept nogil:
     return <uint16_t>ifr.ifr_flags
 
 
-
-
 cdef int afp_link_up(nc_port *p) noexcept nogil:
     cdef AfpState *st = <AfpState *>p
     cdef int want = lpk.IFF_UP | lpk.IFF_RUNNING
     return (afp_if_flags(st) & want) == want
-
-
 
 
 cdef void afp_close(nc_port *p) noexcept nogil:
@@ -388,8 +402,6 @@ cdef void afp_close(nc_port *p) noexcept nogil:
     if st.fd >= 0:
         sysc.close(st.fd)
         st.fd = -1
-
-
 
 
 cdef nc_port_ops AFP_OPS
@@ -419,14 +431,10 @@ AFP_OPS.link_up = afp_link_up
 AFP_OPS.close = afp_close
 
 
-
-
 # ---- Python side: open, inspect, check -------------------------------------
 
 cdef int _afp_setopt(int fd, int name, int value) noexcept:
     return lpk.setsockopt(fd, lpk.SOL_PACKET, name, &value, sizeof(int))
-
-
 
 
 def _afp_default_mac(str iface, bytes hw):
@@ -434,8 +442,6 @@ def _afp_default_mac(str iface, bytes hw):
     import hashlib
     h = hashlib.blake2s(b"afpacket:" + iface.encode() + hw, digest_size=3).digest()
     return bytes([0x02, 0x6e, 0x63]) + h
-
-
 
 
 def _parse_mac(str text):
@@ -449,8 +455,6 @@ def _parse_mac(str text):
     if mac[0] & 1:
         raise ValueError(f"mac={text}: a multicast address cannot be a port's address")
     return mac
-
-
 
 
 def kernel_ipv4_addresses():
@@ -480,11 +484,15 @@ def kernel_ipv4_addresses():
     return out
 
 
-
-
 cdef class AfPacketPort(Port):
     """`afpacket:IFACE`: a packet socket with TPACKET_V3 rx and tx rings on a
     Linux interface. See the top of pyx/ports/afpacket.pxi."""
+    cdef AfpState *st
+    cdef MappedRegion pool_region
+    cdef readonly str iface
+    cdef readonly str interface_mac
+    cdef readonly dict geometry
+    cdef uint64_t ring_drops_seen
 
     def __dealloc__(self):
         if self.st != NULL:
@@ -572,8 +580,6 @@ cdef class AfPacketPort(Port):
     def _close(self):
         self._read_ring_stats()
         afp_close(self.p)
-
-
 
 
 def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
@@ -732,8 +738,6 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
     return port
 
 
-
-
 cdef _afp_set_ring(int fd, int which, tuple req, str iface, str what):
     cdef lpk.tpacket_req3 r
     memset(&r, 0, sizeof(r))
@@ -752,8 +756,6 @@ cdef _afp_set_ring(int fd, int which, tuple req, str iface, str what):
                              f"({r.tp_block_nr} blocks of {r.tp_block_size} bytes)")
 
 
-
-
 cdef int _afp_bind(int fd, int ifindex) noexcept:
     cdef lpk.sockaddr_ll sll
     memset(&sll, 0, sizeof(sll))
@@ -761,8 +763,6 @@ cdef int _afp_bind(int fd, int ifindex) noexcept:
     sll.sll_protocol = lpk.htons(lpk.ETH_P_ALL)
     sll.sll_ifindex = ifindex
     return lpk.bind(fd, <lpk.sockaddr *>&sll, sizeof(sll))
-
-
 
 
 cdef int _afp_add_unicast(int fd, int ifindex, bytes mac) noexcept:

@@ -8,8 +8,10 @@
 # The stack calls p.ops.* exactly as for any other port: one indirect call
 # per burst, no GIL, no cffi on the way.
 
+
 cdef class DpdkPort(Port):
     """A DPDK ethdev queue as a netchan port (see netchan.dpdk.open_port)."""
+    cdef readonly object device
 
     def __init__(self, device, str uri):
         cdef uintptr_t addr = device.nc_port_address

@@ -1,3 +1,5 @@
+
+
 # The fault port: a seeded impairment wrapper that stacks on any port.
 #
 # This kernel has no netem, so netchan brings its own. Each direction (tx =
@@ -14,6 +16,30 @@
 # one of our own buffers. A received frame (the peer's buffer) is copied
 # before it is held, so the peer's buffers never wait on our impairments.
 
+cdef enum:
+    FAULT_TX = 0
+    FAULT_RX = 1
+    FAULT_MAX_BURST = 64
+
+cdef struct FaultDir:
+    bint enabled
+    uint64_t rng
+    uint64_t loss            # probabilities scaled to 2^32
+    uint64_t dup
+    uint64_t reorder
+    uint64_t corrupt
+    uint64_t delay_ns
+    uint64_t hold_ns         # longest a reordered frame waits for a successor
+    uint32_t q_head          # delay line (and overflow) FIFO, linked by nc_buf.next
+    uint32_t q_tail
+    uint32_t q_len
+    uint32_t held            # the frame held back for reordering, or NC_BUF_NONE
+    uint64_t held_until
+
+cdef struct FaultPortState:
+    nc_port port
+    nc_port *inner
+    FaultDir dirs[2]
 
 
 cdef inline uint64_t splitmix64(uint64_t *state) noexcept nogil:
@@ -25,14 +51,10 @@ cdef inline uint64_t splitmix64(uint64_t *state) noexcept nogil:
     return z ^ (z >> 31)
 
 
-
-
 cdef inline bint fault_roll(FaultDir *d, uint64_t p32) noexcept nogil:
     # Always draw, so the stream position does not depend on which knobs are
     # zero: the same seed and traffic give the same losses whatever else is on.
     return (splitmix64(&d.rng) >> 32) < p32
-
-
 
 
 cdef inline uint32_t fault_dup(FaultPortState *fp, uint32_t idx) noexcept nogil:
@@ -54,8 +76,6 @@ cdef inline uint32_t fault_dup(FaultPortState *fp, uint32_t idx) noexcept nogil:
     return c
 
 
-
-
 cdef inline uint32_t fault_own_copy(FaultPortState *fp, uint32_t idx) noexcept nogil:
     """idx itself if it is in our pool; else a copy in one of ours (the
     original is freed either way). NC_BUF_NONE if no buffer is free."""
@@ -65,8 +85,6 @@ cdef inline uint32_t fault_own_copy(FaultPortState *fp, uint32_t idx) noexcept n
     c = fault_dup(fp, idx)
     fp.inner.ops.free_burst(fp.inner, &idx, 1)
     return c
-
-
 
 
 cdef inline void fault_q_push(FaultPortState *fp, FaultDir *d, uint32_t idx, uint64_t due) noexcept nogil:
@@ -79,8 +97,6 @@ cdef inline void fault_q_push(FaultPortState *fp, FaultDir *d, uint32_t idx, uin
         nc_port_buf(fp.inner, d.q_tail).next = idx
     d.q_tail = idx
     d.q_len += 1
-
-
 
 
 cdef inline uint32_t fault_q_pop_due(FaultPortState *fp, FaultDir *d, uint64_t now) noexcept nogil:
@@ -97,8 +113,6 @@ cdef inline uint32_t fault_q_pop_due(FaultPortState *fp, FaultDir *d, uint64_t n
     return idx
 
 
-
-
 cdef inline void fault_emit(FaultPortState *fp, FaultDir *d, uint32_t idx, uint32_t *out,
                             uint32_t *nout, uint32_t cap, uint64_t now) noexcept nogil:
     if nout[0] < cap:
@@ -109,8 +123,6 @@ cdef inline void fault_emit(FaultPortState *fp, FaultDir *d, uint32_t idx, uint3
         idx = fault_own_copy(fp, idx)
         if idx != NC_BUF_NONE:
             fault_q_push(fp, d, idx, now)
-
-
 
 
 cdef void fault_release_due(FaultPortState *fp, FaultDir *d, uint32_t *out, uint32_t *nout,
@@ -126,8 +138,6 @@ cdef void fault_release_due(FaultPortState *fp, FaultDir *d, uint32_t *out, uint
         out[nout[0]] = d.held
         nout[0] += 1
         d.held = NC_BUF_NONE
-
-
 
 
 cdef void fault_process(FaultPortState *fp, FaultDir *d, uint32_t idx, uint32_t *out,
@@ -177,8 +187,6 @@ cdef void fault_process(FaultPortState *fp, FaultDir *d, uint32_t idx, uint32_t 
                 d.held = NC_BUF_NONE
 
 
-
-
 cdef uint32_t fault_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
     cdef FaultPortState *fp = <FaultPortState *>p
     cdef FaultDir *d = &fp.dirs[FAULT_RX]
@@ -205,8 +213,6 @@ cdef uint32_t fault_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t no
         for i in range(k):
             fault_process(fp, d, got[i], bufs, &nout, n, now)
     return nout
-
-
 
 
 cdef uint32_t fault_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
@@ -236,20 +242,14 @@ cdef uint32_t fault_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t no
     return n
 
 
-
-
 cdef uint32_t fault_alloc_burst(nc_port *p, uint32_t *bufs, uint32_t n) noexcept nogil:
     cdef FaultPortState *fp = <FaultPortState *>p
     return fp.inner.ops.alloc_burst(fp.inner, bufs, n)
 
 
-
-
 cdef void fault_free_burst(nc_port *p, const uint32_t *bufs, uint32_t n) noexcept nogil:
     cdef FaultPortState *fp = <FaultPortState *>p
     fp.inner.ops.free_burst(fp.inner, bufs, n)
-
-
 
 
 cdef uint64_t fault_next_deadline(nc_port *p) noexcept nogil:
@@ -266,20 +266,14 @@ cdef uint64_t fault_next_deadline(nc_port *p) noexcept nogil:
     return t
 
 
-
-
 cdef void fault_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
     cdef FaultPortState *fp = <FaultPortState *>p
     fp.inner.ops.wait(fp.inner, timeout_ns)
 
 
-
-
 cdef int fault_link_up(nc_port *p) noexcept nogil:
     cdef FaultPortState *fp = <FaultPortState *>p
     return fp.inner.ops.link_up(fp.inner)
-
-
 
 
 cdef void fault_flush_tx(FaultPortState *fp, uint64_t now) noexcept nogil:
@@ -300,8 +294,6 @@ cdef void fault_flush_tx(FaultPortState *fp, uint64_t now) noexcept nogil:
             fp.port.stats.tx_dropped += nout - sent
 
 
-
-
 cdef void fault_close(nc_port *p) noexcept nogil:
     cdef FaultPortState *fp = <FaultPortState *>p
     cdef FaultDir *d
@@ -315,8 +307,6 @@ cdef void fault_close(nc_port *p) noexcept nogil:
         if d.held != NC_BUF_NONE:
             fp.inner.ops.free_burst(fp.inner, &d.held, 1)
             d.held = NC_BUF_NONE
-
-
 
 
 cdef nc_port_ops FAULT_OPS
@@ -346,8 +336,6 @@ FAULT_OPS.link_up = fault_link_up
 FAULT_OPS.close = fault_close
 
 
-
-
 cdef uint64_t _prob32(object v, str name) except? 0:
     p = float(v)
     if not 0.0 <= p <= 1.0:
@@ -355,13 +343,13 @@ cdef uint64_t _prob32(object v, str name) except? 0:
     return <uint64_t>(p * 4294967296.0) if p < 1.0 else (1 << 32)
 
 
-
-
 cdef class FaultPort(Port):
     """Seeded impairments on top of another port. Parameters (probabilities
     per frame, in [0, 1]): loss, dup, reorder, corrupt; delay_ns and hold_ns
     (how long a reordered frame may wait, default 1 ms); seed; direction
     'both' (default), 'tx' or 'rx'."""
+    cdef FaultPortState *fp
+    cdef readonly dict params
 
     def __dealloc__(self):
         if self.fp != NULL:

@@ -25,12 +25,50 @@
 # frames fences and, if the peer sleeps, bumps the peer's doorbell and wakes
 # it. The two fences make it impossible for both to miss each other.
 
+cdef struct LinkSide:
+    uint32_t attached
+    int32_t pid
+    uint8_t mac[8]
+    uint32_t doorbell
+    uint32_t sleeping
+    uint64_t freestack_off
+    uint64_t txring_off
+    uint64_t retring_off
+    uint64_t slots_off
+    uint64_t _pad[7]
+
+cdef struct LinkHeader:
+    uint32_t magic
+    uint32_t version
+    uint32_t mtu
+    uint32_t nbufs
+    uint32_t stride
+    uint32_t data_room
+    uint32_t txring_size
+    uint32_t retring_size
+    uint64_t total_size
+    uint64_t _pad[4]
+    LinkSide side[2]
+
+cdef struct LinkPortState:
+    nc_port port                 # first: an nc_port* is a LinkPortState*
+    LinkHeader *hdr
+    int side
+    nc_freestack *fs             # own pool's free stack
+    nc_ring *tx                  # own tx ring (we produce)
+    nc_ring *rx                  # peer's tx ring (we consume)
+    nc_ring *ret_own             # returns of our buffers (we consume)
+    nc_ring *ret_peer            # returns of the peer's buffers (we produce)
+    LinkSide *me
+    LinkSide *peer
+    bint shared                  # across processes: the peer may die
+    uint64_t peer_checked_ns     # last time the peer's pid was checked
+
+
 cdef uint32_t LINK_MAGIC = 0x4e434c4b     # "NCLK"
 
 
 cdef uint32_t LINK_VERSION = 1
-
-
 
 
 cdef inline uint32_t next_pow2(uint32_t x) noexcept nogil:
@@ -38,8 +76,6 @@ cdef inline uint32_t next_pow2(uint32_t x) noexcept nogil:
     while p < x:
         p <<= 1
     return p
-
-
 
 
 cdef size_t link_layout(LinkHeader *h, uint32_t mtu, uint32_t nbufs) noexcept nogil:
@@ -64,8 +100,6 @@ cdef size_t link_layout(LinkHeader *h, uint32_t mtu, uint32_t nbufs) noexcept no
         off = round_up(off + <size_t>nbufs * h.stride, 4096)
     h.total_size = off
     return off
-
-
 
 
 cdef void link_format(uint8_t *base, uint32_t mtu, uint32_t nbufs, const uint8_t *mac0,
@@ -96,8 +130,6 @@ cdef void link_format(uint8_t *base, uint32_t mtu, uint32_t nbufs, const uint8_t
     nc_store_release_u32(&h.magic, LINK_MAGIC)
 
 
-
-
 cdef inline long futex_wait(uint32_t *addr, uint32_t expected, uint64_t timeout_ns) noexcept nogil:
     cdef sysc.timespec ts
     ts.tv_sec = <long>(timeout_ns // 1000000000ULL)
@@ -105,13 +137,9 @@ cdef inline long futex_wait(uint32_t *addr, uint32_t expected, uint64_t timeout_
     return sysc.syscall(sysc.SYS_futex, addr, sysc.FUTEX_WAIT, expected, &ts, NULL, 0)
 
 
-
-
 cdef inline long futex_wake(uint32_t *addr) noexcept nogil:
     # every sleeper: with a background thread, two may wait on one doorbell
     return sysc.syscall(sysc.SYS_futex, addr, sysc.FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0)
-
-
 
 
 # ---- the vtable -------------------------------------------------------------
@@ -126,8 +154,6 @@ cdef void link__drain_returns(LinkPortState *lp) noexcept nogil:
         lp.port.stats.double_free += nc_pool_free_burst(&lp.port.pools[0], lp.fs, tmp, k)
 
 
-
-
 cdef uint32_t link_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
     cdef LinkPortState *lp = <LinkPortState *>p
     cdef uint32_t k = nc_ring_dequeue_burst(lp.rx, bufs, n)
@@ -137,8 +163,6 @@ cdef uint32_t link_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now
         p.stats.rx_bytes += nc_port_buf(p, bufs[i]).len
     p.stats.rx_packets += k
     return k
-
-
 
 
 cdef uint32_t link_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
@@ -164,8 +188,6 @@ cdef uint32_t link_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now
     return k
 
 
-
-
 cdef uint32_t link_alloc_burst(nc_port *p, uint32_t *bufs, uint32_t n) noexcept nogil:
     cdef LinkPortState *lp = <LinkPortState *>p
     cdef uint32_t k
@@ -175,8 +197,6 @@ cdef uint32_t link_alloc_burst(nc_port *p, uint32_t *bufs, uint32_t n) noexcept 
     if k < n:
         p.stats.alloc_failed += n - k
     return k
-
-
 
 
 cdef void link_free_burst(nc_port *p, const uint32_t *bufs, uint32_t n) noexcept nogil:
@@ -207,12 +227,8 @@ cdef void link_free_burst(nc_port *p, const uint32_t *bufs, uint32_t n) noexcept
         p.stats.double_free += nc_pool_free_burst(&p.pools[0], lp.fs, own, no)
 
 
-
-
 cdef uint64_t link_next_deadline(nc_port *p) noexcept nogil:
     return <uint64_t>-1
-
-
 
 
 cdef void link_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
@@ -230,19 +246,13 @@ cdef void link_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
     nc_store_relaxed_u32(&lp.me.sleeping, 0)
 
 
-
-
 cdef int link_link_up(nc_port *p) noexcept nogil:
     cdef LinkPortState *lp = <LinkPortState *>p
     return nc_load_acquire_u32(&lp.peer.attached) != 0
 
 
-
-
 cdef void link_close(nc_port *p) noexcept nogil:
     pass    # detaching needs the file lock: LinkPort.close() does it
-
-
 
 
 cdef nc_port_ops LINK_OPS
@@ -272,12 +282,16 @@ LINK_OPS.link_up = link_link_up
 LINK_OPS.close = link_close
 
 
-
-
 # ---- Python side: attach, detach, the pair registry ------------------------
 
 cdef class LinkPort(Port):
     """One end of a pair or shm link."""
+    cdef LinkPortState *lp
+    cdef MappedRegion region
+    cdef readonly str name
+    cdef readonly int side
+    cdef readonly bint shared
+    cdef object lock_path
 
     def __dealloc__(self):
         if self.lp != NULL:
@@ -342,15 +356,11 @@ cdef class LinkPort(Port):
         _link_close(self)
 
 
-
-
 def _link_macs(str name):
     """Locally administered, stable per link name: 02:6e:63:hh:hh:0s."""
     import hashlib
     h = hashlib.blake2s(name.encode(), digest_size=2).digest()
     return bytes([0x02, 0x6e, 0x63, h[0], h[1], 0x00]), bytes([0x02, 0x6e, 0x63, h[0], h[1], 0x01])
-
-
 
 
 cdef _check_link_params(uint32_t mtu, uint32_t nbufs):
@@ -360,12 +370,8 @@ cdef _check_link_params(uint32_t mtu, uint32_t nbufs):
         raise ValueError(f"link buffer count (bufs=) must be in 64..16777216, not {nbufs}")
 
 
-
-
 # pair: name -> [region, taken sides]
 _pairs = {}
-
-
 
 
 def open_pair(str name, uint32_t mtu=1500, uint32_t nbufs=4096):
@@ -398,8 +404,6 @@ def open_pair(str name, uint32_t mtu=1500, uint32_t nbufs=4096):
     return port
 
 
-
-
 def pid_alive(int pid):
     """Does process pid exist (as far as this process can tell)?"""
     if pid <= 0:
@@ -411,8 +415,6 @@ def pid_alive(int pid):
         return False
     except PermissionError:
         return True
-
-
 
 
 def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
@@ -499,8 +501,6 @@ def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
             # (and so a flock on it) alive after close().
             fcntl.flock(fd, fcntl.LOCK_UN)
             _os.close(fd)
-
-
 
 
 def _link_close(LinkPort port):

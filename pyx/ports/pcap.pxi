@@ -1,11 +1,26 @@
+
+
 # The pcap port: a wrapper that writes every frame it passes, both ways, to
 # a pcap file (nanosecond timestamps, LINKTYPE_ETHERNET) that tcpdump and
 # Wireshark read. Frames are written as they cross this element, so put it
 # outside a fault wrapper to see what the stack saw, inside to see the wire.
 
+cdef struct PcapPortState:
+    nc_port port
+    nc_port *inner
+    FILE *f
+    int64_t offset_ns        # added to the stack clock to get wall time
+    bint offset_set
+    int64_t wall_at_open
+
+cdef struct PcapRecordHeader:
+    uint32_t ts_sec
+    uint32_t ts_nsec
+    uint32_t incl_len
+    uint32_t orig_len
+
+
 from libc.stdio cimport FILE, fopen, fwrite, fclose, fflush
-
-
 
 
 cdef void pcap_write(PcapPortState *pp, const uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
@@ -32,16 +47,12 @@ cdef void pcap_write(PcapPortState *pp, const uint32_t *bufs, uint32_t n, uint64
             pp.port.stats.pcap_written += 1
 
 
-
-
 cdef uint32_t pcap_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
     cdef PcapPortState *pp = <PcapPortState *>p
     cdef uint32_t k = pp.inner.ops.rx_burst(pp.inner, bufs, n, now)
     if k:
         pcap_write(pp, bufs, k, now)
     return k
-
-
 
 
 cdef uint32_t pcap_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
@@ -51,13 +62,9 @@ cdef uint32_t pcap_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now
     return pp.inner.ops.tx_burst(pp.inner, bufs, n, now)
 
 
-
-
 cdef uint32_t pcap_alloc_burst(nc_port *p, uint32_t *bufs, uint32_t n) noexcept nogil:
     cdef PcapPortState *pp = <PcapPortState *>p
     return pp.inner.ops.alloc_burst(pp.inner, bufs, n)
-
-
 
 
 cdef void pcap_free_burst(nc_port *p, const uint32_t *bufs, uint32_t n) noexcept nogil:
@@ -65,13 +72,9 @@ cdef void pcap_free_burst(nc_port *p, const uint32_t *bufs, uint32_t n) noexcept
     pp.inner.ops.free_burst(pp.inner, bufs, n)
 
 
-
-
 cdef uint64_t pcap_next_deadline(nc_port *p) noexcept nogil:
     cdef PcapPortState *pp = <PcapPortState *>p
     return pp.inner.ops.next_deadline(pp.inner)
-
-
 
 
 cdef void pcap_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
@@ -81,13 +84,9 @@ cdef void pcap_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
     pp.inner.ops.wait(pp.inner, timeout_ns)
 
 
-
-
 cdef int pcap_link_up(nc_port *p) noexcept nogil:
     cdef PcapPortState *pp = <PcapPortState *>p
     return pp.inner.ops.link_up(pp.inner)
-
-
 
 
 cdef void pcap_close(nc_port *p) noexcept nogil:
@@ -95,8 +94,6 @@ cdef void pcap_close(nc_port *p) noexcept nogil:
     if pp.f != NULL:
         fclose(pp.f)
         pp.f = NULL
-
-
 
 
 cdef nc_port_ops PCAP_OPS
@@ -126,10 +123,10 @@ PCAP_OPS.link_up = pcap_link_up
 PCAP_OPS.close = pcap_close
 
 
-
-
 cdef class PcapPort(Port):
     """Writes every frame crossing it to `path` (pcap, nanosecond stamps)."""
+    cdef PcapPortState *pp
+    cdef readonly str path
 
     def __dealloc__(self):
         if self.pp != NULL:

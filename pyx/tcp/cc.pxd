@@ -1,14 +1,10 @@
-
 cdef enum:
     CC_NEWRENO = 0
     CC_CUBIC = 1
 
-
 cdef int cc_from_name(object name) except -1
 
 cdef void tcp_set_cc(Tcb *t, object name) except *
-
-cdef uint32_t cc_flight_half(Tcb *t) noexcept nogil
 
 cdef void cc_on_congestion(StackState *st, Tcb *t) noexcept nogil
 

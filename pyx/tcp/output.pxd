@@ -1,12 +1,8 @@
 cdef uint32_t tcp_rcv_space(const Tcb *t) noexcept nogil
 
-cdef uint32_t tcp_window_to_advertise(const Tcb *t) noexcept nogil
-
 cdef bint tcp_window_update_due(const Tcb *t) noexcept nogil
 
 cdef uint32_t tcp_ts_clock(const Tcb *t, uint64_t now) noexcept nogil
-
-cdef uint32_t tcp_fin_seq(const Tcb *t) noexcept nogil
 
 cdef void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil
 
@@ -20,16 +16,8 @@ cdef void tcp_send_rst(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_reply_rst(StackState *st, const Ipv4Hdr *ip, const TcpHdr *th,
                         const uint8_t *src_mac) noexcept nogil
 
-cdef bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint idle) noexcept nogil
-
-cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil
-
-cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil
-
 cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil
 
 cdef void tcp_send_keepalive(StackState *st, Tcb *t) noexcept nogil
-
-cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_t maxlen) noexcept nogil
 
 cdef void tcp_retransmit_first(StackState *st, Tcb *t) noexcept nogil

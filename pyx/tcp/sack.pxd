@@ -9,11 +9,7 @@ cdef void tcp_note_dsack(Tcb *t, uint32_t left, uint32_t right) noexcept nogil
 
 cdef void sack_trim(Tcb *t) noexcept nogil
 
-cdef bint sack_insert(Tcb *t, uint32_t l, uint32_t r) noexcept nogil
-
 cdef uint32_t sack_update(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil
-
-cdef uint32_t sack_highest(const Tcb *t) noexcept nogil
 
 cdef bint sack_is_lost(const Tcb *t, uint32_t seq) noexcept nogil
 

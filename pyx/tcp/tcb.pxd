@@ -17,7 +17,6 @@ cdef enum:  # TcpState
     LAST_ACK
     TIME_WAIT
 
-
 # Tcb.flags
 cdef enum:
     TF_ACK_NOW = 0x0001         # send an ACK at the next output
@@ -38,14 +37,10 @@ cdef enum:
     TF_HANDLE = 0x10000         # the application holds a handle (API state)
     TF_FORCE_ONE = 0x20000      # tcp_output may send one segment whatever the windows say
 
-
 cdef enum:
     REC_NONE = 0
     REC_NEWRENO = 1
     REC_SACK = 2
-
-
-
 
 cdef struct Tcb:
     uint32_t id
@@ -148,23 +143,9 @@ cdef struct Tcb:
 cdef uint32_t tcp_isn(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
                              uint16_t rport, uint64_t now) noexcept nogil
 
-
-
 # ---- state changes and tracing -------------------------------------------------
 
-cdef enum:
-    TRACE_SIZE = 1024
-
-
-cdef struct TraceEntry:
-    uint64_t now
-    uint32_t tcb
-    uint8_t old
-    uint8_t new
-
 cdef void tcp_set_state(StackState *st, Tcb *t, uint8_t new_state) noexcept nogil
-
-cdef nc_ring *tcb_chan_at(StackState *st, uint32_t id) noexcept nogil
 
 cdef Tcb *tcb_alloc(StackState *st) noexcept nogil
 

@@ -2,6 +2,16 @@
 # ISN generator, the flow table, control-block lifetime and the one function
 # that changes a connection's state.
 
+cdef enum:
+    TRACE_SIZE = 1024
+
+cdef struct TraceEntry:
+    uint64_t now
+    uint32_t tcb
+    uint8_t old
+    uint8_t new
+
+
 TCP_STATE_NAMES = ("CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED",
                    "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK",
                    "TIME_WAIT")

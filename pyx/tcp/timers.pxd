@@ -1,7 +1,3 @@
 cdef void tcp_rto_fired(StackState *st, Tcb *t) noexcept nogil
 
-cdef void tcp_persist_fired(StackState *st, Tcb *t) noexcept nogil
-
-cdef void tcp_keepalive_fired(StackState *st, Tcb *t) noexcept nogil
-
 cdef void tcp_on_timer(StackState *st, Tcb *t, uint64_t now) noexcept nogil

@@ -1,12 +1,9 @@
-
-
 cdef struct EthHdr:
     const uint8_t *dst
     const uint8_t *src
     uint16_t ethertype
     uint8_t *payload
     uint32_t payload_len
-
 
 cdef struct ArpPkt:
     uint16_t oper

@@ -1,4 +1,3 @@
-
 cdef struct Ipv4Hdr:
     uint8_t *hdr
     uint32_t hdr_len
@@ -15,7 +14,6 @@ cdef struct Ipv4Hdr:
     uint8_t *payload
     uint32_t payload_len
 
-
 cdef struct IcmpHdr:
     uint8_t type
     uint8_t code
@@ -24,7 +22,6 @@ cdef struct IcmpHdr:
     uint32_t rest            # bytes 4..7 as one word (e.g. next-hop MTU in its low 16 bits)
     uint8_t *body            # after the 8-byte header
     uint32_t body_len
-
 
 cdef struct UdpHdr:
     uint16_t sport

@@ -8,7 +8,6 @@ cdef struct TcpOptions:
     uint32_t sack_left[4]
     uint32_t sack_right[4]
 
-
 cdef struct TcpHdr:
     uint16_t sport
     uint16_t dport
@@ -22,12 +21,8 @@ cdef struct TcpHdr:
     uint8_t *payload
     uint32_t payload_len
 
-cdef int tcp_parse_options(const uint8_t *p, uint32_t n, TcpOptions *o) noexcept nogil
-
 cdef int tcp_parse(uint8_t *p, uint32_t n, const uint8_t *ip_hdr, TcpHdr *h,
                           bint verify_csum) noexcept nogil
-
-cdef uint32_t tcp_sack_blocks_fitting(const TcpOptions *o) noexcept nogil
 
 cdef uint32_t tcp_options_len(const TcpOptions *o) noexcept nogil
 

@@ -1,2 +1,0 @@
-cdef class DpdkPort(Port):
-    cdef readonly object device
