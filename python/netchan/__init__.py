@@ -24,14 +24,13 @@ from netchan._core import (  # noqa: F401
     TcpListener as Listener,
     UdpSocket,
     VirtualClock,
-    hugepages_free_bytes,
-    hugetlbfs_mount,
     monotonic_ns,
     open_port,
     trace_read,
     trace_transitions,
 )
 from netchan.uri import parse_port_uri  # noqa: F401
+from netchan.hugepages import free_bytes as hugepages_free_bytes, mount_for as hugetlbfs_mount  # noqa: F401
 
 try:
     from netchan import _dpdk  # noqa: F401

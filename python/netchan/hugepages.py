@@ -101,6 +101,28 @@ def free_bytes(page_kb: int = DEFAULT_PAGE_KB) -> int:
     return max(0, st["free"] - st["reserved"]) * page_kb * 1024
 
 
+def reserve_hint(size: int, page_kb: int = DEFAULT_PAGE_KB) -> str:
+    """What to run so that `size` bytes can be mapped on hugepages of that
+    size (the pages are added to those already reserved, whoever holds them)."""
+    page = page_kb * 1024
+    pages = -(-size // page)
+    st = status()["sizes"].get(page_kb, {"total": 0, "free": 0, "reserved": 0})
+    unpromised = max(st["free"] - st["reserved"], 0)
+    sysfs = os.path.join(SYSFS, f"hugepages-{page_kb}kB", "nr_hugepages")
+    return (f"this needs {pages} free {format_size(page)}B hugepages and {unpromised} are free: "
+            f"as root, run `netchan hugepages --reserve {format_size((st['total'] + pages) * page)}` "
+            f"(or `echo {st['total'] + pages} > {sysfs}`)")
+
+
+def mount_for(page_kb: int = DEFAULT_PAGE_KB):
+    """Mount point of a hugetlbfs with pages of that size, or None."""
+    default_kb = _default_page_kb()
+    for m in mounts():
+        if (m["page_kb"] or default_kb) == page_kb:
+            return m["path"]
+    return None
+
+
 def _mount_hugetlbfs(path: str, page_kb: int):
     os.makedirs(path, exist_ok=True)
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)

@@ -32,6 +32,7 @@ cdef inline bint ip_source_valid(uint32_t src) noexcept nogil:
 
 cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
     """Classify one received frame; always consumes b (queued, sent back or freed)."""
+    cdef FragDatagram *f
     cdef nc_buf *nb = nc_port_buf(st.port, b)
     cdef uint8_t *p = nc_buf_data(nb)
     cdef EthHdr eth
@@ -94,8 +95,11 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         return
     if rc == ERR_IP_FRAGMENT:
         # not an error: counted as ip_frags_in by reassembly
-        ip_fragment_input(st, &ip, eth.src)      # copies what it keeps
+        f = ip_fragment_input(st, &ip, eth.src)      # copies what it keeps
         stack_drop(st, b)
+        if f != NULL:
+            stack_rx_reassembled(st, f)
+            frag_release(st, f)
         return
     if ip.proto == IP_PROTO_TCP:
         rc = tcp_parse(ip.payload, ip.payload_len, ip.hdr, &th, verify)
@@ -165,7 +169,7 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
             st.ctr[C_RX_ICMP_ECHO] += 1
             icmp_echo_reply_in_place(st, b, &ip, &icmp, eth.src)
             return
-        icmp_input_error(st, ip.src, &icmp)
+        stack_rx_icmp_error(st, &icmp)
         stack_drop(st, b)
         return
     st.ctr[C_RX_UNKNOWN_PROTO] += 1
@@ -181,3 +185,69 @@ cdef inline bint buf_tcp(StackState *st, uint32_t b, TcpHdr *th) noexcept nogil:
     cdef uint32_t off = <uint32_t>(nb.user[0] & 0xffffffffu)
     cdef uint32_t n = <uint32_t>(nb.user[0] >> 32)
     return tcp_parse(p + off, n, NULL, th, False) == WIRE_OK
+
+
+cdef void stack_rx_icmp_error(StackState *st, const IcmpHdr *icmp) noexcept nogil:
+    """Every ICMP message but an echo request is counted here, once, whatever
+    becomes of it (so that each received frame is accounted for); one about a
+    TCP segment of ours goes to TCP."""
+    cdef IcmpQuote q
+    st.ctr[C_RX_ICMP_OTHER] += 1
+    if icmp_quoted_tcp(st, icmp, &q):
+        tcp_icmp_unreach(st, &q)
+
+
+cdef void stack_rx_reassembled(StackState *st, FragDatagram *f) noexcept nogil:
+    """Hand a whole datagram to its protocol. It is not in a port buffer, so
+    it cannot enter a channel: UDP gets a copy on the socket's side queue,
+    TCP and ICMP are processed at once."""
+    cdef UdpHdr udp
+    cdef TcpHdr th
+    cdef IcmpHdr icmp
+    cdef Ipv4Hdr ip
+    cdef int rc
+    cdef uint32_t id
+    cdef int32_t uid, lid
+    if f.proto == IP_PROTO_UDP:
+        rc = udp_parse(f.data, f.total, f.ip_hdr, &udp, True)
+        if rc != WIRE_OK:
+            st.wire_err[rc] += 1
+            return
+        st.ctr[C_RX_UDP] += 1
+        uid = st.udp_by_port[udp.dport]
+        if uid < 0:
+            st.ctr[C_RX_UDP_NO_PORT] += 1
+            return
+        udp_queue_big(st, &st.udps[uid], f.src, &udp)
+    elif f.proto == IP_PROTO_TCP:
+        rc = tcp_parse(f.data, f.total, f.ip_hdr, &th, True)
+        if rc != WIRE_OK:
+            st.wire_err[rc] += 1
+            return
+        st.ctr[C_RX_TCP] += 1
+        id = flow_lookup(st, f.src, th.sport, th.dport)
+        if id != NC_BUF_NONE:
+            tcp_input(st, &st.tcbs[id], &th)
+            return
+        lid = st.listen_by_port[th.dport]
+        if lid >= 0 and st.listeners[lid].active:
+            tcp_listen_input(st, lid, f.src, f.dst, f.src_mac, &th)
+            return
+        ip.src = f.src
+        ip.dst = f.dst
+        tcp_reply_rst(st, &ip, &th, f.src_mac)
+    elif f.proto == IP_PROTO_ICMP:
+        rc = icmp_parse(f.data, f.total, &icmp, True)
+        if rc != WIRE_OK:
+            st.wire_err[rc] += 1
+            return
+        if icmp.type == ICMP_ECHO_REQUEST and icmp.code == 0:
+            st.ctr[C_RX_ICMP_ECHO] += 1
+            f.data[0] = ICMP_ECHO_REPLY
+            icmp_fill_checksum(f.data, f.total)
+            if ip_output(st, IP_PROTO_ICMP, f.src, f.data, f.total, False) == 0:
+                st.ctr[C_TX_ICMP_ECHO_REPLY] += 1
+        else:
+            stack_rx_icmp_error(st, &icmp)
+    else:
+        st.ctr[C_RX_UNKNOWN_PROTO] += 1

@@ -104,12 +104,10 @@ cdef struct StackState:
     uint32_t frag_active
     uint32_t frag_bytes
     uint64_t udp_seq            # arrival order of UDP datagrams (channel vs reassembled)
-    uint64_t icmp_window_start
-    uint32_t icmp_count
+    RateLimit icmp_rate         # ICMP errors sent (ip/icmp.pxi)
     uint8_t *scratch            # 64 KiB: a UDP datagram too large for one frame
     # RFC 5961 challenge-ACK rate limit
-    uint64_t challenge_window_start
-    uint32_t challenge_count
+    RateLimit challenge_rate
     # SYN cookies: the secret and the 64-second counter they are tied to
     uint64_t cookie_key0
     uint64_t cookie_key1

@@ -20,4 +20,7 @@ cdef void frag_destroy(StackState *st) noexcept nogil
 
 cdef void frag_expire(StackState *st) noexcept nogil
 
-cdef void ip_fragment_input(StackState *st, const Ipv4Hdr *ip, const uint8_t *src_mac) noexcept nogil
+cdef FragDatagram *ip_fragment_input(StackState *st, const Ipv4Hdr *ip,
+                                     const uint8_t *src_mac) noexcept nogil
+
+cdef void frag_release(StackState *st, FragDatagram *f) noexcept nogil

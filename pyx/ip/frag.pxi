@@ -43,10 +43,13 @@ cdef void frag_destroy(StackState *st) noexcept nogil:
 
 
 
-cdef inline void frag_release(StackState *st, FragDatagram *f) noexcept nogil:
+cdef void frag_release(StackState *st, FragDatagram *f) noexcept nogil:
+    """Free a datagram's slot: given up on, or delivered by the caller of
+    ip_fragment_input."""
     st.frag_bytes -= f.received
     f.active = False
     memset(f.units, 0, REASM_UNITS // 8)
+    st.frag_active -= 1
 
 
 
@@ -59,7 +62,6 @@ cdef void frag_expire(StackState *st) noexcept nogil:
     for i in range(st.nfrags):
         if st.frags[i].active and st.frags[i].expires <= st.now:
             frag_release(st, &st.frags[i])
-            st.frag_active -= 1
             st.ctr[C_IP_REASM_TIMEOUT] += 1
 
 
@@ -78,9 +80,12 @@ cdef inline bint frag_mark(FragDatagram *f, uint32_t first, uint32_t last) noexc
 
 
 
-cdef void ip_fragment_input(StackState *st, const Ipv4Hdr *ip, const uint8_t *src_mac) noexcept nogil:
+cdef FragDatagram *ip_fragment_input(StackState *st, const Ipv4Hdr *ip,
+                                     const uint8_t *src_mac) noexcept nogil:
     """One fragment (the classifier saw MF or an offset). The buffer stays
-    the caller's: the bytes are copied into the datagram's slot."""
+    the caller's: the bytes are copied into the datagram's slot. Returns the
+    datagram once it is whole (the caller delivers it, then frag_release),
+    else NULL."""
     cdef FragDatagram *f = NULL
     cdef FragDatagram *free_slot = NULL
     cdef uint32_t i, off = ip.frag_off, n = ip.payload_len, end
@@ -98,7 +103,7 @@ cdef void ip_fragment_input(StackState *st, const Ipv4Hdr *ip, const uint8_t *sr
     if f == NULL:
         if free_slot == NULL or n == 0:
             st.ctr[C_IP_REASM_DROPPED] += 1
-            return
+            return NULL
         f = free_slot
         f.active = True
         f.proto = ip.proto
@@ -118,13 +123,11 @@ cdef void ip_fragment_input(StackState *st, const Ipv4Hdr *ip, const uint8_t *sr
             st.frag_bytes + n > st.cfg.frag_max_bytes:
         st.ctr[C_IP_REASM_DROPPED] += 1
         frag_release(st, f)
-        st.frag_active -= 1
-        return
+        return NULL
     if not frag_mark(f, off >> 3, (end - 1) >> 3):
         st.ctr[C_IP_REASM_OVERLAP] += 1
         frag_release(st, f)
-        st.frag_active -= 1
-        return
+        return NULL
     memcpy(f.data + off, ip.payload, n)
     f.received += n
     st.frag_bytes += n
@@ -134,87 +137,8 @@ cdef void ip_fragment_input(StackState *st, const Ipv4Hdr *ip, const uint8_t *sr
         memcpy(f.ip_hdr, ip.hdr, 20)
     if f.total and f.received == f.total:
         st.ctr[C_IP_REASSEMBLED] += 1
-        ip_deliver_reassembled(st, f)
-        frag_release(st, f)
-        st.frag_active -= 1
-
-
-
-
-cdef void ip_deliver_reassembled(StackState *st, FragDatagram *f) noexcept nogil:
-    """Hand a whole datagram to its protocol. It is not in a port buffer, so
-    it cannot enter a channel: UDP gets a copy on the socket's side queue,
-    TCP and ICMP are processed at once."""
-    cdef UdpHdr udp
-    cdef TcpHdr th
-    cdef IcmpHdr icmp
-    cdef Ipv4Hdr ip
-    cdef int rc
-    cdef uint32_t id
-    cdef int32_t uid, lid
-    cdef UdpSock *u
-    cdef BigDgram *d
-    # the header of the whole datagram: its total length is what we rebuilt
-    wr16(f.ip_hdr + 2, <uint16_t>(IPV4_HLEN + f.total))
-    wr16(f.ip_hdr + 6, 0)
-    if f.proto == IP_PROTO_UDP:
-        rc = udp_parse(f.data, f.total, f.ip_hdr, &udp, True)
-        if rc != WIRE_OK:
-            st.wire_err[rc] += 1
-            return
-        st.ctr[C_RX_UDP] += 1
-        uid = st.udp_by_port[udp.dport]
-        if uid < 0:
-            st.ctr[C_RX_UDP_NO_PORT] += 1
-            return
-        u = &st.udps[uid]
-        if u.big == NULL:
-            u.big = <BigDgram *>calloc(UDP_BIG_MAX, sizeof(BigDgram))
-        if u.big == NULL or u.big_len >= UDP_BIG_MAX:
-            u.drops += 1
-            st.ctr[C_UDP_CHANNEL_FULL] += 1
-            return
-        d = &u.big[(u.big_head + u.big_len) % UDP_BIG_MAX]
-        d.data = <uint8_t *>malloc(udp.payload_len if udp.payload_len else 1)
-        if d.data == NULL:
-            u.drops += 1
-            return
-        memcpy(d.data, udp.payload, udp.payload_len)
-        d.len = udp.payload_len
-        d.src = f.src
-        d.sport = udp.sport
-        st.udp_seq += 1
-        d.seq = st.udp_seq
-        u.big_len += 1
-    elif f.proto == IP_PROTO_TCP:
-        rc = tcp_parse(f.data, f.total, f.ip_hdr, &th, True)
-        if rc != WIRE_OK:
-            st.wire_err[rc] += 1
-            return
-        st.ctr[C_RX_TCP] += 1
-        id = flow_lookup(st, f.src, th.sport, th.dport)
-        if id != NC_BUF_NONE:
-            tcp_input(st, &st.tcbs[id], &th)
-            return
-        lid = st.listen_by_port[th.dport]
-        if lid >= 0 and st.listeners[lid].active:
-            tcp_listen_input(st, lid, f.src, f.dst, f.src_mac, &th)
-            return
-        ip.src = f.src
-        ip.dst = f.dst
-        tcp_reply_rst(st, &ip, &th, f.src_mac)
-    elif f.proto == IP_PROTO_ICMP:
-        rc = icmp_parse(f.data, f.total, &icmp, True)
-        if rc != WIRE_OK:
-            st.wire_err[rc] += 1
-            return
-        if icmp.type == ICMP_ECHO_REQUEST and icmp.code == 0:
-            st.ctr[C_RX_ICMP_ECHO] += 1
-            f.data[0] = ICMP_ECHO_REPLY
-            icmp_fill_checksum(f.data, f.total)
-            if ip_output(st, IP_PROTO_ICMP, f.src, f.data, f.total, False) == 0:
-                st.ctr[C_TX_ICMP_ECHO_REPLY] += 1
-        else:
-            icmp_input_error(st, f.src, &icmp)
-    else:
-        st.ctr[C_RX_UNKNOWN_PROTO] += 1
+        # the header of the whole datagram: its total length is what we rebuilt
+        wr16(f.ip_hdr + 2, <uint16_t>(IPV4_HLEN + f.total))
+        wr16(f.ip_hdr + 6, 0)
+        return f
+    return NULL

@@ -29,12 +29,8 @@ cdef void icmp_send_error(StackState *st, uint8_t type, uint8_t code, const Ipv4
     8 bytes of its payload), rate-limited with the challenge-ACK budget."""
     cdef uint8_t msg[ICMP_HLEN + 60 + 8]
     cdef uint32_t quoted = ip.hdr_len + (ip.payload_len if ip.payload_len < 8 else 8)
-    if st.now - st.icmp_window_start >= 1000000000:
-        st.icmp_window_start = st.now
-        st.icmp_count = 0
-    if st.icmp_count >= st.cfg.challenge_ack_limit:
+    if not rate_allow(&st.icmp_rate, st.cfg.challenge_ack_limit, st.now):
         return
-    st.icmp_count += 1
     icmp_write_header(msg, type, code, 0)
     memcpy(msg + ICMP_HLEN, ip.hdr, quoted)
     icmp_fill_checksum(msg, ICMP_HLEN + quoted)
@@ -44,54 +40,27 @@ cdef void icmp_send_error(StackState *st, uint8_t type, uint8_t code, const Ipv4
 
 
 
-cdef void icmp_input_error(StackState *st, uint32_t src, const IcmpHdr *icmp) noexcept nogil:
-    """ICMP destination unreachable about one of our TCP segments: lower the
-    MSS on "fragmentation needed" (RFC 1191), refuse a connection being
-    opened on "port/protocol unreachable" (RFC 1122 4.2.3.9; soft errors
-    otherwise, RFC 5461). The quoted sequence number must be in flight
-    (RFC 5927 4.1) so that forged messages do little."""
-    cdef uint32_t qhl, qsrc, qdst
+cdef bint icmp_quoted_tcp(StackState *st, const IcmpHdr *icmp, IcmpQuote *q) noexcept nogil:
+    """Destination unreachable about a TCP segment we sent: fill q with the
+    code, the next-hop MTU and the quoted addresses, ports and sequence
+    number. The quoted datagram is cut short on purpose, so its header is
+    read by hand; False for anything else."""
+    cdef uint32_t qhl
     cdef const uint8_t *l4
-    cdef uint16_t sport, dport
-    cdef uint32_t seq, id, mtu, mss
-    cdef Tcb *t
-    # every ICMP message but an echo request is counted here, once, whatever
-    # becomes of it (so that each received frame is accounted for)
-    st.ctr[C_RX_ICMP_OTHER] += 1
     if icmp.type != ICMP_DEST_UNREACH:
-        return
-    # the quoted datagram is cut short on purpose: read its header by hand
+        return False
     if icmp.body_len < IPV4_HLEN + 8 or (icmp.body[0] >> 4) != 4:
-        return
+        return False
     qhl = (icmp.body[0] & 0x0f) * 4
     if qhl < IPV4_HLEN or icmp.body_len < qhl + 8 or icmp.body[9] != IP_PROTO_TCP:
-        return
-    qsrc = rd32(icmp.body + 12)
-    qdst = rd32(icmp.body + 16)
-    if qsrc != st.ip:
-        return
+        return False
+    if rd32(icmp.body + 12) != st.ip:
+        return False
     l4 = icmp.body + qhl
-    sport = rd16(l4)
-    dport = rd16(l4 + 2)
-    seq = rd32(l4 + 4)
-    id = flow_lookup(st, qdst, dport, sport)
-    if id == NC_BUF_NONE:
-        return
-    t = &st.tcbs[id]
-    if not (seq_leq(t.snd_una, seq) and seq_lt(seq, t.snd_max)):
-        return
-    if icmp.code == 4:
-        mtu = icmp.rest & 0xffff
-        if mtu < 68:
-            mtu = 576                    # an old router that does not say: RFC 1191 plateau
-        mss = mtu - IPV4_HLEN - TCP_HLEN - (12 if t.flags & TF_TS_OK else 0)
-        if mss < 64:
-            mss = 64
-        if mss < t.mss:
-            t.mss = <uint16_t>mss
-            st.ctr[C_TCP_PMTU_UPDATES] += 1
-            # resend what no longer fits; a PMTU change is not congestion
-            t.snd_nxt = t.snd_una
-            tcp_schedule(st, t)
-    elif (icmp.code == 2 or icmp.code == 3) and t.state == SYN_SENT:
-        tcp_closed(st, t, _ECONNREFUSED)
+    q.code = icmp.code
+    q.mtu = <uint16_t>(icmp.rest & 0xffff)
+    q.raddr = rd32(icmp.body + 16)
+    q.lport = rd16(l4)
+    q.rport = rd16(l4 + 2)
+    q.seq = rd32(l4 + 4)
+    return True

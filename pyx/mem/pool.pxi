@@ -94,7 +94,7 @@ cdef class BufferPool:
                 if huge and e.errno == _errno.ENOMEM:
                     # hugetlbfs reserves the pages at mmap: too few are free
                     raise MemoryError(f"no hugepages for the shared pool {path}: "
-                                      f"{hugepages_reserve_hint(size)}; or pass hugepages='auto'") from e
+                                      f"{_hugepages.reserve_hint(size)}; or pass hugepages='auto'") from e
                 raise
         except BaseException:
             _os.unlink(path)        # ours (O_EXCL): leave nothing half-made behind
@@ -112,7 +112,7 @@ cdef class BufferPool:
         fd = _os.open(path, _os.O_RDWR)
         try:
             size = _os.fstat(fd).st_size
-            region = map_fd(fd, size, path.startswith(hugetlbfs_mount() or "\0"), path)
+            region = map_fd(fd, size, path.startswith(_hugepages.mount_for() or "\0"), path)
         finally:
             _os.close(fd)
         cdef BufferPool bp = BufferPool.__new__(BufferPool)

@@ -7,69 +7,14 @@ cdef size_t HUGEPAGE_SIZE = 2 * 1024 * 1024
 
 cdef size_t PAGE_SIZE = 4096
 
+# what is reserved, free and mounted is read in one place: netchan.hugepages
+from netchan import hugepages as _hugepages
+
 
 
 
 cdef inline size_t round_up(size_t n, size_t to) noexcept nogil:
     return (n + to - 1) // to * to
-
-
-
-
-_HUGEPAGES_SYSFS = "/sys/kernel/mm/hugepages/hugepages-2048kB"
-
-
-
-
-def _hugepage_counter(str name):
-    try:
-        with open(f"{_HUGEPAGES_SYSFS}/{name}") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return 0
-
-
-
-
-def hugepages_reserve_hint(size_t size):
-    """What to run so that `size` bytes can be mapped on 2 MiB hugepages
-    (the pages are added to those already reserved, whoever holds them)."""
-    pages = round_up(size, HUGEPAGE_SIZE) // HUGEPAGE_SIZE
-    total = _hugepage_counter("nr_hugepages")
-    unpromised = max(_hugepage_counter("free_hugepages") - _hugepage_counter("resv_hugepages"), 0)
-    return (f"this needs {pages} free 2 MiB hugepages and {unpromised} are free: as root, run "
-            f"`netchan hugepages --reserve {(total + pages) * 2}M` (or "
-            f"`echo {total + pages} > {_HUGEPAGES_SYSFS}/nr_hugepages`)")
-
-
-
-
-def hugepages_free_bytes():
-    """Free 2 MiB hugepages, in bytes (0 if none are reserved)."""
-    try:
-        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
-            return int(f.read()) * HUGEPAGE_SIZE
-    except OSError:
-        return 0
-
-
-
-
-def hugetlbfs_mount():
-    """Mount point of a hugetlbfs with 2 MiB pages, or None."""
-    try:
-        with open("/proc/mounts") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 4 and parts[2] == "hugetlbfs":
-                    opts = parts[3].split(",")
-                    if any(o.startswith("pagesize=") and o not in ("pagesize=2M", "pagesize=2048k")
-                           for o in opts):
-                        continue
-                    return parts[1]
-    except OSError:
-        pass
-    return None
 
 
 
@@ -101,7 +46,7 @@ cdef class MappedRegion:
 
 cdef bint _want_hugepages(object hugepages, size_t size) except -1:
     if hugepages is None or hugepages == "auto":
-        return size >= HUGEPAGE_SIZE and hugepages_free_bytes() >= round_up(size, HUGEPAGE_SIZE)
+        return size >= HUGEPAGE_SIZE and _hugepages.free_bytes() >= round_up(size, HUGEPAGE_SIZE)
     if hugepages is True:
         return True
     if hugepages is False:
@@ -130,7 +75,7 @@ cdef MappedRegion map_private(size_t size, object hugepages=None):
             return r
         if hugepages is True:
             raise MemoryError(
-                f"no hugepages for {hsize >> 20} MiB: {hugepages_reserve_hint(hsize)}; "
+                f"no hugepages for {hsize >> 20} MiB: {_hugepages.reserve_hint(hsize)}; "
                 f"or pass hugepages='auto' to fall back to normal pages")
     size = round_up(size, PAGE_SIZE)
     p = sysc.mmap(NULL, size, sysc.PROT_READ | sysc.PROT_WRITE,
@@ -164,12 +109,12 @@ cdef MappedRegion map_fd(int fd, size_t size, bint hugepages, object path):
 def shared_file_path(str name, size_t size, object hugepages=None):
     """Where a named shared region lives: on hugetlbfs when hugepages are
     wanted and mounted, else in /dev/shm. Returns (path, hugepages, size)."""
-    mount = hugetlbfs_mount()
+    mount = _hugepages.mount_for()
     if mount is not None and _want_hugepages(hugepages, size):
         return _os.path.join(mount, name), True, round_up(size, HUGEPAGE_SIZE)
     if hugepages is True:
         raise MemoryError(
             "hugepages were required for a shared region but no hugetlbfs is mounted: "
             "as root, run `mkdir -p /dev/hugepages && mount -t hugetlbfs -o pagesize=2M "
-            f"nodev /dev/hugepages`; {hugepages_reserve_hint(size)}; or pass hugepages='auto'")
+            f"nodev /dev/hugepages`; {_hugepages.reserve_hint(size)}; or pass hugepages='auto'")
     return _os.path.join("/dev/shm", name), False, round_up(size, PAGE_SIZE)

@@ -33,6 +33,7 @@ cdef struct StackState        # iface/state.pxd; every layer's functions take on
 include "base/errors.pxd"
 include "base/clock.pxd"
 include "base/siphash.pxd"
+include "base/ratelimit.pxd"
 
 include "mem/region.pxd"
 include "mem/arena.pxd"
@@ -73,6 +74,7 @@ include "tcp/ack.pxd"
 include "tcp/input.pxd"
 include "tcp/timers.pxd"
 include "tcp/syncookie.pxd"
+include "tcp/icmp.pxd"
 
 include "api/addresses.pxd"
 include "api/stack.pxd"

@@ -17,6 +17,7 @@ import os as _os
 include "base/errors.pxi"
 include "base/clock.pxi"
 include "base/siphash.pxi"
+include "base/ratelimit.pxi"
 
 include "mem/region.pxi"
 include "mem/arena.pxi"
@@ -63,6 +64,7 @@ include "tcp/input.pxi"
 include "tcp/listen.pxi"
 include "tcp/timers.pxi"
 include "tcp/syncookie.pxi"
+include "tcp/icmp.pxi"
 
 include "api/addresses.pxi"
 include "api/stack.pxi"

@@ -431,7 +431,7 @@ def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
     path, huge, fsize = shared_file_path(f"netchan-link-{name}", size, hugepages)
     # The second end must find the first end's file wherever it went (whether
     # hugepages were free may differ between the two moments).
-    mount = hugetlbfs_mount()
+    mount = _hugepages.mount_for()
     for cand, cand_huge in ((f"/dev/shm/netchan-link-{name}", False),
                             (None if mount is None else _os.path.join(mount, f"netchan-link-{name}"), True)):
         if cand is not None and cand != path and _os.path.exists(cand):

@@ -58,12 +58,8 @@ cdef void tcp_fin_arrived(StackState *st, Tcb *t) noexcept nogil:
 cdef void tcp_challenge_ack(StackState *st, Tcb *t) noexcept nogil:
     """RFC 5961: answer a suspicious RST/SYN/ACK with an ACK of our state,
     at most challenge_ack_limit per second for the whole stack (RFC 5961 7)."""
-    if st.now - st.challenge_window_start >= 1000000000:
-        st.challenge_window_start = st.now
-        st.challenge_count = 0
-    if st.challenge_count >= st.cfg.challenge_ack_limit:
+    if not rate_allow(&st.challenge_rate, st.cfg.challenge_ack_limit, st.now):
         return
-    st.challenge_count += 1
     st.ctr[C_TCP_CHALLENGE_ACKS] += 1
     t.flags |= TF_ACK_NOW
     tcp_schedule(st, t)

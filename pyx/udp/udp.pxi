@@ -54,3 +54,28 @@ cdef inline uint64_t _chan_head_seq(StackState *st, nc_ring *chan) noexcept nogi
     the consumer may read its own next slot without dequeuing)."""
     cdef uint32_t idx = nc_ring_slots(chan)[chan.cons_head & chan.mask]
     return nc_port_buf(st.port, idx).user[3]
+
+
+cdef void udp_queue_big(StackState *st, UdpSock *u, uint32_t src, const UdpHdr *udp) noexcept nogil:
+    """A reassembled datagram is not in a port buffer, so it cannot enter the
+    socket's channel: a copy waits on the socket's side queue (bounded by
+    UDP_BIG_MAX), ordered against the channel by st.udp_seq."""
+    cdef BigDgram *d
+    if u.big == NULL:
+        u.big = <BigDgram *>calloc(UDP_BIG_MAX, sizeof(BigDgram))
+    if u.big == NULL or u.big_len >= UDP_BIG_MAX:
+        u.drops += 1
+        st.ctr[C_UDP_CHANNEL_FULL] += 1
+        return
+    d = &u.big[(u.big_head + u.big_len) % UDP_BIG_MAX]
+    d.data = <uint8_t *>malloc(udp.payload_len if udp.payload_len else 1)
+    if d.data == NULL:
+        u.drops += 1
+        return
+    memcpy(d.data, udp.payload, udp.payload_len)
+    d.len = udp.payload_len
+    d.src = src
+    d.sport = udp.sport
+    st.udp_seq += 1
+    d.seq = st.udp_seq
+    u.big_len += 1

@@ -1,0 +1,31 @@
+# TCP's answer to ICMP errors about its segments (the classifier hands them
+# over once ip/icmp.pxi has read the quote): lower the MSS on "fragmentation
+# needed" (RFC 1191), refuse a connection being opened on "port/protocol
+# unreachable" (RFC 1122 4.2.3.9; soft errors otherwise, RFC 5461). The
+# quoted sequence number must be in flight (RFC 5927 4.1) so that forged
+# messages do little.
+
+cdef void tcp_icmp_unreach(StackState *st, const IcmpQuote *q) noexcept nogil:
+    cdef uint32_t id, mtu, mss
+    cdef Tcb *t
+    id = flow_lookup(st, q.raddr, q.rport, q.lport)
+    if id == NC_BUF_NONE:
+        return
+    t = &st.tcbs[id]
+    if not (seq_leq(t.snd_una, q.seq) and seq_lt(q.seq, t.snd_max)):
+        return
+    if q.code == 4:
+        mtu = q.mtu
+        if mtu < 68:
+            mtu = 576                    # an old router that does not say: RFC 1191 plateau
+        mss = mtu - IPV4_HLEN - TCP_HLEN - (12 if t.flags & TF_TS_OK else 0)
+        if mss < 64:
+            mss = 64
+        if mss < t.mss:
+            t.mss = <uint16_t>mss
+            st.ctr[C_TCP_PMTU_UPDATES] += 1
+            # resend what no longer fits; a PMTU change is not congestion
+            t.snd_nxt = t.snd_una
+            tcp_schedule(st, t)
+    elif (q.code == 2 or q.code == 3) and t.state == SYN_SENT:
+        tcp_closed(st, t, _ECONNREFUSED)
