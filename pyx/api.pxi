@@ -1441,9 +1441,11 @@ cdef void _udp_free_big(UdpSock *u) noexcept nogil:
 
 
 cdef inline uint64_t _chan_head_seq(StackState *st, nc_ring *chan) noexcept nogil:
-    """Arrival number of the datagram at the head of a UDP channel (peeked:
-    the consumer may read its own next slot without dequeuing)."""
-    cdef uint32_t idx = nc_ring_slots(chan)[chan.cons_head & chan.mask]
+    """Arrival number of the datagram at the head of a UDP channel (peeked,
+    not dequeued), or UINT64_MAX when the channel is empty."""
+    cdef uint32_t idx
+    if not nc_ring_peek(chan, 0, &idx):
+        return 0xffffffffffffffffULL
     return nc_port_buf(st.port, idx).user[3]
 
 

@@ -73,7 +73,7 @@ cdef class Channel:
             _os.close(fd)
         cdef Channel ch = Channel.__new__(Channel)
         ch._setup(region, 0, False)
-        if nc_load_acquire_u32(&ch.ring.magic) != NC_RING_MAGIC:
+        if not nc_ring_published(ch.ring):     # acquire; pairs with nc_ring_init's release
             raise ValueError(f"{path} does not hold a netchan channel")
         # the geometry comes from another process: the slots must lie inside the file
         cdef uint32_t size = ch.ring.size

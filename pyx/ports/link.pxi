@@ -26,7 +26,7 @@
 # it. The two fences make it impossible for both to miss each other.
 
 cdef uint32_t LINK_MAGIC = 0x4e434c4b     # "NCLK"
-cdef uint32_t LINK_VERSION = 1
+cdef uint32_t LINK_VERSION = 2           # 2: rings with a cache guard line (ring.h layout "NCR2")
 
 cdef struct LinkSide:
     uint32_t attached
