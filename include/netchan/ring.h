@@ -283,7 +283,7 @@ NC_INLINE uint32_t nc_ring_peek(struct nc_ring *r, uint32_t i, uint32_t *obj)
     /* acquire inside: as in nc_ring_peek_burst. i + 1 cannot wrap: i < size. */
     if (i >= r->size || nc_ring__cons_avail(r, head, i + 1) <= i)
         return 0;
-    *obj = nc_ring_slots(r)[(head + i) & r->mask];
+    nc_ring__cons_copy(r, head + i, obj, 1);
     return 1;
 }
 
