@@ -1,12 +1,20 @@
 """cffi builder for netchan._dpdk, in the style of pyca/cryptography's:
 one module per DPDK header area (eal.py, ethdev.py, mempool.py, mbuf.py),
-plus ncport.py (netchan's port vtable over an ethdev queue, include/netchan/
-port.h), each offering INCLUDES, TYPES, FUNCTIONS and CUSTOMIZATIONS,
-assembled here into one out-of-line API-mode module compiled against
+plus netchan_types.py (netchan's own structs, read from include/netchan/)
+and ncport.py (netchan's port vtable over an ethdev queue, include/netchan/
+port.h), each offering INCLUDES, TYPES, FUNCTIONS and SOURCES, assembled
+here into one out-of-line API-mode module compiled against
 `pkg-config libdpdk` and netchan's include/ directory.
 
+The Python modules hold declarations only. C bodies live in real C files
+in this folder (dpdk_shims.c: wrappers for what cffi cannot call, one
+section per header area; ncport.c: the port), compiled beside the
+generated module (tests/ports/test_port_header.py compiles them alone with
+-Wall -Wextra -Werror); their headers are included by the generated code,
+so cffi checks every declaration against them.
+
 Features that an older DPDK lacks are NETCHAN_HAS_* constants (0 with a
-stub), read by netchan.dpdk.FEATURES, never build failures.
+stub, in dpdk_shims.h), read by netchan.dpdk.FEATURES, never build failures.
 
 Standalone build (from the repository root):
     python builders/dpdk/build.py        # -> python/netchan/_dpdk*.so
@@ -28,9 +36,10 @@ import ethdev  # noqa: E402
 import mbuf  # noqa: E402
 import mempool  # noqa: E402
 import ncport  # noqa: E402
+import netchan_types  # noqa: E402
 
-# Order matters for CUSTOMIZATIONS: later modules use what earlier ones define.
-MODULES = [eal, mempool, mbuf, ethdev, ncport]
+# Order matters for TYPES: later modules use what earlier ones declare.
+MODULES = [eal, mempool, mbuf, ethdev, netchan_types, ncport]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -50,14 +59,21 @@ def build_ffi():
         cdefs.append(mod.FUNCTIONS)
     ffi.cdef("\n".join(cdefs))
     source = "\n".join(mod.INCLUDES for mod in MODULES)
-    source += "\n" + "\n".join(mod.CUSTOMIZATIONS for mod in MODULES)
+    # absolute: cffi compiles from its own temporary directory
+    sources = []
+    for mod in MODULES:
+        for name in getattr(mod, "SOURCES", []):
+            path = os.path.join(HERE, name)
+            if path not in sources:
+                sources.append(path)
     cflags = _pkg_config("--cflags")
     # Debian's flags carry -march=corei7; keep them, DPDK's headers expect SSE4.2.
     libs = _pkg_config("--libs")
     ffi.set_source(
         "netchan._dpdk",
         source,
-        include_dirs=[os.path.join(ROOT, "include")],
+        sources=sources,
+        include_dirs=[os.path.join(ROOT, "include"), HERE],
         define_macros=[("_GNU_SOURCE", "1")],
         extra_compile_args=cflags + ["-O2", "-Wno-deprecated-declarations",
                                      "-Wno-unused-function"],

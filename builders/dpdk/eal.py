@@ -1,5 +1,7 @@
 """rte_eal.h, rte_dev.h, rte_log.h, rte_version.h: environment abstraction
-layer start-up and shut-down, device hot-plug, logging, version."""
+layer start-up and shut-down, device hot-plug, logging, version.
+
+netchan's wrappers and flags are C in dpdk_shims.h/.c (EAL section)."""
 
 INCLUDES = """
 #include <stdio.h>
@@ -9,6 +11,7 @@ INCLUDES = """
 #include <rte_dev.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
+#include "dpdk_shims.h"
 """
 
 TYPES = """
@@ -39,28 +42,4 @@ int netchan_log_to_stderr(void);
 const char *netchan_runtime_dir(void);
 """
 
-CUSTOMIZATIONS = """
-/* rte_errno is a per-lcore macro, not a symbol cffi can read. */
-static int netchan_rte_errno(void) { return rte_errno; }
-
-/* The Linux EAL logs to stdout (and syslog) by default; a library must not
- * write into its host program's stdout. Call before rte_eal_init. */
-static int netchan_log_to_stderr(void) { return rte_openlog_stream(stderr); }
-
-/* Where the EAL keeps its runtime files (/var/run/dpdk/PREFIX for root). */
-#if RTE_VERSION >= RTE_VERSION_NUM(18, 5, 0, 0)
-static const int NETCHAN_HAS_RUNTIME_DIR = 1;
-static const char *netchan_runtime_dir(void) { return rte_eal_get_runtime_dir(); }
-#else
-static const int NETCHAN_HAS_RUNTIME_DIR = 0;
-static const char *netchan_runtime_dir(void) { return NULL; }
-#endif
-
-/* Where a shared-library DPDK (Debian's) loads its drivers from; "" when the
- * drivers are linked in. */
-#ifdef RTE_EAL_PMD_PATH
-static const char NETCHAN_EAL_PMD_PATH[] = RTE_EAL_PMD_PATH;
-#else
-static const char NETCHAN_EAL_PMD_PATH[] = "";
-#endif
-"""
+SOURCES = ["dpdk_shims.c"]

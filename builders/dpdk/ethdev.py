@@ -1,10 +1,15 @@
 """rte_ethdev.h, rte_ether.h: Ethernet devices (ports) and their queues,
-link, statistics, MAC and MTU."""
+link, statistics, MAC and MTU.
+
+netchan's wrappers and flags are C in dpdk_shims.h/.c (ethdev section)."""
+
+from netchan_types import cdef_regions
 
 INCLUDES = """
 #include <string.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
+#include "dpdk_shims.h"
 """
 
 TYPES = """
@@ -18,15 +23,7 @@ static const int NETCHAN_ETH_LINK_UP;
 
 struct rte_ether_addr { uint8_t addr_bytes[6]; ...; };
 
-/* struct rte_eth_link has bit-fields (which cffi cannot mix with '...;'):
- * read through netchan_eth_link_get into this plain struct instead. */
-struct netchan_eth_link {
-    uint32_t speed_mbps;
-    int full_duplex;
-    int autoneg;
-    int up;
-    char text[64];
-};
+""" + cdef_regions("dpdk_shims.h") + """
 
 struct rte_eth_stats {
     uint64_t ipackets;
@@ -114,59 +111,4 @@ int rte_eth_xstats_get(uint16_t port_id, struct rte_eth_xstat *xstats, unsigned 
 int rte_eth_xstats_reset(uint16_t port_id);
 """
 
-CUSTOMIZATIONS = """
-/* Names that DPDK renamed or added over time: each missing one is a flag
- * (netchan.dpdk.FEATURES), never a build failure. */
-#ifdef RTE_ETH_LINK_UP
-static const int NETCHAN_ETH_LINK_UP = RTE_ETH_LINK_UP;
-#else
-static const int NETCHAN_ETH_LINK_UP = ETH_LINK_UP;
-#endif
-
-struct netchan_eth_link {
-    uint32_t speed_mbps;
-    int full_duplex;
-    int autoneg;
-    int up;
-    char text[64];
-};
-
-#if RTE_VERSION >= RTE_VERSION_NUM(20, 11, 0, 0)
-static const int NETCHAN_HAS_LINK_TO_STR = 1;
-#else
-static const int NETCHAN_HAS_LINK_TO_STR = 0;
-#endif
-
-/* Link state without waiting (rte_eth_link_get may block up to 9 s). */
-static int netchan_eth_link_get(uint16_t port_id, struct netchan_eth_link *out)
-{
-    struct rte_eth_link link;
-    int ret;
-    memset(&link, 0, sizeof(link));
-    memset(out, 0, sizeof(*out));
-    ret = rte_eth_link_get_nowait(port_id, &link);
-    if (ret != 0)
-        return ret;
-    out->speed_mbps = link.link_speed;
-    out->full_duplex = link.link_duplex;
-    out->autoneg = link.link_autoneg;
-    out->up = link.link_status == NETCHAN_ETH_LINK_UP;
-#if RTE_VERSION >= RTE_VERSION_NUM(20, 11, 0, 0)
-    rte_eth_link_to_str(out->text, sizeof(out->text), &link);
-#else
-    snprintf(out->text, sizeof(out->text), "Link %s", out->up ? "up" : "down");
-#endif
-    return 0;
-}
-
-/* rxmode.mtu replaced max_rx_pkt_len in 21.11. */
-#if RTE_VERSION >= RTE_VERSION_NUM(21, 11, 0, 0)
-static const int NETCHAN_HAS_RXMODE_MTU = 1;
-static void netchan_eth_conf_set_mtu(struct rte_eth_conf *conf, uint32_t mtu)
-{ conf->rxmode.mtu = mtu; }
-#else
-static const int NETCHAN_HAS_RXMODE_MTU = 0;
-static void netchan_eth_conf_set_mtu(struct rte_eth_conf *conf, uint32_t mtu)
-{ (void)conf; (void)mtu; }
-#endif
-"""
+SOURCES = ["dpdk_shims.c"]

@@ -1,12 +1,14 @@
 """rte_mempool.h, rte_memzone.h: object pools and the memory zones under them.
 
-netchan's own index-addressable mbuf pool is built from these in ncport.py;
-here only what DPDK offers, for the control plane (counts, lookup, free)."""
+netchan's own index-addressable mbuf pool is built from these in ncport.c;
+here only what DPDK offers, for the control plane (counts, lookup, free).
+netchan's wrapper is C in dpdk_shims.h/.c (mempool section)."""
 
 INCLUDES = """
 #include <rte_mempool.h>
 #include <rte_memzone.h>
 #include <rte_memory.h>
+#include "dpdk_shims.h"
 """
 
 TYPES = """
@@ -45,6 +47,4 @@ const char *netchan_mempool_name(const struct rte_mempool *mp);
 const struct rte_memzone *rte_memzone_lookup(const char *name);
 """
 
-CUSTOMIZATIONS = """
-static const char *netchan_mempool_name(const struct rte_mempool *mp) { return mp->name; }
-"""
+SOURCES = ["dpdk_shims.c"]

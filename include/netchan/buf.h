@@ -9,7 +9,11 @@
  * Every slot of a pool is `stride` bytes; the buffer header sits `hdr_off`
  * bytes into the slot (0 for netchan's own pools; after the rte_mbuf for
  * DPDK, whose mbuf private area holds it). The data starts `data_off` bytes
- * after the header, so headers can be prepended into the headroom. */
+ * after the header, so headers can be prepended into the headroom.
+ *
+ * struct nc_buf and struct nc_pool (between "cffi-cdef: begin" and
+ * "cffi-cdef: end") are also the cffi binding's declarations, read from here
+ * by builders/dpdk/netchan_types.py: keep them plain. */
 #ifndef NETCHAN_BUF_H
 #define NETCHAN_BUF_H
 
@@ -23,6 +27,7 @@
  * with every option, so a reply can be built in place. */
 #define NC_BUF_HEADROOM   128u
 
+/* cffi-cdef: begin */
 /* The header in front of every buffer's data. 64 bytes, one cache line. */
 struct nc_buf {
     uint32_t slot;       /* own slot number in its pool (no pool bit) */
@@ -34,12 +39,14 @@ struct nc_buf {
     uint64_t stamp;      /* rx time, or release time in the fault port's delay line */
     uint64_t user[4];    /* owner-defined scratch (e.g. queued destination IP) */
 };
+/* cffi-cdef: end */
 
 _Static_assert(sizeof(struct nc_buf) == 64, "struct nc_buf is one cache line");
 
 #define NC_BUF_F_CSUM_OK  0x1u         /* the port verified L3/L4 checksums */
 #define NC_BUF_F_FREE     0x80000000u  /* on a free stack: a second free is a bug */
 
+/* cffi-cdef: begin */
 /* Process-local description of one pool. */
 struct nc_pool {
     uint8_t *base;       /* address of slot 0 in this process */
@@ -48,6 +55,7 @@ struct nc_pool {
     uint32_t count;      /* number of slots */
     uint32_t data_room;  /* usable data bytes after the default headroom */
 };
+/* cffi-cdef: end */
 
 NC_INLINE struct nc_buf *nc_pool_buf(const struct nc_pool *p, uint32_t slot)
 {

@@ -12,12 +12,17 @@
  *   tx_burst     takes the first k buffers it reports as sent; the rest stay
  *                with the caller, who retries or frees them
  *   free_burst   takes any buffer the caller holds, from either pool
- * `now` is the stack's clock in nanoseconds (virtual in tests). */
+ * `now` is the stack's clock in nanoseconds (virtual in tests).
+ *
+ * The declarations between "cffi-cdef: begin" and "cffi-cdef: end" are also
+ * the cffi binding's (builders/dpdk/netchan_types.py reads them from here),
+ * so keep them plain: structs and integer #defines only. */
 #ifndef NETCHAN_PORT_H
 #define NETCHAN_PORT_H
 
 #include "netchan/buf.h"
 
+/* cffi-cdef: begin */
 struct nc_port;
 
 struct nc_port_ops {
@@ -37,20 +42,38 @@ struct nc_port_ops {
 };
 
 /* Capabilities a port offers (caps field). */
-#define NC_CAP_SLEEP        0x1u  /* wait() sleeps on a doorbell rather than returning */
-#define NC_CAP_VIRTUAL_TIME 0x2u  /* frames move only when polled; safe with a virtual clock */
+#define NC_CAP_SLEEP        0x1u /* wait() sleeps on a doorbell rather than returning */
+#define NC_CAP_VIRTUAL_TIME 0x2u /* frames move only when polled; safe with a virtual clock */
+/* cffi-cdef: end */
 
+/* The port's counters, all uint64_t, listed once: this list makes
+ * struct nc_port_stats, the names nc_port_stat_name returns (Python's
+ * PORT_STAT_FIELDS, the `port_fields` of the stats segment that `netchan
+ * stats` reads) and the struct in the cffi binding. Add a counter here and
+ * nowhere else (Cython's pxd lists the ones it uses; a test checks it). */
+#define NC_PORT_STATS(X)                                                      \
+    X(rx_packets)                                                             \
+    X(rx_bytes)                                                               \
+    X(tx_packets)                                                             \
+    X(tx_bytes)                                                               \
+    X(rx_dropped)       /* dropped by the port (fault loss, link down) */     \
+    X(tx_dropped)       /* refused by the port (ring full, link down) */      \
+    X(alloc_failed)     /* alloc_burst returned fewer than asked */           \
+    X(double_free)      /* free_burst saw a slot already free: a bug */       \
+    X(fault_lost)       /* fault wrapper */                                   \
+    X(fault_duplicated)                                                       \
+    X(fault_reordered)                                                        \
+    X(fault_corrupted)                                                        \
+    X(fault_delayed)                                                          \
+    X(pcap_written)     /* pcap wrapper */                                    \
+    X(pcap_errors)
+
+#define NC_PORT_STAT_FIELD(name) uint64_t name;
+#define NC_PORT_STAT_NAME(name) #name,
+
+/* cffi-cdef: begin */
 struct nc_port_stats {
-    uint64_t rx_packets, rx_bytes;
-    uint64_t tx_packets, tx_bytes;
-    uint64_t rx_dropped;      /* dropped by the port (fault loss, link down) */
-    uint64_t tx_dropped;      /* refused by the port (ring full, link down) */
-    uint64_t alloc_failed;    /* alloc_burst returned fewer than asked */
-    uint64_t double_free;     /* free_burst saw a slot already free: a bug, counted */
-    /* fault wrapper */
-    uint64_t fault_lost, fault_duplicated, fault_reordered, fault_corrupted, fault_delayed;
-    /* pcap wrapper */
-    uint64_t pcap_written, pcap_errors;
+    NC_PORT_STATS(NC_PORT_STAT_FIELD)
 };
 
 struct nc_port {
@@ -64,6 +87,18 @@ struct nc_port {
     struct nc_port *inner;        /* wrapped port, for wrappers */
     void *impl;                   /* implementation state */
 };
+/* cffi-cdef: end */
+
+#define NC_PORT_STAT_COUNT (sizeof(struct nc_port_stats) / sizeof(uint64_t))
+
+/* Name of counter i in struct order, or NULL past the last. */
+NC_INLINE const char *nc_port_stat_name(uint32_t i)
+{
+    static const char *const names[] = { NC_PORT_STATS(NC_PORT_STAT_NAME) };
+    _Static_assert(sizeof(names) / sizeof(names[0]) == NC_PORT_STAT_COUNT,
+                   "one name per counter");
+    return i < NC_PORT_STAT_COUNT ? names[i] : NULL;
+}
 
 NC_INLINE struct nc_buf *nc_port_buf(const struct nc_port *p, uint32_t idx)
 {

@@ -49,6 +49,18 @@ try:
 except ImportError:     # built without DPDK (no libdpdk at build time)
     ffi = lib = None
 
+# Structs the binding shares with C (declared to cffi from the headers, see
+# builders/dpdk/netchan_types.py). cffi checks a complete struct's offsets
+# against the C compiler's when the type is first used: use them now, so a
+# header and a binding that disagree fail at import, not mid-run.
+SHARED_STRUCTS = ("struct nc_buf", "struct nc_pool", "struct nc_port_ops",
+                  "struct nc_port_stats", "struct nc_port", "struct netchan_dpdk_port",
+                  "struct netchan_dpdk_pool_info", "struct netchan_eth_link")
+if ffi is not None:
+    for _t in SHARED_STRUCTS:
+        ffi.sizeof(_t)
+    del _t
+
 HUGEPAGE_DEFAULT_MIN = 64 << 20     # free hugepage bytes below which defaults use --no-huge
 DEFAULT_NBUFS = 8192
 DEFAULT_RXD = 1024

@@ -1,5 +1,3 @@
-
-
 cdef uint32_t _ip_to_u32(object host) except? 0:
     try:
         return int(_ipaddress.IPv4Address(host))
@@ -7,12 +5,8 @@ cdef uint32_t _ip_to_u32(object host) except? 0:
         raise ValueError(f"{host!r} is not an IPv4 address (netchan does no name lookups)") from None
 
 
-
-
 cdef str _u32_to_ip(uint32_t a):
     return str(_ipaddress.IPv4Address(a))
-
-
 
 
 def _check_keepalive(value):
@@ -26,8 +20,6 @@ def _check_keepalive(value):
     if idle <= 0 or interval <= 0 or not 1 <= count <= 255:
         raise ValueError(f"keepalive={value!r}: idle and interval must be > 0, count in 1..255")
     return int(idle * 1e9), int(interval * 1e9), count
-
-
 
 
 cdef uint32_t _pow2_at_least(object n, str what) except 0:

@@ -1,5 +1,3 @@
-
-
 cdef class Connection:
     """An established TCP connection (from Listener.accept or Stack.connect).
 

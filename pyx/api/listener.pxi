@@ -1,5 +1,3 @@
-
-
 cdef class TcpListener:
     """A listening TCP port (from Stack.listen)."""
 

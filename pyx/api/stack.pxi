@@ -7,66 +7,33 @@
 # (virtual in tests).
 
 import ipaddress as _ipaddress
-
-
 import json as _json
-
-
 import socket as _socket
-
-
 import weakref as _weakref
-
-
 import itertools as _itertools
 
 
-
 cdef int _EBADF = _errno.EBADF
-
-
 cdef int _EINVAL = _errno.EINVAL
-
-
 cdef int _EADDRINUSE = _errno.EADDRINUSE
-
-
 cdef int _ENOTCONN = _errno.ENOTCONN
-
-
 cdef int _EHOSTUNREACH = _errno.EHOSTUNREACH
-
-
 cdef int _EAGAIN = _errno.EAGAIN
-
-
-
 cdef uint32_t STATS_MAGIC = 0x4e435354      # "NCST"
-
-
 cdef uint64_t NONBLOCK = 1                  # a deadline meaning "timeout=0"
-
-
 cdef size_t STATS_HEADER = 16384
 
 
-
-PORT_STAT_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_dropped",
-                    "tx_dropped", "alloc_failed", "double_free", "fault_lost",
-                    "fault_duplicated", "fault_reordered", "fault_corrupted", "fault_delayed",
-                    "pcap_written", "pcap_errors")
-
+# struct nc_port_stats field by field, from its one list (NC_PORT_STATS in
+# include/netchan/port.h)
+PORT_STAT_FIELDS = tuple([nc_port_stat_name(i).decode() for i in range(NC_PORT_STAT_COUNT)])
 
 
 _stats_seq = _itertools.count()
 
 
-
-
 # pair name -> list of weak references to the stacks on it in this process
 _pair_groups = {}
-
-
 
 
 cdef class Stack:

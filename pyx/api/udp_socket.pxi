@@ -1,5 +1,3 @@
-
-
 cdef class UdpSocket:
     """A bound UDP socket (from Stack.udp). Datagrams wait in its channel
     (bounded; overflow is counted in drops) until recvfrom takes them."""

@@ -1,5 +1,3 @@
-
-
 cdef class WindowExport:
     """The exporter behind a memoryview of a connection's window. Counts
     itself on the window's arena slot so the memory is not reused while the

@@ -9,13 +9,9 @@ cdef inline uint64_t mono_ns() noexcept nogil:
     return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
 
 
-
-
 def monotonic_ns():
     """CLOCK_MONOTONIC in nanoseconds: the clock a real-time Stack uses."""
     return mono_ns()
-
-
 
 
 cdef class VirtualClock:

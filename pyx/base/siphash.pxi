@@ -1,10 +1,7 @@
-
-
 # ---- keyed hashing: SipHash-2-4 over the 4-tuple ------------------------------
 
 cdef inline uint64_t rotl64(uint64_t x, int b) noexcept nogil:
     return (x << b) | (x >> (64 - b))
-
 
 
 cdef inline void sipround(uint64_t *v) noexcept nogil:
@@ -12,7 +9,6 @@ cdef inline void sipround(uint64_t *v) noexcept nogil:
     v[2] += v[3]; v[3] = rotl64(v[3], 16); v[3] ^= v[2]
     v[0] += v[3]; v[3] = rotl64(v[3], 21); v[3] ^= v[0]
     v[2] += v[1]; v[1] = rotl64(v[1], 17); v[1] ^= v[2]; v[2] = rotl64(v[2], 32)
-
 
 
 cdef uint64_t siphash_tuple(uint64_t k0, uint64_t k1, uint32_t laddr, uint32_t raddr,

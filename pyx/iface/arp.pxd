@@ -19,13 +19,8 @@ cdef struct ArpEntry:
     uint32_t q_len
 
 cdef ArpEntry *arp_slot_for(StackState *st, uint32_t ip) noexcept nogil
-
 cdef void arp_resolved(StackState *st, ArpEntry *e, const uint8_t *mac) noexcept nogil
-
 cdef void arp_input(StackState *st, const ArpPkt *a) noexcept nogil
-
 cdef void arp_tick(StackState *st) noexcept nogil
-
 cdef bint arp_lookup(StackState *st, uint32_t ip, uint8_t *mac) noexcept nogil
-
 cdef void ip_send(StackState *st, uint32_t b, uint32_t dst) noexcept nogil

@@ -1,11 +1,7 @@
-
-
 # ---- ARP -----------------------------------------------------------------------
 
 cdef inline uint32_t arp_hash(uint32_t ip) noexcept nogil:
     return (ip * 2654435761u) >> 24     # top 8 bits: ARP_TABLE_SIZE == 256
-
-
 
 
 cdef ArpEntry *arp_find(StackState *st, uint32_t ip) noexcept nogil:
@@ -17,8 +13,6 @@ cdef ArpEntry *arp_find(StackState *st, uint32_t ip) noexcept nogil:
         if e.ip == ip:
             return e
     return NULL
-
-
 
 
 cdef void arp_forget(StackState *st, ArpEntry *e) noexcept nogil:
@@ -34,8 +28,6 @@ cdef void arp_forget(StackState *st, ArpEntry *e) noexcept nogil:
         st.port.ops.free_burst(st.port, drop, n)
         st.ctr[C_ARP_UNRESOLVED] += n
     memset(e, 0, sizeof(ArpEntry))
-
-
 
 
 cdef ArpEntry *arp_slot_for(StackState *st, uint32_t ip) noexcept nogil:
@@ -60,8 +52,6 @@ cdef ArpEntry *arp_slot_for(StackState *st, uint32_t ip) noexcept nogil:
     return victim
 
 
-
-
 cdef void arp_send(StackState *st, uint16_t oper, const uint8_t *eth_dst, const uint8_t *tha,
                    uint32_t tpa) noexcept nogil:
     cdef uint32_t b = tx_alloc(st)
@@ -80,8 +70,6 @@ cdef void arp_send(StackState *st, uint16_t oper, const uint8_t *eth_dst, const 
         st.ctr[C_TX_ARP_REQUEST] += 1
     else:
         st.ctr[C_TX_ARP_REPLY] += 1
-
-
 
 
 cdef void arp_resolved(StackState *st, ArpEntry *e, const uint8_t *mac) noexcept nogil:
@@ -106,8 +94,6 @@ cdef void arp_resolved(StackState *st, ArpEntry *e, const uint8_t *mac) noexcept
     e.q_tail = NC_BUF_NONE
 
 
-
-
 cdef void arp_input(StackState *st, const ArpPkt *a) noexcept nogil:
     cdef ArpEntry *e
     if a.oper == ARP_OP_REQUEST:
@@ -126,8 +112,6 @@ cdef void arp_input(StackState *st, const ArpPkt *a) noexcept nogil:
         e = arp_find(st, a.spa)         # merge only: never learn hosts that did not talk to us
         if e != NULL and e.state != ARP_EMPTY:
             arp_resolved(st, e, a.sha)
-
-
 
 
 cdef void arp_tick(StackState *st) noexcept nogil:
@@ -150,8 +134,6 @@ cdef void arp_tick(StackState *st) noexcept nogil:
         arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, e.ip)
 
 
-
-
 cdef inline bint arp_lookup(StackState *st, uint32_t ip, uint8_t *mac) noexcept nogil:
     """Copy ip's MAC to mac if known (refreshing an expired entry in the
     background: it is used meanwhile)."""
@@ -163,8 +145,6 @@ cdef inline bint arp_lookup(StackState *st, uint32_t ip, uint8_t *mac) noexcept 
         e.next_request = st.now + st.cfg.arp_retry_ns
         arp_send(st, ARP_OP_REQUEST, e.mac, e.mac, ip)    # unicast refresh
     return True
-
-
 
 
 cdef void ip_send(StackState *st, uint32_t b, uint32_t dst) noexcept nogil:

@@ -6,18 +6,12 @@ cdef inline void buf_note(nc_buf *nb, uint32_t l4_off, uint32_t l4_len, uint32_t
     memcpy(&nb.user[2], src_mac, 6)
 
 
-
-
 cdef inline void stack_drop(StackState *st, uint32_t b) noexcept nogil:
     st.port.ops.free_burst(st.port, &b, 1)
 
 
-
-
 cdef inline bint ip_is_ours(StackState *st, uint32_t dst) noexcept nogil:
     return dst == st.ip
-
-
 
 
 cdef inline bint ip_source_valid(uint32_t src) noexcept nogil:
@@ -26,8 +20,6 @@ cdef inline bint ip_source_valid(uint32_t src) noexcept nogil:
     nothing we send (RSTs, ICMP errors, echo replies) goes to a group."""
     cdef uint32_t first = src >> 24
     return first != 0 and first != 127 and first < 224
-
-
 
 
 cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
@@ -174,8 +166,6 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         return
     st.ctr[C_RX_UNKNOWN_PROTO] += 1
     stack_drop(st, b)
-
-
 
 
 cdef inline bint buf_tcp(StackState *st, uint32_t b, TcpHdr *th) noexcept nogil:

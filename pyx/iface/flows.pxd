@@ -6,5 +6,4 @@ cdef uint32_t flow_lookup(StackState *st, uint32_t raddr, uint16_t rport,
                                  uint16_t lport) noexcept nogil
 
 cdef void flow_insert(StackState *st, Tcb *t) noexcept nogil
-
 cdef void flow_remove(StackState *st, Tcb *t) noexcept nogil

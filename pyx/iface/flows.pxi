@@ -1,5 +1,3 @@
-
-
 # ---- the flow table: (raddr, rport, lport) -> Tcb id ---------------------------
 # Open addressing with linear probing and backward-shift deletion (no
 # tombstones, so probe chains never rot). Slot.hash 0 marks an empty slot;
@@ -15,8 +13,6 @@ cdef inline uint32_t flow_hash(StackState *st, uint32_t raddr, uint16_t rport,
     x *= 0xc4ceb9fe1a85ec53ULL
     x ^= x >> 33
     return <uint32_t>x | 1
-
-
 
 
 cdef inline uint32_t flow_lookup(StackState *st, uint32_t raddr, uint16_t rport,
@@ -36,8 +32,6 @@ cdef inline uint32_t flow_lookup(StackState *st, uint32_t raddr, uint16_t rport,
         i = (i + 1) & st.flow_mask
 
 
-
-
 cdef void flow_insert(StackState *st, Tcb *t) noexcept nogil:
     cdef uint32_t h = flow_hash(st, t.raddr, t.rport, t.lport)
     cdef uint32_t i = h & st.flow_mask
@@ -45,8 +39,6 @@ cdef void flow_insert(StackState *st, Tcb *t) noexcept nogil:
         i = (i + 1) & st.flow_mask
     st.flows[i].hash = h
     st.flows[i].tcb = t.id
-
-
 
 
 cdef void flow_remove(StackState *st, Tcb *t) noexcept nogil:

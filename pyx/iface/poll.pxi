@@ -17,7 +17,6 @@
 #   user[2] = Ethernet source address (6 bytes)
 
 
-
 cdef void stack_drain_listener(StackState *st, int32_t lid) noexcept nogil:
     cdef Listener *l = &st.listeners[lid]
     cdef uint32_t bufs[BURST]
@@ -41,8 +40,6 @@ cdef void stack_drain_listener(StackState *st, int32_t lid) noexcept nogil:
             elif l.active:
                 tcp_listen_input(st, lid, <uint32_t>nb.user[1], <uint32_t>(nb.user[1] >> 32), mac, &th)
         st.port.ops.free_burst(st.port, bufs, k)
-
-
 
 
 cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
@@ -94,8 +91,6 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
         st.port.ops.free_burst(st.port, bufs, k)
 
 
-
-
 cdef void stack_output(StackState *st) noexcept nogil:
     """Run tcp_output for every connection scheduled, then send the batch."""
     cdef uint32_t i = 0
@@ -110,8 +105,6 @@ cdef void stack_output(StackState *st) noexcept nogil:
     tx_flush(st)
 
 
-
-
 cdef void stack_copy_port_stats(StackState *st) noexcept nogil:
     cdef nc_port *p = st.port
     cdef int i = 0
@@ -119,8 +112,6 @@ cdef void stack_copy_port_stats(StackState *st) noexcept nogil:
         st.stats_ports[i] = p.stats
         p = p.inner
         i += 1
-
-
 
 
 cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
@@ -156,8 +147,6 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
         stack_copy_port_stats(st)
         st.stats_next_copy = st.now + 100000000
     return st.progress
-
-
 
 
 cdef uint64_t stack_next_deadline(StackState *st) noexcept nogil:

@@ -5,12 +5,7 @@
 # and hands them to the port in bursts (tx_flush at the end of every poll).
 
 cdef int _EMSGSIZE = _errno.EMSGSIZE
-
-
 cdef int _ENOBUFS = _errno.ENOBUFS
-
-
-
 cdef uint8_t BROADCAST_MAC[6]
 
 
@@ -23,16 +18,12 @@ cdef uint8_t ZERO_MAC[6]
 memset(ZERO_MAC, 0, 6)
 
 
-
-
 cdef inline uint32_t tx_alloc(StackState *st) noexcept nogil:
     cdef uint32_t b
     if st.port.ops.alloc_burst(st.port, &b, 1) != 1:
         st.ctr[C_TX_ALLOC_FAILED] += 1
         return NC_BUF_NONE
     return b
-
-
 
 
 cdef void tx_flush(StackState *st) noexcept nogil:
@@ -45,8 +36,6 @@ cdef void tx_flush(StackState *st) noexcept nogil:
         st.ctr[C_TX_PORT_REFUSED] += st.txq_len - sent
     st.progress += st.txq_len
     st.txq_len = 0
-
-
 
 
 cdef inline void tx_enqueue(StackState *st, uint32_t b) noexcept nogil:

@@ -33,12 +33,16 @@ cdef extern from "netchan/ring.h" nogil:
     size_t nc_ring_memsize(uint32_t size)
     uint32_t *nc_ring_slots(nc_ring *r)
     int nc_ring_init(nc_ring *r, uint32_t size)
+    int nc_ring_published(const nc_ring *r)
     uint32_t nc_ring_enqueue_burst(nc_ring *r, const uint32_t *objs, uint32_t n)
     uint32_t nc_ring_enqueue_bulk(nc_ring *r, const uint32_t *objs, uint32_t n)
     uint32_t nc_ring_enqueue(nc_ring *r, uint32_t obj)
     uint32_t nc_ring_dequeue_burst(nc_ring *r, uint32_t *objs, uint32_t n)
     uint32_t nc_ring_dequeue_bulk(nc_ring *r, uint32_t *objs, uint32_t n)
     uint32_t nc_ring_dequeue(nc_ring *r, uint32_t *obj)
+    uint32_t nc_ring_peek_burst(nc_ring *r, uint32_t *objs, uint32_t n)
+    uint32_t nc_ring_peek(nc_ring *r, uint32_t i, uint32_t *obj)
+    uint32_t nc_ring_consume(nc_ring *r, uint32_t n)
     uint32_t nc_ring_count(const nc_ring *r)
     uint32_t nc_ring_free_count(const nc_ring *r)
     int nc_ring_empty(const nc_ring *r)
@@ -103,6 +107,8 @@ cdef extern from "netchan/port.h" nogil:
         void (*wait)(nc_port *p, uint64_t timeout_ns) noexcept nogil
         int (*link_up)(nc_port *p) noexcept nogil
         void (*close)(nc_port *p) noexcept nogil
+    # Written in port.h once (the NC_PORT_STATS list); Cython needs the
+    # names it uses. tests/ports/test_port_header.py fails on any drift.
     struct nc_port_stats:
         uint64_t rx_packets, rx_bytes
         uint64_t tx_packets, tx_bytes
@@ -112,6 +118,8 @@ cdef extern from "netchan/port.h" nogil:
         uint64_t double_free
         uint64_t fault_lost, fault_duplicated, fault_reordered, fault_corrupted, fault_delayed
         uint64_t pcap_written, pcap_errors
+    size_t NC_PORT_STAT_COUNT
+    const char *nc_port_stat_name(uint32_t i)
     struct nc_port:
         const nc_port_ops *ops
         nc_pool pools[2]

@@ -15,9 +15,7 @@ cdef struct FragDatagram:
     uint64_t *units             # REASM_UNITS bits
 
 cdef int frag_init(StackState *st, uint32_t count) noexcept nogil
-
 cdef void frag_destroy(StackState *st) noexcept nogil
-
 cdef void frag_expire(StackState *st) noexcept nogil
 
 cdef FragDatagram *ip_fragment_input(StackState *st, const Ipv4Hdr *ip,

@@ -28,8 +28,6 @@ cdef int frag_init(StackState *st, uint32_t count) noexcept nogil:
     return 0
 
 
-
-
 cdef void frag_destroy(StackState *st) noexcept nogil:
     cdef uint32_t i
     if st.frags == NULL:
@@ -41,8 +39,6 @@ cdef void frag_destroy(StackState *st) noexcept nogil:
     st.frags = NULL
 
 
-
-
 cdef void frag_release(StackState *st, FragDatagram *f) noexcept nogil:
     """Free a datagram's slot: given up on, or delivered by the caller of
     ip_fragment_input."""
@@ -50,8 +46,6 @@ cdef void frag_release(StackState *st, FragDatagram *f) noexcept nogil:
     f.active = False
     memset(f.units, 0, REASM_UNITS // 8)
     st.frag_active -= 1
-
-
 
 
 cdef void frag_expire(StackState *st) noexcept nogil:
@@ -65,8 +59,6 @@ cdef void frag_expire(StackState *st) noexcept nogil:
             st.ctr[C_IP_REASM_TIMEOUT] += 1
 
 
-
-
 cdef inline bint frag_mark(FragDatagram *f, uint32_t first, uint32_t last) noexcept nogil:
     """Mark 8-byte units [first, last]; False if any was already held."""
     cdef uint32_t u
@@ -76,8 +68,6 @@ cdef inline bint frag_mark(FragDatagram *f, uint32_t first, uint32_t last) noexc
     for u in range(first, last + 1):
         f.units[u >> 6] |= 1ULL << (u & 63)
     return True
-
-
 
 
 cdef FragDatagram *ip_fragment_input(StackState *st, const Ipv4Hdr *ip,

@@ -1,5 +1,3 @@
-
-
 # ---- ICMP ------------------------------------------------------------------------
 
 cdef void icmp_echo_reply_in_place(StackState *st, uint32_t b, Ipv4Hdr *ip, IcmpHdr *ic,
@@ -22,8 +20,6 @@ cdef void icmp_echo_reply_in_place(StackState *st, uint32_t b, Ipv4Hdr *ip, Icmp
     st.ctr[C_TX_ICMP_ECHO_REPLY] += 1
 
 
-
-
 cdef void icmp_send_error(StackState *st, uint8_t type, uint8_t code, const Ipv4Hdr *ip) noexcept nogil:
     """An ICMP error about datagram `ip` (RFC 792: its header and the first
     8 bytes of its payload), rate-limited with the challenge-ACK budget."""
@@ -36,8 +32,6 @@ cdef void icmp_send_error(StackState *st, uint8_t type, uint8_t code, const Ipv4
     icmp_fill_checksum(msg, ICMP_HLEN + quoted)
     if ip_output(st, IP_PROTO_ICMP, ip.src, msg, ICMP_HLEN + quoted, False) == 0:
         st.ctr[C_TX_ICMP_UNREACH] += 1
-
-
 
 
 cdef bint icmp_quoted_tcp(StackState *st, const IcmpHdr *icmp, IcmpQuote *q) noexcept nogil:

@@ -1,5 +1,3 @@
-
-
 cdef inline uint8_t *frame_start_ip(StackState *st, nc_buf *nb) noexcept nogil:
     """Write the Ethernet header (destination filled in by ip_send) and
     return where the IP header goes."""
@@ -8,13 +6,9 @@ cdef inline uint8_t *frame_start_ip(StackState *st, nc_buf *nb) noexcept nogil:
     return p + ETH_HLEN
 
 
-
-
 cdef inline uint16_t next_ip_ident(StackState *st) noexcept nogil:
     st.ip_ident += 1
     return st.ip_ident
-
-
 
 
 cdef int ip_output(StackState *st, uint8_t proto, uint32_t dst, const uint8_t *payload,

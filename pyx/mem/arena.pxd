@@ -13,15 +13,9 @@ cdef struct Arena:
     uint64_t deferred_releases
 
 cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept nogil
-
 cdef void arena_destroy(Arena *a) noexcept nogil
-
 cdef uint8_t *arena_slot_base(Arena *a, uint32_t slot) noexcept nogil
-
 cdef uint32_t arena_alloc(Arena *a) noexcept nogil
-
 cdef void arena_release(Arena *a, uint32_t slot) noexcept nogil
-
 cdef void arena_export(Arena *a, uint32_t slot) noexcept nogil
-
 cdef void arena_unexport(Arena *a, uint32_t slot) noexcept nogil

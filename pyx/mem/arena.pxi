@@ -1,5 +1,3 @@
-
-
 cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept nogil:
     """0, or -errno. slot_size must be a power of two >= 4096."""
     cdef size_t span = <size_t>max_slots * 2 * slot_size
@@ -25,8 +23,6 @@ cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept n
     return 0
 
 
-
-
 cdef void arena_destroy(Arena *a) noexcept nogil:
     if a.va != NULL:
         sysc.munmap(a.va, <size_t>a.max_slots * 2 * a.slot_size)
@@ -42,12 +38,8 @@ cdef void arena_destroy(Arena *a) noexcept nogil:
     a.pending_release = NULL
 
 
-
-
 cdef inline uint8_t *arena_slot_base(Arena *a, uint32_t slot) noexcept nogil:
     return a.va + <size_t>slot * 2 * a.slot_size
-
-
 
 
 cdef uint32_t arena_alloc(Arena *a) noexcept nogil:
@@ -80,8 +72,6 @@ cdef uint32_t arena_alloc(Arena *a) noexcept nogil:
     return slot
 
 
-
-
 cdef void arena__recycle(Arena *a, uint32_t slot) noexcept nogil:
     # Give the pages back: an idle slot holds no memory.
     sysc.fallocate(a.fd, sysc.FALLOC_FL_PUNCH_HOLE | sysc.FALLOC_FL_KEEP_SIZE,
@@ -90,8 +80,6 @@ cdef void arena__recycle(Arena *a, uint32_t slot) noexcept nogil:
     a.free_ids[a.nfree] = slot
     a.nfree += 1
     a.in_use -= 1
-
-
 
 
 cdef void arena_release(Arena *a, uint32_t slot) noexcept nogil:
@@ -103,12 +91,8 @@ cdef void arena_release(Arena *a, uint32_t slot) noexcept nogil:
         arena__recycle(a, slot)
 
 
-
-
 cdef inline void arena_export(Arena *a, uint32_t slot) noexcept nogil:
     a.exports[slot] += 1
-
-
 
 
 cdef void arena_unexport(Arena *a, uint32_t slot) noexcept nogil:

@@ -13,8 +13,6 @@ cdef uint32_t _channel_size(object size) except 0:
     return <uint32_t>size
 
 
-
-
 cdef uint64_t _spin_deadline(object timeout) except? 0:
     # 0 = spin forever. The deadline is checked only every 1024 empty spins,
     # so it costs nothing while values flow.
@@ -23,8 +21,6 @@ cdef uint64_t _spin_deadline(object timeout) except? 0:
     if timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds or None, not {timeout!r}")
     return mono_ns() + <uint64_t>(timeout * 1e9)
-
-
 
 
 cdef class Channel:
@@ -75,7 +71,7 @@ cdef class Channel:
             _os.close(fd)
         cdef Channel ch = Channel.__new__(Channel)
         ch._setup(region, 0, False)
-        if nc_load_acquire_u32(&ch.ring.magic) != NC_RING_MAGIC:
+        if not nc_ring_published(ch.ring):     # acquire; pairs with nc_ring_init's release
             raise ValueError(f"{path} does not hold a netchan channel")
         # the geometry comes from another process: the slots must lie inside the file
         cdef uint32_t size = ch.ring.size

@@ -7,5 +7,4 @@ cdef class MappedRegion:
     cdef readonly object path
 
 cdef MappedRegion map_private(size_t size, object hugepages=*)
-
 cdef MappedRegion map_fd(int fd, size_t size, bint hugepages, object path)

@@ -3,20 +3,14 @@
 # (and its reporting in stats) is in one place.
 
 cdef size_t HUGEPAGE_SIZE = 2 * 1024 * 1024
-
-
 cdef size_t PAGE_SIZE = 4096
 
 # what is reserved, free and mounted is read in one place: netchan.hugepages
 from netchan import hugepages as _hugepages
 
 
-
-
 cdef inline size_t round_up(size_t n, size_t to) noexcept nogil:
     return (n + to - 1) // to * to
-
-
 
 
 cdef class MappedRegion:
@@ -42,8 +36,6 @@ cdef class MappedRegion:
                 f"path={self.path!r})")
 
 
-
-
 cdef bint _want_hugepages(object hugepages, size_t size) except -1:
     if hugepages is None or hugepages == "auto":
         return size >= HUGEPAGE_SIZE and _hugepages.free_bytes() >= round_up(size, HUGEPAGE_SIZE)
@@ -52,8 +44,6 @@ cdef bint _want_hugepages(object hugepages, size_t size) except -1:
     if hugepages is False:
         return False
     raise ValueError(f"hugepages must be True, False or 'auto', not {hugepages!r}")
-
-
 
 
 cdef MappedRegion map_private(size_t size, object hugepages=None):
@@ -89,8 +79,6 @@ cdef MappedRegion map_private(size_t size, object hugepages=None):
     return r
 
 
-
-
 cdef MappedRegion map_fd(int fd, size_t size, bint hugepages, object path):
     """Map an already sized shared file."""
     cdef MappedRegion r = MappedRegion.__new__(MappedRegion)
@@ -102,8 +90,6 @@ cdef MappedRegion map_fd(int fd, size_t size, bint hugepages, object path):
     r.hugepages = hugepages
     r.path = path
     return r
-
-
 
 
 def shared_file_path(str name, size_t size, object hugepages=None):

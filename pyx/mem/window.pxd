@@ -7,9 +7,6 @@ cdef struct Window:
     uint64_t tail                # one past the last byte written (stream offset)
 
 cdef bint window_attach(Window *w, Arena *a) noexcept nogil
-
 cdef void window_detach(Window *w, Arena *a) noexcept nogil
-
 cdef uint32_t window_space(const Window *w) noexcept nogil
-
 cdef uint8_t *window_at(const Window *w, uint64_t off) noexcept nogil

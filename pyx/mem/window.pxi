@@ -14,7 +14,6 @@
 # recycled until the last view is released (Arena.exports).
 
 
-
 # ---- windows ---------------------------------------------------------------
 
 cdef inline bint window_attach(Window *w, Arena *a) noexcept nogil:
@@ -32,8 +31,6 @@ cdef inline bint window_attach(Window *w, Arena *a) noexcept nogil:
     return True
 
 
-
-
 cdef inline void window_detach(Window *w, Arena *a) noexcept nogil:
     if w.base != NULL:
         arena_release(a, w.slot)
@@ -41,18 +38,12 @@ cdef inline void window_detach(Window *w, Arena *a) noexcept nogil:
         w.slot = NC_BUF_NONE
 
 
-
-
 cdef inline uint32_t window_used(const Window *w) noexcept nogil:
     return <uint32_t>(w.tail - w.head)
 
 
-
-
 cdef inline uint32_t window_space(const Window *w) noexcept nogil:
     return w.size - <uint32_t>(w.tail - w.head)
-
-
 
 
 cdef inline uint8_t *window_at(const Window *w, uint64_t off) noexcept nogil:

@@ -1,7 +1,7 @@
 # The DPDK port: a Port over an nc_port that lives in the cffi module.
 #
 # Its vtable functions (rx/tx burst over rte_eth_rx_burst/tx_burst, mbuf
-# alloc/free) are compiled in netchan._dpdk (builders/dpdk/ncport.py) because
+# alloc/free) are compiled in netchan._dpdk (builders/dpdk/ncport.c) because
 # DPDK's burst functions are static inline; netchan.dpdk.Device fills the
 # nc_port and owns it. This object only holds the address, and holds the
 # Device so that the memory behind the address outlives every call through it.

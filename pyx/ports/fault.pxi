@@ -1,5 +1,3 @@
-
-
 # The fault port: a seeded impairment wrapper that stacks on any port.
 #
 # This kernel has no netem, so netchan brings its own. Each direction (tx =

@@ -66,9 +66,7 @@ cdef struct LinkPortState:
 
 
 cdef uint32_t LINK_MAGIC = 0x4e434c4b     # "NCLK"
-
-
-cdef uint32_t LINK_VERSION = 1
+cdef uint32_t LINK_VERSION = 2           # 2: rings with a cache guard line (ring.h layout "NCR2")
 
 
 cdef inline uint32_t next_pow2(uint32_t x) noexcept nogil:

@@ -1,5 +1,3 @@
-
-
 # The pcap port: a wrapper that writes every frame it passes, both ways, to
 # a pcap file (nanosecond timestamps, LINKTYPE_ETHERNET) that tcpdump and
 # Wireshark read. Frames are written as they cross this element, so put it

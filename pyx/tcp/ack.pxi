@@ -1,5 +1,3 @@
-
-
 cdef void tcp_rtt_sample(StackState *st, Tcb *t, uint64_t r) noexcept nogil:
     """RFC 6298 section 2, with G = the wheel tick."""
     cdef uint64_t diff, k
@@ -22,8 +20,6 @@ cdef void tcp_rtt_sample(StackState *st, Tcb *t, uint64_t r) noexcept nogil:
         t.rto = st.cfg.rto_max_ns
 
 
-
-
 cdef void tcp_enter_recovery(StackState *st, Tcb *t) noexcept nogil:
     """Fast retransmit (RFC 5681 3.2, RFC 6582 3.2, RFC 6675 5 step 4)."""
     t.recover = t.snd_max
@@ -39,8 +35,6 @@ cdef void tcp_enter_recovery(StackState *st, Tcb *t) noexcept nogil:
         t.cwnd = t.ssthresh + DUPTHRESH * t.mss
     st.ctr[C_TCP_FAST_RETRANSMITS] += 1
     tcp_retransmit_first(st, t)
-
-
 
 
 cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
@@ -99,8 +93,6 @@ cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
         t.t_rexmt = 0
     else:
         tcp_arm_rexmt(st, t)
-
-
 
 
 cdef void tcp_dup_ack(StackState *st, Tcb *t, uint32_t newly_sacked) noexcept nogil:

@@ -10,17 +10,11 @@
 from libc.math cimport cbrt
 
 
-
 CC_NAMES = ("newreno", "cubic")
 
 
-
 cdef double CUBIC_C = 0.4           # RFC 9438 4.1: scaling constant (segments / s^3)
-
-
 cdef double CUBIC_BETA = 0.7        # RFC 9438 4.6: multiplicative decrease
-
-
 
 
 cdef int cc_from_name(object name) except -1:
@@ -30,21 +24,15 @@ cdef int cc_from_name(object name) except -1:
         raise ValueError(f"cc={name!r}: choose one of {', '.join(CC_NAMES)}") from None
 
 
-
-
 cdef void tcp_set_cc(Tcb *t, object name) except *:
     t.cc = <uint8_t>cc_from_name(name)
     t.cubic_epoch = 0
-
-
 
 
 cdef inline uint32_t cc_flight_half(Tcb *t) noexcept nogil:
     """RFC 5681 (4): max(FlightSize / 2, 2 * SMSS)."""
     cdef uint32_t flight = t.snd_max - t.snd_una
     return flight // 2 if flight // 2 > 2 * t.mss else 2 * t.mss
-
-
 
 
 cdef void cc_on_congestion(StackState *st, Tcb *t) noexcept nogil:
@@ -65,8 +53,6 @@ cdef void cc_on_congestion(StackState *st, Tcb *t) noexcept nogil:
         t.cubic_epoch = 0
     else:
         t.ssthresh = cc_flight_half(t)
-
-
 
 
 cdef void cc_on_ack(StackState *st, Tcb *t, uint32_t acked) noexcept nogil:
@@ -119,8 +105,6 @@ cdef void cc_on_ack(StackState *st, Tcb *t, uint32_t acked) noexcept nogil:
     t.cwnd += inc if inc else 1
 
 
-
-
 cdef void cc_after_recovery(StackState *st, Tcb *t) noexcept nogil:
     """Loss recovery ended with a full ACK (RFC 6582 3.2 step 3):
     cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS)."""
@@ -131,8 +115,6 @@ cdef void cc_after_recovery(StackState *st, Tcb *t) noexcept nogil:
     if t.cwnd < t.mss:
         t.cwnd = t.mss
     t.cubic_epoch = 0
-
-
 
 
 cdef void cc_on_rto(StackState *st, Tcb *t) noexcept nogil:

@@ -2,5 +2,4 @@ cdef enum:
     QUICKACK_SEGMENTS = 16      # ACK at once while the peer is likely in slow start
 
 cdef void tcp_established(StackState *st, Tcb *t) noexcept nogil
-
 cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil

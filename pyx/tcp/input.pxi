@@ -4,21 +4,10 @@
 # timers); tcp_output sends, once per connection per poll.
 
 cdef int _ECONNRESET = _errno.ECONNRESET
-
-
 cdef int _ECONNREFUSED = _errno.ECONNREFUSED
-
-
 cdef int _ETIMEDOUT = _errno.ETIMEDOUT
-
-
 cdef int _EPIPE = _errno.EPIPE
-
-
-
 cdef uint64_t PAWS_IDLE_NS = 24 * 86400 * 1000000000ULL   # RFC 7323 5.5: TS.Recent older than 24 days is invalid
-
-
 
 
 cdef void tcp_enter_time_wait(StackState *st, Tcb *t) noexcept nogil:
@@ -33,8 +22,6 @@ cdef void tcp_enter_time_wait(StackState *st, Tcb *t) noexcept nogil:
         window_detach(&t.rcv, &st.rcv_arena)
         window_detach(&t.snd, &st.snd_arena)
     timer_rearm(st, t)
-
-
 
 
 cdef void tcp_fin_arrived(StackState *st, Tcb *t) noexcept nogil:
@@ -53,8 +40,6 @@ cdef void tcp_fin_arrived(StackState *st, Tcb *t) noexcept nogil:
         tcp_enter_time_wait(st, t)
 
 
-
-
 cdef void tcp_challenge_ack(StackState *st, Tcb *t) noexcept nogil:
     """RFC 5961: answer a suspicious RST/SYN/ACK with an ACK of our state,
     at most challenge_ack_limit per second for the whole stack (RFC 5961 7)."""
@@ -63,8 +48,6 @@ cdef void tcp_challenge_ack(StackState *st, Tcb *t) noexcept nogil:
     st.ctr[C_TCP_CHALLENGE_ACKS] += 1
     t.flags |= TF_ACK_NOW
     tcp_schedule(st, t)
-
-
 
 
 cdef void tcp_established(StackState *st, Tcb *t) noexcept nogil:
@@ -93,16 +76,12 @@ cdef void tcp_established(StackState *st, Tcb *t) noexcept nogil:
         l.aq_len += 1
 
 
-
-
 cdef void tcp_reply_rst_seq(StackState *st, Tcb *t, uint32_t seq) noexcept nogil:
     """<SEQ=seq><CTL=RST> on this connection's 4-tuple (RFC 9293: reset the
     other side's bad state without touching ours)."""
     t.flags &= ~TF_RST_PENDING
     tcp_emit(st, t, seq, TCP_RST, 0, 0)
     st.ctr[C_TCP_RST_SENT] += 1
-
-
 
 
 cdef void tcp_input_syn_sent(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
@@ -153,8 +132,6 @@ cdef void tcp_input_syn_sent(StackState *st, Tcb *t, const TcpHdr *th) noexcept 
         t.t_rexmt = 0
 
 
-
-
 cdef inline bint tcp_seq_acceptable(const Tcb *t, uint32_t seq, uint32_t seg_len) noexcept nogil:
     """RFC 9293 3.10.7.4 first step, against the window we advertised."""
     cdef uint32_t wnd = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
@@ -175,8 +152,6 @@ cdef inline bint tcp_seq_acceptable(const Tcb *t, uint32_t seq, uint32_t seg_len
             (seq_leq(t.rcv_nxt, seq + seg_len - 1) and seq_lt(seq + seg_len - 1, t.rcv_nxt + wnd)))
 
 
-
-
 cdef inline bint tcp_paws_reject(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     """RFC 7323 5.3: a segment whose TSval is older than TS.Recent is an old
     duplicate (unless TS.Recent itself is too old to trust)."""
@@ -187,8 +162,6 @@ cdef inline bint tcp_paws_reject(StackState *st, Tcb *t, const TcpHdr *th) noexc
     if st.now - t.ts_recent_at > PAWS_IDLE_NS:
         return False                    # RFC 7323 5.5: TS.Recent expired
     return True
-
-
 
 
 cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:

@@ -1,5 +1,3 @@
-
-
 cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil:
     """The oldest connection in l's accept queue that still exists (entries
     are id + generation: one reset before accept() is skipped), or NULL."""
@@ -14,8 +12,6 @@ cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil:
         if t.gen == gen and t.state != CLOSED:
             return t
     return NULL
-
-
 
 
 cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, uint32_t dst,
@@ -34,8 +30,6 @@ cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, ui
     tcp_negotiate(st, t, opts)
     tcp_init_cc(st, t)
     st.ctr[C_TCP_PASSIVE_OPENS] += 1
-
-
 
 
 cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t dst,

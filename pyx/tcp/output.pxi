@@ -16,8 +16,6 @@ cdef inline uint32_t tcp_rcv_space(const Tcb *t) noexcept nogil:
     return <uint32_t>(t.rcv.size - used)
 
 
-
-
 cdef inline uint32_t tcp_window_to_advertise(const Tcb *t) noexcept nogil:
     """Unscaled window to offer. Never moves the right edge left (RFC 9293
     3.8.6), and moves it right only by a useful amount: at least
@@ -40,8 +38,6 @@ cdef inline uint32_t tcp_window_to_advertise(const Tcb *t) noexcept nogil:
     return win
 
 
-
-
 cdef inline bint tcp_window_update_due(const Tcb *t) noexcept nogil:
     """Is a window update worth a segment? Only if the right edge we would
     advertise now (capped at 65535 << scale, rounded down to the scale)
@@ -57,13 +53,9 @@ cdef inline bint tcp_window_update_due(const Tcb *t) noexcept nogil:
     return edge - t.rcv_adv >= step or adv < t.mss
 
 
-
-
 cdef inline uint32_t tcp_ts_clock(const Tcb *t, uint64_t now) noexcept nogil:
     """The timestamp clock: 1 ms ticks (RFC 7323 5.4), offset per connection."""
     return <uint32_t>(now // 1000000) + t.ts_offset
-
-
 
 
 cdef inline uint32_t tcp_fin_seq(const Tcb *t) noexcept nogil:
@@ -71,15 +63,11 @@ cdef inline uint32_t tcp_fin_seq(const Tcb *t) noexcept nogil:
     return t.iss + 1 + <uint32_t>t.snd.tail
 
 
-
-
 cdef inline void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil:
     cdef uint64_t ival = t.rto << t.backoff if t.backoff < 24 else st.cfg.rto_max_ns
     if ival > st.cfg.rto_max_ns:
         ival = st.cfg.rto_max_ns
     t.t_rexmt = st.now + ival
-
-
 
 
 cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,
@@ -148,20 +136,14 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
     return True
 
 
-
-
 cdef inline void tcp_send_ack(StackState *st, Tcb *t) noexcept nogil:
     tcp_emit(st, t, t.snd_nxt, TCP_ACK, 0, 0)
-
-
 
 
 cdef void tcp_send_rst(StackState *st, Tcb *t) noexcept nogil:
     """Abort: RST at snd_nxt (RFC 9293 3.10.4 ABORT)."""
     tcp_emit(st, t, t.snd_nxt, TCP_RST | TCP_ACK, 0, 0)
     st.ctr[C_TCP_RST_SENT] += 1
-
-
 
 
 cdef void tcp_reply_rst(StackState *st, const Ipv4Hdr *ip, const TcpHdr *th,
@@ -202,8 +184,6 @@ cdef void tcp_reply_rst(StackState *st, const Ipv4Hdr *ip, const TcpHdr *th,
     st.ctr[C_TCP_RST_SENT] += 1
 
 
-
-
 cdef inline bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint idle) noexcept nogil:
     """Send a segment shorter than the MSS? (RFC 9293 3.8.6.2.1 sender SWS
     avoidance with Nagle's algorithm, RFC 1122 4.2.3.4)"""
@@ -216,8 +196,6 @@ cdef inline bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint
     if idle and n == avail:
         return True
     return False
-
-
 
 
 cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
@@ -264,8 +242,6 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
     return True
 
 
-
-
 cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
     """RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg."""
     cdef uint32_t pipe = sack_pipe(t)
@@ -296,8 +272,6 @@ cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
             continue
         break
     return sent
-
-
 
 
 cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
@@ -356,15 +330,11 @@ cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
     timer_rearm(st, t)
 
 
-
-
 cdef void tcp_send_keepalive(StackState *st, Tcb *t) noexcept nogil:
     """RFC 9293 3.8.4 / RFC 1122 4.2.3.6: an ACK with SEG.SEQ = SND.NXT - 1 and
     no data, which the peer must answer with an ACK."""
     tcp_emit(st, t, t.snd_nxt - 1, TCP_ACK, 0, 0)
     st.ctr[C_TCP_KEEPALIVE_PROBES] += 1
-
-
 
 
 cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_t maxlen) noexcept nogil:
@@ -393,8 +363,6 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
     st.ctr[C_TCP_RETRANSMITS] += 1
     span = n + (1 if flags & TCP_FIN else 0)
     return span
-
-
 
 
 cdef void tcp_retransmit_first(StackState *st, Tcb *t) noexcept nogil:

@@ -1,5 +1,3 @@
-
-
 cdef bint tcp_ooo_add(Tcb *t, uint64_t s, uint64_t e) noexcept nogil:
     """Record [s, e) as held beyond the in-order data. False (nothing
     changed) when it would need more than OOO_MAX separate ranges."""
@@ -43,16 +41,12 @@ cdef bint tcp_ooo_add(Tcb *t, uint64_t s, uint64_t e) noexcept nogil:
     return True
 
 
-
-
 cdef inline bint tcp_ooo_covers(const Tcb *t, uint64_t s, uint64_t e) noexcept nogil:
     cdef uint32_t i
     for i in range(t.ooo_n):
         if t.ooo_start[i] <= s and e <= t.ooo_end[i]:
             return True
     return False
-
-
 
 
 cdef void tcp_receive_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:

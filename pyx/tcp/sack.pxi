@@ -11,7 +11,6 @@
 # sequence space between snd_una and snd_max.
 
 
-
 # ---- receiver: blocks for our ACKs ----------------------------------------------------
 
 cdef void tcp_sack_fill(const Tcb *t, TcpOptions *o) noexcept nogil:
@@ -39,8 +38,6 @@ cdef void tcp_sack_fill(const Tcb *t, TcpOptions *o) noexcept nogil:
         o.sack_count = <uint8_t>n
 
 
-
-
 cdef void tcp_note_ooo_block(Tcb *t, uint64_t start, uint64_t end) noexcept nogil:
     """Remember the out-of-order range that now holds [start, end)."""
     cdef uint32_t i
@@ -51,14 +48,10 @@ cdef void tcp_note_ooo_block(Tcb *t, uint64_t start, uint64_t end) noexcept nogi
             return
 
 
-
-
 cdef inline void tcp_note_dsack(Tcb *t, uint32_t left, uint32_t right) noexcept nogil:
     t.dsack_l = left
     t.dsack_r = right
     t.dsack_pending = 1
-
-
 
 
 # ---- sender: the scoreboard -----------------------------------------------------------
@@ -75,8 +68,6 @@ cdef void sack_trim(Tcb *t) noexcept nogil:
         k += 1
         i += 1
     t.sack_n = <uint8_t>k
-
-
 
 
 cdef bint sack_insert(Tcb *t, uint32_t l, uint32_t r) noexcept nogil:
@@ -122,8 +113,6 @@ cdef bint sack_insert(Tcb *t, uint32_t l, uint32_t r) noexcept nogil:
     return after > before
 
 
-
-
 cdef uint32_t sack_update(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     """Take the SACK blocks of an ACK into the scoreboard. Returns how many
     newly SACKed bytes there were (D-SACK blocks and invalid blocks are
@@ -148,12 +137,8 @@ cdef uint32_t sack_update(StackState *st, Tcb *t, const TcpHdr *th) noexcept nog
     return after - before if after > before else 0
 
 
-
-
 cdef inline uint32_t sack_highest(const Tcb *t) noexcept nogil:
     return t.sack_r[t.sack_n - 1] if t.sack_n else t.snd_una
-
-
 
 
 cdef bint sack_is_lost(const Tcb *t, uint32_t seq) noexcept nogil:
@@ -165,8 +150,6 @@ cdef bint sack_is_lost(const Tcb *t, uint32_t seq) noexcept nogil:
             ranges += 1
             bytes_above += t.sack_r[i] - seq_max(t.sack_l[i], seq)
     return ranges >= DUPTHRESH or bytes_above > (DUPTHRESH - 1) * <uint32_t>t.mss
-
-
 
 
 cdef uint32_t sack_pipe(const Tcb *t) noexcept nogil:
@@ -187,8 +170,6 @@ cdef uint32_t sack_pipe(const Tcb *t) noexcept nogil:
     return pipe
 
 
-
-
 cdef bint sack_next_hole(const Tcb *t, uint32_t *seq, uint32_t *length) noexcept nogil:
     """RFC 6675 NextSeg rule 1: the first lost, not yet retransmitted range
     below the highest SACKed byte. False if there is none."""
@@ -202,8 +183,6 @@ cdef bint sack_next_hole(const Tcb *t, uint32_t *seq, uint32_t *length) noexcept
             return True
         a = t.sack_r[i]
     return False
-
-
 
 
 cdef bint sack_next_rule3(const Tcb *t, uint32_t *seq, uint32_t *length) noexcept nogil:

@@ -21,15 +21,11 @@ COOKIE_MSS[:] = [536, 1200, 1360, 1440, 1460, 4312, 8960, 65495]
 cdef uint64_t COOKIE_PERIOD_NS = 64 * 1000000000ULL
 
 
-
-
 cdef inline uint32_t syncookie_hash(StackState *st, uint32_t laddr, uint32_t raddr,
                                     uint16_t lport, uint16_t rport, uint32_t irs,
                                     uint64_t count, uint32_t data) noexcept nogil:
     return <uint32_t>(siphash_tuple(st.cookie_key0, st.cookie_key1 ^ data, laddr, raddr, lport,
                                     rport, irs ^ <uint32_t>count) >> 32) & 0xffffff00u
-
-
 
 
 cdef uint32_t syncookie_make(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
@@ -46,8 +42,6 @@ cdef uint32_t syncookie_make(StackState *st, uint32_t laddr, uint32_t raddr, uin
     return syncookie_hash(st, laddr, raddr, lport, rport, irs, st.now // COOKIE_PERIOD_NS, data) | data
 
 
-
-
 cdef bint syncookie_check(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
                           uint16_t rport, uint32_t irs, uint32_t cookie) noexcept nogil:
     cdef uint64_t count = st.now // COOKIE_PERIOD_NS
@@ -56,8 +50,6 @@ cdef bint syncookie_check(StackState *st, uint32_t laddr, uint32_t raddr, uint16
     if syncookie_hash(st, laddr, raddr, lport, rport, irs, count, data) == top:
         return True
     return count > 0 and syncookie_hash(st, laddr, raddr, lport, rport, irs, count - 1, data) == top
-
-
 
 
 cdef void syncookie_reply(StackState *st, uint32_t src, uint32_t dst, const uint8_t *src_mac,
@@ -97,8 +89,6 @@ cdef void syncookie_reply(StackState *st, uint32_t src, uint32_t dst, const uint
     nb.len = ETH_HLEN + IPV4_HLEN + hl
     tx_enqueue(st, b)
     st.ctr[C_TCP_SYNCOOKIES_SENT] += 1
-
-
 
 
 cdef Tcb *syncookie_accept(StackState *st, int32_t lid, uint32_t src, uint32_t dst,

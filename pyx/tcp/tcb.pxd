@@ -146,20 +146,14 @@ cdef uint32_t tcp_isn(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t l
 # ---- state changes and tracing -------------------------------------------------
 
 cdef void tcp_set_state(StackState *st, Tcb *t, uint8_t new_state) noexcept nogil
-
 cdef Tcb *tcb_alloc(StackState *st) noexcept nogil
-
 cdef void tcb_free(StackState *st, Tcb *t) noexcept nogil
-
 cdef void tcp_schedule(StackState *st, Tcb *t) noexcept nogil
-
 cdef void tcp_closed(StackState *st, Tcb *t, int err) noexcept nogil
-
 cdef uint32_t tcp_pick_wscale(uint32_t rcvbuf) noexcept nogil
 
 cdef void tcp_open_tcb(StackState *st, Tcb *t, uint32_t laddr, uint32_t raddr, uint16_t lport,
                        uint16_t rport, uint32_t iss) noexcept nogil
 
 cdef void tcp_negotiate(StackState *st, Tcb *t, const TcpOptions *o) noexcept nogil
-
 cdef void tcp_init_cc(StackState *st, Tcb *t) noexcept nogil

@@ -20,7 +20,6 @@ TCP_STATE_NAMES = ("CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED"
 # ---- sequence numbers: 32-bit, compared modulo 2^32 (RFC 9293 3.4) ----------
 
 
-
 cdef inline uint32_t tcp_isn(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
                              uint16_t rport, uint64_t now) noexcept nogil:
     """RFC 6528: ISN = M + F(4-tuple, secret), M a 4-microsecond clock."""
@@ -28,16 +27,9 @@ cdef inline uint32_t tcp_isn(StackState *st, uint32_t laddr, uint32_t raddr, uin
         st.isn_key0, st.isn_key1, laddr, raddr, lport, rport, 0)
 
 
-
 cdef TraceEntry g_trace[1024]
-
-
 cdef uint64_t g_trace_n = 0
-
-
 cdef bint g_trace_on = False
-
-
 
 
 cdef inline void tcp_set_state(StackState *st, Tcb *t, uint8_t new_state) noexcept nogil:
@@ -56,16 +48,12 @@ cdef inline void tcp_set_state(StackState *st, Tcb *t, uint8_t new_state) noexce
     t.state = new_state
 
 
-
-
 def trace_transitions(bint enable=True):
     """Record every TCP state change (all stacks in this process) in a ring
     of the last 1024; read them with trace_read()."""
     global g_trace_on, g_trace_n
     g_trace_on = enable
     g_trace_n = 0
-
-
 
 
 def trace_read():
@@ -80,14 +68,10 @@ def trace_read():
     return out
 
 
-
-
 # ---- control block lifetime ------------------------------------------------------
 
 cdef inline nc_ring *tcb_chan_at(StackState *st, uint32_t id) noexcept nogil:
     return <nc_ring *>(st.chan_mem + <size_t>id * st.chan_stride)
-
-
 
 
 cdef Tcb *tcb_alloc(StackState *st) noexcept nogil:
@@ -133,8 +117,6 @@ cdef Tcb *tcb_alloc(StackState *st) noexcept nogil:
     return t
 
 
-
-
 cdef void tcb_free(StackState *st, Tcb *t) noexcept nogil:
     """Forget a connection entirely. Handles held by the application notice
     the generation change."""
@@ -159,16 +141,12 @@ cdef void tcb_free(StackState *st, Tcb *t) noexcept nogil:
     st.ctr[C_TCP_CLOSED] += 1
 
 
-
-
 cdef inline void tcp_schedule(StackState *st, Tcb *t) noexcept nogil:
     """Make sure tcp_output runs for t before this poll ends."""
     if not t.in_outq:
         t.in_outq = 1
         st.outq[st.noutq] = t.id
         st.noutq += 1
-
-
 
 
 cdef void tcp_closed(StackState *st, Tcb *t, int err) noexcept nogil:
@@ -191,15 +169,11 @@ cdef void tcp_closed(StackState *st, Tcb *t, int err) noexcept nogil:
         tcb_free(st, t)
 
 
-
-
 cdef inline uint32_t tcp_pick_wscale(uint32_t rcvbuf) noexcept nogil:
     cdef uint32_t ws = 0
     while ws < 14 and (<uint64_t>65535 << ws) < rcvbuf:
         ws += 1
     return ws
-
-
 
 
 cdef void tcp_open_tcb(StackState *st, Tcb *t, uint32_t laddr, uint32_t raddr, uint16_t lport,
@@ -219,8 +193,6 @@ cdef void tcp_open_tcb(StackState *st, Tcb *t, uint32_t laddr, uint32_t raddr, u
     t.adv_mss = <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN)
     t.rto = st.cfg.rto_init_ns
     t.ts_offset = <uint32_t>siphash_tuple(st.isn_key1, st.isn_key0, laddr, raddr, lport, rport, 1)
-
-
 
 
 cdef void tcp_negotiate(StackState *st, Tcb *t, const TcpOptions *o) noexcept nogil:
@@ -254,8 +226,6 @@ cdef void tcp_negotiate(StackState *st, Tcb *t, const TcpOptions *o) noexcept no
     if mss < 64:
         mss = 64
     t.mss = <uint16_t>mss
-
-
 
 
 cdef inline void tcp_init_cc(StackState *st, Tcb *t) noexcept nogil:

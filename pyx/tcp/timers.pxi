@@ -48,8 +48,6 @@ cdef void tcp_rto_fired(StackState *st, Tcb *t) noexcept nogil:
     tcp_schedule(st, t)
 
 
-
-
 cdef void tcp_persist_fired(StackState *st, Tcb *t) noexcept nogil:
     """Window probe (RFC 9293 3.8.6.1): one byte beyond a zero window (or
     into one too small to use), backing off to rto_max; probes never give
@@ -71,8 +69,6 @@ cdef void tcp_persist_fired(StackState *st, Tcb *t) noexcept nogil:
     t.t_persist = st.now + ival
 
 
-
-
 cdef void tcp_keepalive_fired(StackState *st, Tcb *t) noexcept nogil:
     cdef uint64_t due = t.last_rcv + t.keep_idle
     t.t_keep = 0
@@ -90,8 +86,6 @@ cdef void tcp_keepalive_fired(StackState *st, Tcb *t) noexcept nogil:
     t.keep_probes += 1
     tcp_send_keepalive(st, t)
     t.t_keep = st.now + t.keep_intvl
-
-
 
 
 cdef void tcp_on_timer(StackState *st, Tcb *t, uint64_t now) noexcept nogil:

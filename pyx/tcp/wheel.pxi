@@ -9,7 +9,6 @@
 # never skipped however late poll() is called.
 
 
-
 cdef inline void wheel__unlink(StackState *st, Tcb *t) noexcept nogil:
     if t.t_slot == NC_BUF_NONE:
         return
@@ -24,16 +23,12 @@ cdef inline void wheel__unlink(StackState *st, Tcb *t) noexcept nogil:
     t.t_next = NC_BUF_NONE
 
 
-
-
 cdef inline uint64_t min_nonzero(uint64_t a, uint64_t b) noexcept nogil:
     if a == 0:
         return b
     if b == 0:
         return a
     return a if a < b else b
-
-
 
 
 cdef void timer_rearm(StackState *st, Tcb *t) noexcept nogil:
@@ -60,8 +55,6 @@ cdef void timer_rearm(StackState *st, Tcb *t) noexcept nogil:
     st.wheel[slot] = t.id
 
 
-
-
 cdef void timer_cancel_all(StackState *st, Tcb *t) noexcept nogil:
     t.t_rexmt = 0
     t.t_delack = 0
@@ -70,8 +63,6 @@ cdef void timer_cancel_all(StackState *st, Tcb *t) noexcept nogil:
     t.t_keep = 0
     t.deadline = 0
     wheel__unlink(st, t)
-
-
 
 
 cdef uint32_t wheel__collect(StackState *st, uint32_t slot, uint64_t now, uint32_t *due,
@@ -88,10 +79,6 @@ cdef uint32_t wheel__collect(StackState *st, uint32_t slot, uint64_t now, uint32
             ndue += 1
         id = nxt
     return ndue
-
-
-
-
 
 
 cdef uint32_t timers_run(StackState *st, uint64_t now) noexcept nogil:
@@ -118,8 +105,6 @@ cdef uint32_t timers_run(StackState *st, uint64_t now) noexcept nogil:
         tick += 1
     st.cur_tick = now_tick      # this tick may still hold later deadlines
     return fired
-
-
 
 
 cdef uint64_t timers_next_deadline(StackState *st) noexcept nogil:

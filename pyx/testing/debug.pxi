@@ -5,8 +5,6 @@
 _STATE_BY_NAME = {name: i for i, name in enumerate(TCP_STATE_NAMES)}
 
 
-
-
 def debug_arp_add(Stack stack, ip, mac):
     """Put ip -> mac in the stack's ARP cache (resolved, fresh)."""
     stack._check_open()
@@ -18,8 +16,6 @@ def debug_arp_add(Stack stack, ip, mac):
     st.now = max(st.now, stack._now())
     arp_resolved(st, arp_slot_for(st, a), <const uint8_t *>m)
     stack._kick()
-
-
 
 
 def debug_connection(Stack stack, str state, int local_port, remote, *, uint32_t iss,
@@ -121,8 +117,6 @@ def debug_connection(Stack stack, str state, int local_port, remote, *, uint32_t
     flow_insert(st, t)
     timer_rearm(st, t)
     return stack._wrap(t)
-
-
 
 
 def debug_tcb(Connection conn):

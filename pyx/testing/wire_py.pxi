@@ -14,8 +14,6 @@
 import ipaddress as _wire_ipaddress
 
 
-
-
 class WireError(ValueError):
     """A frame the wire parser refuses. `reason` is the stack's counter name
     (an entry of WIRE_ERROR_NAMES); `layers` holds what was parsed before the
@@ -27,12 +25,8 @@ class WireError(ValueError):
         self.layers = layers
 
 
-
-
 cdef str _mac_str(const uint8_t *m):
     return ":".join(f"{m[i]:02x}" for i in range(6))
-
-
 
 
 cdef bytes _mac_bytes(object mac, str what):
@@ -48,8 +42,6 @@ cdef bytes _mac_bytes(object mac, str what):
     return b
 
 
-
-
 cdef uint32_t _ip_u32(object ip, str what) except? 0xffffffff:
     try:
         return int(_wire_ipaddress.IPv4Address(ip))
@@ -57,23 +49,15 @@ cdef uint32_t _ip_u32(object ip, str what) except? 0xffffffff:
         raise ValueError(f"{what}={ip!r}: expected an IPv4 address like 198.18.0.1") from None
 
 
-
-
 cdef inline const uint8_t *_u8(bytes b):
     return <const uint8_t *><const char *>b
-
-
 
 
 cdef str _ip_str(uint32_t v):
     return str(_wire_ipaddress.IPv4Address(v))
 
 
-
-
 _TCP_FLAG_LETTERS = "FSRPAUEC"      # bit 0 .. bit 7, as scapy writes them
-
-
 
 
 cdef uint8_t _tcp_flags(object flags) except? 0xff:
@@ -91,8 +75,6 @@ cdef uint8_t _tcp_flags(object flags) except? 0xff:
     return v
 
 
-
-
 cdef dict _tcp_options_dict(const TcpOptions *o):
     d = {}
     if o.present & OPT_MSS:
@@ -107,8 +89,6 @@ cdef dict _tcp_options_dict(const TcpOptions *o):
     if o.present & OPT_SACK:
         d["sack"] = [(o.sack_left[k], o.sack_right[k]) for k in range(o.sack_count)]
     return d
-
-
 
 
 cdef int _tcp_options_from_dict(object options, TcpOptions *o) except -1:
@@ -144,16 +124,12 @@ cdef int _tcp_options_from_dict(object options, TcpOptions *o) except -1:
     return 0
 
 
-
-
 def tcp_options_length(options):
     """Bytes of options build_ipv4_tcp writes for `options` (<= 40); SACK
     blocks that do not fit beside the others are left out."""
     cdef TcpOptions o
     _tcp_options_from_dict(options, &o)
     return tcp_options_len(&o)
-
-
 
 
 def parse_frame(frame, bint verify_checksums=True):
@@ -232,15 +208,11 @@ def parse_frame(frame, bint verify_checksums=True):
     return out
 
 
-
-
 cdef bytearray _frame_buffer(Py_ssize_t l4_len, str what):
     cdef Py_ssize_t ip_len = IPV4_HLEN + l4_len
     if ip_len > IPV4_MAX_LEN:
         raise ValueError(f"{what}: the IP packet would be {ip_len} bytes (at most {IPV4_MAX_LEN})")
     return bytearray(ETH_HLEN + ip_len)
-
-
 
 
 def build_arp(int op, src_mac, src_ip, target_mac, target_ip, eth_dst=None):
@@ -261,8 +233,6 @@ def build_arp(int op, src_mac, src_ip, target_mac, target_ip, eth_dst=None):
     return bytes(frame)
 
 
-
-
 def build_ipv4_udp(src_mac, dst_mac, src_ip, dst_ip, int sport, int dport, payload=b"", *,
                    int ttl=64, int ident=0, bint dont_frag=True):
     """Ethernet + IPv4 + UDP with both checksums."""
@@ -281,8 +251,6 @@ def build_ipv4_udp(src_mac, dst_mac, src_ip, dst_ip, int sport, int dport, paylo
     ipv4_write(iph, src, dst, IP_PROTO_UDP, <uint8_t>ttl, <uint16_t>ident, UDP_HLEN + n, dont_frag)
     udp_write(iph + IPV4_HLEN, <uint16_t>sport, <uint16_t>dport, n, iph)
     return bytes(frame)
-
-
 
 
 def build_ipv4_tcp(src_mac, dst_mac, src_ip, dst_ip, int sport, int dport, uint32_t seq=0,
@@ -312,8 +280,6 @@ def build_ipv4_tcp(src_mac, dst_mac, src_ip, dst_ip, int sport, int dport, uint3
     ipv4_write(iph, src, dst, IP_PROTO_TCP, <uint8_t>ttl, <uint16_t>ident, hl + n, dont_frag)
     tcp_fill_checksum(tcp, hl + n, iph)
     return bytes(frame)
-
-
 
 
 def build_icmp_echo(src_mac, dst_mac, src_ip, dst_ip, int ident, int seq, payload=b"", *,

@@ -1,5 +1,3 @@
-
-
 # ---- UDP -------------------------------------------------------------------------
 
 cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
@@ -34,8 +32,6 @@ cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
     return 0
 
 
-
-
 cdef void _udp_free_big(UdpSock *u) noexcept nogil:
     cdef uint32_t i
     if u.big == NULL:
@@ -47,12 +43,12 @@ cdef void _udp_free_big(UdpSock *u) noexcept nogil:
     u.big_head = 0
 
 
-
-
 cdef inline uint64_t _chan_head_seq(StackState *st, nc_ring *chan) noexcept nogil:
-    """Arrival number of the datagram at the head of a UDP channel (peeked:
-    the consumer may read its own next slot without dequeuing)."""
-    cdef uint32_t idx = nc_ring_slots(chan)[chan.cons_head & chan.mask]
+    """Arrival number of the datagram at the head of a UDP channel (peeked,
+    not dequeued), or UINT64_MAX when the channel is empty."""
+    cdef uint32_t idx
+    if not nc_ring_peek(chan, 0, &idx):
+        return 0xffffffffffffffffULL
     return nc_port_buf(st.port, idx).user[3]
 
 

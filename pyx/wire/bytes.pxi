@@ -1,10 +1,7 @@
-
-
 # ---- byte order -------------------------------------------------------------
 
 cdef inline uint16_t rd16(const uint8_t *p) noexcept nogil:
     return <uint16_t>((<uint16_t>p[0] << 8) | p[1])
-
 
 
 cdef inline uint32_t rd32(const uint8_t *p) noexcept nogil:
@@ -12,11 +9,9 @@ cdef inline uint32_t rd32(const uint8_t *p) noexcept nogil:
             (<uint32_t>p[2] << 8) | <uint32_t>p[3])
 
 
-
 cdef inline void wr16(uint8_t *p, uint16_t v) noexcept nogil:
     p[0] = <uint8_t>(v >> 8)
     p[1] = <uint8_t>v
-
 
 
 cdef inline void wr32(uint8_t *p, uint32_t v) noexcept nogil:
@@ -24,7 +19,6 @@ cdef inline void wr32(uint8_t *p, uint32_t v) noexcept nogil:
     p[1] = <uint8_t>(v >> 16)
     p[2] = <uint8_t>(v >> 8)
     p[3] = <uint8_t>v
-
 
 
 cdef inline void store_csum(uint8_t *field, uint16_t c) noexcept nogil:

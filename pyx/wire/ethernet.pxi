@@ -1,5 +1,3 @@
-
-
 # ---- Ethernet ---------------------------------------------------------------
 
 cdef inline int eth_parse(uint8_t *p, uint32_t n, EthHdr *h) noexcept nogil:
@@ -13,15 +11,12 @@ cdef inline int eth_parse(uint8_t *p, uint32_t n, EthHdr *h) noexcept nogil:
     return WIRE_OK
 
 
-
 cdef inline uint32_t eth_write(uint8_t *p, const uint8_t *dst, const uint8_t *src,
                                uint16_t ethertype) noexcept nogil:
     memcpy(p, dst, 6)
     memcpy(p + 6, src, 6)
     wr16(p + 12, ethertype)
     return ETH_HLEN
-
-
 
 
 # ---- ARP (Ethernet / IPv4 only) ---------------------------------------------
@@ -40,7 +35,6 @@ cdef inline int arp_parse(const uint8_t *p, uint32_t n, ArpPkt *a) noexcept nogi
     a.tha = p + 18
     a.tpa = rd32(p + 24)
     return WIRE_OK
-
 
 
 cdef inline uint32_t arp_write(uint8_t *p, uint16_t oper, const uint8_t *sha, uint32_t spa,

@@ -1,5 +1,3 @@
-
-
 # ---- IPv4 -------------------------------------------------------------------
 
 cdef inline int ipv4_parse(uint8_t *p, uint32_t n, Ipv4Hdr *h, bint verify_csum) noexcept nogil:
@@ -38,7 +36,6 @@ cdef inline int ipv4_parse(uint8_t *p, uint32_t n, Ipv4Hdr *h, bint verify_csum)
     return WIRE_OK
 
 
-
 cdef inline uint32_t ipv4_write(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto,
                                 uint8_t ttl, uint16_t ident, uint32_t payload_len,
                                 bint dont_frag) noexcept nogil:
@@ -58,8 +55,6 @@ cdef inline uint32_t ipv4_write(uint8_t *p, uint32_t src, uint32_t dst, uint8_t 
     return IPV4_HLEN
 
 
-
-
 # ---- ICMP -------------------------------------------------------------------
 
 cdef inline int icmp_parse(uint8_t *p, uint32_t n, IcmpHdr *h, bint verify_csum) noexcept nogil:
@@ -77,7 +72,6 @@ cdef inline int icmp_parse(uint8_t *p, uint32_t n, IcmpHdr *h, bint verify_csum)
     return WIRE_OK
 
 
-
 cdef inline uint32_t icmp_write_header(uint8_t *p, uint8_t type, uint8_t code,
                                        uint32_t rest) noexcept nogil:
     p[0] = type
@@ -88,13 +82,10 @@ cdef inline uint32_t icmp_write_header(uint8_t *p, uint8_t type, uint8_t code,
     return ICMP_HLEN
 
 
-
 cdef inline void icmp_fill_checksum(uint8_t *p, uint32_t n) noexcept nogil:
     p[2] = 0
     p[3] = 0
     store_csum(p + 2, nc_csum_fold(nc_csum_partial(p, n, 0)))
-
-
 
 
 # ---- UDP --------------------------------------------------------------------
@@ -120,7 +111,6 @@ cdef inline int udp_parse(uint8_t *p, uint32_t n, const uint8_t *ip_hdr, UdpHdr 
     h.payload = p + UDP_HLEN
     h.payload_len = ulen - UDP_HLEN
     return WIRE_OK
-
 
 
 cdef inline uint32_t udp_write(uint8_t *p, uint16_t sport, uint16_t dport,

@@ -25,7 +25,6 @@ cdef int tcp_parse(uint8_t *p, uint32_t n, const uint8_t *ip_hdr, TcpHdr *h,
                           bint verify_csum) noexcept nogil
 
 cdef uint32_t tcp_options_len(const TcpOptions *o) noexcept nogil
-
 cdef uint32_t tcp_write_options(uint8_t *p, const TcpOptions *o) noexcept nogil
 
 cdef uint32_t tcp_write_header(uint8_t *p, uint16_t sport, uint16_t dport,

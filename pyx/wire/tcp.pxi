@@ -10,10 +10,6 @@
 # the name in WIRE_ERROR_NAMES.
 
 
-
-
-
-
 # ---- TCP --------------------------------------------------------------------
 
 cdef inline int tcp_parse_options(const uint8_t *p, uint32_t n, TcpOptions *o) noexcept nogil:
@@ -59,7 +55,6 @@ cdef inline int tcp_parse_options(const uint8_t *p, uint32_t n, TcpOptions *o) n
     return WIRE_OK
 
 
-
 cdef inline int tcp_parse(uint8_t *p, uint32_t n, const uint8_t *ip_hdr, TcpHdr *h,
                           bint verify_csum) noexcept nogil:
     """n is the IP payload length (the whole segment)."""
@@ -89,7 +84,6 @@ cdef inline int tcp_parse(uint8_t *p, uint32_t n, const uint8_t *ip_hdr, TcpHdr 
     return WIRE_OK
 
 
-
 cdef inline uint32_t tcp__fixed_options_len(const TcpOptions *o) noexcept nogil:
     cdef uint32_t n = 0
     if o.present & OPT_MSS:
@@ -103,7 +97,6 @@ cdef inline uint32_t tcp__fixed_options_len(const TcpOptions *o) noexcept nogil:
     return n
 
 
-
 cdef inline uint32_t tcp_sack_blocks_fitting(const TcpOptions *o) noexcept nogil:
     """SACK blocks that fit in the 40 option bytes beside the other options
     (3 with timestamps, 4 without)."""
@@ -115,12 +108,10 @@ cdef inline uint32_t tcp_sack_blocks_fitting(const TcpOptions *o) noexcept nogil
     return o.sack_count if o.sack_count < fit else fit
 
 
-
 cdef inline uint32_t tcp_options_len(const TcpOptions *o) noexcept nogil:
     """Bytes tcp_write_options will write (a multiple of 4, at most 40)."""
     cdef uint32_t k = tcp_sack_blocks_fitting(o)
     return tcp__fixed_options_len(o) + (4 + 8 * k if k else 0)
-
 
 
 cdef inline uint32_t tcp_write_options(uint8_t *p, const TcpOptions *o) noexcept nogil:
@@ -171,7 +162,6 @@ cdef inline uint32_t tcp_write_options(uint8_t *p, const TcpOptions *o) noexcept
     return i
 
 
-
 cdef inline uint32_t tcp_write_header(uint8_t *p, uint16_t sport, uint16_t dport,
                                       uint32_t seq, uint32_t ack, uint8_t flags,
                                       uint16_t window, const TcpOptions *o) noexcept nogil:
@@ -191,7 +181,6 @@ cdef inline uint32_t tcp_write_header(uint8_t *p, uint16_t sport, uint16_t dport
     p[18] = 0
     p[19] = 0
     return hl
-
 
 
 cdef inline void tcp_fill_checksum(uint8_t *p, uint32_t seg_len, const uint8_t *ip_hdr) noexcept nogil:

@@ -260,8 +260,9 @@ def _check_layout(lay):
     assert not (geometry & (producer | consumer))
     first_slot_line = lay["slots"] // line
     assert lay["slots"] % line == 0
-    assert first_slot_line > max(producer | consumer | geometry)
-    assert lay["slots"] == lay["sizeof"] == 3 * line
+    # a whole guard line between the consumer's line and the first slot
+    assert first_slot_line > max(producer | consumer | geometry) + 1
+    assert lay["slots"] == lay["sizeof"] == 4 * line
 
 
 def test_producer_and_consumer_indices_have_cache_lines_of_their_own(shm_path):

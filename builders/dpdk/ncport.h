@@ -1,0 +1,82 @@
+/* netchan's port (include/netchan/port.h) on DPDK: one ethdev queue pair as
+ * an nc_port, and the index-addressable mbuf pool it needs (ncport.c).
+ *
+ * Buffers are 32-bit indices into nc_port.pools[0]. The pool is built so that
+ * mbuf i sits at base + i * stride in one virtually contiguous area:
+ *
+ *   slot i:  [mempool obj header][struct rte_mbuf][struct nc_buf][headroom|data]
+ *            ^ base + i*stride - header_size
+ *                                ^ base + i*stride (the mbuf; what DPDK hands out)
+ *                                                 ^ hdr_off = sizeof(struct rte_mbuf)
+ *
+ * struct nc_buf lives in the mbuf's private area (priv_size 64), so an index
+ * is (mbuf - base) / stride, the header is mbuf + sizeof(struct rte_mbuf), and
+ * nc_buf.data_off = priv_size + mbuf->data_off (data_off counts from the header).
+ * The stride is a power of two and the area is aligned to it, so no object
+ * crosses a page boundary (DPDK requires that for IO) and none is skipped.
+ *
+ * What lies between "cffi-cdef: begin" and "cffi-cdef: end" is also the cffi
+ * binding's declaration (builders/dpdk/ncport.py reads it from here). */
+#ifndef NETCHAN_DPDK_NCPORT_H
+#define NETCHAN_DPDK_NCPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netchan/port.h"
+
+struct rte_mempool;
+
+/* cffi-cdef: begin */
+#define NETCHAN_DPDK_PRIV_SIZE 64u   /* the mbuf private area holds struct nc_buf */
+#define NETCHAN_DPDK_BURST 32u       /* mbufs handled per DPDK call */
+
+struct netchan_dpdk_pool_info {
+    uintptr_t base;      /* address of mbuf 0 */
+    uint32_t stride;     /* bytes from one mbuf to the next */
+    uint32_t count;
+    uint32_t buf_len;    /* mbuf buf_len: headroom + data room */
+    uint32_t data_room;  /* buf_len - RTE_PKTMBUF_HEADROOM */
+    uint32_t chunks;     /* memory chunks the pool was populated with */
+    uint64_t page_size;  /* page size of the memory under it */
+};
+
+struct netchan_dpdk_port {
+    struct nc_port port;        /* first: an nc_port* is a netchan_dpdk_port* */
+    uint16_t port_id;
+    uint16_t queue;
+    uint32_t buf_len;           /* mbuf buf_len (headroom + data room) */
+    uint32_t stride_shift;      /* log2(pools[0].stride) */
+    uint64_t span;              /* count * stride: mbufs lie in [base, base + span) */
+    struct rte_mempool *mp;
+    uint64_t rx_multiseg;       /* multi-segment frames dropped (netchan takes one mbuf per frame) */
+    uint64_t rx_foreign;        /* mbufs from another pool dropped (cannot be named by index) */
+    uint64_t tx_invalid;        /* frames whose data lay outside their mbuf, or bad indices */
+    int retired;
+};
+
+/* A pktmbuf pool whose mbufs are index-addressable (see above); frame_room
+ * is the largest frame one mbuf must hold. NULL with err set on failure. */
+struct rte_mempool *netchan_dpdk_pool_create(const char *name, uint32_t count,
+        uint32_t cache_size, uint32_t frame_room, int socket_id, char *err, size_t errlen);
+/* Check that mp can back a port and describe it: 0, or -1 with err set. */
+int netchan_dpdk_pool_check(struct rte_mempool *mp, struct netchan_dpdk_pool_info *info,
+                            char *err, size_t errlen);
+
+/* The nc_port for queue `queue` of started ethdev `port_id`, whose rx queue
+ * takes mbufs from mp. Caller owns the result: netchan_dpdk_port_free. */
+struct netchan_dpdk_port *netchan_dpdk_port_new(uint16_t port_id, uint16_t queue,
+        struct rte_mempool *mp, char *err, size_t errlen);
+/* Inert for good (the ethdev is closed, the pool may be gone). */
+void netchan_dpdk_port_retire(struct netchan_dpdk_port *dp);
+/* Inert while the ethdev is stopped; resume returns -1 once retired. */
+void netchan_dpdk_port_pause(struct netchan_dpdk_port *dp);
+int netchan_dpdk_port_resume(struct netchan_dpdk_port *dp);
+void netchan_dpdk_port_free(struct netchan_dpdk_port *dp);
+/* Receive and free whatever waits in the rx queue; returns how many. */
+uint32_t netchan_dpdk_port_drain(struct netchan_dpdk_port *dp);
+/* The header of buffer idx, or NULL (for tests and tools). */
+struct nc_buf *netchan_dpdk_buf(struct netchan_dpdk_port *dp, uint32_t idx);
+/* cffi-cdef: end */
+
+#endif /* NETCHAN_DPDK_NCPORT_H */
