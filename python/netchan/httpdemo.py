@@ -196,7 +196,15 @@ def fetch(args) -> int:
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python3 -m netchan.httpdemo",
-                                description="HTTP/1.0 server and client on a netchan stack")
+                                description="HTTP/1.0 server and client on a netchan stack "
+                                            "(also: netchan demo http)")
+    add_commands(p)
+    return p
+
+
+def add_commands(p) -> None:
+    """The serve and fetch sub-commands, on `p` (this module's own parser, or
+    `netchan demo http`)."""
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("serve", "fetch"):
         c = sub.add_parser(name)
@@ -221,11 +229,13 @@ def build_parser():
     f = sub.choices["fetch"]
     f.add_argument("--url", required=True, help="http://ADDRESS[:PORT]/PATH")
     f.add_argument("--connect-timeout", type=float, default=30.0)
-    return p
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args) -> int:
     _stop_on_sigterm()
     try:
         return serve(args) if args.cmd == "serve" else fetch(args)

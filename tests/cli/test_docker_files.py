@@ -18,7 +18,7 @@ from netchan.uri import parse_port_uri
 
 from conftest import require, require_root, unique
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCKER = os.path.join(REPO, "docker")
 COMPOSE = os.path.join(DOCKER, "compose.yaml")
 DOCKERFILE = os.path.join(DOCKER, "Dockerfile")
