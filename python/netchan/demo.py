@@ -16,7 +16,6 @@ processes needs no root).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import random
 import socket
 import sys
@@ -133,6 +132,7 @@ def _connect(stack, address, deadline):
 
 def client(args) -> int:
     rng = random.Random(args.seed)
+    import hashlib      # here, not at import: `netchan --help` stays light
     sent_digest, echo_digest = hashlib.sha256(), hashlib.sha256()
     with (_KernelStack() if args.kernel else _stack(args)) as stack:
         address = (args.server, args.tcp_port)
