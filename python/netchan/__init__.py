@@ -38,4 +38,13 @@ try:
 except ImportError:
     HAS_DPDK = False
 
-__version__ = "0.1.0"
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's, one source)."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        return version("netchan")
+    except PackageNotFoundError:     # run from a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()

@@ -27,6 +27,10 @@ SERVER_ADDR = "198.18.0.1"
 BENCH_PORT = 5201
 
 
+class BenchError(RuntimeError):
+    """A benchmark process failed: the message says which and why."""
+
+
 def _cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime, r.ru_stime
@@ -184,30 +188,44 @@ def _wait_listening(port, proc, timeout=10.0):
 
 
 def _spawn(args):
+    # stderr is read by the parent: a child's error becomes one line of ours
     return subprocess.Popen([sys.executable, "-m", "netchan.bench", *map(str, args)],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _why(proc) -> str:
+    """The last line a finished child wrote on stderr (its error)."""
+    try:
+        err = proc.stderr.read() if proc.stderr else ""
+    except (OSError, ValueError):
+        err = ""
+    lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
+    return lines[-1] if lines else f"exit status {proc.returncode}"
 
 
 def _wait_ready(proc, what):
     line = proc.stdout.readline()
     if line.strip() != "READY":
-        proc.kill()
-        raise RuntimeError(f"{what} did not start (said {line!r})")
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        raise BenchError(f"{what} did not start: {_why(proc)}")
 
 
 def _result(proc, what, timeout):
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
-        raise RuntimeError(f"{what} did not finish in {timeout:.0f} s")
+        raise BenchError(f"{what} did not finish in {timeout:.0f} s")
     if proc.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {proc.returncode})")
+        lines = [ln.strip() for ln in (err or "").splitlines() if ln.strip()]
+        raise BenchError(f"{what} failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
     for line in reversed(out.splitlines()):
         if line.startswith("{"):
             return json.loads(line)
-    raise RuntimeError(f"{what} printed no result")
+    raise BenchError(f"{what} printed no result")
 
 
 def _summary(label, server, client):
@@ -252,7 +270,7 @@ def bench_kernel_iperf3(seconds):
                               "-t", str(seconds), "-J"], capture_output=True, text=True,
                              timeout=seconds + 60)
         if out.returncode != 0:
-            raise RuntimeError(f"iperf3 client failed: {out.stderr.strip() or out.stdout[-300:]}")
+            raise BenchError(f"iperf3 client failed: {out.stderr.strip() or out.stdout[-300:]}")
         j = json.loads(out.stdout)
     finally:
         if srv.poll() is None:
@@ -301,10 +319,25 @@ def _line(r):
 
 
 def main(args) -> int:
+    try:
+        return _main(args)
+    except BenchError as e:
+        print(f"netchan bench: {e}", file=sys.stderr)
+        return 1
+
+
+def _main(args) -> int:
+    from netchan.config import check_buffer
+    from netchan.uri import parse_port_uri
     uri = args.server_port or args.port or f"shm:bench-{os.getpid()}"
     client_uri = args.client_port or args.port or uri
     if (args.server_port is None) != (args.client_port is None):
         raise ValueError("give both --server-port and --client-port, or neither")
+    # everything the two processes would refuse, refused here in one line
+    for u in {uri, client_uri}:
+        parse_port_uri(u)
+    if args.window is not None:
+        check_buffer(args.window, "--window")
     results = []
     nc = bench_netchan(uri, args.mtu, args.window, args.zero_copy, args.time, args.write_size,
                        client_uri)
@@ -331,8 +364,40 @@ def main(args) -> int:
     return 0
 
 
-def _child(argv):
+ROLES = ("server", "client", "pyserver", "pyclient")
+CHILD_USAGE = """usage: python -m netchan.bench ROLE ARGS...
+
+This module is the worker that `netchan bench stream` starts, one process per
+end (roles: server, client, pyserver, pyclient). To run the benchmark:
+
+    netchan bench stream --time 10          (options: netchan bench stream --help)
+
+By hand (what the command runs; 0 = default window, 1 = zero-copy API):
+    python -m netchan.bench server URI MTU WINDOW ZERO_COPY
+    python -m netchan.bench client URI MTU WINDOW ZERO_COPY SECONDS WRITE_SIZE
+    python -m netchan.bench pyserver TCP_PORT
+    python -m netchan.bench pyclient TCP_PORT SECONDS WRITE_SIZE"""
+
+
+def _child(argv) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(CHILD_USAGE)
+        return 0 if argv else 2
     role = argv[0]
+    if role not in ROLES:
+        print(f"python -m netchan.bench: unknown role {role!r} (one of {', '.join(ROLES)}); "
+              f"to run the benchmark: netchan bench stream --help", file=sys.stderr)
+        return 2
+    try:
+        _run_role(role, argv)
+    except (IndexError, ValueError, OSError) as e:
+        # one line on stderr: the parent repeats it as its own error
+        print(f"netchan bench {role}: {e}", file=sys.stderr)
+        return 2 if isinstance(e, (IndexError, ValueError)) else 1
+    return 0
+
+
+def _run_role(role, argv):
     if role == "server":
         uri, mtu, win, zc = argv[1], int(argv[2]), int(argv[3]) or None, bool(int(argv[4]))
         run_server(uri, mtu, win, zc)
@@ -343,9 +408,7 @@ def _child(argv):
         run_py_server(int(argv[1]))
     elif role == "pyclient":
         run_py_client(int(argv[1]), float(argv[2]), int(argv[3]))
-    else:
-        raise SystemExit(f"unknown role {role}")
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1:])
+    raise SystemExit(_child(sys.argv[1:]))

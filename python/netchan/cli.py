@@ -1,8 +1,51 @@
-"""The `netchan` command line: benchmarks, live counters, hugepages, and the testbed."""
+"""The `netchan` command line: benchmarks, live counters, hugepages, the
+testbed and the demo servers."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+
+from netchan.units import parse_size
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type=: a finite number of seconds > 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds, "
+                                         f"e.g. 10 or 0.5") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number of seconds greater "
+                                         f"than 0, e.g. 10")
+    return v
+
+
+def positive_size(text: str) -> int:
+    """argparse type=: a size in bytes > 0 (4096, 64K, 1M)."""
+    try:
+        v = parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1 byte, e.g. 1M")
+    return v
+
+
+def int_range(lo: int, hi: int):
+    """argparse type=: a whole number in lo..hi."""
+    def check(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number "
+                                             f"from {lo} to {hi}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{v}: must be between {lo} and {hi}")
+        return v
+    check.__name__ = f"int in {lo}..{hi}"
+    return check
 
 
 def _cmd_bench(args):
@@ -38,27 +81,43 @@ def _cmd_hugepages(args):
         print(what)
     print(hugepages.report(st))
     return 0
+def _cmd_demo_echo(args):
+    from netchan import demo
+    return demo.run(args, args.demo_parser)
+
+
+def _cmd_demo_http(args):
+    from netchan import httpdemo
+    return httpdemo.run(args)
+
+
 def _cmd_testbed(args):
     from netchan import testbed
     return testbed.main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import netchan
     p = argparse.ArgumentParser(prog="netchan", description="netchan: kernel-bypass TCP/IP for Python")
+    p.add_argument("--version", action="version", version=f"netchan {netchan.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="benchmarks: netchan and the kernel side by side")
     bsub = b.add_subparsers(dest="bench", required=True)
     s = bsub.add_parser("stream", help="bulk TCP stream between two processes, then the kernel's")
-    s.add_argument("--time", type=float, default=10.0, help="seconds per measurement (default 10)")
+    s.add_argument("--time", type=positive_seconds, default=10.0,
+                   help="seconds per measurement (default 10)")
     s.add_argument("--port", default=None, help="port URI for netchan (default shm:bench-PID)")
     s.add_argument("--server-port", default=None,
                    help="port URI for the server end when the two ends differ "
                         "(e.g. dpdk:net_memif0,role=server,socket=/tmp/m.sock)")
     s.add_argument("--client-port", default=None, help="port URI for the client end")
-    s.add_argument("--mtu", type=int, default=65535, help="shm link MTU (default 65535)")
-    s.add_argument("--write-size", type=int, default=1 << 20, help="bytes per send (default 1 MiB)")
-    s.add_argument("--window", type=int, default=None, help="rcvbuf/sndbuf bytes (default by MTU)")
+    s.add_argument("--mtu", type=int_range(576, 65535), default=65535,
+                   help="shm link MTU (default 65535)")
+    s.add_argument("--write-size", type=positive_size, default=1 << 20,
+                   help="bytes per send: 4096, 64K, 1M (default 1M)")
+    s.add_argument("--window", type=positive_size, default=None,
+                   help="rcvbuf/sndbuf bytes: 4096 to 1G (default by MTU)")
     s.add_argument("--zero-copy", action=argparse.BooleanOptionalAction, default=True,
                    help="client writes into send_view() and server reads recv_view() (default on)")
     s.add_argument("--kernel", choices=("auto", "iperf3", "python", "none"), default="auto",
@@ -85,6 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     from netchan import testbed
     testbed.add_parser(sub)
     sub.choices["testbed"].set_defaults(func=_cmd_testbed)
+
+    from netchan import demo, httpdemo
+    d = sub.add_parser("demo", help="demo servers and clients: echo (checks every byte), "
+                                    "http (for curl and other stock tools)")
+    dsub = d.add_subparsers(dest="demo", required=True)
+    e = dsub.add_parser("echo", help="echo server and a client that checks what comes back",
+                        description=demo.__doc__.split("\n\n")[0])
+    demo.add_roles(e)
+    e.set_defaults(func=_cmd_demo_echo, demo_parser=e)
+    h = dsub.add_parser("http", help="HTTP/1.0 server (seeded body) and fetcher",
+                        description=httpdemo.__doc__.split("\n\n")[0])
+    httpdemo.add_commands(h)
+    h.set_defaults(func=_cmd_demo_http)
     return p
 
 

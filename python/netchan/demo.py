@@ -16,7 +16,6 @@ processes needs no root).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import random
 import socket
 import sys
@@ -133,6 +132,7 @@ def _connect(stack, address, deadline):
 
 def client(args) -> int:
     rng = random.Random(args.seed)
+    import hashlib      # here, not at import: `netchan --help` stays light
     sent_digest, echo_digest = hashlib.sha256(), hashlib.sha256()
     with (_KernelStack() if args.kernel else _stack(args)) as stack:
         address = (args.server, args.tcp_port)
@@ -173,7 +173,15 @@ def client(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python3 -m netchan.demo",
-                                description="netchan echo server and checking client")
+                                description="netchan echo server and checking client "
+                                            "(also: netchan demo echo)")
+    add_roles(p)
+    return p
+
+
+def add_roles(p: argparse.ArgumentParser) -> None:
+    """The server and client sub-commands, on `p` (this module's own parser,
+    or `netchan demo echo`)."""
     sub = p.add_subparsers(dest="role", required=True)
     for role, ip in (("server", "198.18.1.1/15"), ("client", "198.18.1.2/15")):
         r = sub.add_parser(role)
@@ -202,12 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to keep trying to connect (default 60)")
     c.add_argument("--io-timeout", type=float, default=30.0,
                    help="seconds to wait for any echo (default 30)")
-    return p
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    return run(parser.parse_args(argv), parser)
+
+
+def run(args, parser) -> int:
     if args.role == "client" and bool(args.kernel) == bool(args.port):
         parser.error("the client needs exactly one of --port URI (netchan) and --kernel")
     try:

@@ -20,7 +20,6 @@ stack's counters and the port's problems()) when they stop. fetch prints
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import signal
@@ -30,6 +29,11 @@ import time
 from urllib.parse import urlsplit
 
 from netchan.units import parse_size, size_arg
+
+
+def _sha256(data=b""):
+    import hashlib      # here, not at import: `netchan --help` stays light
+    return hashlib.sha256(data)
 
 def body_bytes(size: int, seed: int) -> bytes:
     """The body the server sends: what a client compares against (seeded
@@ -88,7 +92,7 @@ def serve(args) -> int:
         try:
             listener = stack.listen(args.tcp_port)
             _log(f"listening on {stack.ip}:{args.tcp_port} mac {stack.mac} "
-                 f"body {len(body)} bytes sha256 {hashlib.sha256(body).hexdigest()}")
+                 f"body {len(body)} bytes sha256 {_sha256(body).hexdigest()}")
             while args.connections == 0 or served < args.connections:
                 conn = listener.accept()
                 peer = "%s:%d" % conn.getpeername()
@@ -129,7 +133,7 @@ def fetch(args) -> int:
     if url.scheme != "http" or not url.hostname:
         raise ValueError(f"--url {args.url!r}: expected http://ADDRESS[:PORT]/PATH")
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    digest = hashlib.sha256()
+    digest = _sha256()
     total = 0
     with netchan.Stack(args.port, ip=args.ip, **_stack_options(args)) as stack:
         try:
@@ -196,7 +200,15 @@ def fetch(args) -> int:
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python3 -m netchan.httpdemo",
-                                description="HTTP/1.0 server and client on a netchan stack")
+                                description="HTTP/1.0 server and client on a netchan stack "
+                                            "(also: netchan demo http)")
+    add_commands(p)
+    return p
+
+
+def add_commands(p) -> None:
+    """The serve and fetch sub-commands, on `p` (this module's own parser, or
+    `netchan demo http`)."""
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("serve", "fetch"):
         c = sub.add_parser(name)
@@ -221,11 +233,13 @@ def build_parser():
     f = sub.choices["fetch"]
     f.add_argument("--url", required=True, help="http://ADDRESS[:PORT]/PATH")
     f.add_argument("--connect-timeout", type=float, default=30.0)
-    return p
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args) -> int:
     _stop_on_sigterm()
     try:
         return serve(args) if args.cmd == "serve" else fetch(args)

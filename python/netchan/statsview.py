@@ -2,8 +2,13 @@
 
 Each Stack (with export_stats=True, the default) keeps its counters in a small
 shared segment /dev/shm/netchan-stats.PID.N: a header with a JSON description
-(names of the counters, the port chain), then the live uint64 counters. This
-module only reads those segments; segments whose process is gone are removed.
+(names of the counters, the port chain), then the live uint64 counters.
+
+This module reads those segments. A user sees only the segments they may
+read (the writer makes them 0600: root sees every stack, others their own).
+Segments whose process is gone are removed by remove_stale_segments(), which
+`netchan stats` runs, and which a new Stack runs once per process
+(remove_stale_segments_once), so that killed processes do not fill /dev/shm.
 """
 from __future__ import annotations
 
@@ -18,6 +23,55 @@ STATS_DIR = "/dev/shm"
 PREFIX = "netchan-stats."
 MAGIC = 0x4E435354
 HEADER = 16384
+
+
+def segment_owner_pid(name: str) -> int | None:
+    """netchan-stats.PID.N -> PID; None for any other name."""
+    if not name.startswith(PREFIX):
+        return None
+    pid, dot, seq = name[len(PREFIX):].partition(".")
+    if not (pid.isdigit() and dot and seq.isdigit()):
+        return None
+    return int(pid)
+
+
+def remove_stale_segments(directory: str = STATS_DIR) -> list[str]:
+    """Remove the stats segments of processes that no longer exist, where
+    this process may (its own files, or any as root); others are left for
+    their owner or root. Returns the paths removed. Never raises for a
+    segment it cannot remove or that vanished meanwhile."""
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    me = os.geteuid()
+    for name in names:
+        pid = segment_owner_pid(name)
+        if pid is None or pid_alive(pid):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            if me != 0 and os.lstat(path).st_uid != me:
+                continue
+            os.unlink(path)
+            removed.append(path)
+        except OSError:
+            continue
+    return removed
+
+
+_cleaned = set()
+
+
+def remove_stale_segments_once(directory: str = STATS_DIR) -> list[str]:
+    """remove_stale_segments, the first time a process calls it (per
+    directory): what a Stack runs when it starts."""
+    key = (os.getpid(), directory)
+    if key in _cleaned:
+        return []
+    _cleaned.add(key)
+    return remove_stale_segments(directory)
 
 
 def read_segment(path: str) -> dict | None:
@@ -46,29 +100,25 @@ def read_segment(path: str) -> dict | None:
             "counters": counters, "wire": wire, "ports": ports, "path": path}
 
 
-def list_stacks(pid: int | None = None, clean: bool = True) -> list[dict]:
+def list_stacks(pid: int | None = None, clean: bool = True,
+                directory: str = STATS_DIR) -> list[dict]:
+    """The live stacks this user may read (all of them, as root), optionally
+    only those of process `pid`; with clean=True, stale segments are removed
+    first (remove_stale_segments)."""
+    if clean:
+        remove_stale_segments(directory)
     out = []
     try:
-        names = sorted(os.listdir(STATS_DIR))
+        names = sorted(os.listdir(directory))
     except FileNotFoundError:
         return out
     for name in names:
-        if not name.startswith(PREFIX):
+        owner = segment_owner_pid(name)
+        if owner is None or (pid is not None and owner != pid) or not pid_alive(owner):
             continue
-        try:
-            owner = int(name[len(PREFIX):].split(".")[0])
-        except ValueError:
-            continue
-        path = os.path.join(STATS_DIR, name)
-        if not pid_alive(owner):
-            if clean:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
-            continue
-        if pid is not None and owner != pid:
-            continue
+        path = os.path.join(directory, name)
+        if not os.access(path, os.R_OK):
+            continue        # another user's stack (0600): not ours to show
         try:
             seg = read_segment(path)
         except (OSError, ValueError, struct.error):

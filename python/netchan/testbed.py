@@ -34,8 +34,9 @@ rule drops packets as the kernel holds them: with offloads on, a TCP sender's
 GSO packet of up to 64 KB is one packet; `--offload off` makes every packet
 one wire frame.
 There is no delay, reorder, duplication or corruption: those need the netem
-qdisc, absent from the kernels netchan is developed on. netchan's fault port
-does them on the netchan side: afpacket:eth0?delay=5ms&reorder=2%.
+qdisc, absent from the kernels netchan is developed on (`up --delay` checks:
+see netem_status), and the testbed would not read it back. netchan's fault
+port does them on the netchan side: afpacket:eth0?delay=5ms&reorder=2%.
 
 Everything is read back from the kernel (namespaces, links, addresses, tc,
 nftables): `status` needs no state file, and `up` converges to what it is
@@ -83,11 +84,74 @@ CAP_SYS_ADMIN = 21
 
 NO_NETEM = (
     "the testbed cannot add {what}: that needs the netem qdisc, which this kernel does not have "
-    "(tc answers 'Specified qdisc kind is unknown'); the testbed shapes only rate (tbf) and "
-    "loss (nftables). Put {what} in netchan's fault port on the netchan side instead, e.g. "
-    "afpacket:eth0?{example} or shm:x?delay=5ms&reorder=2% (parameters: loss, dup, reorder, "
-    "corrupt, delay, hold, seed)"
+    "({evidence}); the testbed shapes only rate (tbf) and loss (nftables). Put {what} in "
+    "netchan's fault port on the netchan side instead, e.g. afpacket:eth0?{example} or "
+    "shm:x?delay=5ms&reorder=2% (parameters: loss, dup, reorder, corrupt, delay, hold, seed)"
 )
+NETEM_NOT_DRIVEN = (
+    "the testbed does not add {what}: this kernel has the netem qdisc ({evidence}), but the "
+    "testbed only drives tbf (rate) and nftables (loss) and reads them back for `status`; "
+    "a netem qdisc it did not make would be overwritten by the next `up`, and `status` would "
+    "not show it. Put {what} in netchan's fault port on the netchan side instead, e.g. "
+    "afpacket:eth0?{example} or shm:x?delay=5ms&reorder=2% (parameters: loss, dup, reorder, "
+    "corrupt, delay, hold, seed), or add netem yourself on a testbed without --rate: "
+    "netchan testbed exec h1 -- tc qdisc add dev eth0 root netem delay 5ms"
+)
+
+
+def netem_status() -> tuple[bool | None, str]:
+    """Does this kernel have the netem qdisc? (True/False/None = unknown,
+    and how that was found). As root, the answer is a real attempt: `tc qdisc
+    add ... netem` on lo in a throwaway network namespace (unshare -n), which
+    also loads the module if there is one; otherwise the kernel's config
+    (/proc/config.gz), the loaded modules and `modprobe -n` are read."""
+    tc = shutil.which("tc") or shutil.which("tc", path="/usr/sbin:/sbin")
+    unshare = shutil.which("unshare") or shutil.which("unshare", path="/usr/bin:/bin")
+    if os.geteuid() == 0 and tc and unshare:
+        try:
+            r = subprocess.run([unshare, "-n", tc, "qdisc", "add", "dev", "lo", "root",
+                                "netem", "delay", "1ms"], capture_output=True, text=True,
+                               timeout=10)
+        except (OSError, subprocess.SubprocessError) as e:
+            r = None
+            tried = f"unshare -n tc qdisc add dev lo root netem failed to run: {e}"
+        if r is not None:
+            if r.returncode == 0:
+                return True, "tc qdisc add ... netem worked in a scratch network namespace"
+            err = (r.stderr.strip().splitlines() or ["?"])[-1]
+            if "unknown" in err.lower() or "not supported" in err.lower():
+                return False, (f"tc qdisc add ... netem in a scratch network namespace "
+                               f"answered {err!r}")
+            tried = f"tc qdisc add ... netem in a scratch namespace answered {err!r}"
+    else:
+        tried = "not root: no scratch namespace to try tc in"
+    try:
+        import gzip
+        with gzip.open("/proc/config.gz", "rt") as f:
+            for line in f:
+                if line.startswith("CONFIG_NET_SCH_NETEM="):
+                    if line.strip().endswith("=y"):
+                        return True, "CONFIG_NET_SCH_NETEM=y in /proc/config.gz"
+                    break       # =m: a module, which may or may not be installed
+                if line.startswith("# CONFIG_NET_SCH_NETEM is not set"):
+                    return False, "CONFIG_NET_SCH_NETEM is not set in /proc/config.gz"
+    except OSError:
+        pass
+    try:
+        with open("/proc/modules") as f:
+            if any(line.split()[0] == "sch_netem" for line in f if line.strip()):
+                return True, "the sch_netem module is loaded (/proc/modules)"
+    except OSError:
+        pass
+    modprobe = shutil.which("modprobe") or shutil.which("modprobe", path="/usr/sbin:/sbin")
+    if modprobe:
+        r = subprocess.run([modprobe, "-n", "sch_netem"], capture_output=True, text=True)
+        if r.returncode == 0:
+            return True, "modprobe -n sch_netem finds the module"
+        return False, "modprobe -n sch_netem finds no such module"
+    return None, f"could not be checked ({tried}; no /proc/config.gz entry, no modprobe)"
+
+
 _NETEM_ONLY = {
     "delay": ("delay", "delay=5ms"),
     "reorder": ("reordering", "reorder=2%&delay=1ms"),
@@ -379,7 +443,12 @@ class Testbed:
                            ("corrupt", corrupt)):
             if value is not None:
                 what, example = _NETEM_ONLY[key]
-                raise TestbedError(NO_NETEM.format(what=what, example=example))
+                have, evidence = netem_status()
+                text = NO_NETEM if have is False else NETEM_NOT_DRIVEN
+                if have is None:
+                    text = text.replace("this kernel has the netem qdisc", "netem on this "
+                                        "kernel")
+                raise TestbedError(text.format(what=what, example=example, evidence=evidence))
         try:
             hosts = int(hosts)
         except (TypeError, ValueError):
@@ -813,7 +882,9 @@ def _main(args) -> int:
         else:
             print("\n\n".join(i.format() if i else f"testbed {n}: not up"
                               for n, i in zip(names, infos)))
-        return 0
+        # a testbed asked for by name that is not up is an error, like
+        # `netchan stats --pid PID` of a process without stacks
+        return 1 if args.name and not any(infos) else 0
     if action == "exec":
         tb = Testbed(args.name)
         cmd = list(args.cmd)
@@ -866,7 +937,8 @@ def add_parser(sub) -> None:
     for flag, param in (("delay", "delay"), ("reorder", "reorder"), ("duplicate", "dup"),
                         ("corrupt", "corrupt")):
         up.add_argument(f"--{flag}", default=None,
-                        help=f"refused: no netem here; use netchan's fault port ({param}=...)")
+                        help=f"refused (the testbed drives no netem); use netchan's fault port "
+                             f"({param}=...)")
     up.add_argument("--json", action="store_true", help="print the status as JSON")
 
     st = tsub.add_parser("status", help="hosts, addresses, MACs, rate and loss, read from the kernel")

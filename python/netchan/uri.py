@@ -90,7 +90,12 @@ def parse_port_uri(uri: str) -> PortSpec:
     if not target:
         raise ValueError(f"port URI {uri!r}: {kind}: needs a name after the colon")
     spec = PortSpec(kind=kind, target=target, uri=uri)
+    seen = {}
     for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
+        if key in seen:
+            raise ValueError(f"port URI {uri!r}: parameter {key!r} given twice "
+                             f"({key}={seen[key]} and {key}={value}); keep one")
+        seen[key] = value
         if key in ("loss", "dup", "reorder", "corrupt"):
             spec.fault[key] = parse_probability(value, key)
         elif key in ("delay", "hold"):

@@ -429,7 +429,7 @@ def test_cli_up_status_exec_down(make_testbed):
     r = cli("testbed", "down", "--name", name)
     assert r.returncode == 0 and "nothing to remove" in r.stdout
     r = cli("testbed", "status", "--name", name)
-    assert r.returncode == 0 and f"testbed {name}: not up" in r.stdout
+    assert r.returncode == 1 and f"testbed {name}: not up" in r.stdout
 
 
 # ---------------------------------------------------------------------------
