@@ -26,7 +26,8 @@ import numbers
 import operator
 from dataclasses import dataclass
 
-CC_NAMES = ("newreno", "cubic")         # the order of pyx/tcp_cc.pxi's CC_NAMES
+from netchan._core import CC_NAMES
+
 MAX_CONNS = 1 << 20
 # What one connection slot costs up front, whatever the traffic: its control
 # block, flow-table slots, channel ring and queues (measured: max_conns=2**24

@@ -13,91 +13,17 @@ Segments whose process is gone are removed by remove_stale_segments(), which
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import struct
 
 from netchan._core import pid_alive
-
-STATS_DIR = "/dev/shm"
-PREFIX = "netchan-stats."
-MAGIC = 0x4E435354
-HEADER = 16384
-
-
-def segment_owner_pid(name: str) -> int | None:
-    """netchan-stats.PID.N -> PID; None for any other name."""
-    if not name.startswith(PREFIX):
-        return None
-    pid, dot, seq = name[len(PREFIX):].partition(".")
-    if not (pid.isdigit() and dot and seq.isdigit()):
-        return None
-    return int(pid)
-
-
-def remove_stale_segments(directory: str = STATS_DIR) -> list[str]:
-    """Remove the stats segments of processes that no longer exist, where
-    this process may (its own files, or any as root); others are left for
-    their owner or root. Returns the paths removed. Never raises for a
-    segment it cannot remove or that vanished meanwhile."""
-    removed = []
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return removed
-    me = os.geteuid()
-    for name in names:
-        pid = segment_owner_pid(name)
-        if pid is None or pid_alive(pid):
-            continue
-        path = os.path.join(directory, name)
-        try:
-            if me != 0 and os.lstat(path).st_uid != me:
-                continue
-            os.unlink(path)
-            removed.append(path)
-        except OSError:
-            continue
-    return removed
-
-
-_cleaned = set()
-
-
-def remove_stale_segments_once(directory: str = STATS_DIR) -> list[str]:
-    """remove_stale_segments, the first time a process calls it (per
-    directory): what a Stack runs when it starts."""
-    key = (os.getpid(), directory)
-    if key in _cleaned:
-        return []
-    _cleaned.add(key)
-    return remove_stale_segments(directory)
-
-
-def read_segment(path: str) -> dict | None:
-    """One stack's counters: {'pid', 'uri', 'ip', 'mac', 'counters': {...},
-    'wire': {...}, 'ports': [{'kind', 'counters'}]}; None if not a stats segment."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size < HEADER:
-            return None
-        with mmap.mmap(f.fileno(), size, prot=mmap.PROT_READ) as m:
-            magic, version, n_ctr, n_wire, n_ports, meta_len = struct.unpack_from("<6I", m, 0)
-            if magic != MAGIC or version != 1:
-                return None
-            meta = json.loads(bytes(m[64:64 + meta_len]))
-            values = struct.unpack_from(f"<{n_ctr + n_wire + 1}Q", m, HEADER)
-            counters = dict(zip(meta["counters"], values[:n_ctr]))
-            wire = dict(zip(meta["wire"], values[n_ctr + 1:n_ctr + 1 + n_wire]))
-            fields = meta["port_fields"]
-            ports = []
-            off = HEADER + 8 * (n_ctr + n_wire + 1)
-            for kind in meta["ports"][:n_ports]:
-                vals = struct.unpack_from(f"<{len(fields)}Q", m, off)
-                ports.append({"kind": kind, "counters": dict(zip(fields, vals))})
-                off += 8 * len(fields)
-    return {"pid": meta["pid"], "uri": meta["uri"], "ip": meta["ip"], "mac": meta["mac"],
-            "counters": counters, "wire": wire, "ports": ports, "path": path}
+from netchan.stats_segment import (  # noqa: F401 (the segment's layout and files live there)
+    DIRECTORY as STATS_DIR,
+    owner_pid as segment_owner_pid,
+    read_segment,
+    remove_stale_segments,
+    remove_stale_segments_once,
+)
 
 
 def list_stacks(pid: int | None = None, clean: bool = True,

@@ -1,3 +1,2 @@
 cdef uint32_t _ip_to_u32(object host) except? 0
 cdef str _u32_to_ip(uint32_t a)
-cdef uint32_t _pow2_at_least(object n, str what) except 0

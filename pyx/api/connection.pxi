@@ -280,7 +280,7 @@ cdef class Connection:
         if self.stack.closed or t.gen != self.gen:
             self.closed = True
             return
-        self.st.now = max(self.st.now, self.stack._now())
+        stack_set_now(self.st, self.stack._now())
         t.flags &= ~TF_HANDLE
         t.flags |= TF_APP_CLOSED
         self.closed = True
@@ -400,7 +400,8 @@ cdef class Connection:
             t.keep_cnt = 0
             t.t_keep = 0
         else:
-            k_idle, k_intvl, k_cnt = _check_keepalive((idle, interval, count))
+            from netchan.config import check_keepalive
+            k_idle, k_intvl, k_cnt = check_keepalive((idle, interval, count))
             t.keep_idle = k_idle
             t.keep_intvl = k_intvl
             t.keep_cnt = k_cnt

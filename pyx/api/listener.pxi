@@ -45,7 +45,7 @@ cdef class TcpListener:
             return
         st = self.stack.st
         l = &st.listeners[self.lid]
-        st.now = max(st.now, self.stack._now())
+        stack_set_now(st, self.stack._now())
         while True:
             t = listener_pop(st, l)
             if t == NULL:

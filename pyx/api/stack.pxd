@@ -8,7 +8,6 @@ cdef class Stack:
     cdef object stats_path
     cdef readonly str uri
     cdef bint closed
-    cdef bint arenas_ready
     cdef uint64_t busy_poll_ns
     cdef uint64_t idle_since
     cdef bint nonblock_polled
@@ -18,8 +17,6 @@ cdef class Stack:
     cdef object pair_name
     cdef object __weakref__
     cdef Port _open_port(self, object port, object mtu)
-    cdef _alloc_state(self, uint32_t max_conns)
-    cdef _setup_stats(self, bint export)
     cdef _join_group(self, VirtualClock clock)
     cdef uint64_t _now(self)
     cdef uint64_t _deadline(self, object timeout) except? 1

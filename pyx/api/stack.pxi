@@ -7,10 +7,8 @@
 # (virtual in tests).
 
 import ipaddress as _ipaddress
-import json as _json
 import socket as _socket
 import weakref as _weakref
-import itertools as _itertools
 
 
 cdef int _EBADF = _errno.EBADF
@@ -19,17 +17,7 @@ cdef int _EADDRINUSE = _errno.EADDRINUSE
 cdef int _ENOTCONN = _errno.ENOTCONN
 cdef int _EHOSTUNREACH = _errno.EHOSTUNREACH
 cdef int _EAGAIN = _errno.EAGAIN
-cdef uint32_t STATS_MAGIC = 0x4e435354      # "NCST"
 cdef uint64_t NONBLOCK = 1                  # a deadline meaning "timeout=0"
-cdef size_t STATS_HEADER = 16384
-
-
-# struct nc_port_stats field by field, from its one list (NC_PORT_STATS in
-# include/netchan/port.h)
-PORT_STAT_FIELDS = tuple([nc_port_stat_name(i).decode() for i in range(NC_PORT_STAT_COUNT)])
-
-
-_stats_seq = _itertools.count()
 
 
 # pair name -> list of weak references to the stacks on it in this process
@@ -48,149 +36,111 @@ cdef class Stack:
              link's (1500 for a new link)
     clock    None for CLOCK_MONOTONIC, or a VirtualClock (tests)
 
-    options: max_conns, rcvbuf, sndbuf (bytes; rounded up to a power of
-    two), msl (seconds; TIME_WAIT is 2 x msl), rto_min, rto_max, rto_initial
-    (seconds), max_retries, syn_retries, delayed_ack (seconds, 0 = off),
-    timestamps, sack, window_scaling (bools), cc ("cubic" or "newreno", the
-    default for new connections), nodelay (Nagle off by default),
-    keepalive ((idle, interval, count) in seconds, or None = off),
-    syncookies (answer with SYN cookies when a listener's SYN queue is
-    full), challenge_ack_limit (RFC 5961 challenge ACKs per second),
-    busy_poll (seconds spent spinning before a blocking call sleeps),
-    background (a thread keeps the stack running — ACKs, handshakes,
-    timers — while the application is busy elsewhere; real clock only),
-    export_stats (bool), seed (int: makes ISNs and ports reproducible).
+    options (checked by netchan.config.stack_config before anything opens;
+    a wrong kind raises TypeError, a wrong value ValueError):
+      max_conns=4096          connection slots (each ~660 B up front)
+      rcvbuf=None sndbuf=None window bytes, rounded up to a power of two;
+                              None: 4 MiB on a jumbo link, else 1 MiB
+      msl=30.0                seconds; TIME_WAIT lasts 2 x msl
+      rto_min=1.0 rto_max=60.0 rto_initial=1.0   seconds (RFC 6298)
+      max_retries=15 syn_retries=6   retransmissions before giving up
+      delayed_ack=0.04        seconds, 0 = off (at most 0.5)
+      timestamps=True sack=True window_scaling=True   TCP options offered
+      cc='cubic'              or 'newreno': the default for new connections
+      nodelay=False           True turns Nagle off for new connections
+      keepalive=None          (idle, interval, count) in seconds, None = off
+      syncookies=True         answer with SYN cookies when a SYN queue is full
+      challenge_ack_limit=1000   RFC 5961 challenge ACKs (and ICMP errors) per second
+      frag_timeout=30.0 frag_max_datagrams=16 frag_max_bytes=1048576   reassembly bounds
+      busy_poll=5e-05         seconds a blocking call spins before it sleeps
+      background=False        a thread keeps the stack running (ACKs,
+                              handshakes, timers) while the application is
+                              busy elsewhere; real clock only
+      export_stats=True       counters readable by `netchan stats`
+      seed=None               an int makes ISNs and ports reproducible
+      ttl=64                  IPv4 time to live
     """
 
     def __cinit__(self):
         self.st = NULL
         self.closed = True
-        self.arenas_ready = False
 
-    def __init__(self, port="shm:netchan", ip="198.18.0.1/15", mtu=None, clock=None, *,
-                 max_conns=4096, rcvbuf=None, sndbuf=None, msl=30.0, rto_min=1.0,
-                 rto_max=60.0, rto_initial=1.0, max_retries=15, syn_retries=6,
-                 delayed_ack=0.04, timestamps=True, sack=True, window_scaling=True,
-                 cc="cubic", nodelay=False, keepalive=None, syncookies=True,
-                 challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
-                 frag_max_bytes=1 << 20, busy_poll=50e-6, background=False,
-                 export_stats=True, seed=None, ttl=64):
-        # Everything that can be checked without the port is checked first,
-        # so a refused setting never leaves a link claimed.
+    def __init__(self, port="shm:netchan", ip="198.18.0.1/15", mtu=None, clock=None,
+                 **options):
+        # Every setting is checked (netchan.config) before anything is
+        # opened, so a refused setting never leaves a link claimed.
+        from netchan.config import stack_config
         if clock is not None and not isinstance(clock, VirtualClock):
             raise TypeError("clock must be None (real time) or a netchan.VirtualClock")
-        try:
-            iface = _ipaddress.IPv4Interface(ip)
-        except (ValueError, TypeError):
-            raise ValueError(f"ip={ip!r}: expected an IPv4 address with prefix, e.g. 198.18.0.1/15") from None
-        if iface.network.prefixlen == 32 or iface.ip == iface.network.network_address:
-            raise ValueError(f"ip={ip!r}: use a host address with a prefix shorter than /32")
-        max_conns = int(max_conns)
-        if not 1 <= max_conns <= (1 << 24):
-            raise ValueError(f"max_conns={max_conns}: must be between 1 and 16777216")
-        cc_id = cc_from_name(cc)
-        keep = _check_keepalive(keepalive) if keepalive is not None else None
-        if not (0 < rto_min <= rto_initial <= rto_max):
-            raise ValueError("need 0 < rto_min <= rto_initial <= rto_max")
-        if frag_timeout <= 0 or not 1 <= frag_max_datagrams <= 1024 or frag_max_bytes < 65536:
-            raise ValueError("need frag_timeout > 0, 1 <= frag_max_datagrams <= 1024, "
-                             "frag_max_bytes >= 65536")
-        if rcvbuf is not None:
-            _pow2_at_least(rcvbuf, "rcvbuf")
-        if sndbuf is not None:
-            _pow2_at_least(sndbuf, "sndbuf")
-        if background and clock is not None:
+        cfg = stack_config(ip, mtu, **options)
+        if cfg.background and clock is not None:
             raise ValueError("background=True needs the real clock (a virtual clock only "
                              "moves when the test moves it)")
-        self.port = self._open_port(port, mtu)
+        self.port = self._open_port(port, cfg.mtu)
         self.uri = self.port.uri if isinstance(port, Port) else port
         self.closed = False                 # from here on, close() undoes what was done
         try:
-            self._setup(port, iface, mtu, clock, max_conns, rcvbuf, sndbuf, msl, rto_min,
-                        rto_max, rto_initial, max_retries, syn_retries, delayed_ack,
-                        timestamps, sack, window_scaling, cc_id, nodelay, keep, syncookies,
-                        challenge_ack_limit, frag_timeout, frag_max_datagrams, frag_max_bytes,
-                        busy_poll, background, export_stats, seed, ttl)
+            self._setup(cfg, clock)
         except BaseException:
             self.close(linger=0)
             raise
 
-    def _setup(self, port, iface, mtu, clock, max_conns, rcvbuf, sndbuf, msl, rto_min,
-               rto_max, rto_initial, max_retries, syn_retries, delayed_ack, timestamps, sack,
-               window_scaling, cc_id, nodelay, keep, syncookies, challenge_ack_limit,
-               frag_timeout, frag_max_datagrams, frag_max_bytes, busy_poll, background,
-               export_stats, seed, ttl):
-        self.port.check_address(str(iface.ip))
+    def _setup(self, cfg, VirtualClock clock):
+        self.port.check_address(cfg.ip)
         cdef uint32_t port_mtu = self.port.p.mtu
-        if mtu is not None and int(mtu) != port_mtu:
-            raise ValueError(f"mtu={mtu}: the port's MTU is {port_mtu}")
+        if cfg.mtu is not None and cfg.mtu != port_mtu:
+            raise ValueError(f"mtu={cfg.mtu}: the port's MTU is {port_mtu}")
+        # windows: 4 MiB on a jumbo link, 1 MiB otherwise, unless given
         big = port_mtu > 9000
-        rcv = _pow2_at_least(rcvbuf if rcvbuf is not None else (4 << 20 if big else 1 << 20), "rcvbuf")
-        snd = _pow2_at_least(sndbuf if sndbuf is not None else (4 << 20 if big else 1 << 20), "sndbuf")
-        self._alloc_state(max_conns)
+        cdef uint32_t rcv = cfg.rcvbuf or (4 << 20 if big else 1 << 20)
+        cdef uint32_t snd = cfg.sndbuf or (4 << 20 if big else 1 << 20)
+        self.st = stack_state_alloc(cfg.max_conns, cfg.frag_max_datagrams)
+        if self.st == NULL:
+            raise MemoryError(f"cannot allocate the stack's tables for max_conns="
+                              f"{cfg.max_conns}")
         cdef StackState *st = self.st
+        self.chan_region = map_private(st.chan_stride * cfg.max_conns, False)
+        st.chan_mem = self.chan_region.ptr
         st.port = self.port.p
         memcpy(st.mac, self.port.p.mac, 6)
-        st.ip = int(iface.ip)
-        st.netmask = int(iface.network.netmask)
+        st.ip = int(_ipaddress.IPv4Address(cfg.ip))
+        st.netmask = int(_ipaddress.IPv4Address(cfg.netmask))
         st.mtu = port_mtu
-        st.cfg.max_conns = max_conns
         st.cfg.rcvbuf = rcv
         st.cfg.sndbuf = snd
-        st.cfg.chan_size = CHAN_SIZE
-        st.cfg.listen_chan_size = 1024
-        st.cfg.udp_chan_size = 1024
-        st.cfg.msl_ns = <uint64_t>(float(msl) * 1e9)
-        st.cfg.rto_init_ns = <uint64_t>(float(rto_initial) * 1e9)
-        st.cfg.rto_min_ns = <uint64_t>(float(rto_min) * 1e9)
-        st.cfg.rto_max_ns = <uint64_t>(float(rto_max) * 1e9)
-        st.cfg.max_retries = int(max_retries)
-        st.cfg.syn_retries = int(syn_retries)
-        st.cfg.delack_ns = <uint64_t>(float(delayed_ack) * 1e9)
-        st.cfg.arp_timeout_ns = 60 * 1000000000ULL
-        st.cfg.arp_retry_ns = 1000000000ULL
-        st.cfg.arp_max_tries = 5
-        st.cfg.timestamps = bool(timestamps)
-        st.cfg.sack = bool(sack)
-        st.cfg.window_scaling = bool(window_scaling)
-        st.cfg.ttl = int(ttl)
-        st.cfg.cc = <uint8_t>cc_id
-        st.cfg.nodelay = bool(nodelay)
-        st.cfg.syncookies = bool(syncookies)
-        st.cfg.challenge_ack_limit = int(challenge_ack_limit)
-        st.cfg.frag_timeout_ns = <uint64_t>(float(frag_timeout) * 1e9)
-        st.cfg.frag_max_bytes = int(frag_max_bytes)
-        if frag_init(st, int(frag_max_datagrams)) != 0:
-            raise MemoryError("cannot allocate the IPv4 reassembly slots")
-        st.scratch = <uint8_t *>malloc(IPV4_MAX_LEN)
-        if st.scratch == NULL:
-            raise MemoryError()
-        if keep is not None:
-            st.cfg.keep_idle_ns, st.cfg.keep_intvl_ns, st.cfg.keep_cnt = keep
-        st.arp_gen = 1
-        st.tick_ns = 1000000
-        rnd = _os.urandom(16) if seed is None else int(seed).to_bytes(16, "little", signed=False)
-        st.isn_key0 = int.from_bytes(rnd[:8], "little")
-        st.isn_key1 = int.from_bytes(rnd[8:], "little")
-        rnd2 = _os.urandom(16) if seed is None else (int(seed) + 1).to_bytes(16, "little", signed=False)
-        st.cookie_key0 = int.from_bytes(rnd2[:8], "little")
-        st.cookie_key1 = int.from_bytes(rnd2[8:], "little")
-        st.eph_next = EPHEMERAL_LO + (st.isn_key0 % (EPHEMERAL_HI - EPHEMERAL_LO + 1))
-        st.ip_ident = <uint16_t>(st.isn_key1 & 0xffff)
-        rc = arena_init(&st.rcv_arena, rcv, max_conns)
-        if rc == 0:
-            rc = arena_init(&st.snd_arena, snd, max_conns)
-        self.arenas_ready = True
+        st.cfg.msl_ns = cfg.msl_ns
+        st.cfg.rto_init_ns = cfg.rto_initial_ns
+        st.cfg.rto_min_ns = cfg.rto_min_ns
+        st.cfg.rto_max_ns = cfg.rto_max_ns
+        st.cfg.max_retries = cfg.max_retries
+        st.cfg.syn_retries = cfg.syn_retries
+        st.cfg.delack_ns = cfg.delayed_ack_ns
+        st.cfg.timestamps = cfg.timestamps
+        st.cfg.sack = cfg.sack
+        st.cfg.window_scaling = cfg.window_scaling
+        st.cfg.ttl = cfg.ttl
+        st.cfg.cc = <uint8_t>cfg.cc_id
+        st.cfg.nodelay = cfg.nodelay
+        st.cfg.syncookies = cfg.syncookies
+        st.cfg.challenge_ack_limit = cfg.challenge_ack_limit
+        st.cfg.frag_timeout_ns = cfg.frag_timeout_ns
+        st.cfg.frag_max_bytes = cfg.frag_max_bytes
+        if cfg.keepalive is not None:
+            st.cfg.keep_idle_ns, st.cfg.keep_intvl_ns, st.cfg.keep_cnt = cfg.keepalive
+        rnd = _os.urandom(16) if cfg.seed is None else cfg.seed.to_bytes(16, "little")
+        rnd2 = _os.urandom(16) if cfg.seed is None else (cfg.seed + 1).to_bytes(16, "little")
+        stack_state_keys(st, int.from_bytes(rnd[:8], "little"), int.from_bytes(rnd[8:], "little"),
+                         int.from_bytes(rnd2[:8], "little"), int.from_bytes(rnd2[8:], "little"))
+        rc = stack_state_arenas(st, rcv, snd)
         if rc != 0:
-            raise OSError(-rc, f"cannot set up the window arenas ({max_conns} x {rcv} B): "
+            raise OSError(-rc, f"cannot set up the window arenas ({cfg.max_conns} x {rcv} B): "
                                f"{_os.strerror(-rc)}")
-        self.busy_poll_ns = <uint64_t>(float(busy_poll) * 1e9)
+        self.busy_poll_ns = cfg.busy_poll_ns
         self.vclock = clock
         self._join_group(clock)
-        self._setup_stats(bool(export_stats))
-        st.now = self._now()
-        st.cur_tick = st.now // st.tick_ns
-        if background:
+        self.stats_region, self.stats_path = stats_segment_open(self, cfg.export_stats)
+        stack_state_start(st, self._now())
+        if cfg.background:
             if self.vclock is not None:
                 raise ValueError("background=True needs the real clock (a pair's other end "
                                  "runs on a virtual clock)")
@@ -208,94 +158,6 @@ cdef class Stack:
         from netchan.uri import parse_port_uri
         spec = parse_port_uri(port)
         return open_port(spec, mtu)
-
-    cdef _alloc_state(self, uint32_t max_conns):
-        cdef StackState *st = <StackState *>calloc(1, sizeof(StackState))
-        cdef uint32_t i, fsize
-        if st == NULL:
-            raise MemoryError()
-        self.st = st
-        st.tcbs = <Tcb *>calloc(max_conns, sizeof(Tcb))
-        st.tcb_free = <uint32_t *>malloc(max_conns * sizeof(uint32_t))
-        st.active = <uint32_t *>malloc(max_conns * sizeof(uint32_t))
-        st.outq = <uint32_t *>malloc(max_conns * sizeof(uint32_t))
-        fsize = 1024
-        while fsize < 2 * max_conns:
-            fsize <<= 1
-        st.flows = <FlowSlot *>calloc(fsize, sizeof(FlowSlot))
-        st.flow_mask = fsize - 1
-        st.wheel = <uint32_t *>malloc(WHEEL_SLOTS * sizeof(uint32_t))
-        st.wheel_mask = WHEEL_SLOTS - 1
-        st.max_listeners = 256
-        st.listeners = <Listener *>calloc(st.max_listeners, sizeof(Listener))
-        st.listen_active = <int32_t *>malloc(st.max_listeners * sizeof(int32_t))
-        st.listen_by_port = <int32_t *>malloc(PORT_SPACE * sizeof(int32_t))
-        st.max_udp = 1024
-        st.udps = <UdpSock *>calloc(st.max_udp, sizeof(UdpSock))
-        st.udp_by_port = <int32_t *>malloc(PORT_SPACE * sizeof(int32_t))
-        if (st.tcbs == NULL or st.tcb_free == NULL or st.active == NULL or st.outq == NULL or
-                st.flows == NULL or st.wheel == NULL or st.listeners == NULL or
-                st.listen_active == NULL or st.listen_by_port == NULL or st.udps == NULL or
-                st.udp_by_port == NULL):
-            raise MemoryError("cannot allocate the stack's tables")
-        for i in range(max_conns):
-            st.tcb_free[i] = max_conns - 1 - i
-            st.tcbs[i].id = i
-            st.tcbs[i].t_slot = NC_BUF_NONE
-        st.tcb_nfree = max_conns
-        for i in range(fsize):
-            st.flows[i].tcb = NC_BUF_NONE
-        for i in range(WHEEL_SLOTS):
-            st.wheel[i] = NC_BUF_NONE
-        for i in range(PORT_SPACE):
-            st.listen_by_port[i] = -1
-            st.udp_by_port[i] = -1
-        st.cfg.chan_size = CHAN_SIZE
-        st.chan_stride = nc_ring_memsize(CHAN_SIZE)
-        self.chan_region = map_private(st.chan_stride * max_conns, False)
-        st.chan_mem = self.chan_region.ptr
-
-    cdef _setup_stats(self, bint export):
-        """Counters live in a small shared segment so that `netchan stats`
-        can read a running stack from another process."""
-        cdef StackState *st = self.st
-        cdef size_t size = STATS_HEADER + 8 * (C_COUNT + WIRE_ERROR_COUNT) + 4 * sizeof(nc_port_stats)
-        cdef uint32_t *hdr
-        kinds = []
-        p = self.port
-        while p is not None:
-            kinds.append(type(p).__name__)
-            p = p.inner
-        meta = _json.dumps({
-            "pid": _os.getpid(), "uri": self.uri, "ip": self.ip, "mac": self.mac,
-            "counters": list(COUNTER_NAMES), "wire": list(WIRE_ERROR_NAMES[1:]),
-            "port_fields": list(PORT_STAT_FIELDS), "ports": kinds[:4],
-        }).encode()
-        if len(meta) + 64 > STATS_HEADER:
-            raise AssertionError("stats header overflow")
-        if export:
-            path = f"/dev/shm/netchan-stats.{_os.getpid()}.{next(_stats_seq)}"
-            size = round_up(size, PAGE_SIZE)
-            fd = _os.open(path, _os.O_RDWR | _os.O_CREAT | _os.O_TRUNC, 0o644)
-            try:
-                _os.ftruncate(fd, size)
-                self.stats_region = map_fd(fd, size, False, path)
-            finally:
-                _os.close(fd)
-            self.stats_path = path
-        else:
-            self.stats_region = map_private(size, False)
-        hdr = <uint32_t *>self.stats_region.ptr
-        hdr[1] = 1                       # version
-        hdr[2] = C_COUNT
-        hdr[3] = WIRE_ERROR_COUNT - 1
-        hdr[4] = 4                       # port stat slots
-        hdr[5] = len(meta)
-        memcpy(self.stats_region.ptr + 64, <const char *>meta, len(meta))
-        st.ctr = <uint64_t *>(self.stats_region.ptr + STATS_HEADER)
-        st.wire_err = st.ctr + C_COUNT
-        st.stats_ports = <nc_port_stats *>(st.wire_err + WIRE_ERROR_COUNT)
-        nc_store_release_u32(&hdr[0], STATS_MAGIC)
 
     cdef _join_group(self, VirtualClock clock):
         self.group = [self]
@@ -322,33 +184,7 @@ cdef class Stack:
     # ---- lifetime -----------------------------------------------------------------
 
     def __dealloc__(self):
-        cdef StackState *st = self.st
-        if st == NULL:
-            return
-        if self.arenas_ready:
-            arena_destroy(&st.rcv_arena)
-            arena_destroy(&st.snd_arena)
-        for i in range(st.max_listeners if st.listeners != NULL else 0):
-            free(st.listeners[i].aq)
-            free(st.listeners[i].chan)
-        for i in range(st.max_udp if st.udps != NULL else 0):
-            free(st.udps[i].chan)
-            _udp_free_big(&st.udps[i])
-            free(st.udps[i].big)
-        frag_destroy(st)
-        free(st.scratch)
-        free(st.tcbs)
-        free(st.tcb_free)
-        free(st.active)
-        free(st.outq)
-        free(st.flows)
-        free(st.wheel)
-        free(st.listeners)
-        free(st.listen_active)
-        free(st.listen_by_port)
-        free(st.udps)
-        free(st.udp_by_port)
-        free(st)
+        stack_state_free(self.st)
         self.st = NULL
 
     def close(self, linger=None):
@@ -376,7 +212,7 @@ cdef class Stack:
             self.bg_thread = None
         self.closed = True
         if st != NULL and st.tcbs != NULL and st.ctr != NULL:
-            st.now = self._now()
+            stack_set_now(st, self._now())
             for i in range(st.cfg.max_conns):
                 t = &st.tcbs[i]
                 # Connections the application still holds are reset; those it
@@ -528,7 +364,7 @@ cdef class Stack:
 
     cdef void _kick(self) noexcept:
         """Send what an API call scheduled, now rather than at the next poll."""
-        self.st.now = max(self.st.now, self._now())
+        stack_set_now(self.st, self._now())
         if self.background:
             stack_output(self.st)
         else:
@@ -629,13 +465,12 @@ cdef class Stack:
         established. Raises ConnectionRefusedError, TimeoutError, ..."""
         self._check_open()
         cdef StackState *st = self.st
-        host, rport = address
+        from netchan.config import parse_address
+        host, rport = parse_address(address, "address")
         cdef uint32_t raddr = _ip_to_u32(host)
-        rport = int(rport)
-        if not 1 <= rport <= 65535:
-            raise ValueError(f"port {rport} is not in 1..65535")
         if timeout is not None and float(timeout) <= 0:
-            raise ValueError("connect needs timeout=None or > 0")
+            raise ValueError(f"connect(timeout={timeout!r}): connect waits for the handshake; "
+                             f"give None (no limit) or seconds > 0")
         if (raddr & st.netmask) != (st.ip & st.netmask):
             raise _os_error(_EHOSTUNREACH, f"{host} is not on {self.ip}'s network (no routes yet)")
         cdef uint16_t lport
@@ -649,7 +484,7 @@ cdef class Stack:
         if t == NULL:
             raise _os_error(_errno.ENOBUFS, "connection table or window memory exhausted "
                                             "(raise max_conns)")
-        st.now = max(st.now, self._now())
+        stack_set_now(st, self._now())
         tcp_open_tcb(st, t, st.ip, raddr, lport, rport,
                      tcp_isn(st, st.ip, raddr, lport, rport, st.now))
         t.mss = 536

@@ -19,13 +19,14 @@ cdef class UdpSocket:
         """Send one datagram to (host, port); returns its length."""
         self._u()
         cdef StackState *st = self.stack.st
-        host, port = address
+        from netchan.config import parse_address
+        host, port = parse_address(address, "address")
         cdef uint32_t dst = _ip_to_u32(host)
         cdef Py_buffer view
         cdef int rc
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
-            st.now = max(st.now, self.stack._now())
+            stack_set_now(st, self.stack._now())
             rc = udp_send(st, self.port, dst, int(port), <const uint8_t *>view.buf, view.len)
             if rc < 0:
                 raise _os_error(-rc, f"sendto {host}:{port} ({view.len} bytes, MTU {st.mtu})")
@@ -82,7 +83,7 @@ cdef class UdpSocket:
         u = &self.stack.st.udps[self.uid]
         while nc_ring_dequeue(u.chan, &b):
             self.stack.st.port.ops.free_burst(self.stack.st.port, &b, 1)
-        _udp_free_big(u)
+        udp_free_big(u)
         u.active = False
         self.stack.st.udp_by_port[self.port] = -1
         self.closed = True

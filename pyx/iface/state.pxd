@@ -116,3 +116,11 @@ cdef struct StackState:
     # the stats segment: port counters are copied there now and then
     uint64_t stats_next_copy
     nc_port_stats *stats_ports  # [4]: the port chain, outermost first
+
+cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams) noexcept nogil
+cdef void stack_state_keys(StackState *st, uint64_t isn0, uint64_t isn1, uint64_t cookie0,
+                           uint64_t cookie1) noexcept nogil
+cdef int stack_state_arenas(StackState *st, uint32_t rcvbuf, uint32_t sndbuf) noexcept nogil
+cdef void stack_state_start(StackState *st, uint64_t now) noexcept nogil
+cdef void stack_set_now(StackState *st, uint64_t now) noexcept nogil
+cdef void stack_state_free(StackState *st) noexcept nogil

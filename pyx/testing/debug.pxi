@@ -13,7 +13,7 @@ def debug_arp_add(Stack stack, ip, mac):
     cdef bytes m = bytes.fromhex(mac.replace(":", "")) if isinstance(mac, str) else bytes(mac)
     if len(m) != 6:
         raise ValueError(f"bad MAC {mac!r}")
-    st.now = max(st.now, stack._now())
+    stack_set_now(st, stack._now())
     arp_resolved(st, arp_slot_for(st, a), <const uint8_t *>m)
     stack._kick()
 
@@ -52,7 +52,7 @@ def debug_connection(Stack stack, str state, int local_port, remote, *, uint32_t
     cdef Tcb *t = tcb_alloc(st)
     if t == NULL:
         raise _os_error(_errno.ENOBUFS, "no free connection")
-    st.now = max(st.now, stack._now())
+    stack_set_now(st, stack._now())
     tcp_open_tcb(st, t, st.ip, raddr, local_port, rport, iss)
     t.irs = irs
     t.rcv_wscale = 0                    # set below when scaling is asked for

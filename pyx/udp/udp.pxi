@@ -32,7 +32,7 @@ cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
     return 0
 
 
-cdef void _udp_free_big(UdpSock *u) noexcept nogil:
+cdef void udp_free_big(UdpSock *u) noexcept nogil:
     cdef uint32_t i
     if u.big == NULL:
         return
