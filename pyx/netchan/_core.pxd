@@ -3,20 +3,30 @@
 # One extension module (the hot path calls across pieces without an import
 # boundary, as uvloop's loop.pyx does), assembled from the layer folders of
 # pyx/. Each piece's .pxd below declares what it offers to the others; its
-# .pxi beside it holds the code. A piece may use only what the .pxd files of
-# its own layer and of the layers it "needs" declare (each .pxd's first lines
-# say which); tests/test_layers.py checks that against the code.
+# .pxi beside it holds the code; what a .pxd does not declare is private to
+# its piece. A piece may use its own layer and what the table below allows.
 #
-#   base/   errors, clocks, keyed hashing             needs: -
-#   mem/    mapped regions, window arenas, pools       needs: base
-#   wire/   parse/emit of frames (pure functions)      needs: base
-#   ports/  drivers behind the nc_port vtable          needs: base, mem
-#   iface/  the interface: state, classifier, ARP,     needs: base, mem, wire, ports,
-#           transmit queue, poll loop                         ip, udp, tcp
-#   ip/     IPv4 output, reassembly, ICMP              needs: base, mem, wire, iface (txq, arp)
-#   udp/    UDP sockets' C side                        needs: ip, iface (txq)
-#   tcp/    control blocks, input, output, timers      needs: base, mem, wire, ip, iface (txq)
-#   api/    Python classes (exceptions only here)      needs: everything below
+# Layers, in data-flow order, and what each may use besides itself (a name
+# is a layer folder, or folder/piece for one piece of it):
+#
+#   base:   -                                      errors, clocks, hashing, rate limits
+#   mem:    base                                   mapped regions, window arenas, pools, channels
+#   wire:   base                                   parse/emit of frames (pure functions)
+#   ports:  base mem wire                          drivers behind the nc_port vtable
+#   ip:     base mem wire iface/state iface/counters iface/txq iface/arp
+#                                                  IPv4 output, reassembly, ICMP
+#   udp:    base mem wire ip iface/state iface/counters iface/txq iface/arp
+#                                                  UDP sockets' C side
+#   tcp:    base mem wire ip iface/state iface/counters iface/txq iface/arp iface/flows
+#                                                  control blocks, input, output, timers
+#   iface:  base mem wire ports ip udp tcp         the interface: state, classifier, ARP,
+#                                                  transmit queue, poll loop (the only
+#                                                  layer that touches a port)
+#   api:    base mem wire ports ip udp tcp iface   Python classes (exceptions only here)
+#
+# iface/state.pxd declares StackState, which holds every layer's state, so
+# it names types of all of them; tests/structure/test_layers.py checks the
+# rest of this table against the code.
 #
 # netchan._testing (pyx/netchan/_testing.pyx) cimports this file to build
 # connections in any state for the tests; it is not part of the product.
