@@ -41,9 +41,13 @@ struct nc_port_ops {
     void     (*close)(struct nc_port *p);
 };
 
+#define NC_PEER_LOST_NO_STACK 0xffffffffffffffff
+
 /* Capabilities a port offers (caps field). */
 #define NC_CAP_SLEEP        0x1u /* wait() sleeps on a doorbell rather than returning */
 #define NC_CAP_VIRTUAL_TIME 0x2u /* frames move only when polled; safe with a virtual clock */
+#define NC_CAP_PEER_HOST    0x4u /* link_up() going false means the one host at the other
+                                    end died: its connections are gone for good */
 /* cffi-cdef: end */
 
 /* The port's counters, all uint64_t, listed once: this list makes
@@ -60,6 +64,7 @@ struct nc_port_ops {
     X(tx_dropped)       /* refused by the port (ring full, link down) */      \
     X(alloc_failed)     /* alloc_burst returned fewer than asked */           \
     X(double_free)      /* free_burst saw a slot already free: a bug */       \
+    X(peer_lost)        /* the host at the other end died (NC_CAP_PEER_HOST) */ \
     X(fault_lost)       /* fault wrapper */                                   \
     X(fault_duplicated)                                                       \
     X(fault_reordered)                                                        \
@@ -86,6 +91,9 @@ struct nc_port {
     struct nc_port_stats stats;
     struct nc_port *inner;        /* wrapped port, for wrappers */
     void *impl;                   /* implementation state */
+    uint64_t peer_lost_handled;   /* stats.peer_lost the stack above has let go of
+                                     (nothing of those peers' left in it), or
+                                     NC_PEER_LOST_NO_STACK while no stack runs on it */
 };
 /* cffi-cdef: end */
 

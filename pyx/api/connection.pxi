@@ -35,6 +35,9 @@ cdef class Connection:
             self._window_opened(t)
 
     cdef int _raise_soerror(self, Tcb *t, str what) except -1:
+        if t.soerror == _ECONNABORTED:
+            # set only by stack_peer_lost (iface/poll.pxi)
+            what += f": the host at the other end of {self.stack.uri} is gone (its process died)"
         raise _os_error(t.soerror, what)
 
     cdef void _window_opened(self, Tcb *t) noexcept:

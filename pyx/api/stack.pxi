@@ -23,6 +23,23 @@ cdef uint64_t NONBLOCK = 1                  # a deadline meaning "timeout=0"
 # pair name -> list of weak references to the stacks on it in this process
 _pair_groups = {}
 
+# Stacks still open: closed at interpreter exit as close() would, so that a
+# program that returns without closing still finishes its connections and
+# leaves no link file behind.
+_open_stacks = _weakref.WeakSet()
+
+
+def _close_open_stacks():
+    for stack in list(_open_stacks):
+        try:
+            stack.close()
+        except Exception:
+            pass
+
+
+import atexit as _atexit
+_atexit.register(_close_open_stacks)
+
 
 cdef class Stack:
     """A TCP/IP stack on one port.
@@ -81,6 +98,7 @@ cdef class Stack:
         self.closed = False                 # from here on, close() undoes what was done
         try:
             self._setup(cfg, clock)
+            _open_stacks.add(self)
         except BaseException:
             self.close(linger=0)
             raise
@@ -211,6 +229,7 @@ cdef class Stack:
             self.bg_thread.join()
             self.bg_thread = None
         self.closed = True
+        _open_stacks.discard(self)
         if st != NULL and st.tcbs != NULL and st.ctr != NULL:
             stack_set_now(st, self._now())
             for i in range(st.cfg.max_conns):

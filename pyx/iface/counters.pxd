@@ -66,4 +66,6 @@ cdef enum:  # counters (Ctr)
     C_TX_PORT_REFUSED
     C_RX_UNKNOWN_PROTO
     C_POLLS
+    C_LINK_PEER_LOST
+    C_LINK_PEER_LOST_FRAMES
     C_COUNT

@@ -18,5 +18,5 @@ COUNTER_NAMES = (
     "ip_frags_in", "ip_reassembled", "ip_reasm_dropped", "ip_reasm_overlap", "ip_reasm_timeout",
     "ip_frags_out", "tx_icmp_unreach",
     "tx_frames", "tx_bytes", "tx_alloc_failed", "tx_port_refused",
-    "rx_unknown_proto", "polls",
+    "rx_unknown_proto", "polls", "link_peer_lost", "link_peer_lost_frames",
 )

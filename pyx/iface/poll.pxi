@@ -114,6 +114,62 @@ cdef void stack_copy_port_stats(StackState *st) noexcept nogil:
         i += 1
 
 
+cdef int _ECONNABORTED = _errno.ECONNABORTED
+
+
+cdef uint64_t stack_port_peer_lost(StackState *st) noexcept nogil:
+    """Deaths of the host at the other end, as the port chain counts them."""
+    cdef nc_port *p = st.port
+    cdef uint64_t n = 0
+    while p != NULL:
+        n += p.stats.peer_lost
+        p = p.inner
+    return n
+
+
+cdef void stack_check_link(StackState *st) noexcept nogil:
+    """Every 100 ms: on a port whose link going down means the host at the
+    other end died (NC_CAP_PEER_HOST: the shm link), what that host had is
+    gone for good: its connections are aborted (ECONNABORTED, after the
+    data already received is read) and its frames still waiting in UDP
+    sockets are dropped, so that this stack holds none of its buffers and a
+    restarted peer can take its place (ports/link.pxi). The port finds the
+    death when link_up() is asked, here or by the application."""
+    cdef uint64_t lost
+    cdef nc_port *p
+    if not (st.port.caps & NC_CAP_PEER_HOST):
+        return
+    st.port.ops.link_up(st.port)
+    lost = stack_port_peer_lost(st)
+    if lost != st.peer_lost_seen:
+        st.peer_lost_seen = lost
+        stack_peer_lost(st)
+        # tell each port that we hold nothing of its lost peers any more
+        p = st.port
+        while p != NULL:
+            p.peer_lost_handled = p.stats.peer_lost
+            p = p.inner
+
+
+cdef void stack_peer_lost(StackState *st) noexcept nogil:
+    cdef uint32_t i, k
+    cdef uint32_t bufs[BURST]
+    cdef Tcb *t
+    st.ctr[C_LINK_PEER_LOST] += 1
+    for i in range(st.cfg.max_conns):
+        t = &st.tcbs[i]
+        if t.state != CLOSED and t.state != LISTEN:
+            tcp_closed(st, t, _ECONNABORTED)
+    for i in range(st.max_udp):
+        if st.udps[i].active and st.udps[i].chan != NULL:
+            while True:
+                k = nc_ring_dequeue_burst(st.udps[i].chan, bufs, BURST)
+                if k == 0:
+                    break
+                st.ctr[C_LINK_PEER_LOST_FRAMES] += k
+                st.port.ops.free_burst(st.port, bufs, k)
+
+
 cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
     """One turn of the loop. Returns a measure of the work done (0 = idle)."""
     cdef uint32_t bufs[BURST]
@@ -145,6 +201,7 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
     stack_output(st)
     if st.now >= st.stats_next_copy:
         stack_copy_port_stats(st)
+        stack_check_link(st)
         st.stats_next_copy = st.now + 100000000
     return st.progress
 

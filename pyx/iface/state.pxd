@@ -113,6 +113,7 @@ cdef struct StackState:
     uint64_t cookie_key1
     # work done by the last poll (frames in + frames out + timers fired)
     uint32_t progress
+    uint64_t peer_lost_seen     # the port chain's peer_lost already handled
     # the stats segment: port counters are copied there now and then
     uint64_t stats_next_copy
     nc_port_stats *stats_ports  # [4]: the port chain, outermost first

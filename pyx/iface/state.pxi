@@ -87,6 +87,11 @@ cdef void stack_state_start(StackState *st, uint64_t now) noexcept nogil:
     """The clock's first reading: timers count from here."""
     st.now = now
     st.cur_tick = now // st.tick_ns
+    cdef nc_port *p = st.port
+    st.peer_lost_seen = stack_port_peer_lost(st)
+    while p != NULL:                # a stack now holds frames: see stack_check_link
+        p.peer_lost_handled = p.stats.peer_lost
+        p = p.inner
 
 
 cdef inline void stack_set_now(StackState *st, uint64_t now) noexcept nogil:

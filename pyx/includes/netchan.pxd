@@ -97,6 +97,8 @@ cdef extern from "netchan/csum.h" nogil:
 cdef extern from "netchan/port.h" nogil:
     uint32_t NC_CAP_SLEEP
     uint32_t NC_CAP_VIRTUAL_TIME
+    uint32_t NC_CAP_PEER_HOST
+    uint64_t NC_PEER_LOST_NO_STACK
     struct nc_port
     struct nc_port_ops:
         uint32_t (*rx_burst)(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil
@@ -116,6 +118,7 @@ cdef extern from "netchan/port.h" nogil:
         uint64_t tx_dropped
         uint64_t alloc_failed
         uint64_t double_free
+        uint64_t peer_lost
         uint64_t fault_lost, fault_duplicated, fault_reordered, fault_corrupted, fault_delayed
         uint64_t pcap_written, pcap_errors
     size_t NC_PORT_STAT_COUNT
@@ -129,4 +132,5 @@ cdef extern from "netchan/port.h" nogil:
         nc_port_stats stats
         nc_port *inner
         void *impl
+        uint64_t peer_lost_handled
     nc_buf *nc_port_buf(const nc_port *p, uint32_t idx)

@@ -74,6 +74,7 @@ cdef extern from "<time.h>" nogil:
 
 cdef extern from "<errno.h>" nogil:
     int errno
+    int ESRCH
     int EAGAIN
     int EINTR
     int ETIMEDOUT

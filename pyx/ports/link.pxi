@@ -35,7 +35,9 @@ cdef struct LinkSide:
     uint64_t txring_off
     uint64_t retring_off
     uint64_t slots_off
-    uint64_t _pad[7]
+    int32_t lost_peer_pid       # the dead peer this side has let go of (see link_link_up)
+    uint32_t _pad32
+    uint64_t _pad[6]
 
 cdef struct LinkHeader:
     uint32_t magic
@@ -62,6 +64,8 @@ cdef struct LinkPortState:
     LinkSide *me
     LinkSide *peer
     bint shared                  # across processes: the peer may die
+    int32_t gone_pid             # the peer's pid, found dead (0: none)
+    bint ack_due                 # tell a newcomer (lost_peer_pid) at the next rx_burst
     uint64_t peer_checked_ns     # last time the peer's pid was checked
 
 
@@ -114,6 +118,7 @@ cdef void link_format(uint8_t *base, uint32_t mtu, uint32_t nbufs, const uint8_t
         h.side[s].pid = 0
         h.side[s].doorbell = 0
         h.side[s].sleeping = 0
+        h.side[s].lost_peer_pid = 0
         memcpy(h.side[s].mac, mac0 if s == 0 else mac1, 6)
         nc_freestack_init_full(<nc_freestack *>(base + h.side[s].freestack_off), nbufs)
         nc_ring_init(<nc_ring *>(base + h.side[s].txring_off), h.txring_size)
@@ -152,10 +157,23 @@ cdef void link__drain_returns(LinkPortState *lp) noexcept nogil:
         lp.port.stats.double_free += nc_pool_free_burst(&lp.port.pools[0], lp.fs, tmp, k)
 
 
+cdef inline bint link__peer_gone(LinkPortState *lp) noexcept nogil:
+    """The peer attached now is the one found dead (no one has re-attached)."""
+    return lp.gone_pid != 0 and nc_load_relaxed_u32(<uint32_t *>&lp.peer.pid) == <uint32_t>lp.gone_pid
+
+
 cdef uint32_t link_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
     cdef LinkPortState *lp = <LinkPortState *>p
-    cdef uint32_t k = nc_ring_dequeue_burst(lp.rx, bufs, n)
-    cdef uint32_t i
+    cdef uint32_t k, i
+    if lp.ack_due and (p.peer_lost_handled == p.stats.peer_lost or
+                       p.peer_lost_handled == NC_PEER_LOST_NO_STACK):
+        # The stack above has let go of everything from the dead peer (or
+        # no stack uses this port): a newcomer waiting in open_shm may take
+        # the dead side now. Release: pairs with the newcomer's acquire load
+        # of lost_peer_pid.
+        lp.ack_due = False
+        nc_store_release_u32(<uint32_t *>&lp.me.lost_peer_pid, <uint32_t>lp.gone_pid)
+    k = nc_ring_dequeue_burst(lp.rx, bufs, n)
     for i in range(k):
         bufs[i] ^= NC_BUF_POOL_BIT      # sender-relative -> receiver-relative
         p.stats.rx_bytes += nc_port_buf(p, bufs[i]).len
@@ -166,7 +184,7 @@ cdef uint32_t link_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now
 cdef uint32_t link_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
     cdef LinkPortState *lp = <LinkPortState *>p
     cdef uint32_t k, i
-    if not nc_load_acquire_u32(&lp.peer.attached):
+    if not nc_load_acquire_u32(&lp.peer.attached) or link__peer_gone(lp):
         # no cable: the frames are gone, as on a real link with the peer down
         link_free_burst(p, bufs, n)
         p.stats.tx_dropped += n
@@ -245,8 +263,34 @@ cdef void link_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
 
 
 cdef int link_link_up(nc_port *p) noexcept nogil:
+    """Up while the peer is attached and, across processes, alive. A peer
+    that died cannot detach: its pid is checked here (kill 0), and when it is
+    gone the frames it left in our rx ring are freed and a newcomer is told,
+    at the next rx_burst, that it may take the dead side."""
     cdef LinkPortState *lp = <LinkPortState *>p
-    return nc_load_acquire_u32(&lp.peer.attached) != 0
+    cdef int32_t pid
+    cdef uint32_t k, i
+    cdef uint32_t bufs[64]
+    if not nc_load_acquire_u32(&lp.peer.attached):
+        return 0
+    if not lp.shared:
+        return 1
+    if link__peer_gone(lp):
+        return 0
+    pid = <int32_t>nc_load_relaxed_u32(<uint32_t *>&lp.peer.pid)
+    if pid > 0 and sysc.kill(pid, 0) != 0 and sysc.errno == sysc.ESRCH:
+        lp.gone_pid = pid
+        lp.ack_due = True
+        p.stats.peer_lost += 1
+        while True:
+            k = nc_ring_dequeue_burst(lp.rx, bufs, 64)
+            if k == 0:
+                break
+            for i in range(k):
+                bufs[i] ^= NC_BUF_POOL_BIT
+            link_free_burst(p, bufs, k)
+        return 0
+    return 1
 
 
 cdef void link_close(nc_port *p) noexcept nogil:
@@ -326,7 +370,8 @@ cdef class LinkPort(Port):
             self.p.pools[i].data_room = h.data_room
         memcpy(self.p.mac, h.side[side].mac, 6)
         self.p.mtu = h.mtu
-        self.p.caps = NC_CAP_SLEEP if shared else NC_CAP_VIRTUAL_TIME
+        self.p.caps = (NC_CAP_SLEEP | NC_CAP_PEER_HOST) if shared else NC_CAP_VIRTUAL_TIME
+        self.p.peer_lost_handled = NC_PEER_LOST_NO_STACK
 
     @property
     def peer_attached(self):
@@ -347,7 +392,7 @@ cdef class LinkPort(Port):
             # return ring until an allocation runs short and reclaims them
             "port_bufs_free": self.lp.fs.count + nc_ring_count(self.lp.ret_own),
             "port_bufs_total": self.lp.hdr.nbufs,
-            "port_link_up": int(bool(self.lp.peer.attached)),
+            "port_link_up": int(self.p.ops.link_up(self.p) != 0),
         }
 
     def _close(self):
@@ -460,12 +505,9 @@ def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
                     if not alive[0] and not alive[1]:
                         creating = True     # every end is gone: start afresh
                     elif any(stale):
-                        live = 0 if alive[0] else 1
-                        raise OSError(
-                            _errno.EBUSY,
-                            f"shm:{name}: the end that was attached beside pid "
-                            f"{h.side[live].pid} died without closing; close the "
-                            f"surviving end (pid {h.side[live].pid}) first, or remove {path}")
+                        # a restarted peer takes the dead end's place, once
+                        # the survivor has let go of it
+                        creating = not _link_take_over(h, 0 if stale[0] else 1, name)
             if creating:
                 region = None
                 _os.ftruncate(fd, 0)
@@ -499,6 +541,51 @@ def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
             # (and so a flock on it) alive after close().
             fcntl.flock(fd, fcntl.LOCK_UN)
             _os.close(fd)
+
+
+LINK_TAKEOVER_WAIT = 3.0      # seconds a newcomer waits for the survivor to let go
+
+
+cdef bint _link_take_over(LinkHeader *h, int dead, str name) except -1:
+    """Side `dead` of a link belongs to a process that died; the other side
+    lives. Wait (holding the link's lock) until the survivor has let go of
+    everything the dead end had (it writes lost_peer_pid when its stack has
+    polled: see link_link_up), then make the dead side fresh for us: all
+    its buffers free, its return ring emptied. False if the survivor died
+    too meanwhile (the caller then starts the link afresh)."""
+    import time
+    cdef int live = 1 - dead
+    cdef int32_t dead_pid = h.side[dead].pid
+    cdef uint8_t *base = <uint8_t *>h
+    cdef uint32_t tmp[256]
+    cdef nc_pool pool
+    give_up = time.monotonic() + LINK_TAKEOVER_WAIT
+    while <int32_t>nc_load_acquire_u32(<uint32_t *>&h.side[live].lost_peer_pid) != dead_pid:
+        if not pid_alive(h.side[live].pid):
+            return False
+        if time.monotonic() > give_up:
+            raise OSError(_errno.EBUSY,
+                          f"shm:{name}: the end of pid {dead_pid} died and the surviving end "
+                          f"(pid {h.side[live].pid}) has not let go of it within "
+                          f"{LINK_TAKEOVER_WAIT:g} s; it does when its stack runs (a blocking "
+                          f"call, poll(), or Stack(background=True))")
+        time.sleep(0.002)
+    # The survivor drained the dead side's tx ring and holds none of its
+    # buffers: the returns still queued for the dead side are void, and every
+    # buffer of its pool is free again.
+    while nc_ring_dequeue_burst(<nc_ring *>(base + h.side[dead].retring_off), tmp, 256):
+        pass
+    nc_freestack_init_full(<nc_freestack *>(base + h.side[dead].freestack_off), h.nbufs)
+    pool.base = base + h.side[dead].slots_off
+    pool.stride = h.stride
+    pool.hdr_off = 0
+    pool.count = h.nbufs
+    pool.data_room = h.data_room
+    nc_pool_format(&pool)
+    h.side[dead].sleeping = 0
+    h.side[dead].pid = 0
+    nc_store_release_u32(&h.side[dead].attached, 0)     # free for us to take below
+    return True
 
 
 def _link_close(LinkPort port):

@@ -112,7 +112,7 @@ def _holder(name):
     return proc
 
 
-def test_shm_dead_ends_are_recovered_or_reported():
+def test_shm_dead_ends_are_recovered_or_taken_over():
     name = unique("dead")
     p1 = _holder(name)
     p1.send_signal(signal.SIGKILL)
@@ -120,16 +120,46 @@ def test_shm_dead_ends_are_recovered_or_reported():
     # the only end died without closing: a newcomer starts the link afresh
     a = netchan.open_port(netchan.parse_port_uri(f"shm:{name}"))
     p2 = _holder(name)
+    b = None
     try:
         assert a.link_up
         p2.send_signal(signal.SIGKILL)
         p2.wait()
-        # a live end beside a dead one: refused, with what to do
-        with pytest.raises(OSError, match="died without closing"):
-            netchan.open_port(netchan.parse_port_uri(f"shm:{name}"))
+        # the survivor sees at once that the peer died (its pid is gone)...
+        assert not a.link_up
+        assert a.send(frame(1)) == 1            # ...and its frames go nowhere
+        # ...and lets go of the dead end when it next receives: a restarted
+        # peer then takes the dead end's place, with all its buffers free
+        assert a.recv() == []
+        b = netchan.open_port(netchan.parse_port_uri(f"shm:{name}"))
+        assert a.link_up and b.link_up
+        for i in range(3 * 4096):               # more than one pool's worth
+            assert b.send(frame(i)) == 1
+            assert a.recv() == [frame(i)]
+            assert a.send(frame(i + 1)) == 1
+            assert b.recv() == [frame(i + 1)]
     finally:
+        if b is not None:
+            b.close()
         a.close()
     assert not os.path.exists(shm_path(name))
+
+
+def test_shm_takeover_waits_for_a_survivor_that_never_polls():
+    name = unique("deaf")
+    a = netchan.open_port(netchan.parse_port_uri(f"shm:{name}"))
+    p = _holder(name)
+    saved = netchan._core.LINK_TAKEOVER_WAIT
+    netchan._core.LINK_TAKEOVER_WAIT = 0.2
+    try:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        assert not a.link_up                    # found dead, but a never receives
+        with pytest.raises(OSError, match=r"has not let go of it .*Stack\(background=True\)"):
+            netchan.open_port(netchan.parse_port_uri(f"shm:{name}"))
+    finally:
+        netchan._core.LINK_TAKEOVER_WAIT = saved
+        a.close()
 
 
 def test_shm_bad_names_and_params():

@@ -24,9 +24,12 @@ def _rules():
 
 
 def _strip(text):
+    """The code only: no docstrings, comments or string literals (a message
+    may name anything)."""
     text = re.sub(r'"""(.*?)"""', "", text, flags=re.S)
     text = re.sub(r"'''(.*?)'''", "", text, flags=re.S)
-    return re.sub(r"#[^\n]*", "", text)
+    text = re.sub(r"#[^\n]*", "", text)
+    return re.sub(r""""(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'""", "", text)
 
 
 def _declared():
