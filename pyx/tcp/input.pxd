@@ -3,4 +3,6 @@ cdef enum:
 
 cdef void tcp_established(StackState *st, Tcb *t) noexcept nogil
 
-cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil
+cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil
+
+cdef void tcp_process_text(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil

@@ -1,7 +1,9 @@
 # TCP input ("process" in smoltcp's terms): one segment arrives for one
 # connection, RFC 9293 section 3.10.7 step by step. The time is st.now;
-# nothing here reads a clock. Output is only scheduled here (flags and
-# timers); tcp_output sends, once per connection per poll.
+# nothing here reads a clock. Nothing here sends: input changes the state,
+# schedules output (tcp_schedule, timers) and records what is owed at once
+# (TF_ACK_NOW, TF_REXMT_FIRST, TF_RST_REPLY). tcp_input (output.pxi) runs
+# tcp_process, sends what is owed, then runs tcp_process_text.
 
 cdef int _ECONNRESET = _errno.ECONNRESET
 
@@ -99,12 +101,12 @@ cdef void tcp_established(StackState *st, Tcb *t) noexcept nogil:
 
 
 
-cdef void tcp_reply_rst_seq(StackState *st, Tcb *t, uint32_t seq) noexcept nogil:
-    """<SEQ=seq><CTL=RST> on this connection's 4-tuple (RFC 9293: reset the
-    other side's bad state without touching ours)."""
-    t.flags &= ~TF_RST_PENDING
-    tcp_emit(st, t, seq, TCP_RST, 0, 0)
-    st.ctr[C_TCP_RST_SENT] += 1
+cdef inline void tcp_owe_rst(Tcb *t, uint32_t seq) noexcept nogil:
+    """Record that <SEQ=seq><CTL=RST> is owed on this connection's 4-tuple
+    (RFC 9293: reset the other side's bad state without touching ours);
+    tcp_send_owed sends it before anything else."""
+    t.flags = (t.flags & ~TF_RST_PENDING) | TF_RST_REPLY
+    t.rst_seq = seq
 
 
 
@@ -115,7 +117,7 @@ cdef void tcp_input_syn_sent(StackState *st, Tcb *t, const TcpHdr *th) noexcept 
     if ack and (seq_leq(th.ack, t.iss) or seq_gt(th.ack, t.snd_max)):
         if not (th.flags & TCP_RST):
             # A stale half-open connection on the other side: reset it.
-            tcp_reply_rst_seq(st, t, th.ack)
+            tcp_owe_rst(t, th.ack)
         st.ctr[C_TCP_BAD_ACK] += 1
         return
     if th.flags & TCP_RST:
@@ -195,8 +197,11 @@ cdef inline bint tcp_paws_reject(StackState *st, Tcb *t, const TcpHdr *th) noexc
 
 
 
-cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
-    """One segment for connection t (found by the classifier)."""
+cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """One segment for connection t, up to the fifth step (ACK). True if
+    its text and FIN remain for tcp_process_text; False if it was wholly
+    handled (or dropped) here. Split there so that what the ACK step owes is
+    sent before the text moves RCV.NXT (tcp_input)."""
     cdef uint8_t s = t.state
     cdef uint32_t seg_len = th.payload_len + (1 if th.flags & TCP_SYN else 0) + \
         (1 if th.flags & TCP_FIN else 0)
@@ -204,7 +209,7 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     cdef bint was_zero, window_changed
     st.ctr[C_TCP_SEGS_IN] += 1
     if s == CLOSED or s == LISTEN:
-        return
+        return False
     if st.now - t.last_rcv > t.rto and s == ESTABLISHED:
         t.quickack = QUICKACK_SEGMENTS      # the peer restarts from slow start after idle
     t.last_rcv = st.now
@@ -212,7 +217,7 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     if s == SYN_SENT:
         tcp_input_syn_sent(st, t, th)
         tcp_schedule(st, t)
-        return
+        return False
     # Simultaneous open (RFC 9293 figure 8, line 6): the other side's SYN-ACK
     # repeats its SYN (SEG.SEQ = IRS, before RCV.NXT) and acks ours. It
     # completes the handshake (as in Linux) rather than failing the sequence
@@ -233,13 +238,13 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             if t.fin_off == t.rcv.tail:
                 tcp_fin_arrived(st, t)
         tcp_schedule(st, t)
-        return
+        return False
     # A retransmitted SYN while we wait for the handshake's ACK: our SYN-ACK
     # was lost, send it again.
     if s == SYN_RECEIVED and th.flags & TCP_SYN and not (th.flags & TCP_ACK) and th.seq == t.irs:
         t.flags |= TF_ACK_NOW
         tcp_schedule(st, t)
-        return
+        return False
     # TIME_WAIT: a retransmitted FIN gets its ACK again and restarts 2MSL.
     if s == TIME_WAIT and th.flags & TCP_FIN and not (th.flags & TCP_RST) and \
             th.seq + seg_len == t.rcv_nxt:
@@ -247,13 +252,13 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         t.t_2msl = st.now + 2 * st.cfg.msl_ns
         timer_rearm(st, t)
         tcp_schedule(st, t)
-        return
+        return False
     # PAWS before anything else (RFC 7323 5.3 R1)
     if tcp_paws_reject(st, t, th):
         st.ctr[C_TCP_PAWS_DROPPED] += 1
         t.flags |= TF_ACK_NOW
         tcp_schedule(st, t)
-        return
+        return False
     # first: sequence number
     if not tcp_seq_acceptable(t, th.seq, seg_len):
         st.ctr[C_TCP_BAD_SEQ] += 1
@@ -263,7 +268,7 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
                 tcp_note_dsack(t, th.seq, th.seq + seg_len)
             t.flags |= TF_ACK_NOW
             tcp_schedule(st, t)
-        return
+        return False
     # timestamps: remember the peer's clock (RFC 7323 4.3), only from a
     # segment at or below Last.ACK.sent: that is rcv_nxt unless in-order
     # data is waiting for a (delayed) ACK, whose TSecr must then stay the
@@ -277,7 +282,7 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     if th.flags & TCP_RST:
         if th.seq != t.rcv_nxt:
             tcp_challenge_ack(st, t)
-            return
+            return False
         st.ctr[C_TCP_RST_RCVD] += 1
         if s == SYN_RECEIVED:
             tcp_closed(st, t, 0 if t.flags & TF_PASSIVE else _ECONNREFUSED)
@@ -285,14 +290,14 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             tcp_closed(st, t, _ECONNRESET)
         else:
             tcp_closed(st, t, 0)
-        return
+        return False
     # fourth: SYN in a synchronized state (RFC 5961 4.2)
     if th.flags & TCP_SYN:
         tcp_challenge_ack(st, t)
-        return
+        return False
     # fifth: ACK
     if not (th.flags & TCP_ACK):
-        return
+        return False
     if s == SYN_RECEIVED:
         if seq_lt(t.snd_una, th.ack) and seq_leq(th.ack, t.snd_max):
             t.snd_wnd = <uint32_t>th.window << t.snd_wscale
@@ -307,20 +312,20 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             tcp_established(st, t)
             s = t.state
         else:
-            tcp_reply_rst_seq(st, t, th.ack)
-            return
+            tcp_owe_rst(t, th.ack)
+            return False
     else:
         if seq_gt(th.ack, t.snd_max):
             # acks something not yet sent (RFC 9293: ACK it and drop it;
             # RFC 5961 5.2 makes it a challenge ACK)
             st.ctr[C_TCP_BAD_ACK] += 1
             tcp_challenge_ack(st, t)
-            return
+            return False
         if seq_lt(th.ack, t.snd_una - t.max_snd_wnd):
             # far below anything outstanding (RFC 5961 5.2)
             st.ctr[C_TCP_BAD_ACK] += 1
             tcp_challenge_ack(st, t)
-            return
+            return False
         newly_sacked = sack_update(st, t, th)
         window_changed = (<uint32_t>th.window << t.snd_wscale) != t.snd_wnd
         if seq_gt(th.ack, t.snd_una):
@@ -352,12 +357,20 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         elif s == CLOSING and t.flags & TF_FIN_SENT and t.snd_una == t.snd_max:
             tcp_enter_time_wait(st, t)
             tcp_schedule(st, t)
-            return
+            return False
         elif s == LAST_ACK and t.flags & TF_FIN_SENT and t.snd_una == t.snd_max:
             tcp_closed(st, t, 0)
-            return
+            return False
         elif s == TIME_WAIT:
-            return
+            return False
+    return True
+
+
+
+
+cdef void tcp_process_text(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """The rest of tcp_process: sixth to eighth steps, then schedule output."""
+    cdef uint8_t s = t.state
     # sixth: URG is not supported; urgent data is delivered in line
     # seventh: segment text
     if s == ESTABLISHED or s == FIN_WAIT_1 or s == FIN_WAIT_2:

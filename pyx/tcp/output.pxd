@@ -16,6 +16,8 @@ cdef void tcp_send_rst(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_reply_rst(StackState *st, const Ipv4Hdr *ip, const TcpHdr *th,
                         const uint8_t *src_mac) noexcept nogil
 
+cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil
+
 cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil
 
 cdef void tcp_send_keepalive(StackState *st, Tcb *t) noexcept nogil

@@ -266,6 +266,35 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
 
 
 
+cdef void tcp_send_owed(StackState *st, Tcb *t) noexcept nogil:
+    """Send at once what input recorded as owed (input never sends): the RST
+    answering an unacceptable ACK, the fast retransmission of the first
+    unacknowledged segment (entering recovery, or a NewReno partial ACK)."""
+    if t.flags & TF_RST_REPLY:
+        t.flags &= ~TF_RST_REPLY
+        tcp_emit(st, t, t.rst_seq, TCP_RST, 0, 0)
+        st.ctr[C_TCP_RST_SENT] += 1
+    if t.flags & TF_REXMT_FIRST:
+        t.flags &= ~TF_REXMT_FIRST
+        tcp_retransmit_first(st, t)
+
+
+
+
+cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """One arriving segment for connection t (found by the classifier), as
+    smoltcp's interface drives a socket: input changes the state, then what
+    it owes goes out. The owed segment is sent between the ACK step and the
+    text step, where input used to send it itself, so that its ACK field and
+    the ACKs that follow stay what they were."""
+    cdef bint more = tcp_process(st, t, th)
+    tcp_send_owed(st, t)
+    if more:
+        tcp_process_text(st, t, th)
+
+
+
+
 cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
     """RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg."""
     cdef uint32_t pipe = sack_pipe(t)
