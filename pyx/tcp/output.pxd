@@ -4,6 +4,8 @@ cdef bint tcp_window_update_due(const Tcb *t) noexcept nogil
 
 cdef uint32_t tcp_ts_clock(const Tcb *t, uint64_t now) noexcept nogil
 
+cdef uint64_t tcp_backed_off_rto(const StackState *st, const Tcb *t) noexcept nogil
+
 cdef void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil
 
 cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,

@@ -73,11 +73,19 @@ cdef inline uint32_t tcp_fin_seq(const Tcb *t) noexcept nogil:
 
 
 
-cdef inline void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil:
+cdef inline uint64_t tcp_backed_off_rto(const StackState *st, const Tcb *t) noexcept nogil:
+    """The RTO doubled once per back-off (RFC 6298 5.5), at most rto_max: one
+    clamp for the retransmission and persist timers."""
     cdef uint64_t ival = t.rto << t.backoff if t.backoff < 24 else st.cfg.rto_max_ns
     if ival > st.cfg.rto_max_ns:
         ival = st.cfg.rto_max_ns
-    t.t_rexmt = st.now + ival
+    return ival
+
+
+
+
+cdef inline void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil:
+    t.t_rexmt = st.now + tcp_backed_off_rto(st, t)
 
 
 
@@ -377,9 +385,7 @@ cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
         off_nxt = t.snd.head + <uint32_t>(t.snd_nxt - t.snd_una)
         if (not sent and t.snd.tail > off_nxt and t.t_rexmt == 0 and
                 t.t_persist == 0):
-            t.t_persist = st.now + (t.rto << t.backoff if t.backoff < 24 else st.cfg.rto_max_ns)
-            if t.t_persist - st.now > st.cfg.rto_max_ns:
-                t.t_persist = st.now + st.cfg.rto_max_ns
+            t.t_persist = st.now + tcp_backed_off_rto(st, t)
     if not sent and t.flags & (TF_ACK_NOW | TF_WND_UPDATE):
         tcp_send_ack(st, t)
     timer_rearm(st, t)
