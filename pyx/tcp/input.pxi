@@ -73,10 +73,25 @@ cdef void tcp_challenge_ack(StackState *st, Tcb *t) noexcept nogil:
 
 
 
-cdef void tcp_established(StackState *st, Tcb *t) noexcept nogil:
-    """Handshake complete: SYN_RECEIVED or SYN_SENT -> ESTABLISHED."""
+cdef void tcp_established(StackState *st, Tcb *t, const TcpHdr *th, bint rtt_sample) noexcept nogil:
+    """Handshake complete: th acks our SYN (a SYN-ACK, the handshake's ACK,
+    a SYN cookie's ACK). Take SND.UNA and the send window from it, stop the
+    SYN timer (with an RTT sample if asked and Karn allows), SYN_RECEIVED or
+    SYN_SENT -> ESTABLISHED, and queue a passive child for accept()."""
     cdef Listener *l
     cdef uint32_t slot
+    if rtt_sample and t.rtt_start and t.retries == 0:
+        tcp_rtt_sample(st, t, st.now - t.rtt_start)
+    t.rtt_start = 0
+    t.snd_una = th.ack
+    if th.flags & TCP_SYN:
+        t.snd_wnd = th.window           # never scaled in a SYN (RFC 7323 2.2)
+    else:
+        t.snd_wnd = <uint32_t>th.window << t.snd_wscale
+    t.max_snd_wnd = t.snd_wnd
+    t.snd_wl1 = th.seq
+    t.snd_wl2 = th.ack
+    t.t_rexmt = 0
     tcp_set_state(st, t, ESTABLISHED)
     t.retries = 0
     t.backoff = 0
@@ -134,16 +149,7 @@ cdef void tcp_input_syn_sent(StackState *st, Tcb *t, const TcpHdr *th) noexcept 
     tcp_negotiate(st, t, &th.opts)
     tcp_init_cc(st, t)
     if ack:
-        if t.rtt_start and t.retries == 0:
-            tcp_rtt_sample(st, t, st.now - t.rtt_start)
-        t.rtt_start = 0
-        t.snd_una = th.ack
-        t.snd_wnd = th.window           # never scaled in a SYN (RFC 7323 2.2)
-        t.max_snd_wnd = t.snd_wnd
-        t.snd_wl1 = th.seq
-        t.snd_wl2 = th.ack
-        t.t_rexmt = 0
-        tcp_established(st, t)
+        tcp_established(st, t, th, True)
         t.flags |= TF_ACK_NOW
         if th.payload_len or th.flags & TCP_FIN:
             tcp_receive_data(st, t, th)
@@ -225,14 +231,7 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     if (s == SYN_RECEIVED and not (t.flags & TF_PASSIVE) and th.seq == t.irs and
             (th.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) and
             seq_lt(t.snd_una, th.ack) and seq_leq(th.ack, t.snd_max)):
-        t.snd_una = th.ack
-        t.snd_wnd = th.window           # never scaled in a SYN (RFC 7323 2.2)
-        t.max_snd_wnd = t.snd_wnd
-        t.snd_wl1 = th.seq
-        t.snd_wl2 = th.ack
-        t.rtt_start = 0
-        t.t_rexmt = 0
-        tcp_established(st, t)
+        tcp_established(st, t, th, False)
         if th.payload_len or th.flags & TCP_FIN:
             tcp_receive_data(st, t, th)
             if t.fin_off == t.rcv.tail:
@@ -300,16 +299,7 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         return False
     if s == SYN_RECEIVED:
         if seq_lt(t.snd_una, th.ack) and seq_leq(th.ack, t.snd_max):
-            t.snd_wnd = <uint32_t>th.window << t.snd_wscale
-            t.max_snd_wnd = t.snd_wnd
-            t.snd_wl1 = th.seq
-            t.snd_wl2 = th.ack
-            if t.rtt_start and t.retries == 0:
-                tcp_rtt_sample(st, t, st.now - t.rtt_start)
-            t.rtt_start = 0
-            t.snd_una = th.ack
-            t.t_rexmt = 0
-            tcp_established(st, t)
+            tcp_established(st, t, th, True)
             s = t.state
         else:
             tcp_owe_rst(t, th.ack)

@@ -130,16 +130,11 @@ cdef Tcb *syncookie_accept(StackState *st, int32_t lid, uint32_t src, uint32_t d
         o.ts_val = th.opts.ts_val
     tcp_passive_init(st, t, lid, src, dst, src_mac, th.sport, th.dport, irs, cookie, &o)
     t.ts_offset = 0                     # the SYN-ACK's TSval used the bare clock
-    t.snd_una = th.ack
     t.snd_nxt = th.ack
     t.snd_max = th.ack
-    t.snd_wnd = <uint32_t>th.window << t.snd_wscale
-    t.max_snd_wnd = t.snd_wnd
-    t.snd_wl1 = th.seq
-    t.snd_wl2 = th.ack
     tcp_set_state(st, t, SYN_RECEIVED)
     st.listeners[lid].half_open += 1
-    tcp_established(st, t)
+    tcp_established(st, t, th, False)
     flow_insert(st, t)
     st.ctr[C_TCP_SYNCOOKIES_OK] += 1
     return t
