@@ -8,6 +8,9 @@ cdef uint64_t tcp_backed_off_rto(const StackState *st, const Tcb *t) noexcept no
 
 cdef void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil
 
+cdef void tcp_syn_options(const StackState *st, TcpOptions *o, uint16_t mss, uint8_t wscale,
+                          uint32_t offer) noexcept nogil
+
 cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,
                    uint32_t dlen) noexcept nogil
 

@@ -90,6 +90,26 @@ cdef inline void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil:
 
 
 
+cdef void tcp_syn_options(const StackState *st, TcpOptions *o, uint16_t mss, uint8_t wscale,
+                          uint32_t offer) noexcept nogil:
+    """The options a SYN or SYN-ACK carries, chosen in one place (tcp_emit and
+    the stateless SYN cookie reply): MSS always; window scale, SACK-permitted
+    and timestamps where the stack allows them and `offer` (OPT_* bits) asks
+    for them. The caller fills in the timestamp values."""
+    o.present = OPT_MSS
+    o.sack_count = 0
+    o.mss = mss
+    if st.cfg.window_scaling and offer & OPT_WSCALE:
+        o.present |= OPT_WSCALE
+        o.wscale = wscale
+    if st.cfg.sack and offer & OPT_SACK_PERM:
+        o.present |= OPT_SACK_PERM
+    if st.cfg.timestamps and offer & OPT_TIMESTAMP:
+        o.present |= OPT_TIMESTAMP
+
+
+
+
 cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,
                    uint32_t dlen) noexcept nogil:
     """Build and send one segment of this connection. False if no buffer."""
@@ -99,7 +119,7 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
     cdef uint8_t *iph
     cdef uint8_t *th
     cdef TcpOptions o
-    cdef uint32_t win, hl, wfield
+    cdef uint32_t win, hl, wfield, offer
     if b == NC_BUF_NONE:
         return False
     nb = nc_port_buf(st.port, b)
@@ -111,15 +131,13 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
     o.sack_count = 0
     win = tcp_window_to_advertise(t)
     if flags & TCP_SYN:
-        o.present |= OPT_MSS
-        o.mss = t.adv_mss
-        if st.cfg.window_scaling and (t.state == SYN_SENT or t.flags & TF_WS_OK):
-            o.present |= OPT_WSCALE
-            o.wscale = t.rcv_wscale
-        if st.cfg.sack and (t.state == SYN_SENT or t.flags & TF_SACK_OK):
-            o.present |= OPT_SACK_PERM
-        if st.cfg.timestamps and (t.state == SYN_SENT or t.flags & TF_TS_OK):
-            o.present |= OPT_TIMESTAMP
+        if t.state == SYN_SENT:
+            offer = OPT_WSCALE | OPT_SACK_PERM | OPT_TIMESTAMP
+        else:       # our SYN-ACK answers what the peer's SYN offered (tcp_negotiate)
+            offer = ((OPT_WSCALE if t.flags & TF_WS_OK else 0) |
+                     (OPT_SACK_PERM if t.flags & TF_SACK_OK else 0) |
+                     (OPT_TIMESTAMP if t.flags & TF_TS_OK else 0))
+        tcp_syn_options(st, &o, t.adv_mss, t.rcv_wscale, offer)
         wfield = win if win < 65535 else 65535      # SYN windows are never scaled
     else:
         wfield = win >> t.rcv_wscale
