@@ -239,8 +239,6 @@ cdef inline bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint
         return True                 # everything queued, and nothing unacked (or Nagle off)
     if n >= t.max_snd_wnd // 2 and t.max_snd_wnd:
         return True                 # at least half the largest window the peer offered
-    if idle and n == avail:
-        return True
     return False
 
 
@@ -357,13 +355,13 @@ cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
 
 cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
     """Send everything the windows allow, then an ACK if one is owed and no
-    segment carried it."""
+    segment carried it. t is not CLOSED (stack_output skips those)."""
     cdef uint32_t wnd, inflight
     cdef uint64_t off_nxt
     cdef bint sent = False
     cdef uint8_t s = t.state
-    if s == CLOSED or s == LISTEN or s == TIME_WAIT:
-        if s == TIME_WAIT and t.flags & TF_ACK_NOW:
+    if s == TIME_WAIT:
+        if t.flags & TF_ACK_NOW:
             tcp_send_ack(st, t)
         return
     if t.flags & TF_RST_PENDING:
