@@ -1,3 +1,67 @@
+# Listening (RFC 9293 3.10.7.2): opening and closing a listener, the
+# segments for a listening port that match no connection, the children it
+# creates and its accept queue. SYN cookies are in syncookie.pxi.
+
+from libc.errno cimport EADDRINUSE, EMFILE, ENOMEM
+
+
+
+
+cdef int32_t listener_open(StackState *st, uint16_t port, uint32_t backlog) noexcept nogil:
+    """Listen on TCP `port` with an accept queue of `backlog`: the C side of
+    Stack.listen. The listener id, or -EADDRINUSE (the port has one),
+    -EMFILE (no free slot), -ENOMEM."""
+    cdef int32_t lid = -1
+    cdef uint32_t i
+    cdef Listener *l
+    if st.listen_by_port[port] >= 0:
+        return -EADDRINUSE
+    # a slot never used first, then one a closed listener left
+    for i in range(st.max_listeners):
+        if not st.listeners[i].active and st.listeners[i].aq == NULL:
+            lid = i
+            break
+    if lid < 0:
+        for i in range(st.max_listeners):
+            if not st.listeners[i].active:
+                lid = i
+                break
+    if lid < 0:
+        return -EMFILE
+    l = &st.listeners[lid]
+    free(l.aq)
+    free(l.chan)
+    memset(l, 0, sizeof(Listener))
+    l.chan = <nc_ring *>malloc(nc_ring_memsize(st.cfg.listen_chan_size))
+    l.aq = <uint32_t *>malloc(2 * backlog * sizeof(uint32_t))
+    if l.chan == NULL or l.aq == NULL:
+        return -ENOMEM
+    nc_ring_init(l.chan, st.cfg.listen_chan_size)
+    l.aq_cap = backlog
+    l.backlog = backlog
+    l.port = port
+    l.active = True
+    st.listen_by_port[port] = lid
+    return lid
+
+
+
+
+cdef void listener_close(StackState *st, int32_t lid) noexcept nogil:
+    """Stop listening: the C side of Listener.close. Connections nobody
+    accepted are reset; a half-open child that completes later finds the
+    listener gone and is refused (tcp_established). The slot keeps its
+    queues for the next listener_open."""
+    cdef Listener *l = &st.listeners[lid]
+    cdef Tcb *t
+    while True:
+        t = listener_pop(st, l)
+        if t == NULL:
+            break
+        tcp_send_rst(st, t)
+        tcb_free(st, t)
+    l.active = False
+    st.listen_by_port[l.port] = -1
 
 
 cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil:
