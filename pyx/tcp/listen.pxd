@@ -27,3 +27,6 @@ cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, ui
 cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t dst,
                            const uint8_t *src_mac, const TcpHdr *th,
                            bint iss_given=*, uint32_t given_iss=*) noexcept nogil
+
+cdef bint tcp_time_wait_takeover(StackState *st, Tcb *t, const TcpHdr *th, uint32_t src,
+                                 uint32_t dst, const uint8_t *src_mac) noexcept nogil

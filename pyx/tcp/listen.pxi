@@ -156,3 +156,29 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
     l.half_open += 1
     flow_insert(st, t)
     tcp_schedule(st, t)
+
+
+
+
+cdef bint tcp_time_wait_takeover(StackState *st, Tcb *t, const TcpHdr *th, uint32_t src,
+                                 uint32_t dst, const uint8_t *src_mac) noexcept nogil:
+    """The TIME_WAIT reuse policy, for the consumer to ask about a SYN that
+    finds its 4-tuple in TIME_WAIT (RFC 9293 3.10.7.4, RFC 6191): a new
+    incarnation above the old sequence space, with a listener on the port
+    and no handle left on the old connection, takes the 4-tuple over. True
+    if it did: t is freed and the listener has taken the SYN."""
+    cdef int32_t lid
+    cdef uint32_t new_iss
+    if not (t.state == TIME_WAIT and th.flags & TCP_SYN and not (th.flags & TCP_ACK) and
+            seq_gt(th.seq, t.rcv_nxt) and not (t.flags & TF_HANDLE)):
+        return False
+    lid = st.listen_by_port[t.lport]
+    if lid < 0 or not st.listeners[lid].active:
+        return False
+    # RFC 1122 4.2.2.13 / RFC 9293 3.6.1: the new incarnation's ISS must lie
+    # above every sequence number the old one used (Linux: old SND.NXT +
+    # 65535 + 2, beyond its window too)
+    new_iss = t.snd_max + 65535 + 2
+    tcb_free(st, t)
+    tcp_listen_input(st, lid, src, dst, src_mac, th, True, new_iss)
+    return True
