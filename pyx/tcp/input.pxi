@@ -78,8 +78,6 @@ cdef void tcp_established(StackState *st, Tcb *t, const TcpHdr *th, bint rtt_sam
     a SYN cookie's ACK). Take SND.UNA and the send window from it, stop the
     SYN timer (with an RTT sample if asked and Karn allows), SYN_RECEIVED or
     SYN_SENT -> ESTABLISHED, and queue a passive child for accept()."""
-    cdef Listener *l
-    cdef uint32_t slot
     if rtt_sample and t.rtt_start and t.retries == 0:
         tcp_rtt_sample(st, t, st.now - t.rtt_start)
     t.rtt_start = 0
@@ -98,20 +96,8 @@ cdef void tcp_established(StackState *st, Tcb *t, const TcpHdr *th, bint rtt_sam
     t.last_rcv = st.now
     if t.keep_cnt:
         t.t_keep = st.now + t.keep_idle
-    if t.flags & TF_PASSIVE and t.listener >= 0:
-        l = &st.listeners[t.listener]
-        if l.half_open:
-            l.half_open -= 1
-        if not l.active or l.aq_len >= l.aq_cap:
-            # no listener to take it any more: refuse it cleanly
-            t.flags |= TF_RST_PENDING
-            l.overflows += 1
-            st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
-            return
-        slot = (l.aq_head + l.aq_len) % l.aq_cap
-        l.aq[2 * slot] = t.id
-        l.aq[2 * slot + 1] = t.gen
-        l.aq_len += 1
+    if t.flags & TF_PASSIVE and t.listener >= 0 and not listener_enqueue(st, t):
+        t.flags |= TF_RST_PENDING       # no listener to take it any more: refuse it cleanly
 
 
 

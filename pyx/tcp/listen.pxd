@@ -18,6 +18,10 @@ cdef int32_t listener_open(StackState *st, uint16_t port, uint32_t backlog) noex
 
 cdef void listener_close(StackState *st, int32_t lid) noexcept nogil
 
+cdef void listener_half_open_done(StackState *st, Tcb *t) noexcept nogil
+
+cdef bint listener_enqueue(StackState *st, Tcb *t) noexcept nogil
+
 cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil
 
 cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, uint32_t dst,

@@ -82,6 +82,36 @@ cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil:
 
 
 
+cdef void listener_half_open_done(StackState *st, Tcb *t) noexcept nogil:
+    """A passive child leaves SYN_RECEIVED (established or closed): one fewer
+    half-open connection counts against the backlog."""
+    cdef Listener *l = &st.listeners[t.listener]
+    if l.half_open:
+        l.half_open -= 1
+
+
+
+
+cdef bint listener_enqueue(StackState *st, Tcb *t) noexcept nogil:
+    """A passive child completed its handshake: off the half-open count and
+    onto the accept queue (id + generation). False, counted as an overflow,
+    if the listener closed or its queue is full: the caller refuses it."""
+    cdef Listener *l = &st.listeners[t.listener]
+    cdef uint32_t slot
+    listener_half_open_done(st, t)
+    if not l.active or l.aq_len >= l.aq_cap:
+        l.overflows += 1
+        st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
+        return False
+    slot = (l.aq_head + l.aq_len) % l.aq_cap
+    l.aq[2 * slot] = t.id
+    l.aq[2 * slot + 1] = t.gen
+    l.aq_len += 1
+    return True
+
+
+
+
 cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, uint32_t dst,
                            const uint8_t *src_mac, uint16_t sport, uint16_t dport, uint32_t irs,
                            uint32_t iss, const TcpOptions *opts) noexcept nogil:
