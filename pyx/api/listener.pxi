@@ -37,23 +37,13 @@ cdef class TcpListener:
 
     def close(self):
         """Stop listening; connections not yet accepted are reset."""
-        cdef Listener *l
         cdef StackState *st
-        cdef Tcb *t
         if self.closed or self.stack.closed:
             self.closed = True
             return
         st = self.stack.st
-        l = &st.listeners[self.lid]
         stack_set_now(st, self.stack._now())
-        while True:
-            t = listener_pop(st, l)
-            if t == NULL:
-                break
-            tcp_send_rst(st, t)
-            tcb_free(st, t)
-        l.active = False
-        st.listen_by_port[l.port] = -1
+        listener_close(st, self.lid)
         self.closed = True
         self.stack._kick()
 

@@ -439,40 +439,19 @@ cdef class Stack:
         self._check_open()
         cdef StackState *st = self.st
         cdef int32_t lid = -1
-        cdef Listener *l
         port = int(port)
         if not 1 <= port <= 65535:
             raise ValueError(f"port={port}: must be in 1..65535")
         backlog = int(backlog)
         if not 1 <= backlog <= 65535:
             raise ValueError(f"backlog={backlog}: must be in 1..65535")
-        if st.listen_by_port[port] >= 0:
+        lid = listener_open(st, port, backlog)
+        if lid == -_EADDRINUSE:
             raise _os_error(_EADDRINUSE, f"TCP port {port} already has a listener")
-        for i in range(st.max_listeners):
-            if not st.listeners[i].active and st.listeners[i].aq == NULL:
-                lid = i
-                break
-        if lid < 0:
-            for i in range(st.max_listeners):
-                if not st.listeners[i].active:
-                    lid = i
-                    break
-        if lid < 0:
+        if lid == -_errno.EMFILE:
             raise _os_error(_errno.EMFILE, f"too many listeners (max {st.max_listeners})")
-        l = &st.listeners[lid]
-        free(l.aq)
-        free(l.chan)
-        memset(l, 0, sizeof(Listener))
-        l.chan = <nc_ring *>malloc(nc_ring_memsize(st.cfg.listen_chan_size))
-        l.aq = <uint32_t *>malloc(2 * backlog * sizeof(uint32_t))
-        if l.chan == NULL or l.aq == NULL:
+        if lid < 0:
             raise MemoryError()
-        nc_ring_init(l.chan, st.cfg.listen_chan_size)
-        l.aq_cap = backlog
-        l.backlog = backlog
-        l.port = port
-        l.active = True
-        st.listen_by_port[port] = lid
         cdef TcpListener obj = TcpListener.__new__(TcpListener)
         obj.stack = self
         obj.lid = lid

@@ -50,8 +50,6 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
     cdef nc_buf *nb
     cdef TcpHdr th
     cdef uint8_t mac[8]
-    cdef int32_t lid
-    cdef uint32_t src, dst, new_iss
     t.in_active = 0
     while t.state != CLOSED:
         k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
@@ -62,22 +60,12 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
                 break
             if not buf_tcp(st, bufs[i], &th):
                 continue
-            if (t.state == TIME_WAIT and th.flags & TCP_SYN and not (th.flags & TCP_ACK) and
-                    seq_gt(th.seq, t.rcv_nxt) and not (t.flags & TF_HANDLE)):
-                # RFC 9293 3.10.7.4 / RFC 6191: a new incarnation above the old
-                # sequence space may take over the 4-tuple in TIME_WAIT.
-                lid = st.listen_by_port[t.lport]
-                if lid >= 0 and st.listeners[lid].active:
-                    nb = nc_port_buf(st.port, bufs[i])
-                    memcpy(mac, &nb.user[2], 6)
-                    src = <uint32_t>nb.user[1]
-                    dst = <uint32_t>(nb.user[1] >> 32)
-                    # RFC 1122 4.2.2.13 / RFC 9293 3.6.1: the new incarnation's
-                    # ISS must lie above every sequence number the old one used
-                    # (Linux: old SND.NXT + 65535 + 2, beyond its window too)
-                    new_iss = t.snd_max + 65535 + 2
-                    tcb_free(st, t)
-                    tcp_listen_input(st, lid, src, dst, mac, &th, True, new_iss)
+            if t.state == TIME_WAIT and th.flags & TCP_SYN:
+                # a new incarnation may take the 4-tuple over (TCP decides)
+                nb = nc_port_buf(st.port, bufs[i])
+                memcpy(mac, &nb.user[2], 6)
+                if tcp_time_wait_takeover(st, t, &th, <uint32_t>nb.user[1],
+                                          <uint32_t>(nb.user[1] >> 32), mac):
                     st.port.ops.free_burst(st.port, bufs, k)
                     return
             # An ACK the previous segment of this burst asked for (every

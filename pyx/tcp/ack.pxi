@@ -34,7 +34,7 @@ cdef void tcp_enter_recovery(StackState *st, Tcb *t) noexcept nogil:
         t.in_recovery = REC_NEWRENO
         t.cwnd = t.ssthresh + DUPTHRESH * t.mss
     st.ctr[C_TCP_FAST_RETRANSMITS] += 1
-    tcp_retransmit_first(st, t)
+    t.flags |= TF_REXMT_FIRST            # tcp_send_owed resends it
 
 
 cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
@@ -78,7 +78,7 @@ cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
             cc_after_recovery(st, t)
         elif t.in_recovery == REC_NEWRENO:
             # partial ACK (RFC 6582 3.2 step 5): the next hole is lost too
-            tcp_retransmit_first(st, t)
+            t.flags |= TF_REXMT_FIRST        # tcp_send_owed resends it
             t.cwnd = t.cwnd - data_acked if t.cwnd > data_acked else 0
             if data_acked >= t.mss:
                 t.cwnd += t.mss

@@ -1,7 +1,9 @@
 # TCP input ("process" in smoltcp's terms): one segment arrives for one
 # connection, RFC 9293 section 3.10.7 step by step. The time is st.now;
-# nothing here reads a clock. Output is only scheduled here (flags and
-# timers); tcp_output sends, once per connection per poll.
+# nothing here reads a clock. Nothing here sends: input changes the state,
+# schedules output (tcp_schedule, timers) and records what is owed at once
+# (TF_ACK_NOW, TF_REXMT_FIRST, TF_RST_REPLY). tcp_input (output.pxi) runs
+# tcp_process, sends what is owed, then runs tcp_process_text.
 
 cdef int _ECONNRESET = _errno.ECONNRESET
 cdef int _ECONNREFUSED = _errno.ECONNREFUSED
@@ -50,38 +52,39 @@ cdef void tcp_challenge_ack(StackState *st, Tcb *t) noexcept nogil:
     tcp_schedule(st, t)
 
 
-cdef void tcp_established(StackState *st, Tcb *t) noexcept nogil:
-    """Handshake complete: SYN_RECEIVED or SYN_SENT -> ESTABLISHED."""
-    cdef Listener *l
-    cdef uint32_t slot
+cdef void tcp_established(StackState *st, Tcb *t, const TcpHdr *th, bint rtt_sample) noexcept nogil:
+    """Handshake complete: th acks our SYN (a SYN-ACK, the handshake's ACK,
+    a SYN cookie's ACK). Take SND.UNA and the send window from it, stop the
+    SYN timer (with an RTT sample if asked and Karn allows), SYN_RECEIVED or
+    SYN_SENT -> ESTABLISHED, and queue a passive child for accept()."""
+    if rtt_sample and t.rtt_start and t.retries == 0:
+        tcp_rtt_sample(st, t, st.now - t.rtt_start)
+    t.rtt_start = 0
+    t.snd_una = th.ack
+    if th.flags & TCP_SYN:
+        t.snd_wnd = th.window           # never scaled in a SYN (RFC 7323 2.2)
+    else:
+        t.snd_wnd = <uint32_t>th.window << t.snd_wscale
+    t.max_snd_wnd = t.snd_wnd
+    t.snd_wl1 = th.seq
+    t.snd_wl2 = th.ack
+    t.t_rexmt = 0
     tcp_set_state(st, t, ESTABLISHED)
     t.retries = 0
     t.backoff = 0
     t.last_rcv = st.now
     if t.keep_cnt:
         t.t_keep = st.now + t.keep_idle
-    if t.flags & TF_PASSIVE and t.listener >= 0:
-        l = &st.listeners[t.listener]
-        if l.half_open:
-            l.half_open -= 1
-        if not l.active or l.aq_len >= l.aq_cap:
-            # no listener to take it any more: refuse it cleanly
-            t.flags |= TF_RST_PENDING
-            l.overflows += 1
-            st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
-            return
-        slot = (l.aq_head + l.aq_len) % l.aq_cap
-        l.aq[2 * slot] = t.id
-        l.aq[2 * slot + 1] = t.gen
-        l.aq_len += 1
+    if t.flags & TF_PASSIVE and t.listener >= 0 and not listener_enqueue(st, t):
+        t.flags |= TF_RST_PENDING       # no listener to take it any more: refuse it cleanly
 
 
-cdef void tcp_reply_rst_seq(StackState *st, Tcb *t, uint32_t seq) noexcept nogil:
-    """<SEQ=seq><CTL=RST> on this connection's 4-tuple (RFC 9293: reset the
-    other side's bad state without touching ours)."""
-    t.flags &= ~TF_RST_PENDING
-    tcp_emit(st, t, seq, TCP_RST, 0, 0)
-    st.ctr[C_TCP_RST_SENT] += 1
+cdef inline void tcp_owe_rst(Tcb *t, uint32_t seq) noexcept nogil:
+    """Record that <SEQ=seq><CTL=RST> is owed on this connection's 4-tuple
+    (RFC 9293: reset the other side's bad state without touching ours);
+    tcp_send_owed sends it before anything else."""
+    t.flags = (t.flags & ~TF_RST_PENDING) | TF_RST_REPLY
+    t.rst_seq = seq
 
 
 cdef void tcp_input_syn_sent(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
@@ -90,7 +93,7 @@ cdef void tcp_input_syn_sent(StackState *st, Tcb *t, const TcpHdr *th) noexcept 
     if ack and (seq_leq(th.ack, t.iss) or seq_gt(th.ack, t.snd_max)):
         if not (th.flags & TCP_RST):
             # A stale half-open connection on the other side: reset it.
-            tcp_reply_rst_seq(st, t, th.ack)
+            tcp_owe_rst(t, th.ack)
         st.ctr[C_TCP_BAD_ACK] += 1
         return
     if th.flags & TCP_RST:
@@ -107,16 +110,7 @@ cdef void tcp_input_syn_sent(StackState *st, Tcb *t, const TcpHdr *th) noexcept 
     tcp_negotiate(st, t, &th.opts)
     tcp_init_cc(st, t)
     if ack:
-        if t.rtt_start and t.retries == 0:
-            tcp_rtt_sample(st, t, st.now - t.rtt_start)
-        t.rtt_start = 0
-        t.snd_una = th.ack
-        t.snd_wnd = th.window           # never scaled in a SYN (RFC 7323 2.2)
-        t.max_snd_wnd = t.snd_wnd
-        t.snd_wl1 = th.seq
-        t.snd_wl2 = th.ack
-        t.t_rexmt = 0
-        tcp_established(st, t)
+        tcp_established(st, t, th, True)
         t.flags |= TF_ACK_NOW
         if th.payload_len or th.flags & TCP_FIN:
             tcp_receive_data(st, t, th)
@@ -164,8 +158,11 @@ cdef inline bint tcp_paws_reject(StackState *st, Tcb *t, const TcpHdr *th) noexc
     return True
 
 
-cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
-    """One segment for connection t (found by the classifier)."""
+cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """One segment for connection t, up to the fifth step (ACK). True if
+    its text and FIN remain for tcp_process_text; False if it was wholly
+    handled (or dropped) here. Split there so that what the ACK step owes is
+    sent before the text moves RCV.NXT (tcp_input)."""
     cdef uint8_t s = t.state
     cdef uint32_t seg_len = th.payload_len + (1 if th.flags & TCP_SYN else 0) + \
         (1 if th.flags & TCP_FIN else 0)
@@ -173,7 +170,7 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     cdef bint was_zero, window_changed
     st.ctr[C_TCP_SEGS_IN] += 1
     if s == CLOSED or s == LISTEN:
-        return
+        return False
     if st.now - t.last_rcv > t.rto and s == ESTABLISHED:
         t.quickack = QUICKACK_SEGMENTS      # the peer restarts from slow start after idle
     t.last_rcv = st.now
@@ -181,7 +178,7 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     if s == SYN_SENT:
         tcp_input_syn_sent(st, t, th)
         tcp_schedule(st, t)
-        return
+        return False
     # Simultaneous open (RFC 9293 figure 8, line 6): the other side's SYN-ACK
     # repeats its SYN (SEG.SEQ = IRS, before RCV.NXT) and acks ours. It
     # completes the handshake (as in Linux) rather than failing the sequence
@@ -189,26 +186,19 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     if (s == SYN_RECEIVED and not (t.flags & TF_PASSIVE) and th.seq == t.irs and
             (th.flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK) and
             seq_lt(t.snd_una, th.ack) and seq_leq(th.ack, t.snd_max)):
-        t.snd_una = th.ack
-        t.snd_wnd = th.window           # never scaled in a SYN (RFC 7323 2.2)
-        t.max_snd_wnd = t.snd_wnd
-        t.snd_wl1 = th.seq
-        t.snd_wl2 = th.ack
-        t.rtt_start = 0
-        t.t_rexmt = 0
-        tcp_established(st, t)
+        tcp_established(st, t, th, False)
         if th.payload_len or th.flags & TCP_FIN:
             tcp_receive_data(st, t, th)
             if t.fin_off == t.rcv.tail:
                 tcp_fin_arrived(st, t)
         tcp_schedule(st, t)
-        return
+        return False
     # A retransmitted SYN while we wait for the handshake's ACK: our SYN-ACK
     # was lost, send it again.
     if s == SYN_RECEIVED and th.flags & TCP_SYN and not (th.flags & TCP_ACK) and th.seq == t.irs:
         t.flags |= TF_ACK_NOW
         tcp_schedule(st, t)
-        return
+        return False
     # TIME_WAIT: a retransmitted FIN gets its ACK again and restarts 2MSL.
     if s == TIME_WAIT and th.flags & TCP_FIN and not (th.flags & TCP_RST) and \
             th.seq + seg_len == t.rcv_nxt:
@@ -216,13 +206,13 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         t.t_2msl = st.now + 2 * st.cfg.msl_ns
         timer_rearm(st, t)
         tcp_schedule(st, t)
-        return
+        return False
     # PAWS before anything else (RFC 7323 5.3 R1)
     if tcp_paws_reject(st, t, th):
         st.ctr[C_TCP_PAWS_DROPPED] += 1
         t.flags |= TF_ACK_NOW
         tcp_schedule(st, t)
-        return
+        return False
     # first: sequence number
     if not tcp_seq_acceptable(t, th.seq, seg_len):
         st.ctr[C_TCP_BAD_SEQ] += 1
@@ -232,7 +222,7 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
                 tcp_note_dsack(t, th.seq, th.seq + seg_len)
             t.flags |= TF_ACK_NOW
             tcp_schedule(st, t)
-        return
+        return False
     # timestamps: remember the peer's clock (RFC 7323 4.3), only from a
     # segment at or below Last.ACK.sent: that is rcv_nxt unless in-order
     # data is waiting for a (delayed) ACK, whose TSecr must then stay the
@@ -246,7 +236,7 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     if th.flags & TCP_RST:
         if th.seq != t.rcv_nxt:
             tcp_challenge_ack(st, t)
-            return
+            return False
         st.ctr[C_TCP_RST_RCVD] += 1
         if s == SYN_RECEIVED:
             tcp_closed(st, t, 0 if t.flags & TF_PASSIVE else _ECONNREFUSED)
@@ -254,42 +244,33 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             tcp_closed(st, t, _ECONNRESET)
         else:
             tcp_closed(st, t, 0)
-        return
+        return False
     # fourth: SYN in a synchronized state (RFC 5961 4.2)
     if th.flags & TCP_SYN:
         tcp_challenge_ack(st, t)
-        return
+        return False
     # fifth: ACK
     if not (th.flags & TCP_ACK):
-        return
+        return False
     if s == SYN_RECEIVED:
         if seq_lt(t.snd_una, th.ack) and seq_leq(th.ack, t.snd_max):
-            t.snd_wnd = <uint32_t>th.window << t.snd_wscale
-            t.max_snd_wnd = t.snd_wnd
-            t.snd_wl1 = th.seq
-            t.snd_wl2 = th.ack
-            if t.rtt_start and t.retries == 0:
-                tcp_rtt_sample(st, t, st.now - t.rtt_start)
-            t.rtt_start = 0
-            t.snd_una = th.ack
-            t.t_rexmt = 0
-            tcp_established(st, t)
+            tcp_established(st, t, th, True)
             s = t.state
         else:
-            tcp_reply_rst_seq(st, t, th.ack)
-            return
+            tcp_owe_rst(t, th.ack)
+            return False
     else:
         if seq_gt(th.ack, t.snd_max):
             # acks something not yet sent (RFC 9293: ACK it and drop it;
             # RFC 5961 5.2 makes it a challenge ACK)
             st.ctr[C_TCP_BAD_ACK] += 1
             tcp_challenge_ack(st, t)
-            return
+            return False
         if seq_lt(th.ack, t.snd_una - t.max_snd_wnd):
             # far below anything outstanding (RFC 5961 5.2)
             st.ctr[C_TCP_BAD_ACK] += 1
             tcp_challenge_ack(st, t)
-            return
+            return False
         newly_sacked = sack_update(st, t, th)
         window_changed = (<uint32_t>th.window << t.snd_wscale) != t.snd_wnd
         if seq_gt(th.ack, t.snd_una):
@@ -321,12 +302,18 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         elif s == CLOSING and t.flags & TF_FIN_SENT and t.snd_una == t.snd_max:
             tcp_enter_time_wait(st, t)
             tcp_schedule(st, t)
-            return
+            return False
         elif s == LAST_ACK and t.flags & TF_FIN_SENT and t.snd_una == t.snd_max:
             tcp_closed(st, t, 0)
-            return
+            return False
         elif s == TIME_WAIT:
-            return
+            return False
+    return True
+
+
+cdef void tcp_process_text(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """The rest of tcp_process: sixth to eighth steps, then schedule output."""
+    cdef uint8_t s = t.state
     # sixth: URG is not supported; urgent data is delivered in line
     # seventh: segment text
     if s == ESTABLISHED or s == FIN_WAIT_1 or s == FIN_WAIT_2:

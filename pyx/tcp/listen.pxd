@@ -14,6 +14,10 @@ cdef struct Listener:
     uint64_t overflows
     uint64_t cookies_until      # SYN cookies went out lately: check ACKs against them
 
+cdef int32_t listener_open(StackState *st, uint16_t port, uint32_t backlog) noexcept nogil
+cdef void listener_close(StackState *st, int32_t lid) noexcept nogil
+cdef void listener_half_open_done(StackState *st, Tcb *t) noexcept nogil
+cdef bint listener_enqueue(StackState *st, Tcb *t) noexcept nogil
 cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil
 
 cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, uint32_t dst,
@@ -23,3 +27,6 @@ cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, ui
 cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t dst,
                            const uint8_t *src_mac, const TcpHdr *th,
                            bint iss_given=*, uint32_t given_iss=*) noexcept nogil
+
+cdef bint tcp_time_wait_takeover(StackState *st, Tcb *t, const TcpHdr *th, uint32_t src,
+                                 uint32_t dst, const uint8_t *src_mac) noexcept nogil

@@ -1,3 +1,65 @@
+# Listening (RFC 9293 3.10.7.2): opening and closing a listener, the
+# segments for a listening port that match no connection, the children it
+# creates and its accept queue. SYN cookies are in syncookie.pxi.
+
+from libc.errno cimport EADDRINUSE, EMFILE, ENOMEM
+
+
+cdef int32_t listener_open(StackState *st, uint16_t port, uint32_t backlog) noexcept nogil:
+    """Listen on TCP `port` with an accept queue of `backlog`: the C side of
+    Stack.listen. The listener id, or -EADDRINUSE (the port has one),
+    -EMFILE (no free slot), -ENOMEM."""
+    cdef int32_t lid = -1
+    cdef uint32_t i
+    cdef Listener *l
+    if st.listen_by_port[port] >= 0:
+        return -EADDRINUSE
+    # a slot never used first, then one a closed listener left
+    for i in range(st.max_listeners):
+        if not st.listeners[i].active and st.listeners[i].aq == NULL:
+            lid = i
+            break
+    if lid < 0:
+        for i in range(st.max_listeners):
+            if not st.listeners[i].active:
+                lid = i
+                break
+    if lid < 0:
+        return -EMFILE
+    l = &st.listeners[lid]
+    free(l.aq)
+    free(l.chan)
+    memset(l, 0, sizeof(Listener))
+    l.chan = <nc_ring *>malloc(nc_ring_memsize(st.cfg.listen_chan_size))
+    l.aq = <uint32_t *>malloc(2 * backlog * sizeof(uint32_t))
+    if l.chan == NULL or l.aq == NULL:
+        return -ENOMEM
+    nc_ring_init(l.chan, st.cfg.listen_chan_size)
+    l.aq_cap = backlog
+    l.backlog = backlog
+    l.port = port
+    l.active = True
+    st.listen_by_port[port] = lid
+    return lid
+
+
+cdef void listener_close(StackState *st, int32_t lid) noexcept nogil:
+    """Stop listening: the C side of Listener.close. Connections nobody
+    accepted are reset; a half-open child that completes later finds the
+    listener gone and is refused (tcp_established). The slot keeps its
+    queues for the next listener_open."""
+    cdef Listener *l = &st.listeners[lid]
+    cdef Tcb *t
+    while True:
+        t = listener_pop(st, l)
+        if t == NULL:
+            break
+        tcp_send_rst(st, t)
+        tcb_free(st, t)
+    l.active = False
+    st.listen_by_port[l.port] = -1
+
+
 cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil:
     """The oldest connection in l's accept queue that still exists (entries
     are id + generation: one reset before accept() is skipped), or NULL."""
@@ -12,6 +74,32 @@ cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil:
         if t.gen == gen and t.state != CLOSED:
             return t
     return NULL
+
+
+cdef void listener_half_open_done(StackState *st, Tcb *t) noexcept nogil:
+    """A passive child leaves SYN_RECEIVED (established or closed): one fewer
+    half-open connection counts against the backlog."""
+    cdef Listener *l = &st.listeners[t.listener]
+    if l.half_open:
+        l.half_open -= 1
+
+
+cdef bint listener_enqueue(StackState *st, Tcb *t) noexcept nogil:
+    """A passive child completed its handshake: off the half-open count and
+    onto the accept queue (id + generation). False, counted as an overflow,
+    if the listener closed or its queue is full: the caller refuses it."""
+    cdef Listener *l = &st.listeners[t.listener]
+    cdef uint32_t slot
+    listener_half_open_done(st, t)
+    if not l.active or l.aq_len >= l.aq_cap:
+        l.overflows += 1
+        st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
+        return False
+    slot = (l.aq_head + l.aq_len) % l.aq_cap
+    l.aq[2 * slot] = t.id
+    l.aq[2 * slot + 1] = t.gen
+    l.aq_len += 1
+    return True
 
 
 cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, uint32_t dst,
@@ -86,3 +174,27 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
     l.half_open += 1
     flow_insert(st, t)
     tcp_schedule(st, t)
+
+
+cdef bint tcp_time_wait_takeover(StackState *st, Tcb *t, const TcpHdr *th, uint32_t src,
+                                 uint32_t dst, const uint8_t *src_mac) noexcept nogil:
+    """The TIME_WAIT reuse policy, for the consumer to ask about a SYN that
+    finds its 4-tuple in TIME_WAIT (RFC 9293 3.10.7.4, RFC 6191): a new
+    incarnation above the old sequence space, with a listener on the port
+    and no handle left on the old connection, takes the 4-tuple over. True
+    if it did: t is freed and the listener has taken the SYN."""
+    cdef int32_t lid
+    cdef uint32_t new_iss
+    if not (t.state == TIME_WAIT and th.flags & TCP_SYN and not (th.flags & TCP_ACK) and
+            seq_gt(th.seq, t.rcv_nxt) and not (t.flags & TF_HANDLE)):
+        return False
+    lid = st.listen_by_port[t.lport]
+    if lid < 0 or not st.listeners[lid].active:
+        return False
+    # RFC 1122 4.2.2.13 / RFC 9293 3.6.1: the new incarnation's ISS must lie
+    # above every sequence number the old one used (Linux: old SND.NXT +
+    # 65535 + 2, beyond its window too)
+    new_iss = t.snd_max + 65535 + 2
+    tcb_free(st, t)
+    tcp_listen_input(st, lid, src, dst, src_mac, th, True, new_iss)
+    return True

@@ -63,11 +63,35 @@ cdef inline uint32_t tcp_fin_seq(const Tcb *t) noexcept nogil:
     return t.iss + 1 + <uint32_t>t.snd.tail
 
 
-cdef inline void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil:
+cdef inline uint64_t tcp_backed_off_rto(const StackState *st, const Tcb *t) noexcept nogil:
+    """The RTO doubled once per back-off (RFC 6298 5.5), at most rto_max: one
+    clamp for the retransmission and persist timers."""
     cdef uint64_t ival = t.rto << t.backoff if t.backoff < 24 else st.cfg.rto_max_ns
     if ival > st.cfg.rto_max_ns:
         ival = st.cfg.rto_max_ns
-    t.t_rexmt = st.now + ival
+    return ival
+
+
+cdef inline void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil:
+    t.t_rexmt = st.now + tcp_backed_off_rto(st, t)
+
+
+cdef void tcp_syn_options(const StackState *st, TcpOptions *o, uint16_t mss, uint8_t wscale,
+                          uint32_t offer) noexcept nogil:
+    """The options a SYN or SYN-ACK carries, chosen in one place (tcp_emit and
+    the stateless SYN cookie reply): MSS always; window scale, SACK-permitted
+    and timestamps where the stack allows them and `offer` (OPT_* bits) asks
+    for them. The caller fills in the timestamp values."""
+    o.present = OPT_MSS
+    o.sack_count = 0
+    o.mss = mss
+    if st.cfg.window_scaling and offer & OPT_WSCALE:
+        o.present |= OPT_WSCALE
+        o.wscale = wscale
+    if st.cfg.sack and offer & OPT_SACK_PERM:
+        o.present |= OPT_SACK_PERM
+    if st.cfg.timestamps and offer & OPT_TIMESTAMP:
+        o.present |= OPT_TIMESTAMP
 
 
 cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,
@@ -79,7 +103,7 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
     cdef uint8_t *iph
     cdef uint8_t *th
     cdef TcpOptions o
-    cdef uint32_t win, hl, wfield
+    cdef uint32_t win, hl, wfield, offer
     if b == NC_BUF_NONE:
         return False
     nb = nc_port_buf(st.port, b)
@@ -91,15 +115,13 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
     o.sack_count = 0
     win = tcp_window_to_advertise(t)
     if flags & TCP_SYN:
-        o.present |= OPT_MSS
-        o.mss = t.adv_mss
-        if st.cfg.window_scaling and (t.state == SYN_SENT or t.flags & TF_WS_OK):
-            o.present |= OPT_WSCALE
-            o.wscale = t.rcv_wscale
-        if st.cfg.sack and (t.state == SYN_SENT or t.flags & TF_SACK_OK):
-            o.present |= OPT_SACK_PERM
-        if st.cfg.timestamps and (t.state == SYN_SENT or t.flags & TF_TS_OK):
-            o.present |= OPT_TIMESTAMP
+        if t.state == SYN_SENT:
+            offer = OPT_WSCALE | OPT_SACK_PERM | OPT_TIMESTAMP
+        else:       # our SYN-ACK answers what the peer's SYN offered (tcp_negotiate)
+            offer = ((OPT_WSCALE if t.flags & TF_WS_OK else 0) |
+                     (OPT_SACK_PERM if t.flags & TF_SACK_OK else 0) |
+                     (OPT_TIMESTAMP if t.flags & TF_TS_OK else 0))
+        tcp_syn_options(st, &o, t.adv_mss, t.rcv_wscale, offer)
         wfield = win if win < 65535 else 65535      # SYN windows are never scaled
     else:
         wfield = win >> t.rcv_wscale
@@ -193,8 +215,6 @@ cdef inline bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint
         return True                 # everything queued, and nothing unacked (or Nagle off)
     if n >= t.max_snd_wnd // 2 and t.max_snd_wnd:
         return True                 # at least half the largest window the peer offered
-    if idle and n == avail:
-        return True
     return False
 
 
@@ -242,6 +262,31 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
     return True
 
 
+cdef void tcp_send_owed(StackState *st, Tcb *t) noexcept nogil:
+    """Send at once what input recorded as owed (input never sends): the RST
+    answering an unacceptable ACK, the fast retransmission of the first
+    unacknowledged segment (entering recovery, or a NewReno partial ACK)."""
+    if t.flags & TF_RST_REPLY:
+        t.flags &= ~TF_RST_REPLY
+        tcp_emit(st, t, t.rst_seq, TCP_RST, 0, 0)
+        st.ctr[C_TCP_RST_SENT] += 1
+    if t.flags & TF_REXMT_FIRST:
+        t.flags &= ~TF_REXMT_FIRST
+        tcp_retransmit_first(st, t)
+
+
+cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """One arriving segment for connection t (found by the classifier), as
+    smoltcp's interface drives a socket: input changes the state, then what
+    it owes goes out. The owed segment is sent between the ACK step and the
+    text step, where input used to send it itself, so that its ACK field and
+    the ACKs that follow stay what they were."""
+    cdef bint more = tcp_process(st, t, th)
+    tcp_send_owed(st, t)
+    if more:
+        tcp_process_text(st, t, th)
+
+
 cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
     """RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg."""
     cdef uint32_t pipe = sack_pipe(t)
@@ -276,13 +321,13 @@ cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
 
 cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
     """Send everything the windows allow, then an ACK if one is owed and no
-    segment carried it."""
+    segment carried it. t is not CLOSED (stack_output skips those)."""
     cdef uint32_t wnd, inflight
     cdef uint64_t off_nxt
     cdef bint sent = False
     cdef uint8_t s = t.state
-    if s == CLOSED or s == LISTEN or s == TIME_WAIT:
-        if s == TIME_WAIT and t.flags & TF_ACK_NOW:
+    if s == TIME_WAIT:
+        if t.flags & TF_ACK_NOW:
             tcp_send_ack(st, t)
         return
     if t.flags & TF_RST_PENDING:
@@ -322,9 +367,7 @@ cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil:
         off_nxt = t.snd.head + <uint32_t>(t.snd_nxt - t.snd_una)
         if (not sent and t.snd.tail > off_nxt and t.t_rexmt == 0 and
                 t.t_persist == 0):
-            t.t_persist = st.now + (t.rto << t.backoff if t.backoff < 24 else st.cfg.rto_max_ns)
-            if t.t_persist - st.now > st.cfg.rto_max_ns:
-                t.t_persist = st.now + st.cfg.rto_max_ns
+            t.t_persist = st.now + tcp_backed_off_rto(st, t)
     if not sent and t.flags & (TF_ACK_NOW | TF_WND_UPDATE):
         tcp_send_ack(st, t)
     timer_rearm(st, t)

@@ -1,42 +1,13 @@
 cdef bint tcp_ooo_add(Tcb *t, uint64_t s, uint64_t e) noexcept nogil:
     """Record [s, e) as held beyond the in-order data. False (nothing
     changed) when it would need more than OOO_MAX separate ranges."""
-    cdef uint64_t ns[OOO_MAX + 2]
-    cdef uint64_t ne[OOO_MAX + 2]
-    cdef uint32_t n = 0, i = 0
-    cdef bint placed = False
-    while i < t.ooo_n:
-        if t.ooo_end[i] < s:
-            ns[n] = t.ooo_start[i]
-            ne[n] = t.ooo_end[i]
-            n += 1
-        elif t.ooo_start[i] > e:
-            if not placed:
-                ns[n] = s
-                ne[n] = e
-                n += 1
-                placed = True
-            ns[n] = t.ooo_start[i]
-            ne[n] = t.ooo_end[i]
-            n += 1
-        else:
-            # overlaps or touches: absorb into [s, e)
-            if t.ooo_start[i] < s:
-                s = t.ooo_start[i]
-            if t.ooo_end[i] > e:
-                e = t.ooo_end[i]
-        if n > OOO_MAX:
-            return False
-        i += 1
-    if not placed:
-        if n >= OOO_MAX:
-            return False
-        ns[n] = s
-        ne[n] = e
-        n += 1
-    for i in range(n):
-        t.ooo_start[i] = ns[i]
-        t.ooo_end[i] = ne[i]
+    cdef uint64_t ns[OOO_MAX + 1]
+    cdef uint64_t ne[OOO_MAX + 1]
+    cdef uint32_t n = range_merge(t.ooo_start, t.ooo_end, t.ooo_n, s, e, ns, ne)
+    if n > OOO_MAX:
+        return False
+    memcpy(t.ooo_start, ns, n * sizeof(uint64_t))
+    memcpy(t.ooo_end, ne, n * sizeof(uint64_t))
     t.ooo_n = <uint8_t>n
     return True
 

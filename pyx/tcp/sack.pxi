@@ -11,6 +11,44 @@
 # sequence space between snd_una and snd_max.
 
 
+# ---- ranges: one merge for the receiver's out-of-order data and the sender's scoreboard ----
+
+cdef uint32_t range_merge(const uint64_t *ls, const uint64_t *rs, uint32_t n, uint64_t l, uint64_t r,
+                          uint64_t *out_l, uint64_t *out_r) noexcept nogil:
+    """Merge [l, r) into the n sorted, disjoint ranges ls/rs, absorbing those
+    it overlaps or touches; write the result, sorted, to out_l/out_r (room
+    for n + 1) and return its length. One routine for tcp_ooo_add (stream
+    offsets) and sack_insert (offsets from SND.UNA); each applies its own
+    bound to the result."""
+    cdef uint32_t i, k = 0
+    cdef bint placed = False
+    for i in range(n):
+        if rs[i] < l:
+            out_l[k] = ls[i]
+            out_r[k] = rs[i]
+            k += 1
+        elif ls[i] > r:
+            if not placed:
+                out_l[k] = l
+                out_r[k] = r
+                k += 1
+                placed = True
+            out_l[k] = ls[i]
+            out_r[k] = rs[i]
+            k += 1
+        else:
+            # overlaps or touches: absorb into [l, r)
+            if ls[i] < l:
+                l = ls[i]
+            if rs[i] > r:
+                r = rs[i]
+    if not placed:
+        out_l[k] = l
+        out_r[k] = r
+        k += 1
+    return k
+
+
 # ---- receiver: blocks for our ACKs ----------------------------------------------------
 
 cdef void tcp_sack_fill(const Tcb *t, TcpOptions *o) noexcept nogil:
@@ -71,44 +109,28 @@ cdef void sack_trim(Tcb *t) noexcept nogil:
 
 
 cdef bint sack_insert(Tcb *t, uint32_t l, uint32_t r) noexcept nogil:
-    """Merge [l, r) into the scoreboard; True if it added SACKed bytes."""
-    cdef uint32_t nl[SACK_MAX + 2]
-    cdef uint32_t nr[SACK_MAX + 2]
-    cdef uint32_t i = 0, n = 0, before = 0, after = 0
-    cdef bint placed = False
+    """Merge [l, r) (snd_una <= l < r <= snd_max) into the scoreboard; True if
+    it added SACKed bytes. Merged as offsets from SND.UNA (every range lies
+    in [snd_una, snd_max), less than 2^31 wide, so offsets order as the
+    sequence numbers do); past SACK_MAX ranges the highest are forgotten
+    (conservative)."""
+    cdef uint64_t ol[SACK_MAX + 1]
+    cdef uint64_t orr[SACK_MAX + 1]
+    cdef uint64_t nl[SACK_MAX + 1]
+    cdef uint64_t nr[SACK_MAX + 1]
+    cdef uint32_t i, n, before = 0, after = 0
+    cdef uint32_t base = t.snd_una
     for i in range(t.sack_n):
         before += t.sack_r[i] - t.sack_l[i]
-    i = 0
-    while i < t.sack_n:
-        if seq_lt(t.sack_r[i], l):
-            nl[n] = t.sack_l[i]
-            nr[n] = t.sack_r[i]
-            n += 1
-        elif seq_gt(t.sack_l[i], r):
-            if not placed:
-                nl[n] = l
-                nr[n] = r
-                n += 1
-                placed = True
-            nl[n] = t.sack_l[i]
-            nr[n] = t.sack_r[i]
-            n += 1
-        else:
-            l = seq_min(l, t.sack_l[i])
-            r = seq_max(r, t.sack_r[i])
-        if n > SACK_MAX:
-            n = SACK_MAX            # forget the highest range: conservative
-        i += 1
-    if not placed and n < SACK_MAX + 1:
-        nl[n] = l
-        nr[n] = r
-        n += 1
+        ol[i] = <uint32_t>(t.sack_l[i] - base)
+        orr[i] = <uint32_t>(t.sack_r[i] - base)
+    n = range_merge(ol, orr, t.sack_n, <uint32_t>(l - base), <uint32_t>(r - base), nl, nr)
     if n > SACK_MAX:
         n = SACK_MAX
     for i in range(n):
-        t.sack_l[i] = nl[i]
-        t.sack_r[i] = nr[i]
-        after += nr[i] - nl[i]
+        t.sack_l[i] = base + <uint32_t>nl[i]
+        t.sack_r[i] = base + <uint32_t>nr[i]
+        after += t.sack_r[i] - t.sack_l[i]
     t.sack_n = <uint8_t>n
     return after > before
 

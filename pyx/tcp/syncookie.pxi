@@ -70,16 +70,10 @@ cdef void syncookie_reply(StackState *st, uint32_t src, uint32_t dst, const uint
     eth_write(p, src_mac, st.mac, ETH_P_IPV4)
     iph = p + ETH_HLEN
     tcp = iph + IPV4_HLEN
-    o.present = OPT_MSS
-    o.sack_count = 0
-    o.mss = <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN)
-    if st.cfg.window_scaling and th.opts.present & OPT_WSCALE:
-        o.present |= OPT_WSCALE
-        o.wscale = <uint8_t>tcp_pick_wscale(st.cfg.rcvbuf)
-    if st.cfg.sack and th.opts.present & OPT_SACK_PERM:
-        o.present |= OPT_SACK_PERM
-    if st.cfg.timestamps and th.opts.present & OPT_TIMESTAMP:
-        o.present |= OPT_TIMESTAMP
+    # answer what the SYN offered, as a connection's SYN-ACK would
+    tcp_syn_options(st, &o, <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN),
+                    <uint8_t>tcp_pick_wscale(st.cfg.rcvbuf), th.opts.present)
+    if o.present & OPT_TIMESTAMP:
         o.ts_val = <uint32_t>(st.now // 1000000)
         o.ts_ecr = th.opts.ts_val
     hl = tcp_write_header(tcp, th.dport, th.sport, cookie, th.seq + 1, TCP_SYN | TCP_ACK,
@@ -120,16 +114,11 @@ cdef Tcb *syncookie_accept(StackState *st, int32_t lid, uint32_t src, uint32_t d
         o.ts_val = th.opts.ts_val
     tcp_passive_init(st, t, lid, src, dst, src_mac, th.sport, th.dport, irs, cookie, &o)
     t.ts_offset = 0                     # the SYN-ACK's TSval used the bare clock
-    t.snd_una = th.ack
     t.snd_nxt = th.ack
     t.snd_max = th.ack
-    t.snd_wnd = <uint32_t>th.window << t.snd_wscale
-    t.max_snd_wnd = t.snd_wnd
-    t.snd_wl1 = th.seq
-    t.snd_wl2 = th.ack
     tcp_set_state(st, t, SYN_RECEIVED)
     st.listeners[lid].half_open += 1
-    tcp_established(st, t)
+    tcp_established(st, t, th, False)
     flow_insert(st, t)
     st.ctr[C_TCP_SYNCOOKIES_OK] += 1
     return t

@@ -36,6 +36,9 @@ cdef enum:
     TF_RST_PENDING = 0x4000     # send RST at next output (abortive close)
     TF_HANDLE = 0x10000         # the application holds a handle (API state)
     TF_FORCE_ONE = 0x20000      # tcp_output may send one segment whatever the windows say
+    # owed by input, sent by tcp_send_owed right after the segment's ACK step
+    TF_REXMT_FIRST = 0x40000    # resend the first unacknowledged segment (fast retransmit, partial ACK)
+    TF_RST_REPLY = 0x80000      # answer an unacceptable ACK with <SEQ=rst_seq><CTL=RST>
 
 cdef enum:
     REC_NONE = 0
@@ -129,7 +132,7 @@ cdef struct Tcb:
     uint32_t t_prev
     uint32_t t_next
     uint32_t t_slot
-    uint32_t _pad1
+    uint32_t rst_seq            # SEQ of the owed RST reply (TF_RST_REPLY)
     # windows: rcv holds [app read .. rcv_nxt) plus out-of-order data; snd
     # holds [snd_una .. last byte the application wrote)
     Window rcv

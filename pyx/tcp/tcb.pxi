@@ -153,11 +153,8 @@ cdef void tcp_closed(StackState *st, Tcb *t, int err) noexcept nogil:
     """The connection is over. With a handle, the control block stays (CLOSED,
     off the flow table, readable data kept) until the handle closes; without
     one it is freed now."""
-    cdef Listener *l
     if t.state == SYN_RECEIVED and t.listener >= 0:
-        l = &st.listeners[t.listener]
-        if l.half_open:
-            l.half_open -= 1
+        listener_half_open_done(st, t)
     if err and t.soerror == 0:
         t.soerror = err
     if t.flags & TF_HANDLE:

@@ -53,7 +53,6 @@ cdef void tcp_persist_fired(StackState *st, Tcb *t) noexcept nogil:
     into one too small to use), backing off to rto_max; probes never give
     up while they are answered."""
     cdef uint64_t off_nxt = t.snd.head + <uint32_t>(t.snd_nxt - t.snd_una)
-    cdef uint64_t ival
     t.t_persist = 0
     if t.snd.tail <= off_nxt or t.snd_nxt != t.snd_una:
         return                              # nothing waiting, or in flight (the RTO times it)
@@ -63,10 +62,7 @@ cdef void tcp_persist_fired(StackState *st, Tcb *t) noexcept nogil:
         t.snd_max = t.snd_nxt + 1           # an ACK of the probe byte is acceptable
     if t.backoff < 30:
         t.backoff += 1
-    ival = t.rto << t.backoff if t.backoff < 24 else st.cfg.rto_max_ns
-    if ival > st.cfg.rto_max_ns:
-        ival = st.cfg.rto_max_ns
-    t.t_persist = st.now + ival
+    t.t_persist = st.now + tcp_backed_off_rto(st, t)
 
 
 cdef void tcp_keepalive_fired(StackState *st, Tcb *t) noexcept nogil:

@@ -65,12 +65,16 @@ cdef void timer_cancel_all(StackState *st, Tcb *t) noexcept nogil:
     wheel__unlink(st, t)
 
 
-cdef uint32_t wheel__collect(StackState *st, uint32_t slot, uint64_t now, uint32_t *due,
-                             uint32_t ndue, uint32_t cap) noexcept nogil:
+cdef enum:
+    WHEEL_BATCH = 256           # connections taken off one slot at a time
+
+
+cdef uint32_t wheel__collect(StackState *st, uint32_t slot, uint64_t now, uint32_t *due) noexcept nogil:
+    """Take up to WHEEL_BATCH due connections off one slot into due[]."""
     cdef uint32_t id = st.wheel[slot]
-    cdef uint32_t nxt
+    cdef uint32_t nxt, ndue = 0
     cdef Tcb *t
-    while id != NC_BUF_NONE and ndue < cap:
+    while id != NC_BUF_NONE and ndue < WHEEL_BATCH:
         t = &st.tcbs[id]
         nxt = t.t_next
         if t.deadline <= now:
@@ -84,8 +88,8 @@ cdef uint32_t wheel__collect(StackState *st, uint32_t slot, uint64_t now, uint32
 cdef uint32_t timers_run(StackState *st, uint64_t now) noexcept nogil:
     """Fire every timer due at `now`; returns how many connections fired."""
     cdef uint64_t now_tick = now // st.tick_ns
-    cdef uint32_t due[256]
-    cdef uint32_t ndue, i, fired = 0, visited = 0
+    cdef uint32_t due[WHEEL_BATCH]
+    cdef uint32_t ndue, i, fired = 0
     cdef uint64_t tick
     if now_tick < st.cur_tick:
         return 0
@@ -96,11 +100,11 @@ cdef uint32_t timers_run(StackState *st, uint64_t now) noexcept nogil:
         tick = st.cur_tick
     while tick <= now_tick:
         while True:
-            ndue = wheel__collect(st, <uint32_t>(tick & st.wheel_mask), now, due, 0, 256)
+            ndue = wheel__collect(st, <uint32_t>(tick & st.wheel_mask), now, due)
             for i in range(ndue):
                 tcp_on_timer(st, &st.tcbs[due[i]], now)
             fired += ndue
-            if ndue < 256:
+            if ndue < WHEEL_BATCH:
                 break
         tick += 1
     st.cur_tick = now_tick      # this tick may still hold later deadlines
@@ -117,7 +121,8 @@ cdef uint64_t timers_next_deadline(StackState *st) noexcept nogil:
         id = st.wheel[(tick + k) & st.wheel_mask]
         while id != NC_BUF_NONE:
             t = &st.tcbs[id]
-            if t.deadline // st.tick_ns <= tick + k or t.deadline < st.cur_tick * st.tick_ns:
+            # (a deadline already past falls in here too: its tick is below tick + k)
+            if t.deadline // st.tick_ns <= tick + k:
                 best = min_nonzero(best, t.deadline)
             id = t.t_next
         if best:

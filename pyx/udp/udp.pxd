@@ -22,5 +22,4 @@ cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
                   const uint8_t *data, uint32_t n) noexcept nogil
 
 cdef void udp_queue_big(StackState *st, UdpSock *u, uint32_t src, const UdpHdr *udp) noexcept nogil
-
 cdef void udp_free_big(UdpSock *u) noexcept nogil
