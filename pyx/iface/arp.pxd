@@ -24,3 +24,6 @@ cdef void arp_input(StackState *st, const ArpPkt *a) noexcept nogil
 cdef void arp_tick(StackState *st) noexcept nogil
 cdef bint arp_lookup(StackState *st, uint32_t ip, uint8_t *mac) noexcept nogil
 cdef void ip_send(StackState *st, uint32_t b, uint32_t dst) noexcept nogil
+
+cdef void ip_send_cached(StackState *st, uint32_t b, uint32_t dst, uint8_t *mac,
+                         uint32_t *mac_gen) noexcept nogil

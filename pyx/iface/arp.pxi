@@ -176,3 +176,16 @@ cdef void ip_send(StackState *st, uint32_t b, uint32_t dst) noexcept nogil:
         e.tries = 1
         e.next_request = st.now + st.cfg.arp_retry_ns
         arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, dst)
+
+
+cdef void ip_send_cached(StackState *st, uint32_t b, uint32_t dst, uint8_t *mac,
+                         uint32_t *mac_gen) noexcept nogil:
+    """ip_send for a sender that keeps the next hop's MAC itself (a TCP
+    connection): the copy in `mac` is good while the ARP table has not
+    changed since *mac_gen, which saves the table lookup per segment."""
+    if mac_gen[0] == st.arp_gen or arp_lookup(st, dst, mac):
+        mac_gen[0] = st.arp_gen
+        memcpy(nc_buf_data(nc_port_buf(st.port, b)), mac, 6)
+        tx_enqueue(st, b)
+    else:
+        ip_send(st, b, dst)

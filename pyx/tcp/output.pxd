@@ -20,3 +20,8 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil
 cdef void tcp_output(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_send_keepalive(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_retransmit_first(StackState *st, Tcb *t) noexcept nogil
+
+cdef bint tcp_reply_stateless(StackState *st, uint32_t laddr, uint32_t raddr,
+                              const uint8_t *dst_mac, uint16_t lport, uint16_t rport,
+                              uint32_t seq, uint32_t ack, uint8_t flags, uint16_t window,
+                              const TcpOptions *o) noexcept nogil

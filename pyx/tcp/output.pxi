@@ -149,12 +149,7 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
             t.rcv_adv = t.rcv_nxt + (wfield << t.rcv_wscale)
     st.ctr[C_TCP_SEGS_OUT] += 1
     st.ctr[C_TCP_DATA_OUT_BYTES] += dlen
-    if t.rmac_gen == st.arp_gen or arp_lookup(st, t.raddr, t.rmac):
-        t.rmac_gen = st.arp_gen
-        memcpy(p, t.rmac, 6)
-        tx_enqueue(st, b)
-    else:
-        ip_send(st, b, t.raddr)
+    ip_send_cached(st, b, t.raddr, t.rmac, &t.rmac_gen)
     return True
 
 
@@ -168,16 +163,38 @@ cdef void tcp_send_rst(StackState *st, Tcb *t) noexcept nogil:
     st.ctr[C_TCP_RST_SENT] += 1
 
 
-cdef void tcp_reply_rst(StackState *st, const Ipv4Hdr *ip, const TcpHdr *th,
-                        const uint8_t *src_mac) noexcept nogil:
-    """The RST for a segment that matches no connection (RFC 9293 3.10.7.1).
-    Never in answer to a RST. Sent straight back to the sender's MAC."""
-    cdef uint32_t b, seg_len
+cdef bint tcp_reply_stateless(StackState *st, uint32_t laddr, uint32_t raddr,
+                              const uint8_t *dst_mac, uint16_t lport, uint16_t rport,
+                              uint32_t seq, uint32_t ack, uint8_t flags, uint16_t window,
+                              const TcpOptions *o) noexcept nogil:
+    """A segment that belongs to no control block (a RST for a stray
+    segment, a SYN-cookie SYN-ACK), sent straight back to the sender's MAC."""
+    cdef uint32_t b = tx_alloc(st)
     cdef nc_buf *nb
     cdef uint8_t *p
     cdef uint8_t *iph
     cdef uint8_t *tcp
-    cdef uint32_t seq, ack
+    cdef uint32_t hl
+    if b == NC_BUF_NONE:
+        return False
+    nb = nc_port_buf(st.port, b)
+    p = nc_buf_data(nb)
+    eth_write(p, dst_mac, st.mac, ETH_P_IPV4)
+    iph = p + ETH_HLEN
+    tcp = iph + IPV4_HLEN
+    hl = tcp_write_header(tcp, lport, rport, seq, ack, flags, window, o)
+    ipv4_write(iph, laddr, raddr, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), hl, True)
+    tcp_fill_checksum(tcp, hl, iph)
+    nb.len = ETH_HLEN + IPV4_HLEN + hl
+    tx_enqueue(st, b)
+    return True
+
+
+cdef void tcp_reply_rst(StackState *st, const Ipv4Hdr *ip, const TcpHdr *th,
+                        const uint8_t *src_mac) noexcept nogil:
+    """The RST for a segment that matches no connection (RFC 9293 3.10.7.1).
+    Never in answer to a RST."""
+    cdef uint32_t seg_len, seq, ack
     cdef uint8_t flags
     if th.flags & TCP_RST:
         return
@@ -190,20 +207,8 @@ cdef void tcp_reply_rst(StackState *st, const Ipv4Hdr *ip, const TcpHdr *th,
         seq = 0
         ack = th.seq + seg_len
         flags = TCP_RST | TCP_ACK
-    b = tx_alloc(st)
-    if b == NC_BUF_NONE:
-        return
-    nb = nc_port_buf(st.port, b)
-    p = nc_buf_data(nb)
-    eth_write(p, src_mac, st.mac, ETH_P_IPV4)
-    iph = p + ETH_HLEN
-    tcp = iph + IPV4_HLEN
-    tcp_write_header(tcp, th.dport, th.sport, seq, ack, flags, 0, NULL)
-    ipv4_write(iph, ip.dst, ip.src, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), TCP_HLEN, True)
-    tcp_fill_checksum(tcp, TCP_HLEN, iph)
-    nb.len = ETH_HLEN + IPV4_HLEN + TCP_HLEN
-    tx_enqueue(st, b)
-    st.ctr[C_TCP_RST_SENT] += 1
+    if tcp_reply_stateless(st, ip.dst, ip.src, src_mac, th.dport, th.sport, seq, ack, flags, 0, NULL):
+        st.ctr[C_TCP_RST_SENT] += 1
 
 
 cdef inline bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint idle) noexcept nogil:

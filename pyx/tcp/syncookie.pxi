@@ -54,35 +54,19 @@ cdef bint syncookie_check(StackState *st, uint32_t laddr, uint32_t raddr, uint16
 
 cdef void syncookie_reply(StackState *st, uint32_t src, uint32_t dst, const uint8_t *src_mac,
                           const TcpHdr *th) noexcept nogil:
-    """The stateless SYN-ACK."""
+    """The stateless SYN-ACK: the cookie is its sequence number, and it
+    answers what the SYN offered, as a connection's SYN-ACK would."""
     cdef uint32_t cookie = syncookie_make(st, dst, src, th.dport, th.sport, th.seq, &th.opts)
-    cdef uint32_t b = tx_alloc(st)
-    cdef nc_buf *nb
-    cdef uint8_t *p
-    cdef uint8_t *iph
-    cdef uint8_t *tcp
     cdef TcpOptions o
-    cdef uint32_t hl, win = st.cfg.rcvbuf if st.cfg.rcvbuf < 65535 else 65535
-    if b == NC_BUF_NONE:
-        return
-    nb = nc_port_buf(st.port, b)
-    p = nc_buf_data(nb)
-    eth_write(p, src_mac, st.mac, ETH_P_IPV4)
-    iph = p + ETH_HLEN
-    tcp = iph + IPV4_HLEN
-    # answer what the SYN offered, as a connection's SYN-ACK would
+    cdef uint32_t win = st.cfg.rcvbuf if st.cfg.rcvbuf < 65535 else 65535
     tcp_syn_options(st, &o, <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN),
                     <uint8_t>tcp_pick_wscale(st.cfg.rcvbuf), th.opts.present)
     if o.present & OPT_TIMESTAMP:
         o.ts_val = <uint32_t>(st.now // 1000000)
         o.ts_ecr = th.opts.ts_val
-    hl = tcp_write_header(tcp, th.dport, th.sport, cookie, th.seq + 1, TCP_SYN | TCP_ACK,
-                          <uint16_t>win, &o)
-    ipv4_write(iph, dst, src, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), hl, True)
-    tcp_fill_checksum(tcp, hl, iph)
-    nb.len = ETH_HLEN + IPV4_HLEN + hl
-    tx_enqueue(st, b)
-    st.ctr[C_TCP_SYNCOOKIES_SENT] += 1
+    if tcp_reply_stateless(st, dst, src, src_mac, th.dport, th.sport, cookie, th.seq + 1,
+                           TCP_SYN | TCP_ACK, <uint16_t>win, &o):
+        st.ctr[C_TCP_SYNCOOKIES_SENT] += 1
 
 
 cdef Tcb *syncookie_accept(StackState *st, int32_t lid, uint32_t src, uint32_t dst,
