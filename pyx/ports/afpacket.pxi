@@ -582,6 +582,21 @@ cdef class AfPacketPort(Port):
         afp_close(self.p)
 
 
+def _cap_net_raw_hint():
+    """How to get CAP_NET_RAW without handing raw sockets to every Python
+    program: root, or the capability on a private copy of the venv's
+    interpreter (never on the system python3 that the venv links to)."""
+    import sys
+    exe = sys.executable
+    if sys.prefix != sys.base_prefix:
+        return (f"run as root (sudo {exe} ...), or give this virtual environment its own "
+                f"interpreter and the capability on that copy only: `cp --remove-destination "
+                f"\"$(readlink -f {exe})\" {exe} && sudo setcap cap_net_raw+ep {exe}`")
+    return ("run as root, or use netchan from a virtual environment (make install makes .venv) "
+            "and give that environment's own copy of the interpreter the capability; do not "
+            f"setcap {_os.path.realpath(exe)}, which every Python program on the machine runs")
+
+
 def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
                   block_timeout_ns=None, frames=None, mac=None, hugepages=None):
     """Open `afpacket:iface`. nbufs: the port's pool (default 8192);
@@ -617,10 +632,7 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
     if fd < 0:
         err = sysc.errno
         if err in (_errno.EPERM, _errno.EACCES):
-            import sys
-            raise PermissionError(
-                err, f"afpacket:{iface} needs CAP_NET_RAW: run as root, or grant it with "
-                     f"`setcap cap_net_raw+ep {_os.path.realpath(sys.executable)}`")
+            raise PermissionError(err, f"afpacket:{iface} needs CAP_NET_RAW: {_cap_net_raw_hint()}")
         raise _os_error(err, f"afpacket:{iface}: cannot open a packet socket")
     cdef AfPacketPort port = AfPacketPort.__new__(AfPacketPort)
     port.st = <AfpState *>calloc(1, sizeof(AfpState))

@@ -75,6 +75,11 @@ def test_refusals(veth):
     kind, err, msg = _open_error(veth, veth.port(),
                                  prefix=("setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"))
     assert kind == "PermissionError" and "CAP_NET_RAW" in msg, msg
+    # the advice never puts the capability on the interpreter everyone runs
+    import os
+    import sys
+    assert f"setcap cap_net_raw+ep {os.path.realpath(sys.executable)}" not in msg or \
+        sys.prefix != sys.base_prefix, msg
 
     # the kernel owns netchan's address there: it would answer ARP and RST
     subprocess.run(["ip", "-n", veth.netchan_ns, "addr", "add", f"{NETCHAN_IP}/{PREFIX}",
