@@ -20,6 +20,8 @@ cdef int _EAGAIN = _errno.EAGAIN
 cdef uint64_t NONBLOCK = 1                  # a deadline meaning "timeout=0"
 
 
+ADDRESS_PROBE_WAIT = 0.02      # seconds a Stack on a real-time link waits for an ARP conflict
+
 # pair name -> list of weak references to the stacks on it in this process
 _pair_groups = {}
 
@@ -158,6 +160,7 @@ cdef class Stack:
         self._join_group(clock)
         self.stats_region, self.stats_path = stats_segment_open(self, cfg.export_stats)
         stack_state_start(st, self._now())
+        self._claim_address()
         if cfg.background:
             if self.vclock is not None:
                 raise ValueError("background=True needs the real clock (a pair's other end "
@@ -169,6 +172,34 @@ cdef class Stack:
             self.bg_thread.start()
 
     # ---- construction helpers -------------------------------------------------
+
+    def _claim_address(self):
+        """RFC 5227 in brief: probe for our address before using it and
+        refuse to start if another host on the link answers; then announce
+        it, so that peers holding a previous owner's MAC for it take ours.
+        The wait is short and bounded (the peers of a virtual link answer
+        within a poll; a real one gets ADDRESS_PROBE_WAIT): a host that
+        answers later is still counted (arp_address_conflict)."""
+        cdef StackState *st = self.st
+        cdef Stack s
+        if not self.port.link_up:
+            return                      # nobody there to ask or to tell
+        arp_probe_and_announce(st, False)
+        tx_flush(st)
+        if self.vclock is not None:
+            for _ in range(2):
+                for s in self.group:
+                    s._poll_once(self.vclock.now_ns)
+        else:
+            give_up = self._now() + <uint64_t>(ADDRESS_PROBE_WAIT * 1e9)
+            while st.ctr[C_ARP_ADDRESS_CONFLICT] == 0 and self._now() < give_up:
+                self._poll_once(self._now())
+        if st.ctr[C_ARP_ADDRESS_CONFLICT]:
+            mac = ":".join(f"{st.conflict_mac[i]:02x}" for i in range(6))
+            raise _os_error(_EADDRINUSE, f"{self.ip} is already in use on {self.uri} by the host "
+                                         f"with MAC {mac}; give this stack another address")
+        arp_probe_and_announce(st, True)
+        tx_flush(st)
 
     cdef Port _open_port(self, object port, object mtu):
         if isinstance(port, Port):

@@ -27,3 +27,5 @@ cdef void ip_send(StackState *st, uint32_t b, uint32_t dst) noexcept nogil
 
 cdef void ip_send_cached(StackState *st, uint32_t b, uint32_t dst, uint8_t *mac,
                          uint32_t *mac_gen) noexcept nogil
+
+cdef void arp_probe_and_announce(StackState *st, bint announce) noexcept nogil

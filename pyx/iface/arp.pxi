@@ -53,7 +53,7 @@ cdef ArpEntry *arp_slot_for(StackState *st, uint32_t ip) noexcept nogil:
 
 
 cdef void arp_send(StackState *st, uint16_t oper, const uint8_t *eth_dst, const uint8_t *tha,
-                   uint32_t tpa) noexcept nogil:
+                   uint32_t tpa, uint32_t spa) noexcept nogil:
     cdef uint32_t b = tx_alloc(st)
     cdef nc_buf *nb
     cdef uint8_t *p
@@ -62,7 +62,7 @@ cdef void arp_send(StackState *st, uint16_t oper, const uint8_t *eth_dst, const 
     nb = nc_port_buf(st.port, b)
     p = nc_buf_data(nb)
     eth_write(p, eth_dst, st.mac, ETH_P_ARP)
-    arp_write(p + ETH_HLEN, oper, st.mac, st.ip, tha, tpa)
+    arp_write(p + ETH_HLEN, oper, st.mac, spa, tha, tpa)
     memset(p + ETH_HLEN + ARP_LEN, 0, 60 - ETH_HLEN - ARP_LEN)   # minimum frame
     nb.len = 60
     tx_enqueue(st, b)
@@ -100,14 +100,25 @@ cdef void arp_input(StackState *st, const ArpPkt *a) noexcept nogil:
         st.ctr[C_RX_ARP_REQUEST] += 1
     else:
         st.ctr[C_RX_ARP_REPLY] += 1
-    if a.spa == 0 or a.sha[0] & 1:
-        return      # probe or a multicast sender: nothing to learn
+    if a.spa == st.ip and memcmp(a.sha, st.mac, 6) != 0:
+        # another host uses our address (RFC 5227 2.4): count it; a Stack
+        # that finds this while starting refuses to run (stack_announce)
+        st.ctr[C_ARP_ADDRESS_CONFLICT] += 1
+        memcpy(st.conflict_mac, a.sha, 6)
+        return
+    if a.spa == 0:
+        # a probe (RFC 5227 2.1.1): defend our address, learn nothing
+        if a.oper == ARP_OP_REQUEST and a.tpa == st.ip and memcmp(a.sha, st.mac, 6) != 0:
+            arp_send(st, ARP_OP_REPLY, a.sha, a.sha, 0, st.ip)
+        return
+    if a.sha[0] & 1:
+        return      # a multicast sender: nothing to learn
     if a.tpa == st.ip:
         # RFC 826: the target learns the sender, then answers requests.
         e = arp_slot_for(st, a.spa)
         arp_resolved(st, e, a.sha)
         if a.oper == ARP_OP_REQUEST:
-            arp_send(st, ARP_OP_REPLY, a.sha, a.sha, a.spa)
+            arp_send(st, ARP_OP_REPLY, a.sha, a.sha, a.spa, st.ip)
     else:
         e = arp_find(st, a.spa)         # merge only: never learn hosts that did not talk to us
         if e != NULL and e.state != ARP_EMPTY:
@@ -131,7 +142,7 @@ cdef void arp_tick(StackState *st) noexcept nogil:
             continue
         e.tries += 1
         e.next_request = st.now + st.cfg.arp_retry_ns
-        arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, e.ip)
+        arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, e.ip, st.ip)
 
 
 cdef inline bint arp_lookup(StackState *st, uint32_t ip, uint8_t *mac) noexcept nogil:
@@ -143,7 +154,7 @@ cdef inline bint arp_lookup(StackState *st, uint32_t ip, uint8_t *mac) noexcept 
     memcpy(mac, e.mac, 6)
     if e.expires < st.now and st.now >= e.next_request:
         e.next_request = st.now + st.cfg.arp_retry_ns
-        arp_send(st, ARP_OP_REQUEST, e.mac, e.mac, ip)    # unicast refresh
+        arp_send(st, ARP_OP_REQUEST, e.mac, e.mac, ip, st.ip)    # unicast refresh
     return True
 
 
@@ -175,7 +186,7 @@ cdef void ip_send(StackState *st, uint32_t b, uint32_t dst) noexcept nogil:
         e.state = ARP_INCOMPLETE
         e.tries = 1
         e.next_request = st.now + st.cfg.arp_retry_ns
-        arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, dst)
+        arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, dst, st.ip)
 
 
 cdef void ip_send_cached(StackState *st, uint32_t b, uint32_t dst, uint8_t *mac,
@@ -189,3 +200,14 @@ cdef void ip_send_cached(StackState *st, uint32_t b, uint32_t dst, uint8_t *mac,
         tx_enqueue(st, b)
     else:
         ip_send(st, b, dst)
+
+
+cdef void arp_probe_and_announce(StackState *st, bint announce) noexcept nogil:
+    """At start (RFC 5227): a probe asks whether anyone holds our address
+    (sender address 0, so that no cache learns from it); an announcement
+    (sender and target our address) makes peers that cached our address
+    with a previous owner's MAC take ours."""
+    if announce:
+        arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, st.ip, st.ip)
+    else:
+        arp_send(st, ARP_OP_REQUEST, BROADCAST_MAC, ZERO_MAC, st.ip, 0)

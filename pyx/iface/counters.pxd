@@ -68,4 +68,5 @@ cdef enum:  # counters (Ctr)
     C_POLLS
     C_LINK_PEER_LOST
     C_LINK_PEER_LOST_FRAMES
+    C_ARP_ADDRESS_CONFLICT
     C_COUNT

@@ -63,6 +63,7 @@ cdef struct StackState:
     ArpEntry arp[ARP_TABLE_SIZE]
     uint32_t arp_gen            # bumped whenever a mapping changes
     uint64_t arp_next_scan
+    uint8_t conflict_mac[6]     # the last host seen claiming our address
     # connections
     Tcb *tcbs
     uint32_t *tcb_free
