@@ -491,15 +491,17 @@ cdef class Stack:
 
     def connect(self, address, timeout=None, source_port=None, cc=None):
         """Open a connection to (host, port); returns a Connection once it is
-        established. Raises ConnectionRefusedError, TimeoutError, ..."""
+        established (timeout=None: however long the SYN retries take; a number:
+        seconds; 0: at once, with the handshake under way, as a non-blocking
+        socket's connect). Raises ConnectionRefusedError, TimeoutError, ..."""
         self._check_open()
         cdef StackState *st = self.st
         from netchan.config import parse_address
         host, rport = parse_address(address, "address")
         cdef uint32_t raddr = _ip_to_u32(host)
-        if timeout is not None and float(timeout) <= 0:
-            raise ValueError(f"connect(timeout={timeout!r}): connect waits for the handshake; "
-                             f"give None (no limit) or seconds > 0")
+        if timeout is not None and float(timeout) < 0:
+            raise ValueError(f"connect(timeout={timeout!r}): give None (wait as long as the "
+                             f"handshake takes), seconds > 0, or 0 (return at once)")
         if (raddr & st.netmask) != (st.ip & st.netmask):
             raise _os_error(_EHOSTUNREACH, f"{host} is not on {self.ip}'s network (no routes yet)")
         cdef uint16_t lport
@@ -529,6 +531,10 @@ cdef class Stack:
         tcp_schedule(st, t)
         conn = self._wrap(t)
         self._kick()
+        if timeout is not None and float(timeout) == 0:
+            # non-blocking: the handshake goes on in the polls to come; the
+            # connection's blocking calls wait for it, conn.state tells
+            return conn
         cdef uint64_t deadline = self._deadline(timeout)
         try:
             while True:

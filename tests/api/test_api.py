@@ -58,8 +58,27 @@ def test_connect_validates_arguments(pair):
         client.connect(("not an ip", 80))
     with pytest.raises(ValueError):
         client.connect((SERVER_IP, 0))
-    with pytest.raises(ValueError):
-        client.connect((SERVER_IP, 80), timeout=0)
+    with pytest.raises(ValueError, match="seconds > 0, or 0"):
+        client.connect((SERVER_IP, 80), timeout=-1)
+    with pytest.raises(TypeError, match=r"expected a \(host, port\) tuple, e.g. \('198.18.0.1', 80\)"):
+        client.connect(f"{SERVER_IP}:80")
+
+
+def test_connect_with_timeout_0_returns_during_the_handshake(pair):
+    server, client = pair
+    listener = server.listen(80)
+    conn = client.connect((SERVER_IP, 80), timeout=0)
+    assert conn.state == "SYN_SENT"                 # the SYN is out, nothing came back yet
+    with pytest.raises(BlockingIOError):
+        conn.recv(10, timeout=0)
+    conn.sendall(b"early", timeout=10)              # waits for the handshake, then sends
+    peer = listener.accept(timeout=10)
+    assert conn.state == "ESTABLISHED"
+    assert peer.recv(10, timeout=10) == b"early"
+    # refused without a listener: the error shows on the connection's next call
+    late = client.connect((SERVER_IP, 81), timeout=0)
+    with pytest.raises(ConnectionRefusedError):
+        late.recv(10, timeout=10)
 
 
 def test_source_port_and_ephemeral_ports(pair):
