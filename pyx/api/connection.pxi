@@ -1,3 +1,8 @@
+# Connection: the Python handle on one TCP control block (checked by
+# generation, so a stale handle cannot reach a reused block): blocking and
+# non-blocking send/recv, the zero-copy windows (recv_view/consume,
+# send_view/commit), shutdown, close, abort and the per-connection options.
+
 cdef class Connection:
     """An established TCP connection (from Listener.accept or Stack.connect).
 

@@ -1,3 +1,6 @@
+# TcpListener (netchan.Listener): the Python handle on a listening port;
+# the C side of listening is pyx/tcp/listen.pxi.
+
 cdef class TcpListener:
     """A listening TCP port (from Stack.listen)."""
 

@@ -1,10 +1,13 @@
-# The Python API: Stack, Listener, Connection, UdpSocket.
+# The Python API's Stack: construction from checked settings
+# (netchan.config), the blocking-call driver (_drive: poll, spin, sleep on the
+# port's doorbell or jump a virtual clock), the background thread, close, and
+# the factories for listeners, connections and UDP sockets.
 #
-# Python exceptions exist only here. Every blocking call drives the poll
-# loop of its stack (and of the other end of a pair in this process) while
-# it waits, so a single-threaded program needs nothing else. Blocking calls
-# take timeout=None (wait forever) or seconds, measured on the stack's clock
-# (virtual in tests).
+# Python exceptions exist only in pyx/api/. Every blocking call drives the poll
+# loop of its stack (and of the other end of a pair in this process) while it
+# waits, so a single-threaded program needs nothing else. Blocking calls take
+# timeout=None (wait forever) or seconds, measured on the stack's clock
+# (virtual in tests); 0 makes them non-blocking.
 
 import ipaddress as _ipaddress
 import socket as _socket

@@ -1,3 +1,7 @@
+# UdpSocket: a bound UDP port; datagrams wait in its channel (bounded;
+# overflow counted in drops), reassembled ones in its side queue, until
+# recvfrom takes them in arrival order.
+
 cdef class UdpSocket:
     """A bound UDP socket (from Stack.udp). Datagrams wait in its channel
     (bounded; overflow is counted in drops) until recvfrom takes them."""

@@ -1,3 +1,7 @@
+# WindowExport: the buffer-protocol object behind every memoryview of a
+# window. Exports are counted on the window's arena slot, so the slot is not
+# recycled while a view lives, and a receive view pins the bytes it shows.
+
 cdef class WindowExport:
     """The exporter behind a memoryview of a connection's window. Counts
     itself on the window's arena slot so the memory is not reused while the

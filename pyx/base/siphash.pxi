@@ -1,4 +1,5 @@
-# ---- keyed hashing: SipHash-2-4 over the 4-tuple ------------------------------
+# Keyed hashing: SipHash-2-4 over a connection's 4-tuple, for ISNs and
+# ephemeral ports (RFC 6528, RFC 6056) and SYN cookies.
 
 cdef inline uint64_t rotl64(uint64_t x, int b) noexcept nogil:
     return (x << b) | (x >> (64 - b))

@@ -1,4 +1,6 @@
-# ---- ARP -----------------------------------------------------------------------
+# ARP (RFC 826) and next-hop resolution: the neighbour cache, requests and
+# replies, the bounded queue of frames waiting for an answer, retries and
+# expiry, and the address claim at start (RFC 5227 probe and announcement).
 
 cdef inline uint32_t arp_hash(uint32_t ip) noexcept nogil:
     return (ip * 2654435761u) >> 24     # top 8 bits: ARP_TABLE_SIZE == 256

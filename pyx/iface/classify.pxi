@@ -1,3 +1,15 @@
+# The classifier: every received frame is parsed once (lengths and
+# checksums checked, each reason counted), answered in place when it is ARP or
+# an ICMP echo, and otherwise dropped into the channel of the socket it
+# belongs to: exact 4-tuple first, then a listener, else a RST. Whole
+# datagrams out of reassembly and ICMP errors are demultiplexed here too.
+#
+# A buffer in a channel carries what the classifier learned in its user
+# words, so the consumer does not parse the IP header again:
+#   user[0] = L4 offset from data start | L4 length << 32
+#   user[1] = IP source | IP destination << 32
+#   user[2] = Ethernet source address (6 bytes)
+
 cdef inline void buf_note(nc_buf *nb, uint32_t l4_off, uint32_t l4_len, uint32_t src,
                           uint32_t dst, const uint8_t *src_mac) noexcept nogil:
     nb.user[0] = <uint64_t>l4_off | (<uint64_t>l4_len << 32)

@@ -1,7 +1,5 @@
-# ---- the flow table: (raddr, rport, lport) -> Tcb id ---------------------------
-# Open addressing with linear probing and backward-shift deletion (no
-# tombstones, so probe chains never rot). Slot.hash 0 marks an empty slot;
-# real hashes are forced odd.
+# The flow table: (raddr, rport, lport) -> control block id, open
+# addressing with backward-shift deletion, hashed with the stack's secret key.
 
 cdef inline uint32_t flow_hash(StackState *st, uint32_t raddr, uint16_t rport,
                                uint16_t lport) noexcept nogil:

@@ -1,21 +1,11 @@
-# The interface layer: the classifier and the poll loop.
+# The poll loop:
 #
 #   poll(now) = rx_burst -> classify each frame -> drain the channels that
 #               got frames (TCP input in the consumer's context, batched per
 #               connection) -> run due timers -> output -> tx_burst
 #
-# The classifier does the least it can: parse and check lengths and
-# checksums once, answer ARP and ICMP echo in place, and drop every TCP
-# segment and UDP datagram into the channel of the socket it belongs to
-# (exact 4-tuple first, then listener, else a RST). Channels are bounded;
-# a full channel drops and counts.
-#
-# A buffer in a channel carries what the classifier learned in its user
-# words, so the consumer does not parse the IP header again:
-#   user[0] = L4 offset from data start | L4 length << 32
-#   user[1] = IP source | IP destination << 32
-#   user[2] = Ethernet source address (6 bytes)
-
+# and every 100 ms the port counters copied to the stats segment and the
+# link checked (a dead shm peer's connections aborted).
 
 cdef void stack_drain_listener(StackState *st, int32_t lid) noexcept nogil:
     cdef Listener *l = &st.listeners[lid]

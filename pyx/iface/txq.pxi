@@ -1,8 +1,6 @@
-# Frame output: buffer allocation, the transmit batch, next-hop resolution
-# (ARP), and the frames the stack sends on its own (ARP, ICMP, UDP).
-#
-# Everything the stack sends goes through tx_enqueue, which batches frames
-# and hands them to the port in bursts (tx_flush at the end of every poll).
+# Frame output: buffer allocation and the transmit batch. Everything the
+# stack sends goes through tx_enqueue, which batches frames and hands them to
+# the port in bursts (tx_flush at the end of every poll, or when full).
 
 cdef int _EMSGSIZE = _errno.EMSGSIZE
 cdef int _ENOBUFS = _errno.ENOBUFS

@@ -1,4 +1,6 @@
-# ---- ICMP ------------------------------------------------------------------------
+# ICMP (RFC 792): echo replies turned around in place, errors sent about
+# datagrams we cannot deliver (rate-limited), and the quote of a received
+# destination-unreachable read for TCP (pyx/tcp/icmp.pxi acts on it).
 
 cdef void icmp_echo_reply_in_place(StackState *st, uint32_t b, Ipv4Hdr *ip, IcmpHdr *ic,
                                    const uint8_t *src_mac) noexcept nogil:

@@ -1,3 +1,7 @@
+# IPv4 output: the IP identification, a frame's IP header place, and
+# ip_output, which sends a datagram of any size (fragmenting it to the MTU)
+# through the interface's next-hop resolution.
+
 cdef inline uint8_t *frame_start_ip(StackState *st, nc_buf *nb) noexcept nogil:
     """Write the Ethernet header (destination filled in by ip_send) and
     return where the IP header goes."""

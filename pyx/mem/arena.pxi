@@ -1,3 +1,8 @@
+# Window arenas: one sparse memfd and one reserved virtual range per
+# stack and direction; each slot is a window's ring, mapped twice back to back
+# on first use, recycled without system calls, its pages punched out when its
+# connection lets it go, and held while a view of it is exported.
+
 cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept nogil:
     """0, or -errno. slot_size must be a power of two >= 4096."""
     cdef size_t span = <size_t>max_slots * 2 * slot_size

@@ -14,8 +14,6 @@
 # recycled until the last view is released (Arena.exports).
 
 
-# ---- windows ---------------------------------------------------------------
-
 cdef inline bint window_attach(Window *w, Arena *a) noexcept nogil:
     """Give w a slot (if it has none). False if the arena is exhausted."""
     cdef uint32_t slot

@@ -1,3 +1,8 @@
+# Acknowledgements arriving: RTT samples (RFC 6298), new data acknowledged
+# (send window, congestion control, NewReno partial ACKs), duplicate ACKs and
+# the entry into fast recovery (RFC 5681, RFC 6675). State changes only: what
+# must be sent is left to output (TF_REXMT_FIRST).
+
 cdef void tcp_rtt_sample(StackState *st, Tcb *t, uint64_t r) noexcept nogil:
     """RFC 6298 section 2, with G = the wheel tick."""
     cdef uint64_t diff, k

@@ -1,3 +1,7 @@
+# Data arriving: in-order bytes into the receive window, out-of-order
+# ranges kept (bounded, OOO_MAX) and merged, D-SACK and SACK blocks noted for
+# the next ACK.
+
 cdef bint tcp_ooo_add(Tcb *t, uint64_t s, uint64_t e) noexcept nogil:
     """Record [s, e) as held beyond the in-order data. False (nothing
     changed) when it would need more than OOO_MAX separate ranges."""

@@ -1,3 +1,5 @@
+# Sequence numbers: 32-bit, compared modulo 2^32 (RFC 9293 3.4).
+
 cdef inline bint seq_lt(uint32_t a, uint32_t b) noexcept nogil:
     return <int32_t>(a - b) < 0
 

@@ -1,6 +1,7 @@
-# TCP plumbing shared by input, output and timers: sequence arithmetic, the
-# ISN generator, the flow table, control-block lifetime and the one function
-# that changes a connection's state.
+# The control block's life: ISNs, allocation and freeing, opening one
+# (active, passive or built for a test), the one function that changes a
+# connection's state (tcp_set_state, traceable), negotiation of the options a
+# SYN brought, and tcp_closed.
 
 cdef enum:
     TRACE_SIZE = 1024
@@ -15,9 +16,6 @@ cdef struct TraceEntry:
 TCP_STATE_NAMES = ("CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED",
                    "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK",
                    "TIME_WAIT")
-
-
-# ---- sequence numbers: 32-bit, compared modulo 2^32 (RFC 9293 3.4) ----------
 
 
 cdef inline uint32_t tcp_isn(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t lport,

@@ -1,4 +1,5 @@
-# ---- UDP -------------------------------------------------------------------------
+# UDP's C side: datagrams out through ip_output, reassembled ones queued
+# beside a socket's channel.
 
 cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
                   const uint8_t *data, uint32_t n) noexcept nogil:

@@ -1,4 +1,5 @@
-# ---- byte order -------------------------------------------------------------
+# Byte order: big-endian loads and stores of unaligned fields, and the
+# checksum field store.
 
 cdef inline uint16_t rd16(const uint8_t *p) noexcept nogil:
     return <uint16_t>((<uint16_t>p[0] << 8) | p[1])

@@ -1,4 +1,4 @@
-# ---- Ethernet ---------------------------------------------------------------
+# Ethernet II and ARP (RFC 826): parse and emit.
 
 cdef inline int eth_parse(uint8_t *p, uint32_t n, EthHdr *h) noexcept nogil:
     if n < ETH_HLEN:

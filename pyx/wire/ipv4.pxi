@@ -1,4 +1,4 @@
-# ---- IPv4 -------------------------------------------------------------------
+# IPv4 (RFC 791), ICMP (RFC 792) and UDP (RFC 768): parse and emit.
 
 cdef inline int ipv4_parse(uint8_t *p, uint32_t n, Ipv4Hdr *h, bint verify_csum) noexcept nogil:
     """Trailing bytes beyond total_len (Ethernet padding) are ignored."""

@@ -1,16 +1,11 @@
-# Wire formats: parse and emit Ethernet II, ARP, IPv4, ICMP, UDP and TCP.
+# TCP headers and options (RFC 9293, RFC 7323, RFC 2018): parse and emit.
 #
-# smoltcp's rule: a parser checks every length once, up front; after it
-# returns WIRE_OK every field of the parsed struct is valid and every pointer
-# it holds spans bytes that exist. Nothing here allocates or raises.
-# Multi-byte fields in parsed structs are host order; addresses are uint32
-# in host order (198.18.0.1 == 0xC6120001).
-#
-# Parsers return WIRE_OK or a WireError; the stack counts each reason under
-# the name in WIRE_ERROR_NAMES.
-
-
-# ---- TCP --------------------------------------------------------------------
+# The wire layer's rule (smoltcp's): a parser checks every length once, up
+# front; after it returns WIRE_OK every field of the parsed struct is valid and
+# every pointer it holds spans bytes that exist. Nothing here allocates or
+# raises. Multi-byte fields in parsed structs are host order; addresses are
+# uint32 in host order (198.18.0.1 == 0xC6120001). Parsers return WIRE_OK or a
+# WireError; the stack counts each reason under the name in WIRE_ERROR_NAMES.
 
 cdef inline int tcp_parse_options(const uint8_t *p, uint32_t n, TcpOptions *o) noexcept nogil:
     """Options area of n bytes. Known options with a wrong length are ignored
