@@ -211,3 +211,36 @@ def test_parse_address_bad(address, exc, words):
         parse_address(address, "connect")
     for w in words:
         assert w in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    ({"ip": "198.18.0.1"}, ValueError, "add a prefix length"),
+    ({"ip": "198.18.0.0/15"}, ValueError, "network address"),
+    ({"ttl": 300}, ValueError, "ttl"),
+    ({"seed": -1}, ValueError, "seed"),
+    ({"msl": -1}, ValueError, "msl"),
+    ({"max_conns": 2 ** 24}, ValueError, "max_conns"),
+    ({"timestamps": 1}, TypeError, "timestamps"),
+])
+def test_stack_refuses_before_it_opens_anything(kwargs, exc, words):
+    """Stack() checks its settings first: nothing is claimed (no link file,
+    no stats segment) when one is wrong."""
+    import os
+
+    import netchan
+    from conftest import unique
+    name = unique("refused")
+    with pytest.raises(exc, match=words):
+        netchan.Stack(f"shm:{name}", **kwargs)
+    assert not os.path.exists(f"/dev/shm/netchan-link-{name}")
+    assert not [f for f in os.listdir("/dev/shm") if f.startswith(f"netchan-stats.{os.getpid()}.")]
+
+
+def test_stats_segment_is_private_to_its_owner(vclock):
+    import os
+    import stat
+
+    import netchan
+    from conftest import unique
+    with netchan.Stack(f"pair:{unique('mode')}", ip="198.18.0.1/15", clock=vclock) as s:
+        assert stat.S_IMODE(os.stat(s.stats_path).st_mode) == 0o600
