@@ -389,7 +389,8 @@ cdef class TcbHarness:
 
     @property
     def rcv_wnd(self):
-        """The window we last advertised, still open: RCV.ADV - RCV.NXT."""
+        """The window we last advertised, still open: RCV.ADV - RCV.NXT (0
+        until a segment of ours has advertised one)."""
         return (self.t.rcv_adv - self.t.rcv_nxt) & 0xffffffff if seq_gt(self.t.rcv_adv,
                                                                        self.t.rcv_nxt) else 0
 

@@ -218,7 +218,7 @@ def test_harness_refuses_what_the_stack_would_not_do():
         h.dispatch(T0 - 1)
     with pytest.raises(ValueError, match="ports"):
         h.feed(bytes(TCP(sport=1, dport=LOCAL_PORT, flags="A")), T0)
-    with pytest.raises(ValueError, match="ERR_TCP_CSUM|csum"):
+    with pytest.raises(ValueError, match="rx_tcp_csum"):
         h.feed(seg("A"), T0, verify_csum=True)          # scapy left the checksum 0
     good = bytes(IP(src="198.18.0.2", dst="198.18.0.1") /
                  TCP(sport=PEER_PORT, dport=LOCAL_PORT, flags="PA", seq=IRS + 1, ack=ISS + 1,
