@@ -41,18 +41,38 @@ def debug_connection(Stack stack, str state, int local_port, remote, *, uint32_t
     number of segments still ACKed at once (0: plain delayed ACKs); nodelay
     overrides the stack's Nagle default."""
     stack._check_open()
-    if state not in _STATE_BY_NAME or state in ("CLOSED", "LISTEN"):
-        raise ValueError(f"state must be one of {TCP_STATE_NAMES[2:]}, not {state!r}")
+    cdef uint8_t s = debug_state_id(state)
     cdef StackState *st = stack.st
-    cdef uint8_t s = _STATE_BY_NAME[state]
     rhost, rport = remote
     cdef uint32_t raddr = _ip_to_u32(rhost)
     if flow_lookup(st, raddr, rport, local_port) != NC_BUF_NONE:
         raise _os_error(_EADDRINUSE, "that 4-tuple already has a connection")
+    stack_set_now(st, stack._now())
+    cdef Tcb *t = debug_build_tcb(st, s, raddr, local_port, rport, iss, irs, snd_wnd,
+                                  peer_mss, snd_wscale, rcv_wscale, ts_recent, sack, rto,
+                                  cc, quickack, nodelay)
+    return stack._wrap(t)
+
+
+cdef uint8_t debug_state_id(str state) except 0xff:
+    """The state number of a name debug_connection can build (not CLOSED
+    or LISTEN)."""
+    if state not in _STATE_BY_NAME or state in ("CLOSED", "LISTEN"):
+        raise ValueError(f"state must be one of {TCP_STATE_NAMES[2:]}, not {state!r}")
+    return _STATE_BY_NAME[state]
+
+
+cdef Tcb *debug_build_tcb(StackState *st, uint8_t s, uint32_t raddr, int local_port, int rport,
+                          uint32_t iss, uint32_t irs, uint32_t snd_wnd, int peer_mss,
+                          snd_wscale, rcv_wscale, ts_recent, sack, rto, cc, quickack,
+                          nodelay) except NULL:
+    """The part of debug_connection that needs no Stack object (shared with
+    TcbHarness, testing/tcb_harness.pxi): allocate a control block from st
+    (at st.now, our address st.ip), fill it in as state `s` after the
+    handshake, put it in the flow table and on the timer wheel."""
     cdef Tcb *t = tcb_alloc(st)
     if t == NULL:
         raise _os_error(_errno.ENOBUFS, "no free connection")
-    stack_set_now(st, stack._now())
     tcp_open_tcb(st, t, st.ip, raddr, local_port, rport, iss)
     t.irs = irs
     t.rcv_wscale = 0                    # set below when scaling is asked for
@@ -116,12 +136,16 @@ def debug_connection(Stack stack, str state, int local_port, remote, *, uint32_t
     tcp_set_state(st, t, s)
     flow_insert(st, t)
     timer_rearm(st, t)
-    return stack._wrap(t)
+    return t
 
 
 def debug_tcb(Connection conn):
     """Every field of the connection's control block, raw (for tests)."""
-    cdef Tcb *t = conn._t()
+    return debug_tcb_fields(conn._t())
+
+
+cdef dict debug_tcb_fields(const Tcb *t):
+    """debug_tcb's dict for any control block (also TcbHarness.tcb)."""
     return {
         "state": TCP_STATE_NAMES[t.state], "flags": t.flags,
         "iss": t.iss, "snd_una": t.snd_una, "snd_nxt": t.snd_nxt, "snd_max": t.snd_max,
