@@ -254,18 +254,8 @@ cdef class Connection:
             self.stack._kick()
 
     cdef void _queue_fin(self, Tcb *t) noexcept:
-        if t.flags & TF_FIN_QUEUED:
-            return
-        if t.state == ESTABLISHED or t.state == SYN_RECEIVED:
-            t.flags |= TF_FIN_QUEUED
-            tcp_set_state(self.st, t, FIN_WAIT_1)
-        elif t.state == CLOSE_WAIT:
-            t.flags |= TF_FIN_QUEUED
-            tcp_set_state(self.st, t, LAST_ACK)
-        else:
-            return
-        tcp_schedule(self.st, t)
-        self.stack._kick()
+        if tcp_queue_fin(self.st, t):
+            self.stack._kick()
 
     def shutdown(self, int how):
         """socket.SHUT_RD, SHUT_WR (send FIN after the queued data) or SHUT_RDWR."""

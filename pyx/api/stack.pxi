@@ -23,6 +23,7 @@ cdef int _EAGAIN = _errno.EAGAIN
 cdef uint64_t NONBLOCK = 1                  # a deadline meaning "timeout=0"
 
 
+LINGER = 5.0                    # seconds Stack.close() waits for FINs and data to be acknowledged
 ADDRESS_PROBE_WAIT = 0.02      # seconds a Stack on a real-time link waits for an ARP conflict
 
 # pair name -> list of weak references to the stacks on it in this process
@@ -240,20 +241,29 @@ cdef class Stack:
         self.st = NULL
 
     def close(self, linger=None):
-        """Reset every connection the application still holds, then close the
-        port. Connections it closed already may have a FIN in flight: wait up
-        to `linger` seconds for them to be acknowledged, so that a peer does
-        not wait forever for a lost FIN (default: 1 s on the real clock, 0 on
-        a virtual one). Memory that a live view still refers to stays mapped
-        until the view and this object are gone."""
+        """Close the stack as the kernel closes sockets at process exit: every
+        open connection gets a FIN after the data already queued (a RST where
+        received data would go unread, or no one accepted it), and the stack
+        keeps running until all of that is acknowledged, for at most `linger`
+        seconds (default LINGER, on the stack's clock); what is still
+        unacknowledged then is reset. linger=0 resets every connection at once
+        (SO_LINGER 0). Nothing is sent after the port is closed. Memory that a
+        live view still refers to stays mapped until the view and this object
+        are gone."""
         cdef StackState *st = self.st
         cdef uint32_t i
         cdef Tcb *t
         if self.closed:
             return
         if linger is None:
-            linger = 0 if self.vclock is not None else 1.0
-        if linger and st != NULL and st.tcbs != NULL:
+            linger = LINGER
+        if float(linger) < 0:
+            raise ValueError(f"linger={linger!r}: seconds >= 0 (0 resets every connection)")
+        if linger and st != NULL and st.tcbs != NULL and st.ctr != NULL:
+            stack_set_now(st, self._now())
+            for i in range(st.cfg.max_conns):
+                tcp_stack_closing(st, &st.tcbs[i])
+            self._kick()
             try:
                 self.run_until(self._fins_settled, timeout=linger)
             except OSError:
@@ -268,11 +278,15 @@ cdef class Stack:
             stack_set_now(st, self._now())
             for i in range(st.cfg.max_conns):
                 t = &st.tcbs[i]
-                # Connections the application still holds are reset; those it
-                # closed already have their FIN on the way and are left be.
-                if t.state == CLOSED or t.state == SYN_SENT or not (t.flags & TF_HANDLE):
+                # what the linger time did not settle is reset (all of it
+                # with linger=0); a FIN acknowledged (FIN_WAIT_2, TIME_WAIT)
+                # needs nothing more from us
+                if (t.state == CLOSED or t.state == LISTEN or t.state == TIME_WAIT or
+                        t.state == FIN_WAIT_2):
                     continue
-                tcp_send_rst(st, t)
+                if linger and tcp_fin_unacked(t):
+                    st.ctr[C_TCP_CLOSE_LINGER_EXPIRED] += 1
+                tcp_abort(st, t)
             tx_flush(st)
             stack_copy_port_stats(st)
         if self.port is not None:
@@ -293,16 +307,15 @@ cdef class Stack:
                     del _pair_groups[self.pair_name]
 
     def _fins_settled(self):
-        """True when no FIN the application asked for is still unacknowledged."""
+        """True when nothing the closing asked for is unacknowledged (or the
+        link is down: no one is there to acknowledge it)."""
         cdef StackState *st = self.st
         cdef uint32_t i
-        cdef Tcb *t
+        if not st.port.ops.link_up(st.port):
+            return True
         for i in range(st.cfg.max_conns):
-            t = &st.tcbs[i]
-            if (t.state == FIN_WAIT_1 or t.state == CLOSING or t.state == LAST_ACK or
-                    ((t.state == ESTABLISHED or t.state == CLOSE_WAIT) and t.flags & TF_FIN_QUEUED)):
-                if st.port.ops.link_up(st.port):
-                    return False
+            if tcp_fin_unacked(&st.tcbs[i]):
+                return False
         return True
 
     def __enter__(self):

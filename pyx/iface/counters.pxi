@@ -19,5 +19,5 @@ COUNTER_NAMES = (
     "ip_frags_out", "tx_icmp_unreach",
     "tx_frames", "tx_bytes", "tx_alloc_failed", "tx_port_refused",
     "rx_unknown_proto", "polls", "link_peer_lost", "link_peer_lost_frames",
-    "arp_address_conflict",
+    "arp_address_conflict", "tcp_close_reset", "tcp_close_linger_expired",
 )

@@ -66,6 +66,7 @@ include "tcp/listen.pxi"
 include "tcp/timers.pxi"
 include "tcp/syncookie.pxi"
 include "tcp/icmp.pxi"
+include "tcp/close.pxi"
 
 include "api/addresses.pxi"
 include "api/stats_segment.pxi"

@@ -53,6 +53,9 @@ def test_survivor_sees_the_death_and_a_restarted_peer_reattaches():
         try:
             conn = listener.accept(timeout=10)
             assert first.stdout.readline().strip() == "SENT"
+            # sendall returns once the bytes are queued: kill only when they
+            # have arrived (the background thread receives them)
+            _wait_for(lambda: conn.readable >= len(b"before"))
             first.send_signal(signal.SIGKILL)
             first.wait()
             # the survivor's link goes down within a poll interval (100 ms)
