@@ -47,4 +47,9 @@ def _version() -> str:
         return "0+unknown"
 
 
-__version__ = _version()
+def __getattr__(name):
+    # __version__ is looked up when asked for: importlib.metadata costs as
+    # much as the rest of `import netchan`
+    if name == "__version__":
+        return _version()
+    raise AttributeError(f"module 'netchan' has no attribute {name!r}")

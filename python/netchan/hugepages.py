@@ -9,8 +9,6 @@ Reads /sys/kernel/mm/hugepages/hugepages-<size>kB/*, writes nr_hugepages there.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import os
 import re
@@ -125,6 +123,8 @@ def mount_for(page_kb: int = DEFAULT_PAGE_KB):
 
 def _mount_hugetlbfs(path: str, page_kb: int):
     os.makedirs(path, exist_ok=True)
+    import ctypes
+    import ctypes.util
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     opts = f"pagesize={format_size(page_kb * 1024)}".encode()
     if libc.mount(b"nodev", path.encode(), b"hugetlbfs", 0, opts) != 0:
