@@ -61,3 +61,37 @@ def test_half_open_child_of_closed_listener_is_not_accepted_by_the_next(pair):
     for conn in (c, c2, s2):
         conn.close()
 
+
+# ---- small things -----------------------------------------------------------------
+
+def test_connect_fails_with_ehostunreach_when_arp_gives_up(raw_peer, vclock):
+    """The other end of the link never answers (its frames are discarded):
+    the connection fails when ARP gives up (arp_max_tries x arp_retry_ns =
+    5 x 1 s), with EHOSTUNREACH, not after 6 SYN retries (over two minutes)."""
+    stack, port = raw_peer
+    start = vclock.now()
+    c = stack.connect((PEER_IP, 80), timeout=0)
+    other = stack.connect((PEER_IP, 81), timeout=0)
+    while c.state == "SYN_SENT":
+        port.recv(64)                   # a peer that hears everything and says nothing
+        assert vclock.now() - start < 10e9
+        stack.poll(None)
+    elapsed = vclock.now() - start
+    assert 5e9 <= elapsed < 6e9
+    for conn in (c, other):
+        assert conn.state == "CLOSED"
+        with pytest.raises(OSError) as e:
+            conn.recv(1)
+        assert e.value.errno == errno.EHOSTUNREACH
+    arp = stack.stats()["tx_arp_request"]
+    assert arp >= 5
+    c.close()
+    other.close()
+    # a blocking connect says the same
+    start = vclock.now()
+    with pytest.raises(OSError) as e:
+        stack.connect((PEER_IP, 80))
+    assert e.value.errno == errno.EHOSTUNREACH
+    assert 5e9 <= vclock.now() - start < 6e9
+    assert stack.n_connections == 0
+
