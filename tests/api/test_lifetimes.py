@@ -95,3 +95,25 @@ def test_connect_fails_with_ehostunreach_when_arp_gives_up(raw_peer, vclock):
     assert 5e9 <= vclock.now() - start < 6e9
     assert stack.n_connections == 0
 
+
+def test_a_poll_never_overflows_a_connection_channel(peer):
+    """tcp_channel_full is gone because it cannot count: a poll takes at most
+    RX_ROUNDS x BURST (128) frames and drains every channel before it
+    returns, and a channel holds 256. 300 segments for one connection wait
+    on the link at once; every one is taken in."""
+    from tcp_harness import IRS, ISS
+    conn = peer.established()
+    n, size = 300, 100
+    for i in range(n):
+        peer.port.send(bytes(peer.segment("A", seq=IRS + 1 + i * size, ack=ISS + 1,
+                                         data=bytes([i & 0xFF]) * size)))
+    stats0 = peer.stack.stats()
+    assert "tcp_channel_full" not in stats0
+    polls = 0
+    while conn.readable < n * size:
+        assert peer.stack.poll(0) > 0
+        polls += 1
+    assert polls >= 3                   # it really took them 128 at most per poll
+    got = conn.recv(n * size)
+    assert got == b"".join(bytes([i & 0xFF]) * size for i in range(n))
+    assert peer.stack.stats()["tcp_segs_in"] - stats0["tcp_segs_in"] == n
