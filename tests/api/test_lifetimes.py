@@ -9,6 +9,7 @@ import gc
 import socket
 import warnings
 
+import numpy as np
 import pytest
 
 import netchan
@@ -286,6 +287,30 @@ def test_send_view_after_close_never_reaches_the_wire(pair):
     late[:5] = b"EVIL!"
     assert read_all(s) == b"hello"
     late.release()
+    s.close()
+
+
+def test_numpy_over_receive_view_is_zero_copy(pair):
+    server, client = pair
+    _, s, c = connected(pair)
+    data = pattern(100_000, seed=5)
+    s.sendall(data)
+    client.run_until(lambda: c.readable == len(data), timeout=30)
+    a = np.frombuffer(c.recv_view(), dtype=np.uint8)
+    b = np.frombuffer(c.recv_view(), dtype=np.uint8)
+    assert a.tobytes() == data
+    assert not a.flags.owndata and not a.flags.writeable
+    assert np.shares_memory(a, b)       # both are the window itself, not copies
+    assert a.ctypes.data == b.ctypes.data
+    # the array pins the window: giving the bytes back and receiving more
+    # does not move or overwrite what it shows
+    c.consume(len(data))
+    s.sendall(b"x" * 1000)
+    client.run_until(lambda: c.readable == 1000, timeout=30)
+    assert a.tobytes() == data
+    del a, b
+    assert c.recv(2000) == b"x" * 1000
+    c.close()
     s.close()
 
 
