@@ -40,6 +40,7 @@ class Peer:
         self.clock = clock
         self.mac = port.mac
         self.ts_val = 100           # the peer's timestamp clock (advance it yourself)
+        self.held = []              # connections built for the test (see connection)
         debug_arp_add(stack, PEER_IP, self.mac)
         self.port.recv()            # drop anything the stack sent so far
 
@@ -48,8 +49,12 @@ class Peer:
     def connection(self, state, iss=ISS, irs=IRS, **kw):
         """A Connection built directly in `state` (see debug_connection)."""
         kw.setdefault("snd_wnd", 65535)
-        return debug_connection(self.stack, state, LOCAL_PORT, (PEER_IP, PEER_PORT),
+        conn = debug_connection(self.stack, state, LOCAL_PORT, (PEER_IP, PEER_PORT),
                                 iss=iss & MASK, irs=irs & MASK, **kw)
+        # the application holds it: a Connection collected unclosed is
+        # closed (FIN), which would write into every script
+        self.held.append(conn)
+        return conn
 
     def established(self, **kw):
         return self.connection("ESTABLISHED", **kw)

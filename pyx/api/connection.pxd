@@ -6,8 +6,10 @@ cdef class Connection:
     cdef list pins
     cdef bint closed
     cdef bint rd_shut
+    cdef uint32_t snd_exports   # send views alive: commit/send refuse while any is
     cdef object __weakref__
     cdef Tcb *_t(self) except NULL
+    cdef int _no_send_view(self, str what) except -1
     cdef Arena *_arena(self, bint receive)
     cdef void _pin(self, uint64_t off)
     cdef void _unpin(self, uint64_t off)

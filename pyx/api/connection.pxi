@@ -2,16 +2,40 @@
 # generation, so a stale handle cannot reach a reused block): blocking and
 # non-blocking send/recv, the zero-copy windows (recv_view/consume,
 # send_view/commit), shutdown, close, abort and the per-connection options.
+#
+# Lifetimes: only Stack.connect / Listener.accept make a Connection (Python
+# cannot: TypeError); every call checks the handle, its stack and the
+# block's generation before touching C memory (EBADF otherwise); a handle
+# collected without close() is closed then, with a ResourceWarning, as
+# socket.socket is.
+
+import warnings as _warnings
+
 
 cdef class Connection:
-    """An established TCP connection (from Listener.accept or Stack.connect).
+    """An established TCP connection (from Listener.accept or Stack.connect;
+    not constructible).
 
     recv/recv_into/send/sendall work as on a socket. recv_view() hands out the
     readable bytes without copying; consume(n) returns them to the window.
-    send_view()/commit(n) do the same for writing."""
+    send_view()/commit(n) do the same for writing: release the view before
+    commit(n) (`with conn.send_view() as v: ...`), so that no view can reach
+    bytes once they are queued.
+
+    After the stack closed, every call raises OSError(EBADF, "the stack is
+    closed") except close() and abort(), which do nothing, and `state`,
+    which says "CLOSED". A Connection dropped without close() is closed
+    gracefully when collected, with a ResourceWarning."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("netchan.Connection cannot be created directly: Stack.connect() "
+                        "and Listener.accept() make them")
 
     cdef Tcb *_t(self) except NULL:
         cdef Tcb *t
+        if self.stack is None:
+            raise _os_error(_EBADF, "this Connection was not made by Stack.connect() "
+                                    "or Listener.accept()")
         if self.closed:
             raise _os_error(_EBADF, "connection is closed")
         self.stack._check_open()
@@ -35,7 +59,9 @@ cdef class Connection:
             self.pins.remove(off)
         except ValueError:
             pass
-        if t.gen == self.gen and not self.closed:
+        # a view released after close() or after the stack closed sends
+        # nothing (the port may be gone)
+        if t.gen == self.gen and not self.closed and not self.stack.closed:
             t.rcv_pin = min(self.pins) if self.pins else <uint64_t>-1
             self._window_opened(t)
 
@@ -49,7 +75,10 @@ cdef class Connection:
         """After the application freed receive space: announce it when the
         right edge of the window we would now offer (SWS-avoided, capped,
         rounded to the scale) moves past the one we advertised by enough to
-        matter (RFC 9293 3.8.6.2.2), or when the window was nearly shut."""
+        matter (RFC 9293 3.8.6.2.2), or when the window was nearly shut.
+        Never once the stack is closed: its port may be gone."""
+        if self.stack.closed:
+            return
         if t.state != ESTABLISHED and t.state != FIN_WAIT_1 and t.state != FIN_WAIT_2:
             return
         if tcp_window_update_due(t):
@@ -80,9 +109,12 @@ cdef class Connection:
             t = self._t()
 
     def recv(self, Py_ssize_t n=65536, timeout=None):
-        """Up to n bytes; b"" at end of stream."""
+        """Up to n bytes; b"" at end of stream. recv(0) returns b"" at once."""
         if n < 0:
             raise ValueError("n must be >= 0")
+        if n == 0:
+            self._t()
+            return b""
         cdef uint32_t avail = self._wait_readable(timeout)
         cdef Tcb *t = self._t()
         if avail == 0 or n == 0:
@@ -95,14 +127,20 @@ cdef class Connection:
         return data
 
     def recv_into(self, buffer, Py_ssize_t nbytes=0, timeout=None):
-        """Read into a writable buffer; returns the byte count (0 at EOF)."""
+        """Read into a writable buffer; returns the byte count (0 at EOF; 0
+        at once for an empty buffer)."""
         cdef Py_buffer view
+        if nbytes < 0:
+            raise ValueError("nbytes must be >= 0")
         PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
         cdef Py_ssize_t n
         cdef uint32_t avail
         cdef Tcb *t
         try:
             n = view.len if nbytes <= 0 or nbytes > view.len else nbytes
+            if n == 0:
+                self._t()
+                return 0
             avail = self._wait_readable(timeout)
             t = self._t()
             if n > avail:
@@ -118,7 +156,9 @@ cdef class Connection:
     def recv_view(self, timeout=None):
         """A read-only memoryview of every byte readable now (empty at EOF),
         without consuming them. Give bytes back with consume(n); releasing
-        the view does not consume. While the view lives its bytes stay put."""
+        the view does not consume. While the view lives its bytes stay put.
+        It is zero-copy all the way: numpy.frombuffer(view) reads the window
+        itself."""
         cdef uint32_t avail = self._wait_readable(timeout)
         cdef Tcb *t = self._t()
         cdef WindowExport ex = WindowExport.__new__(WindowExport)
@@ -146,6 +186,23 @@ cdef class Connection:
         """Bytes that recv would return now without waiting."""
         cdef Tcb *t = self._t()
         return t.rcv.tail - t.rcv.head if t.rcv.base != NULL else 0
+
+    cdef int _no_send_view(self, str what) except -1:
+        """Refuse to queue bytes while a send view is exported: the view
+        reaches the free part of the send window, and once bytes there are
+        queued they are in flight (a retransmission would carry whatever the
+        view wrote later)."""
+        if self.snd_exports:
+            raise BufferError(f"{what}: a send_view() is still exported; release it first "
+                              f"(view.release(), or `with conn.send_view() as view:`)")
+        return 0
+
+    @property
+    def error(self):
+        """The pending socket error as an errno (0 if none), as
+        getsockopt(SO_ERROR) gives it, without reading any data. Unlike
+        SO_ERROR, reading it does not clear it: recv/send keep raising it."""
+        return self._t().soerror
 
     cdef uint32_t _wait_writable(self, uint32_t want, object timeout) except? 0xffffffff:
         cdef Tcb *t = self._t()
@@ -175,6 +232,7 @@ cdef class Connection:
         cdef uint32_t space
         cdef Py_ssize_t n
         cdef Tcb *t
+        self._no_send_view("send")
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             if view.len == 0:
@@ -197,6 +255,7 @@ cdef class Connection:
         cdef Py_ssize_t done = 0, n
         cdef uint32_t space
         cdef Tcb *t
+        self._no_send_view("sendall")
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             deadline_timeout = timeout
@@ -210,6 +269,7 @@ cdef class Connection:
                         raise _os_error(_ETIMEDOUT, f"sendall: {done} of {view.len} bytes queued")
                     deadline_timeout = (end - now) / 1e9
                 space = self._wait_writable(1, deadline_timeout)
+                self._no_send_view("sendall")       # made while we waited
                 t = self._t()
                 n = view.len - done
                 if n > space:
@@ -224,7 +284,17 @@ cdef class Connection:
 
     def send_view(self, Py_ssize_t min_bytes=1, timeout=None):
         """A writable memoryview of the free send window (at least min_bytes,
-        waiting for them). Write into it, then commit(n) to send n bytes."""
+        waiting for them). Write into it, release it, then commit(n) to send
+        n bytes:
+
+            with conn.send_view() as view:
+                view[:5] = b"hello"
+            conn.commit(5)
+
+        commit(), send() and sendall() raise BufferError while a send view
+        (or anything made from it, such as a numpy array) is alive, so a
+        view never reaches bytes that are queued or in flight. Each call
+        makes a fresh view of the space free now."""
         if min_bytes < 1:
             raise ValueError("min_bytes must be >= 1")
         cdef Tcb *t = self._t()
@@ -242,8 +312,10 @@ cdef class Connection:
         return memoryview(ex)
 
     def commit(self, Py_ssize_t n):
-        """Send the first n bytes written into the latest send_view()."""
+        """Send the first n bytes written into the latest send_view(), which
+        must be released first (BufferError otherwise)."""
         cdef Tcb *t = self._t()
+        self._no_send_view("commit")
         if n < 0 or <uint64_t>n > window_space(&t.snd):
             raise ValueError(f"commit({n}): only {window_space(&t.snd)} bytes of window are free")
         if t.flags & TF_FIN_QUEUED:
@@ -271,7 +343,10 @@ cdef class Connection:
 
     def close(self):
         """Close gracefully (FIN after queued data). Unread received data
-        makes it an abortive close (RST), as RFC 2525 asks."""
+        makes it an abortive close (RST), as RFC 2525 asks. Closing twice,
+        or after the stack closed, does nothing."""
+        if self.stack is None:
+            self._t()                   # raises: not a Stack's connection
         if self.closed:
             return
         cdef Tcb *t = &self.st.tcbs[self.id]
@@ -301,6 +376,8 @@ cdef class Connection:
 
     def abort(self):
         """Drop the connection at once with a RST."""
+        if self.stack is None:
+            self._t()                   # raises: not a Stack's connection
         if self.closed:
             return
         cdef Tcb *t = &self.st.tcbs[self.id]
@@ -319,15 +396,34 @@ cdef class Connection:
     def __exit__(self, *exc):
         self.close()
 
-    def __dealloc__(self):
-        pass
+    def __del__(self):
+        # tp_finalize (PEP 442): runs before the object is torn down, with
+        # the object whole, so close() is safe here (unlike __dealloc__).
+        # A stack that closed has reset or finished the connection already:
+        # nothing to send (its port may be gone).
+        cdef Tcb *t
+        if self.stack is None or self.closed or self.stack.closed:
+            return
+        t = &self.st.tcbs[self.id]
+        if t.gen != self.gen:
+            return
+        try:
+            _warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+        except Exception:
+            pass                        # warnings raised as errors, or interpreter teardown
+        try:
+            self.close()
+        except Exception:
+            pass
 
     # ---- introspection -------------------------------------------------------------
 
     @property
     def state(self):
-        """The RFC 9293 state name."""
-        if self.closed:
+        """The RFC 9293 state name ("CLOSED" once closed or once its stack is)."""
+        if self.stack is None:
+            self._t()                   # raises: not a Stack's connection
+        if self.closed or self.stack.closed:
             return "CLOSED"
         cdef Tcb *t = &self.st.tcbs[self.id]
         if t.gen != self.gen:
@@ -433,6 +529,8 @@ cdef class Connection:
         return self._t().mss
 
     def __repr__(self):
+        if self.stack is None:
+            return "<netchan.Connection (not made by a Stack)>"
         try:
             local = "%s:%d" % self.getsockname()
             peer = "%s:%d" % self.getpeername()

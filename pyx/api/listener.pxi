@@ -1,14 +1,24 @@
 # TcpListener (netchan.Listener): the Python handle on a listening port;
-# the C side of listening is pyx/tcp/listen.pxi.
+# the C side of listening is pyx/tcp/listen.pxi. A handle only Stack.listen
+# makes (Python cannot), checked by the listener slot's generation.
 
 cdef class TcpListener:
-    """A listening TCP port (from Stack.listen)."""
+    """A listening TCP port (from Stack.listen; not constructible)."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("netchan.Listener cannot be created directly: Stack.listen() makes one")
 
     cdef Listener *_l(self) except NULL:
+        cdef Listener *l
+        if self.stack is None:
+            raise _os_error(_EBADF, "this Listener was not made by Stack.listen()")
         if self.closed:
             raise _os_error(_EBADF, f"listener on port {self.port} is closed")
         self.stack._check_open()
-        return &self.stack.st.listeners[self.lid]
+        l = &self.stack.st.listeners[self.lid]
+        if not l.active or l.gen != self.gen:
+            raise _os_error(_EBADF, f"listener on port {self.port} no longer exists")
+        return l
 
     def accept(self, timeout=None):
         """The next established connection; waits up to timeout seconds."""
@@ -39,9 +49,12 @@ cdef class TcpListener:
         return self._l().overflows
 
     def close(self):
-        """Stop listening; connections not yet accepted are reset."""
+        """Stop listening; connections not yet accepted are reset. Closing
+        twice, or after the stack closed, does nothing."""
         cdef StackState *st
-        if self.closed or self.stack.closed:
+        if self.stack is None:
+            raise _os_error(_EBADF, "this Listener was not made by Stack.listen()")
+        if self.closed or self.stack.closed or self.stack.st.listeners[self.lid].gen != self.gen:
             self.closed = True
             return
         st = self.stack.st
@@ -57,4 +70,7 @@ cdef class TcpListener:
         self.close()
 
     def __repr__(self):
-        return f"<netchan.Listener {self.stack.ip}:{self.port}{' closed' if self.closed else ''}>"
+        if self.stack is None:
+            return "<netchan.Listener (not made by a Stack)>"
+        closed = self.closed or self.stack.closed
+        return f"<netchan.Listener {self.stack.ip}:{self.port}{' closed' if closed else ''}>"

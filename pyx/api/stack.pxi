@@ -502,6 +502,7 @@ cdef class Stack:
         cdef TcpListener obj = TcpListener.__new__(TcpListener)
         obj.stack = self
         obj.lid = lid
+        obj.gen = st.listeners[lid].gen
         obj.port = port
         return obj
 

@@ -1,18 +1,25 @@
 # UdpSocket: a bound UDP port; datagrams wait in its channel (bounded;
 # overflow counted in drops), reassembled ones in its side queue, until
-# recvfrom takes them in arrival order.
+# recvfrom takes them in arrival order. A handle only Stack.udp makes.
 
 cdef class UdpSocket:
-    """A bound UDP socket (from Stack.udp). Datagrams wait in its channel
-    (bounded; overflow is counted in drops) until recvfrom takes them."""
+    """A bound UDP socket (from Stack.udp; not constructible). Datagrams
+    wait in its channel (bounded; overflow is counted in drops) until
+    recvfrom takes them."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("netchan.UdpSocket cannot be created directly: Stack.udp() makes one")
 
     cdef UdpSock *_u(self) except NULL:
+        if self.stack is None:
+            raise _os_error(_EBADF, "this UdpSocket was not made by Stack.udp()")
         if self.closed:
             raise _os_error(_EBADF, "UDP socket is closed")
         self.stack._check_open()
         return &self.stack.st.udps[self.uid]
 
     def getsockname(self):
+        self._u()
         return (self.stack.ip, self.port)
 
     @property
@@ -79,8 +86,12 @@ cdef class UdpSocket:
         return data, src
 
     def close(self):
+        """Unbind; datagrams still queued are dropped. Closing twice, or
+        after the stack closed, does nothing."""
         cdef UdpSock *u
         cdef uint32_t b
+        if self.stack is None:
+            raise _os_error(_EBADF, "this UdpSocket was not made by Stack.udp()")
         if self.closed or self.stack.closed:
             self.closed = True
             return
@@ -97,3 +108,9 @@ cdef class UdpSocket:
 
     def __exit__(self, *exc):
         self.close()
+
+    def __repr__(self):
+        if self.stack is None:
+            return "<netchan.UdpSocket (not made by a Stack)>"
+        closed = self.closed or self.stack.closed
+        return f"<netchan.UdpSocket {self.stack.ip}:{self.port}{' closed' if closed else ''}>"

@@ -1,13 +1,21 @@
 # WindowExport: the buffer-protocol object behind every memoryview of a
 # window. Exports are counted on the window's arena slot, so the slot is not
-# recycled while a view lives, and a receive view pins the bytes it shows.
+# recycled while a view lives, and a receive view pins the bytes it shows; a
+# send view is counted on its connection, which refuses to queue bytes
+# (commit, send, sendall) while one lives, so no view reaches bytes in flight.
 
 cdef class WindowExport:
     """The exporter behind a memoryview of a connection's window. Counts
     itself on the window's arena slot so the memory is not reused while the
-    view lives; a receive view also pins its bytes against new data."""
+    view lives; a receive view also pins its bytes against new data; a send
+    view holds off commit() until it is released."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("window views come from Connection.recv_view() and send_view()")
 
     def __getbuffer__(self, Py_buffer *buf, int flags):
+        if self.conn is None:
+            raise BufferError("not a view of a connection's window")
         if self.exported:
             raise BufferError("a window export backs exactly one memoryview")
         if self.receive and (flags & PyBUF_WRITABLE):
@@ -30,6 +38,8 @@ cdef class WindowExport:
         self.exported = True
         if self.receive:
             self.conn._pin(self.off)
+        else:
+            self.conn.snd_exports += 1
 
     def __releasebuffer__(self, Py_buffer *buf):
         cdef Arena *a
@@ -40,3 +50,5 @@ cdef class WindowExport:
         arena_unexport(a, self.slot)
         if self.receive:
             self.conn._unpin(self.off)
+        else:
+            self.conn.snd_exports -= 1

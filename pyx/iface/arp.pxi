@@ -1,6 +1,9 @@
 # ARP (RFC 826) and next-hop resolution: the neighbour cache, requests and
 # replies, the bounded queue of frames waiting for an answer, retries and
 # expiry, and the address claim at start (RFC 5227 probe and announcement).
+# An address that never answers fails the connections opening to it.
+
+from libc.errno cimport EHOSTUNREACH
 
 cdef inline uint32_t arp_hash(uint32_t ip) noexcept nogil:
     return (ip * 2654435761u) >> 24     # top 8 bits: ARP_TABLE_SIZE == 256
@@ -127,9 +130,23 @@ cdef void arp_input(StackState *st, const ArpPkt *a) noexcept nogil:
             arp_resolved(st, e, a.sha)
 
 
+cdef void arp_unreachable(StackState *st, uint32_t ip) noexcept nogil:
+    """ARP gave up on ip: connections still opening to it (SYN_SENT) fail
+    now with EHOSTUNREACH, as Linux's connect() does once its neighbour
+    probes go unanswered, instead of after every SYN retry (minutes)."""
+    cdef uint32_t i
+    cdef Tcb *t
+    for i in range(st.cfg.max_conns):
+        t = &st.tcbs[i]
+        if t.state == SYN_SENT and t.raddr == ip:
+            tcp_closed(st, t, EHOSTUNREACH)
+            st.progress += 1            # something happened: a waiting connect() returns
+
+
 cdef void arp_tick(StackState *st) noexcept nogil:
-    """Retry unanswered requests; give up (dropping their frames) after
-    arp_max_tries."""
+    """Retry unanswered requests; after arp_max_tries requests
+    arp_retry_ns apart, give up: drop their frames and fail the connections
+    opening to the address (arp_unreachable)."""
     cdef uint32_t i
     cdef ArpEntry *e
     if st.now < st.arp_next_scan:
@@ -140,6 +157,7 @@ cdef void arp_tick(StackState *st) noexcept nogil:
         if e.state != ARP_INCOMPLETE or st.now < e.next_request:
             continue
         if e.tries >= st.cfg.arp_max_tries:
+            arp_unreachable(st, e.ip)
             arp_forget(st, e)
             continue
         e.tries += 1

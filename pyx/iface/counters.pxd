@@ -22,7 +22,6 @@ cdef enum:  # counters (Ctr)
     C_UDP_CHANNEL_FULL
     C_TX_UDP
     C_RX_TCP
-    C_TCP_CHANNEL_FULL
     C_TCP_RST_SENT
     C_TCP_RST_RCVD
     C_TCP_LISTEN_OVERFLOW

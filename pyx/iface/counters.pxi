@@ -6,7 +6,7 @@ COUNTER_NAMES = (
     "arp_queue_full", "arp_unresolved",
     "rx_icmp_echo", "tx_icmp_echo_reply", "rx_icmp_other",
     "rx_udp", "rx_udp_no_port", "udp_channel_full", "tx_udp",
-    "rx_tcp", "tcp_channel_full", "tcp_rst_sent", "tcp_rst_rcvd",
+    "rx_tcp", "tcp_rst_sent", "tcp_rst_rcvd",
     "tcp_listen_overflow", "tcp_conn_table_full", "tcp_window_arena_full",
     "tcp_bad_seq", "tcp_bad_ack", "tcp_ooo_segments", "tcp_ooo_dropped",
     "tcp_retransmits", "tcp_rto_fired", "tcp_timeouts",

@@ -2,6 +2,8 @@
 
 cdef struct Listener:
     bint active
+    uint32_t gen                # bumped when the listener closes: its children and
+                                # handles (Tcb.listener_gen, TcpListener.gen) then mismatch
     bint in_active              # on StackState.listen_active this poll
     uint16_t port
     uint32_t backlog

@@ -10,7 +10,7 @@ cdef int32_t listener_open(StackState *st, uint16_t port, uint32_t backlog) noex
     Stack.listen. The listener id, or -EADDRINUSE (the port has one),
     -EMFILE (no free slot), -ENOMEM."""
     cdef int32_t lid = -1
-    cdef uint32_t i
+    cdef uint32_t i, gen
     cdef Listener *l
     if st.listen_by_port[port] >= 0:
         return -EADDRINUSE
@@ -29,7 +29,9 @@ cdef int32_t listener_open(StackState *st, uint16_t port, uint32_t backlog) noex
     l = &st.listeners[lid]
     free(l.aq)
     free(l.chan)
+    gen = l.gen                         # a reused slot keeps counting generations
     memset(l, 0, sizeof(Listener))
+    l.gen = gen
     l.chan = <nc_ring *>malloc(nc_ring_memsize(st.cfg.listen_chan_size))
     l.aq = <uint32_t *>malloc(2 * backlog * sizeof(uint32_t))
     if l.chan == NULL or l.aq == NULL:
@@ -46,8 +48,9 @@ cdef int32_t listener_open(StackState *st, uint16_t port, uint32_t backlog) noex
 cdef void listener_close(StackState *st, int32_t lid) noexcept nogil:
     """Stop listening: the C side of Listener.close. Connections nobody
     accepted are reset; a half-open child that completes later finds the
-    listener gone and is refused (tcp_established). The slot keeps its
-    queues for the next listener_open."""
+    listener gone (its generation no longer matches, even once the slot
+    serves another port) and is refused (tcp_established). The slot keeps
+    its queues for the next listener_open."""
     cdef Listener *l = &st.listeners[lid]
     cdef Tcb *t
     while True:
@@ -57,13 +60,24 @@ cdef void listener_close(StackState *st, int32_t lid) noexcept nogil:
         tcp_send_rst(st, t)
         tcb_free(st, t)
     l.active = False
+    l.gen += 1
     st.listen_by_port[l.port] = -1
+
+
+cdef inline bint listener_owns(StackState *st, Tcb *t) noexcept nogil:
+    """t is a child of the listener in slot t.listener as it is now (not of a
+    closed listener whose slot another port has since taken)."""
+    return (t.listener >= 0 and <uint32_t>t.listener < st.max_listeners and
+            st.listeners[t.listener].active and
+            st.listeners[t.listener].gen == t.listener_gen)
 
 
 cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil:
     """The oldest connection in l's accept queue that still exists (entries
-    are id + generation: one reset before accept() is skipped), or NULL."""
+    are id + generation: one reset before accept() is skipped) and is l's
+    own child (listener id + generation), or NULL."""
     cdef uint32_t id, gen
+    cdef int32_t lid = <int32_t>(l - st.listeners)
     cdef Tcb *t
     while l.aq_len:
         id = l.aq[2 * l.aq_head]
@@ -71,15 +85,20 @@ cdef Tcb *listener_pop(StackState *st, Listener *l) noexcept nogil:
         l.aq_head = (l.aq_head + 1) % l.aq_cap
         l.aq_len -= 1
         t = &st.tcbs[id]
-        if t.gen == gen and t.state != CLOSED:
+        if (t.gen == gen and t.state != CLOSED and t.listener == lid and
+                t.listener_gen == l.gen):
             return t
     return NULL
 
 
 cdef void listener_half_open_done(StackState *st, Tcb *t) noexcept nogil:
     """A passive child leaves SYN_RECEIVED (established or closed): one fewer
-    half-open connection counts against the backlog."""
-    cdef Listener *l = &st.listeners[t.listener]
+    half-open connection counts against the backlog (of its own listener:
+    not of one that took a closed listener's slot since)."""
+    cdef Listener *l
+    if not listener_owns(st, t):
+        return
+    l = &st.listeners[t.listener]
     if l.half_open:
         l.half_open -= 1
 
@@ -87,11 +106,15 @@ cdef void listener_half_open_done(StackState *st, Tcb *t) noexcept nogil:
 cdef bint listener_enqueue(StackState *st, Tcb *t) noexcept nogil:
     """A passive child completed its handshake: off the half-open count and
     onto the accept queue (id + generation). False, counted as an overflow,
-    if the listener closed or its queue is full: the caller refuses it."""
+    if the listener closed (its generation moved on, even if the slot serves
+    a new listener now) or its queue is full: the caller refuses it."""
     cdef Listener *l = &st.listeners[t.listener]
     cdef uint32_t slot
+    if not listener_owns(st, t):
+        st.ctr[C_TCP_LISTEN_OVERFLOW] += 1     # (not on the slot: its listener is gone)
+        return False
     listener_half_open_done(st, t)
-    if not l.active or l.aq_len >= l.aq_cap:
+    if l.aq_len >= l.aq_cap:
         l.overflows += 1
         st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
         return False
@@ -112,6 +135,7 @@ cdef void tcp_passive_init(StackState *st, Tcb *t, int32_t lid, uint32_t src, ui
     t.rmac_gen = st.arp_gen
     t.flags |= TF_PASSIVE
     t.listener = lid
+    t.listener_gen = st.listeners[lid].gen
     t.irs = irs
     t.rcv_nxt = irs + 1
     t.rcv_adv = t.rcv_nxt

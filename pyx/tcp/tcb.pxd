@@ -61,6 +61,7 @@ cdef struct Tcb:
     uint16_t mss                # largest payload we send
     uint32_t rmac_gen           # ARP generation rmac was resolved at (0 = never)
     int32_t listener            # listener id of a passive child, or -1
+    uint32_t listener_gen       # ... and that listener's generation (listen.pxi)
     int32_t soerror             # errno for the application, 0 when none
     # send sequence space (RFC 9293 3.3.1)
     uint32_t iss

@@ -76,7 +76,7 @@ def test_a_new_connection_acks_its_first_segments_at_once(peer):
     peer.send("S", seq=IRS, ack=None, options=[("MSS", 1460)])
     synack = peer.expect("SA")
     peer.send("A", seq=IRS + 1, ack=synack.seq + 1)
-    listener.accept(timeout=0)
+    conn = listener.accept(timeout=0)       # held: a collected one would close  # noqa: F841
     for i in range(16):
         peer.send("PA", seq=IRS + 1 + i * 10, ack=synack.seq + 1, data=b"q" * 10)
         peer.expect("A", ack=IRS + 11 + i * 10)

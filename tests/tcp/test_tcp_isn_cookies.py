@@ -207,8 +207,8 @@ def test_challenge_acks_are_rate_limited_per_second(make_peer):
 def test_challenge_ack_limit_is_shared_by_all_connections(make_peer):
     peer = make_peer(challenge_ack_limit=2)
     peer.established()
-    debug_connection(peer.stack, "ESTABLISHED", LOCAL_PORT, (PEER_IP, PEER_PORT + 1),
-                     iss=ISS, irs=IRS)
+    other = debug_connection(peer.stack, "ESTABLISHED", LOCAL_PORT,  # noqa: F841 (held)
+                             (PEER_IP, PEER_PORT + 1), iss=ISS, irs=IRS)
     peer.send("S", seq=IRS + 100, ack=None)         # SYN in ESTABLISHED: challenge
     peer.send("R", seq=IRS + 100, ack=None, sport=PEER_PORT + 1)
     peer.send("R", seq=IRS + 100, ack=None, sport=PEER_PORT + 1)
