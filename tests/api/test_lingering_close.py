@@ -54,10 +54,11 @@ def test_linger_0_resets(vclock):
     try:
         listener = a.listen(80)
         client = b.connect((SERVER_IP, 80), timeout=10)
-        listener.accept(timeout=10)
+        server = listener.accept(timeout=10)     # held: a dropped handle would close with a FIN
         a.close(linger=0)
         with pytest.raises(ConnectionResetError):
             client.recv(100, timeout=10)
+        del server
     finally:
         b.close()
 
