@@ -20,10 +20,13 @@ cdef void tcp_enter_time_wait(StackState *st, Tcb *t) noexcept nogil:
     t.t_delack = 0
     t.t_2msl = st.now + 2 * st.cfg.msl_ns
     if not (t.flags & TF_HANDLE):
-        # nothing left to read or send: TIME_WAIT needs only the sequence numbers
+        # nothing left to read or send: TIME_WAIT needs only the sequence
+        # numbers; once its last ACK is out (stack_output) a record
+        # (timewait.pxi) takes over from the control block
         window_detach(&t.rcv, &st.rcv_arena)
         window_detach(&t.snd, &st.snd_arena)
     timer_rearm(st, t)
+    tcp_schedule(st, t)
 
 
 cdef void tcp_fin_arrived(StackState *st, Tcb *t) noexcept nogil:
