@@ -252,18 +252,21 @@ cdef void tcp_time_wait_input(StackState *st, uint32_t id, uint32_t src, uint32_
             tw__end(st, id)
             tcp_listen_input(st, lid, src, dst, src_mac, th, True, new_iss)
             return
-    # a retransmitted FIN: ACK it again and restart 2 MSL
-    if th.flags & TCP_FIN and not (th.flags & TCP_RST) and th.seq + seg_len == r.rcv_nxt:
-        tw__ack(st, r, src_mac)
-        r.expires = st.now + 2 * st.cfg.msl_ns
-        tw__unlink(st, id)
-        tw__link_sorted(st, id)
-        return
     # PAWS (RFC 7323 5.3)
     if (r.flags & TW_TS and th.opts.present & OPT_TIMESTAMP and not (th.flags & TCP_RST) and
             seq_lt(th.opts.ts_val, r.ts_recent)):
         st.ctr[C_TCP_PAWS_DROPPED] += 1
         tw__ack(st, r, src_mac)
+        return
+    # a retransmitted FIN: ACK it again (echoing its TSval: it covers
+    # Last.ACK.sent, RFC 7323 4.3) and restart 2 MSL
+    if th.flags & TCP_FIN and not (th.flags & TCP_RST) and th.seq + seg_len == r.rcv_nxt:
+        if r.flags & TW_TS and th.opts.present & OPT_TIMESTAMP:
+            r.ts_recent = th.opts.ts_val
+        tw__ack(st, r, src_mac)
+        r.expires = st.now + 2 * st.cfg.msl_ns
+        tw__unlink(st, id)
+        tw__link_sorted(st, id)
         return
     if not tw__seq_acceptable(r, th.seq, seg_len):
         st.ctr[C_TCP_BAD_SEQ] += 1
