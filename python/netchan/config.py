@@ -35,6 +35,7 @@ MAX_CONNS = 1 << 20
 # on demand.
 BYTES_PER_CONN_SLOT = 660
 MIN_MTU, MAX_MTU = 576, 65535
+MAX_TIME_WAIT = 1 << 22                 # 56 B + index each: 300 MiB at most
 MIN_BUF, MAX_BUF = 4096, 1 << 30
 MAX_SECONDS = 3600.0                    # msl, rto_*, frag_timeout, keepalive times
 MAX_DELAYED_ACK = 0.5                   # RFC 1122 4.2.3.2 / RFC 9293 3.8.6.3: < 0.5 s
@@ -44,7 +45,7 @@ MAX_SEED = 2 ** 128 - 2                 # the seed and seed + 1 become 16-byte k
 EXAMPLE_IP = "198.18.0.1/15"
 
 DEFAULTS = dict(
-    max_conns=4096, rcvbuf=None, sndbuf=None, msl=30.0, rto_min=1.0, rto_max=60.0,
+    max_conns=4096, max_time_wait=65536, rcvbuf=None, sndbuf=None, msl=30.0, rto_min=1.0, rto_max=60.0,
     rto_initial=1.0, max_retries=15, syn_retries=6, delayed_ack=0.04, timestamps=True,
     sack=True, window_scaling=True, cc="cubic", nodelay=False, keepalive=None,
     syncookies=True, challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
@@ -61,6 +62,7 @@ class StackConfig:
     netmask: str                # e.g. "255.254.0.0"
     mtu: int | None             # None: the link's
     max_conns: int
+    max_time_wait: int          # TIME_WAIT records; the oldest are recycled beyond
     rcvbuf: int | None          # bytes, a power of two; None: by the link's MTU
     sndbuf: int | None
     msl_ns: int
@@ -283,6 +285,8 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
         netmask=str(iface.network.netmask),
         mtu=check_mtu(mtu),
         max_conns=check_max_conns(o["max_conns"]),
+        max_time_wait=check_int(o["max_time_wait"], "max_time_wait", 1, MAX_TIME_WAIT,
+                                "TIME_WAIT records kept; when full the oldest is recycled"),
         rcvbuf=check_buffer(o["rcvbuf"], "rcvbuf"),
         sndbuf=check_buffer(o["sndbuf"], "sndbuf"),
         msl_ns=check_seconds(o["msl"], "msl", 0.0, MAX_SECONDS,

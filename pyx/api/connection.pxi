@@ -366,8 +366,7 @@ cdef class Connection:
             self.stack._kick()
             return
         if t.state == TIME_WAIT:
-            window_detach(&t.rcv, &self.st.rcv_arena)
-            window_detach(&t.snd, &self.st.snd_arena)
+            tcp_time_wait_record(self.st, t)    # a record keeps the rest of 2 MSL
             return
         if t.state == FIN_WAIT_2:
             t.t_2msl = self.st.now + 2 * self.st.cfg.msl_ns

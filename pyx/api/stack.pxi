@@ -65,6 +65,8 @@ cdef class Stack:
       rcvbuf=None sndbuf=None window bytes, rounded up to a power of two;
                               None: 4 MiB on a jumbo link, else 1 MiB
       msl=30.0                seconds; TIME_WAIT lasts 2 x msl
+      max_time_wait=65536     TIME_WAIT records kept (56 B each); beyond, the
+                              oldest is recycled: never a limit on connections
       rto_min=1.0 rto_max=60.0 rto_initial=1.0   seconds (RFC 6298)
       max_retries=15 syn_retries=6   retransmissions before giving up
       delayed_ack=0.04        seconds, 0 = off (at most 0.5)
@@ -118,7 +120,7 @@ cdef class Stack:
         big = port_mtu > 9000
         cdef uint32_t rcv = cfg.rcvbuf or (4 << 20 if big else 1 << 20)
         cdef uint32_t snd = cfg.sndbuf or (4 << 20 if big else 1 << 20)
-        self.st = stack_state_alloc(cfg.max_conns, cfg.frag_max_datagrams)
+        self.st = stack_state_alloc(cfg.max_conns, cfg.frag_max_datagrams, cfg.max_time_wait)
         if self.st == NULL:
             raise MemoryError(f"cannot allocate the stack's tables for max_conns="
                               f"{cfg.max_conns}")
@@ -674,6 +676,7 @@ cdef class Stack:
             d[WIRE_ERROR_NAMES[i]] = st.wire_err[i]
         d["wire_errors_total"] = sum(st.wire_err[i] for i in range(1, WIRE_ERROR_COUNT))
         d["connections"] = st.n_conns
+        d["time_wait"] = st.tw_n
         d["listeners"] = sum(1 for i in range(st.max_listeners) if st.listeners[i].active)
         d["window_slots_in_use"] = st.rcv_arena.in_use + st.snd_arena.in_use
         d["window_slots_mapped"] = st.rcv_arena.next_fresh + st.snd_arena.next_fresh

@@ -1,7 +1,8 @@
 # The classifier: every received frame is parsed once (lengths and
 # checksums checked, each reason counted), answered in place when it is ARP or
 # an ICMP echo, and otherwise dropped into the channel of the socket it
-# belongs to: exact 4-tuple first, then a listener, else a RST. Whole
+# belongs to: exact 4-tuple first, then a TIME_WAIT record (answered at
+# once), then a listener, else a RST. Whole
 # datagrams out of reassembly and ICMP errors are demultiplexed here too.
 #
 # A buffer in a channel carries what the classifier learned in its user
@@ -127,6 +128,12 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
                 st.active[st.nactive] = id
                 st.nactive += 1
             return
+        id = tw_lookup(st, ip.src, th.sport, th.dport)
+        if id != NC_BUF_NONE:
+            # TIME_WAIT keeps no channel: its record answers at once
+            tcp_time_wait_input(st, id, ip.src, ip.dst, eth.src, &th)
+            stack_drop(st, b)
+            return
         lid = st.listen_by_port[th.dport]
         if lid >= 0 and (th.flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_RST:
             l = &st.listeners[lid]
@@ -232,6 +239,10 @@ cdef void stack_rx_reassembled(StackState *st, FragDatagram *f) noexcept nogil:
         id = flow_lookup(st, f.src, th.sport, th.dport)
         if id != NC_BUF_NONE:
             tcp_input(st, &st.tcbs[id], &th)
+            return
+        id = tw_lookup(st, f.src, th.sport, th.dport)
+        if id != NC_BUF_NONE:
+            tcp_time_wait_input(st, id, f.src, f.dst, f.src_mac, &th)
             return
         lid = st.listen_by_port[th.dport]
         if lid >= 0 and st.listeners[lid].active:

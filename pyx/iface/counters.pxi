@@ -20,4 +20,6 @@ COUNTER_NAMES = (
     "tx_frames", "tx_bytes", "tx_alloc_failed", "tx_port_refused",
     "rx_unknown_proto", "polls", "link_peer_lost", "link_peer_lost_frames",
     "arp_address_conflict", "tcp_close_reset", "tcp_close_linger_expired",
+    "tcp_time_wait_created", "tcp_time_wait_expired", "tcp_time_wait_recycled",
+    "tcp_time_wait_reused", "tcp_time_wait_reset",
 )

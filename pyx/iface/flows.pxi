@@ -31,12 +31,15 @@ cdef inline uint32_t flow_lookup(StackState *st, uint32_t raddr, uint16_t rport,
 
 
 cdef void flow_insert(StackState *st, Tcb *t) noexcept nogil:
+    """A new connection takes its 4-tuple (and ends a TIME_WAIT record of
+    an earlier incarnation there: tw_claim)."""
     cdef uint32_t h = flow_hash(st, t.raddr, t.rport, t.lport)
     cdef uint32_t i = h & st.flow_mask
     while st.flows[i].hash != 0:
         i = (i + 1) & st.flow_mask
     st.flows[i].hash = h
     st.flows[i].tcb = t.id
+    tw_claim(st, t.raddr, t.rport, t.lport)
 
 
 cdef void flow_remove(StackState *st, Tcb *t) noexcept nogil:

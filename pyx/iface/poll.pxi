@@ -2,7 +2,8 @@
 #
 #   poll(now) = rx_burst -> classify each frame -> drain the channels that
 #               got frames (TCP input in the consumer's context, batched per
-#               connection) -> run due timers -> output -> tx_burst
+#               connection) -> run due timers, expire TIME_WAIT records ->
+#               output (a connection left in TIME_WAIT becomes a record) -> tx_burst
 #
 # and every 100 ms the port counters copied to the stats segment and the
 # link checked (a dead shm peer's connections aborted).
@@ -78,6 +79,9 @@ cdef void stack_output(StackState *st) noexcept nogil:
         t.in_outq = 0
         if t.state != CLOSED:
             tcp_output(st, t)
+            if t.state == TIME_WAIT and not (t.flags & TF_HANDLE):
+                # its last ACK is out: TIME_WAIT goes on in a record
+                tcp_time_wait_record(st, t)
         i += 1
     st.noutq = 0
     tx_flush(st)
@@ -174,6 +178,7 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
         i += 1
     st.nactive = 0
     timers_run(st, st.now)
+    tw_expire(st, st.now)
     arp_tick(st)
     frag_expire(st)
     stack_output(st)
@@ -186,7 +191,7 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
 
 cdef uint64_t stack_next_deadline(StackState *st) noexcept nogil:
     """Earliest time something is due without new input (0 = nothing)."""
-    cdef uint64_t d = timers_next_deadline(st)
+    cdef uint64_t d = min_nonzero(timers_next_deadline(st), tw_next_deadline(st))
     cdef uint64_t p = st.port.ops.next_deadline(st.port)
     cdef uint32_t i
     if p != <uint64_t>-1:

@@ -44,6 +44,7 @@ cdef struct StackConfig:
     uint64_t frag_timeout_ns    # IPv4 reassembly: give up on a datagram after this
     uint32_t frag_max_datagrams
     uint32_t frag_max_bytes
+    uint32_t max_time_wait      # TIME_WAIT records kept (the oldest recycled beyond)
 
 
 cdef struct StackState:
@@ -77,6 +78,17 @@ cdef struct StackState:
     uint32_t nactive
     uint32_t *outq              # connections with output to consider this poll
     uint32_t noutq
+    # TIME_WAIT records (tcp/timewait.pxi): a bounded table, an index by
+    # 4-tuple, a list in order of expiry and a free list
+    TwRecord *tw
+    TwSlot *tw_index
+    uint32_t tw_mask
+    uint32_t tw_max
+    uint32_t tw_n
+    uint32_t tw_fresh           # records [tw_fresh, tw_max) never used yet
+    uint32_t tw_free
+    uint32_t tw_head            # the oldest (first to expire)
+    uint32_t tw_tail
     # timers (hashed wheel over Tcb ids)
     uint32_t *wheel
     uint32_t wheel_mask
@@ -119,7 +131,8 @@ cdef struct StackState:
     uint64_t stats_next_copy
     nc_port_stats *stats_ports  # [4]: the port chain, outermost first
 
-cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams) noexcept nogil
+cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams,
+                                   uint32_t max_time_wait) noexcept nogil
 cdef void stack_state_keys(StackState *st, uint64_t isn0, uint64_t isn1, uint64_t cookie0,
                            uint64_t cookie1) noexcept nogil
 cdef int stack_state_arenas(StackState *st, uint32_t rcvbuf, uint32_t sndbuf) noexcept nogil

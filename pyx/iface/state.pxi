@@ -2,9 +2,11 @@
 # keys, the window arenas, and freeing all of it. The API fills st.cfg from
 # its checked settings in between (pyx/api/stack.pxi).
 
-cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams) noexcept nogil:
+cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams,
+                                   uint32_t max_time_wait) noexcept nogil:
     """A zeroed StackState with every table allocated for max_conns
-    connections, or NULL (what was allocated is freed). The channels' memory
+    connections and max_time_wait TIME_WAIT records, or NULL (what was
+    allocated is freed). The channels' memory
     is the caller's to map (st.chan_stride x max_conns bytes)."""
     cdef StackState *st = <StackState *>calloc(1, sizeof(StackState))
     cdef uint32_t i, fsize
@@ -13,6 +15,7 @@ cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams) 
     st.rcv_arena.fd = -1
     st.snd_arena.fd = -1
     st.cfg.max_conns = max_conns
+    st.cfg.max_time_wait = max_time_wait
     st.tcbs = <Tcb *>calloc(max_conns, sizeof(Tcb))
     st.tcb_free = <uint32_t *>malloc(max_conns * sizeof(uint32_t))
     st.active = <uint32_t *>malloc(max_conns * sizeof(uint32_t))
@@ -36,7 +39,7 @@ cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams) 
             st.flows == NULL or st.wheel == NULL or st.listeners == NULL or
             st.listen_active == NULL or st.listen_by_port == NULL or st.udps == NULL or
             st.udp_by_port == NULL or st.scratch == NULL or
-            frag_init(st, frag_datagrams) != 0):
+            frag_init(st, frag_datagrams) != 0 or tw_init(st, max_time_wait) != 0):
         stack_state_free(st)
         return NULL
     for i in range(max_conns):
@@ -116,6 +119,7 @@ cdef void stack_state_free(StackState *st) noexcept nogil:
         udp_free_big(&st.udps[i])
         free(st.udps[i].big)
     frag_destroy(st)
+    tw_destroy(st)
     free(st.scratch)
     free(st.tcbs)
     free(st.tcb_free)

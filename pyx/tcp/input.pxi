@@ -20,10 +20,13 @@ cdef void tcp_enter_time_wait(StackState *st, Tcb *t) noexcept nogil:
     t.t_delack = 0
     t.t_2msl = st.now + 2 * st.cfg.msl_ns
     if not (t.flags & TF_HANDLE):
-        # nothing left to read or send: TIME_WAIT needs only the sequence numbers
+        # nothing left to read or send: TIME_WAIT needs only the sequence
+        # numbers; once its last ACK is out (stack_output) a record
+        # (timewait.pxi) takes over from the control block
         window_detach(&t.rcv, &st.rcv_arena)
         window_detach(&t.snd, &st.snd_arena)
     timer_rearm(st, t)
+    tcp_schedule(st, t)
 
 
 cdef void tcp_fin_arrived(StackState *st, Tcb *t) noexcept nogil:
@@ -199,18 +202,22 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         t.flags |= TF_ACK_NOW
         tcp_schedule(st, t)
         return False
-    # TIME_WAIT: a retransmitted FIN gets its ACK again and restarts 2MSL.
-    if s == TIME_WAIT and th.flags & TCP_FIN and not (th.flags & TCP_RST) and \
-            th.seq + seg_len == t.rcv_nxt:
-        t.flags |= TF_ACK_NOW
-        t.t_2msl = st.now + 2 * st.cfg.msl_ns
-        timer_rearm(st, t)
-        tcp_schedule(st, t)
-        return False
     # PAWS before anything else (RFC 7323 5.3 R1)
     if tcp_paws_reject(st, t, th):
         st.ctr[C_TCP_PAWS_DROPPED] += 1
         t.flags |= TF_ACK_NOW
+        tcp_schedule(st, t)
+        return False
+    # TIME_WAIT: a retransmitted FIN gets its ACK again (echoing its TSval:
+    # it covers Last.ACK.sent, RFC 7323 4.3) and restarts 2MSL.
+    if s == TIME_WAIT and th.flags & TCP_FIN and not (th.flags & TCP_RST) and \
+            th.seq + seg_len == t.rcv_nxt:
+        if t.flags & TF_TS_OK and th.opts.present & OPT_TIMESTAMP:
+            t.ts_recent = th.opts.ts_val
+            t.ts_recent_at = st.now
+        t.flags |= TF_ACK_NOW
+        t.t_2msl = st.now + 2 * st.cfg.msl_ns
+        timer_rearm(st, t)
         tcp_schedule(st, t)
         return False
     # first: sequence number

@@ -203,14 +203,16 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
 cdef bint tcp_time_wait_takeover(StackState *st, Tcb *t, const TcpHdr *th, uint32_t src,
                                  uint32_t dst, const uint8_t *src_mac) noexcept nogil:
     """The TIME_WAIT reuse policy, for the consumer to ask about a SYN that
-    finds its 4-tuple in TIME_WAIT (RFC 9293 3.10.7.4, RFC 6191): a new
-    incarnation above the old sequence space, with a listener on the port
-    and no handle left on the old connection, takes the 4-tuple over. True
-    if it did: t is freed and the listener has taken the SYN."""
+    finds its 4-tuple in TIME_WAIT in a control block (RFC 9293 3.10.7.4,
+    RFC 6191; a record decides the same in tcp_time_wait_input): a new
+    incarnation that tcp_time_wait_reuse_ok accepts, with a listener on the
+    port and no handle left on the old connection, takes the 4-tuple over.
+    True if it did: t is freed and the listener has taken the SYN."""
     cdef int32_t lid
     cdef uint32_t new_iss
     if not (t.state == TIME_WAIT and th.flags & TCP_SYN and not (th.flags & TCP_ACK) and
-            seq_gt(th.seq, t.rcv_nxt) and not (t.flags & TF_HANDLE)):
+            not (th.flags & TCP_RST) and not (t.flags & TF_HANDLE) and
+            tcp_time_wait_reuse_ok(st, (t.flags & TF_TS_OK) != 0, t.ts_recent, t.rcv_nxt, th)):
         return False
     lid = st.listen_by_port[t.lport]
     if lid < 0 or not st.listeners[lid].active:

@@ -1,4 +1,5 @@
 cdef uint32_t tcp_rcv_space(const Tcb *t) noexcept nogil
+cdef uint32_t tcp_window_to_advertise(const Tcb *t) noexcept nogil
 cdef bint tcp_window_update_due(const Tcb *t) noexcept nogil
 cdef uint32_t tcp_ts_clock(const Tcb *t, uint64_t now) noexcept nogil
 cdef uint64_t tcp_backed_off_rto(const StackState *st, const Tcb *t) noexcept nogil

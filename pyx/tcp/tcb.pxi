@@ -30,17 +30,24 @@ cdef uint64_t g_trace_n = 0
 cdef bint g_trace_on = False
 
 
-cdef inline void tcp_set_state(StackState *st, Tcb *t, uint8_t new_state) noexcept nogil:
-    """The only place a connection's state changes (so it can be traced)."""
+cdef inline void tcp_trace(StackState *st, uint32_t id, uint8_t old, uint8_t new) noexcept nogil:
+    """Record a transition when tracing is on."""
     global g_trace_n
     cdef TraceEntry *e
     if g_trace_on:
         e = &g_trace[g_trace_n % TRACE_SIZE]
         e.now = st.now
-        e.tcb = t.id
-        e.old = t.state
-        e.new = new_state
+        e.tcb = id
+        e.old = old
+        e.new = new
         g_trace_n += 1
+
+
+cdef inline void tcp_set_state(StackState *st, Tcb *t, uint8_t new_state) noexcept nogil:
+    """The only place a connection's state changes (so it can be traced).
+    (A connection whose TIME_WAIT moves to a record keeps TIME_WAIT there:
+    its end is traced when the record goes, timewait.pxi.)"""
+    tcp_trace(st, t.id, t.state, new_state)
     if new_state == ESTABLISHED:
         st.ctr[C_TCP_ESTABLISHED] += 1
     t.state = new_state
@@ -118,10 +125,17 @@ cdef Tcb *tcb_alloc(StackState *st) noexcept nogil:
 cdef void tcb_free(StackState *st, Tcb *t) noexcept nogil:
     """Forget a connection entirely. Handles held by the application notice
     the generation change."""
-    cdef uint32_t bufs[BURST]
-    cdef uint32_t k
     if t.state != CLOSED:
         tcp_set_state(st, t, CLOSED)
+    tcb_free_quiet(st, t)
+
+
+cdef void tcb_free_quiet(StackState *st, Tcb *t) noexcept nogil:
+    """tcb_free without the trace of its last transition: for a connection
+    that lives on as a TIME_WAIT record (tcp_time_wait_record)."""
+    cdef uint32_t bufs[BURST]
+    cdef uint32_t k
+    t.state = CLOSED
     timer_cancel_all(st, t)
     flow_remove(st, t)
     while True:

@@ -162,3 +162,21 @@ cdef dict debug_tcb_fields(const Tcb *t):
         "snd_head": t.snd.head, "snd_tail": t.snd.tail,
         "rcv_head": t.rcv.head, "rcv_tail": t.rcv.tail,
     }
+
+
+def debug_time_wait(Stack stack):
+    """The stack's TIME_WAIT records, oldest first: [{"local_port", "remote",
+    "snd_nxt", "rcv_nxt", "rcv_wnd", "timestamps", "ts_recent", "expires"}]."""
+    stack._check_open()
+    cdef StackState *st = stack.st
+    cdef uint32_t id = st.tw_head
+    cdef TwRecord *r
+    out = []
+    while id != NC_BUF_NONE:
+        r = &st.tw[id]
+        out.append({"local_port": r.lport, "remote": (_u32_to_ip(r.raddr), r.rport),
+                    "snd_nxt": r.snd_nxt, "rcv_nxt": r.rcv_nxt, "rcv_wnd": r.rcv_wnd,
+                    "timestamps": bool(r.flags & TW_TS), "ts_recent": r.ts_recent,
+                    "expires": r.expires})
+        id = r.next
+    return out

@@ -103,7 +103,7 @@ cdef class TcbHarness:
         cdef uint32_t rcv = cfg.rcvbuf or (1 << 20)
         cdef uint32_t snd = cfg.sndbuf or (1 << 20)
         cdef void *mem = NULL
-        cdef StackState *st = stack_state_alloc(cfg.max_conns, 1)
+        cdef StackState *st = stack_state_alloc(cfg.max_conns, 1, cfg.max_time_wait)
         if st == NULL:
             raise MemoryError("cannot allocate the harness's stack tables")
         self.st = st

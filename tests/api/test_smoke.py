@@ -20,7 +20,10 @@ def test_pair_handshake_transfer_close(pair, vclock):
     conn.close()
     assert peer.recv(100) == b""
     peer.close()
-    # TIME_WAIT (2 x MSL = 60 s by default) passes on the virtual clock
+    # TIME_WAIT (2 x MSL = 60 s by default) passes on the virtual clock, in
+    # a record: the client's control block is gone once its last ACK is out
     start = vclock.now()
-    server.run_until(lambda: server.n_connections == 0 and client.n_connections == 0, timeout=300)
+    server.run_until(lambda: server.n_connections == 0 and client.n_connections == 0, timeout=5)
+    assert client.stats()["time_wait"] == 1
+    server.run_until(lambda: client.stats()["time_wait"] == 0, timeout=300)
     assert 60e9 <= vclock.now() - start < 70e9

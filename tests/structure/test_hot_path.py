@@ -17,6 +17,8 @@ HOT = [
     "cc_on_ack", "timers_run", "timer_rearm", "tx_flush", "ip_send", "ip_send_cached", "arp_input",
     "tcp_reply_stateless",
     "flow_lookup", "flow_insert", "flow_remove", "icmp_echo_reply_in_place",
+    "tw_lookup", "tw_claim", "tcp_time_wait_input", "tcp_time_wait_record", "tw_expire",
+    "tcp_time_wait_reuse_ok",
     "ip_fragment_input", "ip_output",
     # ports
     "link_rx_burst", "link_tx_burst", "link_alloc_burst", "link_free_burst", "link_wait",

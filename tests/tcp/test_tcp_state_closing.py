@@ -3,6 +3,7 @@ FIN_WAIT_2, CLOSING and TIME_WAIT. Built directly: our FIN is at ISS + 1
 (so SND.NXT = ISS + 2); the peer's FIN, where received, at IRS + 1."""
 import pytest
 
+from netchan._testing import debug_time_wait
 from tcp_harness import IRS, ISS, LOCAL_PORT
 
 FIN = ISS + 1          # our FIN's sequence number
@@ -171,48 +172,67 @@ class TestClosing:
 
 
 # ---- TIME_WAIT (RFC 9293 3.6.1, 3.10.7.4; RFC 6191 for reuse) ---------------------------
+#
+# Each test runs twice: on a control block the application still holds
+# ("handle": conn.state says TIME_WAIT), and on the compact record that
+# takes over once nobody holds it ("record": the handle closed at once).
+
+def tw_state(peer, conn):
+    """TIME_WAIT or CLOSED, for the control block or for its record."""
+    if peer.stack.n_connections:
+        return conn.state
+    return "TIME_WAIT" if debug_time_wait(peer.stack) else "CLOSED"
+
 
 class TestTimeWait:
 
-    @pytest.fixture
-    def conn(self, peer):
-        return conn_in(peer, "TIME_WAIT")
+    @pytest.fixture(params=["handle", "record"])
+    def conn(self, request, peer):
+        conn = conn_in(peer, "TIME_WAIT")
+        if request.param == "record":
+            conn.close()
+            assert peer.stack.n_connections == 0
+            assert len(debug_time_wait(peer.stack)) == 1
+        return conn
 
     def test_lasts_2msl(self, peer, conn):
         peer.advance(2 * MSL - 0.001)
-        assert conn.state == "TIME_WAIT"
+        assert tw_state(peer, conn) == "TIME_WAIT"
         peer.advance(0.001)
-        assert conn.state == "CLOSED"
+        assert tw_state(peer, conn) == "CLOSED"
         peer.expect_nothing()
 
     def test_gone_after_2msl_segments_get_rst(self, peer, conn):
         conn.close()
         peer.advance(2 * MSL)
-        assert peer.stack.n_connections == 0
+        assert peer.stack.n_connections == 0 and debug_time_wait(peer.stack) == []
         peer.send("FA", seq=RCV_NXT, ack=FIN + 1)
         peer.expect("R", seq=FIN + 1)
 
-    def test_shorter_msl_is_honoured(self, make_peer):
+    @pytest.mark.parametrize("close", [False, True])
+    def test_shorter_msl_is_honoured(self, make_peer, close):
         peer = make_peer(msl=1.0)
         conn = peer.connection("TIME_WAIT")
+        if close:
+            conn.close()
         peer.advance(1.999)
-        assert conn.state == "TIME_WAIT"
+        assert tw_state(peer, conn) == "TIME_WAIT"
         peer.advance(0.001)
-        assert conn.state == "CLOSED"
+        assert tw_state(peer, conn) == "CLOSED"
 
     def test_retransmitted_fin_is_acked_again(self, peer, conn):
         peer.send("FA", seq=RCV_NXT, ack=FIN + 1)
         peer.expect("A", seq=FIN + 1, ack=RCV_NXT + 1)
-        assert conn.state == "TIME_WAIT"
+        assert tw_state(peer, conn) == "TIME_WAIT"
 
     def test_retransmitted_fin_restarts_2msl(self, peer, conn):
         peer.advance(MSL)
         peer.send("FA", seq=RCV_NXT, ack=FIN + 1)
         peer.expect("A", ack=RCV_NXT + 1)
         peer.advance(2 * MSL - 1)
-        assert conn.state == "TIME_WAIT"
+        assert tw_state(peer, conn) == "TIME_WAIT"
         peer.advance(1)
-        assert conn.state == "CLOSED"
+        assert tw_state(peer, conn) == "CLOSED"
 
     def test_ack_alone_does_not_restart_2msl(self, peer, conn):
         # RFC 9293: only a retransmitted FIN restarts the timer (Linux also
@@ -221,13 +241,23 @@ class TestTimeWait:
         peer.send("A", seq=RCV_NXT + 1, ack=FIN + 1)
         peer.expect_nothing()
         peer.advance(MSL)
-        assert conn.state == "CLOSED"
+        assert tw_state(peer, conn) == "CLOSED"
 
     def test_rst_at_rcv_nxt_ends_it(self, peer, conn):
         # RFC 1337 leaves this open; Linux (tcp_rfc1337=0) ends TIME_WAIT too
         peer.send("R", seq=RCV_NXT + 1, ack=None)
         peer.expect_nothing()
-        assert conn.state == "CLOSED"
+        assert tw_state(peer, conn) == "CLOSED"
+
+    def test_rst_elsewhere_in_window_gets_challenge_ack(self, peer, conn):
+        peer.send("R", seq=RCV_NXT + 11, ack=None)
+        peer.expect("A", seq=FIN + 1, ack=RCV_NXT + 1)
+        assert tw_state(peer, conn) == "TIME_WAIT"
+
+    def test_ack_of_unsent_data_gets_challenge_ack(self, peer, conn):
+        peer.send("A", seq=RCV_NXT + 1, ack=FIN + 100)
+        peer.expect("A", seq=FIN + 1, ack=RCV_NXT + 1)
+        assert tw_state(peer, conn) == "TIME_WAIT"
 
     def test_syn_above_old_sequence_space_takes_over(self, peer, conn):
         listener = peer.stack.listen(LOCAL_PORT)
@@ -238,7 +268,7 @@ class TestTimeWait:
         peer.send("A", seq=new_irs + 1, ack=sa.seq + 1)
         fresh = listener.accept(timeout=0)
         assert peer.tcb(fresh)["irs"] == new_irs
-        assert peer.stack.n_connections == 1
+        assert peer.stack.n_connections == 1 and debug_time_wait(peer.stack) == []
 
     def test_takeover_iss_is_above_the_old_sequence_space(self, peer, conn):
         # RFC 1122 4.2.2.13: the new ISS must exceed every sequence number
@@ -255,17 +285,25 @@ class TestTimeWait:
         conn.close()
         peer.send("S", seq=RCV_NXT + 1, ack=None)
         peer.expect("A", seq=FIN + 1, ack=RCV_NXT + 1)
-        assert peer.stack.n_connections == 1
+        assert tw_state(peer, conn) == "TIME_WAIT"
 
     def test_syn_below_old_sequence_space_is_not_accepted(self, peer, conn):
         peer.stack.listen(LOCAL_PORT)
         conn.close()
         peer.send("S", seq=IRS - 1000, ack=None)
         peer.expect("A", seq=FIN + 1, ack=RCV_NXT + 1)
-        assert peer.stack.n_connections == 1
+        assert tw_state(peer, conn) == "TIME_WAIT"
 
     def test_syn_without_listener_is_not_accepted(self, peer, conn):
         conn.close()
         peer.send("S", seq=IRS + 100000, ack=None)
         peer.expect("A", seq=FIN + 1, ack=RCV_NXT + 1)
-        assert peer.stack.n_connections == 1
+        assert tw_state(peer, conn) == "TIME_WAIT"
+
+    def test_syn_with_a_handle_held_is_not_accepted(self, peer):
+        # the application may still read: the 4-tuple is not free yet
+        conn = conn_in(peer, "TIME_WAIT")
+        peer.stack.listen(LOCAL_PORT)
+        peer.send("S", seq=IRS + 100000, ack=None)
+        peer.expect("A", seq=FIN + 1, ack=RCV_NXT + 1)
+        assert conn.state == "TIME_WAIT"
