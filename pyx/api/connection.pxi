@@ -3,7 +3,7 @@
 # non-blocking send/recv, the zero-copy windows (recv_view/consume,
 # send_view/commit), shutdown, close, abort and the per-connection options.
 
-cdef class Connection:
+cdef class Connection(SocketTimeouts):
     """An established TCP connection (from Listener.accept or Stack.connect).
 
     recv/recv_into/send/sendall work as on a socket. recv_view() hands out the
@@ -74,7 +74,7 @@ cdef class Connection:
             if t.state == CLOSED:
                 return 0
             if not have_deadline:
-                deadline = self.stack._deadline(timeout)
+                deadline = self.stack._deadline(self._timeout_for(timeout))
                 have_deadline = True
             self.stack._drive(deadline)
             t = self._t()
@@ -163,7 +163,7 @@ cdef class Connection:
                 if space >= want:
                     return space
             if not have_deadline:
-                deadline = self.stack._deadline(timeout)
+                deadline = self.stack._deadline(self._timeout_for(timeout))
                 have_deadline = True
             self.stack._drive(deadline)
             t = self._t()
@@ -199,7 +199,7 @@ cdef class Connection:
         cdef Tcb *t
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
-            deadline_timeout = timeout
+            deadline_timeout = timeout = self._timeout_for(timeout)
             timed = timeout is not None and float(timeout) > 0
             if timed:
                 end = self.stack._deadline(timeout)

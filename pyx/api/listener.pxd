@@ -1,4 +1,4 @@
-cdef class TcpListener:
+cdef class TcpListener(SocketTimeouts):
     cdef Stack stack
     cdef int32_t lid
     cdef readonly int port

@@ -1,7 +1,7 @@
 # TcpListener (netchan.Listener): the Python handle on a listening port;
 # the C side of listening is pyx/tcp/listen.pxi.
 
-cdef class TcpListener:
+cdef class TcpListener(SocketTimeouts):
     """A listening TCP port (from Stack.listen)."""
 
     cdef Listener *_l(self) except NULL:
@@ -14,7 +14,7 @@ cdef class TcpListener:
         """The next established connection; waits up to timeout seconds."""
         cdef Listener *l = self._l()
         cdef StackState *st = self.stack.st
-        cdef uint64_t deadline = self.stack._deadline(timeout)
+        cdef uint64_t deadline = self.stack._deadline(self._timeout_for(timeout))
         cdef Tcb *t
         while True:
             t = listener_pop(st, l)
