@@ -20,16 +20,19 @@ from netchan._core import (  # noqa: F401
     MappedRegion,
     PcapPort,
     Port,
+    READABLE,
     Stack,
     TcpListener as Listener,
     UdpSocket,
     VirtualClock,
+    WRITABLE,
     monotonic_ns,
     open_port,
     trace_read,
     trace_transitions,
 )
 from netchan.uri import parse_port_uri  # noqa: F401
+from netchan.selector import NetchanSelector  # noqa: F401
 from netchan.hugepages import free_bytes as hugepages_free_bytes, mount_for as hugetlbfs_mount  # noqa: F401
 
 try:

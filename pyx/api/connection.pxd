@@ -1,4 +1,4 @@
-cdef class Connection:
+cdef class Connection(SocketTimeouts):
     cdef Stack stack
     cdef StackState *st
     cdef uint32_t id

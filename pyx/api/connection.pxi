@@ -12,7 +12,7 @@
 import warnings as _warnings
 
 
-cdef class Connection:
+cdef class Connection(SocketTimeouts):
     """An established TCP connection (from Listener.accept or Stack.connect;
     not constructible).
 
@@ -103,7 +103,7 @@ cdef class Connection:
             if t.state == CLOSED:
                 return 0
             if not have_deadline:
-                deadline = self.stack._deadline(timeout)
+                deadline = self.stack._deadline(self._timeout_for(timeout))
                 have_deadline = True
             self.stack._drive(deadline)
             t = self._t()
@@ -220,7 +220,7 @@ cdef class Connection:
                 if space >= want:
                     return space
             if not have_deadline:
-                deadline = self.stack._deadline(timeout)
+                deadline = self.stack._deadline(self._timeout_for(timeout))
                 have_deadline = True
             self.stack._drive(deadline)
             t = self._t()
@@ -258,7 +258,7 @@ cdef class Connection:
         self._no_send_view("sendall")
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
-            deadline_timeout = timeout
+            deadline_timeout = timeout = self._timeout_for(timeout)
             timed = timeout is not None and float(timeout) > 0
             if timed:
                 end = self.stack._deadline(timeout)

@@ -1,4 +1,4 @@
-cdef class TcpListener:
+cdef class TcpListener(SocketTimeouts):
     cdef Stack stack
     cdef int32_t lid
     cdef uint32_t gen           # the listener slot's generation when this handle was made

@@ -2,7 +2,7 @@
 # the C side of listening is pyx/tcp/listen.pxi. A handle only Stack.listen
 # makes (Python cannot), checked by the listener slot's generation.
 
-cdef class TcpListener:
+cdef class TcpListener(SocketTimeouts):
     """A listening TCP port (from Stack.listen; not constructible)."""
 
     def __init__(self, *args, **kwargs):
@@ -24,7 +24,7 @@ cdef class TcpListener:
         """The next established connection; waits up to timeout seconds."""
         cdef Listener *l = self._l()
         cdef StackState *st = self.stack.st
-        cdef uint64_t deadline = self.stack._deadline(timeout)
+        cdef uint64_t deadline = self.stack._deadline(self._timeout_for(timeout))
         cdef Tcb *t
         while True:
             t = listener_pop(st, l)

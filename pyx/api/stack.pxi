@@ -692,3 +692,66 @@ cdef class Stack:
             if st.arp[i].state == ARP_REACHABLE:
                 out[_u32_to_ip(st.arp[i].ip)] = ":".join(f"{st.arp[i].mac[k]:02x}" for k in range(6))
         return out
+
+    # ---- readiness and event loops (pyx/api/readiness.pxi) -------------------------
+
+    def readiness(self, obj):
+        """READABLE (1) | WRITABLE (2) of a Connection, Listener or UdpSocket
+        now, as poll(2) tells (the values of selectors.EVENT_READ/WRITE)."""
+        self._check_open()
+        return obj_readiness(obj)
+
+    def wait(self, objs, timeout=None):
+        """Drive the stack until one of objs is ready; returns [(obj, events)]
+        of the ready ones, in the order given ([] after timeout; timeout=0:
+        one poll). objs holds objects (waiting to read) or (obj, events)
+        pairs with events READABLE | WRITABLE."""
+        self._check_open()
+        items = [(o, READABLE) if not isinstance(o, tuple) else o for o in objs]
+        cdef uint64_t deadline = self._deadline(timeout)
+        while True:
+            ready = [(o, obj_readiness(o) & ev) for o, ev in items]
+            ready = [r for r in ready if r[1]]
+            if ready:
+                return ready
+            try:
+                self._drive(deadline)
+            except (TimeoutError, BlockingIOError):
+                return []
+
+    def fileno(self):
+        """An fd that becomes readable when the stack may have work (frames
+        from the port; see docs/api.md for what each port gives). An event
+        loop sleeps on it between arm_wakeup() and clear_wakeup(), and until
+        next_deadline at the latest."""
+        self._check_open()
+        return self.port.fileno()
+
+    @property
+    def next_deadline(self):
+        """When a timer of the stack (or of the other end of its pair) is
+        next due, in seconds on the stack's clock (comparable to
+        time.monotonic() on the real clock), or None."""
+        self._check_open()
+        cdef uint64_t d = 0
+        cdef Stack s
+        for s in self.group:
+            d = min_nonzero(d, stack_next_deadline(s.st))
+        return None if d == 0 else d / 1e9
+
+    def arm_wakeup(self):
+        """About to sleep on fileno(): ask the port to make it readable on
+        the next frame. False when work is waiting already (poll instead)."""
+        self._check_open()
+        cdef uint64_t now = self._now(), d = 0
+        cdef Stack s
+        for s in self.group:
+            d = min_nonzero(d, stack_next_deadline(s.st))
+        if d and d <= now:
+            return False
+        return self.port._arm(d - now if d else 0)
+
+    def clear_wakeup(self):
+        """After sleeping on fileno(): drain it and stop asking for it."""
+        if not self.closed:
+            self.port._disarm()

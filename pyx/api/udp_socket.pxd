@@ -1,4 +1,4 @@
-cdef class UdpSocket:
+cdef class UdpSocket(SocketTimeouts):
     cdef Stack stack
     cdef int32_t uid
     cdef readonly int port

@@ -2,7 +2,7 @@
 # overflow counted in drops), reassembled ones in its side queue, until
 # recvfrom takes them in arrival order. A handle only Stack.udp makes.
 
-cdef class UdpSocket:
+cdef class UdpSocket(SocketTimeouts):
     """A bound UDP socket (from Stack.udp; not constructible). Datagrams
     wait in its channel (bounded; overflow is counted in drops) until
     recvfrom takes them."""
@@ -50,7 +50,7 @@ cdef class UdpSocket:
         """(data, (host, port)) of the next datagram; data is cut to bufsize."""
         cdef UdpSock *u = self._u()
         cdef StackState *st = self.stack.st
-        cdef uint64_t deadline = self.stack._deadline(timeout)
+        cdef uint64_t deadline = self.stack._deadline(self._timeout_for(timeout))
         cdef uint32_t b
         cdef nc_buf *nb
         cdef uint8_t *l4

@@ -71,6 +71,7 @@ include "tcp/close.pxi"
 
 include "api/addresses.pxi"
 include "api/stats_segment.pxi"
+include "api/readiness.pxi"
 include "api/stack.pxi"
 include "api/listener.pxi"
 include "api/window_export.pxi"

@@ -581,6 +581,17 @@ cdef class AfPacketPort(Port):
         self._read_ring_stats()
         afp_close(self.p)
 
+    # the wake-up fd is the packet socket itself: readable once the kernel
+    # retires a ring block (at most the 1 ms block timeout after a frame)
+    cdef int _bell_fd(self) noexcept:
+        return self.st.fd if self.st != NULL else -1
+
+    cdef bint _arm(self, uint64_t wait_ns) except -1:
+        if self.st.fd < 0 or self.st.rx_bd != NULL:
+            return self.st.fd < 0
+        return not (nc_load_acquire_u32(&afp_block(self.st, self.st.rx_cur).hdr.bh1.block_status)
+                    & lpk.TP_STATUS_USER)
+
 
 def _cap_net_raw_hint():
     """How to get CAP_NET_RAW without handing raw sockets to every Python

@@ -2,6 +2,48 @@
 # wrapper around another element). The stack only ever calls through the C
 # vtable in nc_port; this object owns the memory behind it and keeps the
 # element it wraps alive.
+#
+# Wake-up fds (Port.fileno): an event loop sleeps on one fd per stack. Each
+# port gives the fd that becomes readable when frames may be waiting:
+#   shm      a FIFO per side beside the link file (/dev/shm/netchan-link-NAME.bellN),
+#            written by the peer's tx_burst when this side said it sleeps on it
+#   pair     a pipe per side, written the same way by the other end in this process
+#   afpacket the packet socket (readable when the kernel retires a ring block)
+#   others   (DPDK without rx interrupts) a timerfd, armed to the next deadline
+#            capped at BELL_POLL_NS: polling, but the loop still sleeps in between
+# Wrappers (fault, pcap) give the fd of the element they wrap. The protocol:
+# _arm(wait_ns) says "about to sleep" (False: something is waiting already,
+# poll instead); _disarm() after waking drains the fd.
+
+
+cdef extern from "<unistd.h>" nogil:
+    ssize_t nc_fd_write "write"(int fd, const void *buf, size_t n)
+    ssize_t nc_fd_read "read"(int fd, void *buf, size_t n)
+
+
+cdef extern from "<sys/timerfd.h>" nogil:
+    struct nc_itimerspec "itimerspec":
+        sysc.timespec it_interval
+        sysc.timespec it_value
+    int nc_timerfd_create "timerfd_create"(int clockid, int flags)
+    int nc_timerfd_settime "timerfd_settime"(int fd, int flags, const nc_itimerspec *new_value,
+                                            nc_itimerspec *old_value)
+    int NC_TFD_NONBLOCK "TFD_NONBLOCK"
+    int NC_TFD_CLOEXEC "TFD_CLOEXEC"
+    int NC_CLOCK_MONOTONIC "CLOCK_MONOTONIC"
+
+
+BELL_POLL_NS = 1000000          # a port without events is looked at every 1 ms
+cdef uint64_t _BELL_POLL_NS = 1000000
+
+
+cdef void fd_drain(int fd) noexcept nogil:
+    """Read a non-blocking fd (pipe, FIFO, timerfd) until it would block."""
+    cdef uint8_t buf[64]
+    if fd < 0:
+        return
+    while nc_fd_read(fd, buf, sizeof(buf)) > 0:
+        pass
 
 cdef class Port:
     """A port chain element. Holds the nc_port the stack calls through."""
@@ -9,6 +51,7 @@ cdef class Port:
     def __cinit__(self):
         self.p = NULL
         self.closed = False
+        self.timer_fd = -1
 
     @property
     def mac(self):
@@ -91,6 +134,48 @@ cdef class Port:
         cdef uint64_t d = self.p.ops.next_deadline(self.p)
         return None if d == <uint64_t>-1 else d
 
+    # ---- the wake-up fd (see the top of this file) ------------------------
+
+    cdef int _bell_fd(self) noexcept:
+        """The fd this element (or the one it wraps) makes readable on an
+        event, or -1 when it has none."""
+        return self.inner._bell_fd() if self.inner is not None else -1
+
+    def fileno(self):
+        """An fd that becomes readable when this port may have work: the
+        port's event fd, or a timerfd for a port without events."""
+        self._check_usable()
+        cdef int fd = self._bell_fd()
+        if fd >= 0:
+            return fd
+        if self.timer_fd < 0:
+            self.timer_fd = nc_timerfd_create(NC_CLOCK_MONOTONIC, NC_TFD_NONBLOCK | NC_TFD_CLOEXEC)
+            if self.timer_fd < 0:
+                raise _os_error(sysc.errno, f"{self.uri}: timerfd_create")
+        return self.timer_fd
+
+    cdef bint _arm(self, uint64_t wait_ns) except -1:
+        """About to sleep on fileno() for at most wait_ns (0: no deadline).
+        False when frames are waiting already (poll instead of sleeping)."""
+        cdef nc_itimerspec its
+        if self.inner is not None and self.inner._bell_fd() >= 0:
+            return self.inner._arm(wait_ns)
+        if self.timer_fd >= 0:
+            if wait_ns == 0 or wait_ns > _BELL_POLL_NS:
+                wait_ns = _BELL_POLL_NS
+            memset(&its, 0, sizeof(its))
+            its.it_value.tv_sec = <long>(wait_ns // 1000000000ULL)
+            its.it_value.tv_nsec = <long>(wait_ns % 1000000000ULL)
+            nc_timerfd_settime(self.timer_fd, 0, &its, NULL)
+        return True
+
+    cdef void _disarm(self) noexcept:
+        """Woken (or done waiting): drain the fd, stop asking to be rung."""
+        if self.inner is not None and self.inner._bell_fd() >= 0:
+            self.inner._disarm()
+        elif self.timer_fd >= 0:
+            fd_drain(self.timer_fd)
+
     cdef _check_usable(self):
         if self.closed or self.p == NULL:
             raise ValueError("port is closed")
@@ -99,6 +184,9 @@ cdef class Port:
         """Close this element, then the one it wraps. Idempotent."""
         if not self.closed:
             self.closed = True
+            if self.timer_fd >= 0:
+                _os.close(self.timer_fd)
+                self.timer_fd = -1
             self._close()
             if self.inner is not None:
                 self.inner.close()

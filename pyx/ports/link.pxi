@@ -24,6 +24,10 @@
 # once more, then futex-waits on its `doorbell`. A sender that published
 # frames fences and, if the peer sleeps, bumps the peer's doorbell and wakes
 # it. The two fences make it impossible for both to miss each other.
+# `sleeping` is a bit set: LINK_SLEEP_FUTEX while a blocking call waits on the
+# futex, LINK_SLEEP_BELL while an event loop sleeps on this side's bell fd
+# (Port.fileno: a FIFO beside an shm link file, a pipe for a pair); the
+# sender rings what is set, the bell by writing one byte. Same fences.
 
 cdef struct LinkSide:
     uint32_t attached
@@ -67,10 +71,14 @@ cdef struct LinkPortState:
     int32_t gone_pid             # the peer's pid, found dead (0: none)
     bint ack_due                 # tell a newcomer (lost_peer_pid) at the next rx_burst
     uint64_t peer_checked_ns     # last time the peer's pid was checked
+    int bell_rd                  # our bell (read end; an shm FIFO is O_RDWR), -1: none
+    int bell_wr                  # the peer's bell (write end), -1: none
 
 
 cdef uint32_t LINK_MAGIC = 0x4e434c4b     # "NCLK"
 cdef uint32_t LINK_VERSION = 2           # 2: rings with a cache guard line (ring.h layout "NCR2")
+cdef uint32_t LINK_SLEEP_FUTEX = 1
+cdef uint32_t LINK_SLEEP_BELL = 2
 
 
 cdef inline uint32_t next_pow2(uint32_t x) noexcept nogil:
@@ -198,10 +206,19 @@ cdef uint32_t link_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now
         # sleeping flag, or the peer could decide to sleep on a ring that
         # just became non-empty. Pairs with the fence in link_wait.
         nc_fence_seq_cst()
-        if nc_load_relaxed_u32(&lp.peer.sleeping):
-            nc_store_relaxed_u32(&lp.peer.doorbell, lp.peer.doorbell + 1)
-            futex_wake(&lp.peer.doorbell)
+        link__ring_peer(lp)
     return k
+
+
+cdef inline void link__ring_peer(LinkPortState *lp) noexcept nogil:
+    """Wake the peer the way it said it sleeps (the fence is the caller's)."""
+    cdef uint32_t s = nc_load_relaxed_u32(&lp.peer.sleeping)
+    cdef uint8_t one = 1
+    if s & LINK_SLEEP_BELL and lp.bell_wr >= 0:
+        nc_fd_write(lp.bell_wr, &one, 1)     # EAGAIN: full, so readable already
+    if s & LINK_SLEEP_FUTEX:
+        nc_store_relaxed_u32(&lp.peer.doorbell, lp.peer.doorbell + 1)
+        futex_wake(&lp.peer.doorbell)
 
 
 cdef uint32_t link_alloc_burst(nc_port *p, uint32_t *bufs, uint32_t n) noexcept nogil:
@@ -253,13 +270,30 @@ cdef void link_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
     if not lp.shared or timeout_ns == 0:
         return
     bell = nc_load_relaxed_u32(&lp.me.doorbell)
-    nc_store_relaxed_u32(&lp.me.sleeping, 1)
+    nc_store_relaxed_u32(&lp.me.sleeping, nc_load_relaxed_u32(&lp.me.sleeping) | LINK_SLEEP_FUTEX)
     # StoreLoad: publish "sleeping" before the last look at the ring; pairs
     # with the fence in link_tx_burst.
     nc_fence_seq_cst()
     if nc_ring_count(lp.rx) == 0:
         futex_wait(&lp.me.doorbell, bell, timeout_ns)
-    nc_store_relaxed_u32(&lp.me.sleeping, 0)
+    nc_store_relaxed_u32(&lp.me.sleeping, nc_load_relaxed_u32(&lp.me.sleeping) & ~LINK_SLEEP_FUTEX)
+
+
+cdef bint link_bell_arm(LinkPortState *lp) noexcept nogil:
+    """An event loop is about to sleep on our bell: ask the peer to ring it.
+    False when frames are waiting already (then the loop polls instead)."""
+    nc_store_relaxed_u32(&lp.me.sleeping, nc_load_relaxed_u32(&lp.me.sleeping) | LINK_SLEEP_BELL)
+    # StoreLoad, as in link_wait: pairs with the fence in link_tx_burst.
+    nc_fence_seq_cst()
+    if nc_ring_count(lp.rx) != 0:
+        nc_store_relaxed_u32(&lp.me.sleeping, nc_load_relaxed_u32(&lp.me.sleeping) & ~LINK_SLEEP_BELL)
+        return False
+    return True
+
+
+cdef void link_bell_disarm(LinkPortState *lp) noexcept nogil:
+    nc_store_relaxed_u32(&lp.me.sleeping, nc_load_relaxed_u32(&lp.me.sleeping) & ~LINK_SLEEP_BELL)
+    fd_drain(lp.bell_rd)
 
 
 cdef int link_link_up(nc_port *p) noexcept nogil:
@@ -337,8 +371,20 @@ cdef class LinkPort(Port):
 
     def __dealloc__(self):
         if self.lp != NULL:
+            if self.shared:
+                _link_close_bells(self.lp)
             free(self.lp)
             self.lp = NULL
+
+    cdef int _bell_fd(self) noexcept:
+        return self.lp.bell_rd if self.lp != NULL else -1
+
+    cdef bint _arm(self, uint64_t wait_ns) except -1:
+        return self.lp.bell_rd < 0 or link_bell_arm(self.lp)
+
+    cdef void _disarm(self) noexcept:
+        if self.lp.bell_rd >= 0:
+            link_bell_disarm(self.lp)
 
     cdef _bind(self, MappedRegion region, int side, bint shared):
         cdef LinkHeader *h = <LinkHeader *>region.ptr
@@ -352,6 +398,8 @@ cdef class LinkPort(Port):
             raise MemoryError()
         self.p = &self.lp.port
         self.lp.hdr = h
+        self.lp.bell_rd = -1
+        self.lp.bell_wr = -1
         self.lp.side = side
         self.lp.shared = shared
         self.lp.me = &h.side[side]
@@ -428,7 +476,7 @@ def open_pair(str name, uint32_t mtu=1500, uint32_t nbufs=4096):
         region = map_private(size, None)
         mac0, mac1 = _link_macs("pair:" + name)
         link_format(region.ptr, mtu, nbufs, mac0, mac1)
-        entry = _pairs[name] = [region, [False, False]]
+        entry = _pairs[name] = [region, [False, False], [_nonblocking_pipe(), _nonblocking_pipe()]]
     region = entry[0]
     cdef LinkHeader *h = <LinkHeader *>region.ptr
     if h.mtu != mtu:
@@ -440,6 +488,8 @@ def open_pair(str name, uint32_t mtu=1500, uint32_t nbufs=4096):
     taken[side] = True
     cdef LinkPort port = LinkPort.__new__(LinkPort)
     port._bind(region, side, False)
+    port.lp.bell_rd = entry[2][side][0]         # the pipes belong to the pair entry
+    port.lp.bell_wr = entry[2][1 - side][1]
     port.name = name
     port.uri = f"pair:{name}"
     h.side[side].pid = _os.getpid()
@@ -530,6 +580,7 @@ def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
             (<LinkPort>port).name = name
             (<LinkPort>port).uri = f"shm:{name}"
             (<LinkPort>port).lock_path = path
+            _link_open_bells((<LinkPort>port).lp, path, name, side)
             # Returns that arrived after the previous occupant left are ours now.
             link__drain_returns((<LinkPort>port).lp)
             h.side[side].pid = _os.getpid()
@@ -598,6 +649,10 @@ def _link_close(LinkPort port):
             entry[1][side] = False
             if not h.side[1 - side].attached:
                 del _pairs[port.name]
+                for rd, wr in entry[2]:
+                    _os.close(rd)
+                    _os.close(wr)
+        port.lp.bell_rd = port.lp.bell_wr = -1
         return
     import fcntl
     path = port.lock_path
@@ -614,11 +669,61 @@ def _link_close(LinkPort port):
         # wake the peer so it notices the link went down
         nc_store_relaxed_u32(&h.side[1 - side].doorbell, h.side[1 - side].doorbell + 1)
         futex_wake(&h.side[1 - side].doorbell)
+        if port.lp.bell_wr >= 0:
+            nc_fd_write(port.lp.bell_wr, b"x", 1)
         peer_alive = h.side[1 - side].attached and pid_alive(h.side[1 - side].pid)
         if same and not peer_alive:
             _os.unlink(path)
+            for s in range(2):
+                try:
+                    _os.unlink(_link_bell_path(port.name, s))
+                except FileNotFoundError:
+                    pass
     except FileNotFoundError:
         pass
     finally:
+        _link_close_bells(port.lp)
         fcntl.flock(fd, fcntl.LOCK_UN)
         _os.close(fd)
+
+
+# ---- bells: the wake-up fds (Port.fileno; see pyx/ports/base.pxi) -----------
+
+def _nonblocking_pipe():
+    rd, wr = _os.pipe2(_os.O_NONBLOCK | _os.O_CLOEXEC)
+    return rd, wr
+
+
+def _link_bell_path(str name, int side):
+    """Always in /dev/shm, whichever file system holds the link (hugetlbfs
+    has no FIFOs)."""
+    return f"/dev/shm/netchan-link-{name}.bell{side}"
+
+
+cdef _link_open_bells(LinkPortState *lp, str path, str name, int side):
+    """Open both FIFOs of shm link `name` (made here if missing, under the
+    link's lock): ours to sleep on, the peer's to ring. O_RDWR, so that an
+    open never blocks and a write never fails for want of a reader."""
+    fds = []
+    try:
+        for s in (side, 1 - side):
+            bell = _link_bell_path(name, s)
+            try:
+                _os.mkfifo(bell, 0o600)
+            except FileExistsError:
+                pass
+            fds.append(_os.open(bell, _os.O_RDWR | _os.O_NONBLOCK | _os.O_CLOEXEC))
+    except OSError:
+        for fd in fds:
+            _os.close(fd)
+        raise
+    lp.bell_rd, lp.bell_wr = fds
+    fd_drain(lp.bell_rd)           # whatever a previous occupant left
+
+
+cdef void _link_close_bells(LinkPortState *lp) noexcept:
+    if lp.bell_rd >= 0:
+        sysc.close(lp.bell_rd)
+    if lp.bell_wr >= 0:
+        sysc.close(lp.bell_wr)
+    lp.bell_rd = lp.bell_wr = -1

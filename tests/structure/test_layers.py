@@ -42,7 +42,7 @@ def _declared():
         piece = f"{layer}/{os.path.basename(pxd)[:-4]}"
         text = _strip(open(pxd).read())
         names = re.findall(r"^cdef (?:struct|class) (\w+)", text, re.M)
-        names += re.findall(r"^cdef [^(\n]*?\**(\w+)\s*\(", text, re.M)
+        names += re.findall(r"^cdef (?!class )[^(\n]*?\**(\w+)\s*\(", text, re.M)   # not a base class
         for body in re.findall(r"^cdef enum[^\n]*\n((?:[ \t]+[^\n]*\n?)+)", text, re.M):
             names += re.findall(r"^[ \t]+(\w+)", body, re.M)
         for n in names:
