@@ -43,8 +43,8 @@ except ImportError:
 
 def _version() -> str:
     """The installed distribution's version (pyproject.toml's, one source)."""
+    from importlib.metadata import PackageNotFoundError, version
     try:
-        from importlib.metadata import PackageNotFoundError, version
         return version("netchan")
     except PackageNotFoundError:     # run from a source tree that was never installed
         return "0+unknown"

@@ -96,10 +96,24 @@ def _cmd_testbed(args):
     return testbed.main(args)
 
 
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked for (the package metadata is
+    slow to read and every other command does without it)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import netchan
+        print(f"netchan {netchan.__version__}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     import netchan
     p = argparse.ArgumentParser(prog="netchan", description="netchan: kernel-bypass TCP/IP for Python")
-    p.add_argument("--version", action="version", version=f"netchan {netchan.__version__}")
+    p.add_argument("--version", action=_VersionAction, help="print netchan's version and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="benchmarks: netchan and the kernel side by side")

@@ -770,9 +770,10 @@ def test_dpdk_pool_on_hugepages(need_dpdk, reserved_hugepages):
 
 def test_hugepages_reserve_without_root_says_so():
     require_root()          # to become an unprivileged user for the check
-    # everything imported before the uid changes: this interpreter's library
-    # may not be readable by nobody (argparse loads gettext and locale lazily)
+    # everything imported before the uid changes (building the parser loads
+    # what it loads lazily): this interpreter's library may be root-only
     code = ("import os, sys, netchan.cli, netchan.hugepages, argparse, json, gettext, locale\n"
+            "netchan.cli.build_parser()\n"
             "os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
             "sys.exit(netchan.cli.main(['hugepages', '--reserve', '2M']))\n")
     before = _nr_hugepages()
