@@ -14,7 +14,7 @@ HOT = [
     "stack_poll", "stack_rx_frame", "stack_drain_tcb", "stack_drain_listener", "stack_output",
     "tcp_input", "tcp_process", "tcp_process_text", "tcp_send_owed", "tcp_output", "tcp_emit", "tcp_receive_data", "tcp_ack_new_data", "tcp_dup_ack",
     "tcp_send_new", "tcp_output_sack_recovery", "sack_update", "sack_insert", "range_merge", "tcp_ooo_add", "sack_pipe", "tcp_sack_fill",
-    "cc_on_ack", "timers_run", "timer_rearm", "tx_flush", "ip_send", "ip_send_cached", "arp_input",
+    "cc_on_ack", "cubic_on_ack_ca", "newreno_on_ack_ca", "timers_run", "timer_rearm", "tx_flush", "ip_send", "ip_send_cached", "arp_input",
     "tcp_reply_stateless",
     "flow_lookup", "flow_insert", "flow_remove", "icmp_echo_reply_in_place",
     "tw_lookup", "tw_claim", "tcp_time_wait_input", "tcp_time_wait_record", "tw_expire",

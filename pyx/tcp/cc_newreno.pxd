@@ -1,0 +1,2 @@
+cdef void newreno_on_congestion(StackState *st, Tcb *t) noexcept nogil
+cdef void newreno_on_ack_ca(StackState *st, Tcb *t, uint32_t acked) noexcept nogil
