@@ -1,5 +1,5 @@
 """Additions to tests/tcp_harness.py for the loss-recovery, congestion,
-option and flow-control tests (tests/test_tcp_<area>.py): small builders for what those tests send
+option and flow-control tests (tests/tcp/test_tcp_<area>.py): small builders for what those tests send
 and read again and again. Kept apart from tcp_harness.py so that the
 state-machine tests and these can grow without stepping on each other.
 

@@ -63,7 +63,7 @@ struct nc_ring {
     /* slots[size] follow, starting on line 4 */
 } NC_CACHE_ALIGNED;
 
-/* The layout above, held by the compiler (tests/test_channel.py and
+/* The layout above, held by the compiler (tests/mem/test_channel.py and
  * tests/mem/test_ring_peek.py also measure it): each side's counters on a
  * line of its own, a whole guard line between the consumer and the slots. */
 _Static_assert(offsetof(struct nc_ring, prod_tail) == 1 * NC_CACHE_LINE, "producer line");

@@ -1,5 +1,5 @@
 # The stack's C-level state: every structure the poll loop touches, with no
-# Python object anywhere below StackState. The Python API (api.pxi) owns one
+# Python object anywhere below StackState. The Python API (api/stack.pxi) owns one
 # StackState and reads it; only functions that take `StackState *` change it.
 
 cdef enum:
@@ -111,7 +111,7 @@ cdef struct StackState:
     uint64_t isn_key1
     uint16_t ip_ident
     uint32_t eph_next
-    # IPv4 reassembly (ip_frag.pxi) and ICMP errors
+    # IPv4 reassembly (ip/frag.pxi) and ICMP errors
     FragDatagram *frags         # [nfrags], 64 KiB each, allocated when the stack starts
     uint32_t nfrags
     uint32_t frag_active

@@ -1,4 +1,4 @@
-# IPv4 reassembly and reassembled UDP datagrams (used by ip_frag.pxi)
+# IPv4 reassembly and reassembled UDP datagrams (ip/frag.pxi; UDP's side queue is udp/udp.pxd's)
 
 cdef struct FragDatagram:
     bint active

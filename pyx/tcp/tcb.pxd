@@ -92,7 +92,7 @@ cdef struct Tcb:
     uint8_t backoff
     uint8_t ooo_n
     uint16_t segs_unacked       # full segments received since our last ACK
-    # congestion control (tcp_cc.pxi) and loss recovery
+    # congestion control (tcp/cc.pxi) and loss recovery
     uint32_t cwnd
     uint32_t ssthresh
     uint32_t dupacks

@@ -1,4 +1,4 @@
-# A Python-facing shim over wire.pxi, for tests and tools only (NOT the hot
+# A Python-facing shim over pyx/wire/, for tests and tools only (NOT the hot
 # path: it allocates, builds dicts and raises). It calls the very same
 # `noexcept nogil` parse and emit functions the stack uses, so that tests can
 # check them against an independent reference (scapy) in both directions.

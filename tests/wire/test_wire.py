@@ -1,4 +1,4 @@
-"""The wire layer (pyx/wire.pxi) against scapy, the independent reference.
+"""The wire layer (pyx/wire/) against scapy, the independent reference.
 
 Both directions: frames netchan's emit functions build are dissected by
 scapy (every field, and scapy's own checksums must equal what netchan
@@ -73,7 +73,7 @@ def tcp_options(draw):
 
 def expected_sent_options(o):
     """What the 40-byte option area can carry of `o` in Linux's layout,
-    derived here independently of wire.pxi: MSS 4; timestamps 12 (SACK_PERM
+    derived here independently of pyx/wire/: MSS 4; timestamps 12 (SACK_PERM
     rides in their NOP NOP), else SACK_PERM alone 4; window scale 4; then
     NOP NOP + SACK header 4 and 8 per block in what is left."""
     fixed = (4 if "mss" in o else 0) + (12 if "ts_val" in o else 4 if o.get("sack_perm") else 0) \
