@@ -108,7 +108,7 @@ def one_run(tb, mode, a, env):
     h1, h2 = tb.host_netns(1), tb.host_netns(2)
     if mode == "netchan":
         addr = tb.netchan_ip(1)
-        server_args = ["--link", "afpacket:eth0", "--ip", f"{addr}/15", "--port", str(a.port)]
+        server_args = ["--link", a.link, "--ip", f"{addr}/15", "--port", str(a.port)]
     else:
         addr = tb.kernel_ip(1)
         server_args = ["--kernel", "--host", "0.0.0.0", "--port", str(a.port)]
@@ -164,6 +164,9 @@ def build_parser():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--modes", default="netchan,kernel", help="comma-separated: netchan,kernel")
+    p.add_argument("--link", default="afpacket:eth0",
+                   help="the netchan server's port URI in h1 (default %(default)s), e.g. "
+                        "afpacket:eth0?block=8k&blocks=512")
     p.add_argument("--uvloop", action="store_true", help="both servers on uvloop")
     p.add_argument("--offload", choices=("on", "off"), default="off")
     p.add_argument("--name", default="httpbench", help="testbed name")
