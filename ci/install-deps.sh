@@ -36,6 +36,7 @@ declare -A PROBE=(
   [dpdk]=dpdk-devbind.py
   [iperf3]=iperf3
   [curl]=curl
+  [wrk]=wrk
   [hping3]=hping3
   [tcpdump]=tcpdump
   [ethtool]=ethtool
