@@ -24,9 +24,9 @@
 #                                                  layer that touches a port)
 #   api:    base mem wire ports ip udp tcp iface   Python classes (exceptions only here)
 #
-# iface/state.pxd declares StackState, which holds every layer's state, so
-# it names types of all of them; tests/structure/test_layers.py checks the
-# rest of this table against the code.
+# iface/state.pxd declares StackState, which holds every layer's state (the
+# interface may name them all); tests/structure/test_layers.py checks this
+# table against every piece.
 #
 # netchan._testing (pyx/netchan/_testing.pyx) cimports this file to build
 # connections in any state for the tests; it is not part of the product.

@@ -79,8 +79,6 @@ def test_piece_uses_only_allowed_layers(piece):
     rules, owner = _rules(), _declared()
     layer = piece.split("/")[0]
     me = piece.rsplit(".", 1)[0]
-    if me == "iface/state":
-        pytest.skip("StackState holds every layer's state (see _core.pxd)")
     allowed = rules[layer]
     bad = {}
     for word in set(re.findall(r"\b\w+\b", _strip(open(os.path.join(PYX, piece)).read()))):
