@@ -364,7 +364,9 @@ if __name__ == "__main__":
     # arguments); the result is the last line, marked.
     _res = SCENARIOS[sys.argv[1]](*sys.argv[2:])
     sys.stdout.flush()
-    print("RESULT " + json.dumps(_res), flush=True)
+    # on a line of its own: the EAL's C stdio may have a half-written line
+    # (its usage text) in the same stdout
+    print("\nRESULT " + json.dumps(_res), flush=True)
     sys.exit(0)
 
 
