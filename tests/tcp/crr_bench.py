@@ -23,8 +23,8 @@ SERVER_IP, CLIENT_IP, PORT = "198.18.0.1", "198.18.0.2", 8080
 
 NETCHAN_SERVER = """
 import json, sys, netchan
-uri, msl = sys.argv[1], float(sys.argv[2])
-with netchan.Stack(uri, ip="198.18.0.1/15", msl=msl, max_conns=256) as stack:
+uri, msl, busy_poll = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+with netchan.Stack(uri, ip="198.18.0.1/15", msl=msl, max_conns=256, busy_poll=busy_poll) as stack:
     listener = stack.listen(8080, backlog=128)
     print("READY", flush=True)
     i = 0
@@ -83,14 +83,15 @@ def _env():
     return env
 
 
-def run_netchan(seconds, msl=30.0):
+def run_netchan(seconds, msl=30.0, busy_poll=50e-6):
     import netchan
     uri = f"shm:crr-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    server = subprocess.Popen([sys.executable, "-c", NETCHAN_SERVER, uri, str(msl)],
+    server = subprocess.Popen([sys.executable, "-c", NETCHAN_SERVER, uri, str(msl), str(busy_poll)],
                               stdout=subprocess.PIPE, text=True, env=_env())
     try:
         assert server.stdout.readline().strip() == "READY"
-        with netchan.Stack(uri, ip=f"{CLIENT_IP}/15", msl=msl, max_conns=256) as stack:
+        with netchan.Stack(uri, ip=f"{CLIENT_IP}/15", msl=msl, max_conns=256,
+                           busy_poll=busy_poll) as stack:
             n = 0
             start = time.perf_counter()
             end = start + seconds
@@ -115,7 +116,7 @@ def run_netchan(seconds, msl=30.0):
         if server.poll() is None:
             server.kill()
             server.wait()
-    return {"stack": "netchan shm", "connections": n, "seconds": round(elapsed, 3),
+    return {"stack": f"netchan shm (busy_poll {busy_poll:g} s)", "connections": n, "seconds": round(elapsed, 3),
             "per_second": round(n / elapsed), "client": client_stats, "server": server_stats}
 
 
@@ -155,10 +156,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--stack", choices=("both", "netchan", "kernel"), default="both")
+    ap.add_argument("--busy-poll", type=float, default=50e-6,
+                    help="netchan's busy_poll on both ends, seconds (default the Stack's, 50e-6)")
     args = ap.parse_args(argv)
     results = []
     if args.stack in ("both", "netchan"):
-        results.append(run_netchan(args.seconds))
+        results.append(run_netchan(args.seconds, busy_poll=args.busy_poll))
     if args.stack in ("both", "kernel"):
         results.append(run_kernel(args.seconds))
     for r in results:
