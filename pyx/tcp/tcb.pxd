@@ -49,7 +49,7 @@ cdef struct Tcb:
     uint32_t id
     uint32_t gen                # bumped on free: stale handles see a mismatch
     uint8_t state
-    uint8_t in_active           # on StackState.active this poll
+    uint8_t _pad0
     uint8_t in_outq             # on StackState.outq this poll
     uint8_t retries             # consecutive RTOs without progress
     uint32_t flags
@@ -142,7 +142,7 @@ cdef struct Tcb:
     uint64_t ooo_start[OOO_MAX]
     uint64_t ooo_end[OOO_MAX]
     uint64_t fin_off            # receive offset of the peer's FIN once known, else -1
-    nc_ring *chan               # this connection's channel
+    nc_ring *chan               # the channel leased to it this poll, else NULL (iface/classify.pxi)
 
 cdef uint32_t tcp_isn(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
                              uint16_t rport, uint64_t now) noexcept nogil
