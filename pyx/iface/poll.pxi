@@ -43,8 +43,8 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
     cdef nc_buf *nb
     cdef TcpHdr th
     cdef uint8_t mac[8]
-    while t.state != CLOSED and t.chan != NULL:
-        k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
+    while t.state != CLOSED and t.chan:
+        k = nc_ring_dequeue_burst(stack_chan_at(st, t.chan - 1), bufs, BURST)
         if k == 0:
             break
         for i in range(k):
@@ -70,10 +70,10 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
                 tcp_send_ack(st, t)
             tcp_input(st, t, &th)
         st.port.ops.free_burst(st.port, bufs, k)
-    while t.chan != NULL:           # closed meanwhile: what it will never read
-        k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
+    while t.chan:                   # closed meanwhile: what it will never read
+        k = nc_ring_dequeue_burst(stack_chan_at(st, t.chan - 1), bufs, BURST)
         if k == 0:
-            t.chan = NULL
+            t.chan = 0
             break
         st.port.ops.free_burst(st.port, bufs, k)
 

@@ -6,7 +6,7 @@ cdef enum:
     BURST = 32                  # rx/tx burst size
     RX_ROUNDS = 4               # rx bursts per poll before the channels are drained
     CHAN_SIZE = 128             # a leased channel: holds a whole poll's frames (RX_ROUNDS x BURST)
-    CHAN_POOL = 128             # channels per stack: one per connection a poll can touch (RX_ROUNDS x BURST)
+    CHAN_POOL = 128             # channels per stack: one per connection a poll can touch (RX_ROUNDS x BURST); <= 255 (Tcb.chan is a byte)
     TXQ_MAX = 64                # frames batched before a tx_burst
     PORT_SPACE = 65536
     EPHEMERAL_LO = 49152

@@ -133,10 +133,10 @@ cdef void tcb_free_quiet(StackState *st, Tcb *t) noexcept nogil:
     t.state = CLOSED
     timer_cancel_all(st, t)
     flow_remove(st, t)
-    while t.chan != NULL:           # freed in its drain: what it had not read yet
-        k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
+    while t.chan:                   # freed in its drain: what it had not read yet
+        k = nc_ring_dequeue_burst(stack_chan_at(st, t.chan - 1), bufs, BURST)
         if k == 0:
-            t.chan = NULL           # the poll takes the channel back
+            t.chan = 0              # the poll takes the channel back
             break
         st.port.ops.free_burst(st.port, bufs, k)
     window_detach(&t.rcv, &st.rcv_arena)

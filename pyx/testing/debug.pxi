@@ -161,7 +161,7 @@ cdef dict debug_tcb_fields(const Tcb *t):
         "ooo": [(t.ooo_start[i], t.ooo_end[i]) for i in range(t.ooo_n)],
         "snd_head": t.snd.head, "snd_tail": t.snd.tail,
         "rcv_head": t.rcv.head, "rcv_tail": t.rcv.tail,
-        "chan_leased": t.chan != NULL,
+        "chan_leased": t.chan != 0,
     }
 
 
