@@ -42,10 +42,12 @@ cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams,
             frag_init(st, frag_datagrams) != 0 or tw_init(st, max_time_wait) != 0):
         stack_state_free(st)
         return NULL
+    # Control blocks are not touched here: calloc'd memory that nobody wrote
+    # is not resident, and tcb_alloc sets everything (id, timer links) when
+    # a slot is first used; the free list hands out low ids first, so the
+    # resident part of the table is about as large as the busiest moment.
     for i in range(max_conns):
         st.tcb_free[i] = max_conns - 1 - i
-        st.tcbs[i].id = i
-        st.tcbs[i].t_slot = NC_BUF_NONE
     st.tcb_nfree = max_conns
     for i in range(fsize):
         st.flows[i].tcb = NC_BUF_NONE
