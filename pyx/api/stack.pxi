@@ -125,8 +125,8 @@ cdef class Stack:
             raise MemoryError(f"cannot allocate the stack's tables for max_conns="
                               f"{cfg.max_conns}")
         cdef StackState *st = self.st
-        self.chan_region = map_private(st.chan_stride * cfg.max_conns, False)
-        st.chan_mem = self.chan_region.ptr
+        self.chan_region = map_private(st.chan_stride * CHAN_POOL, False)
+        stack_state_channels(st, self.chan_region.ptr)
         st.port = self.port.p
         memcpy(st.mac, self.port.p.mac, 6)
         st.ip = int(_ipaddress.IPv4Address(cfg.ip))

@@ -117,16 +117,21 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         id = flow_lookup(st, ip.src, th.sport, th.dport)
         if id != NC_BUF_NONE:
             t = &st.tcbs[id]
-            if nc_ring_enqueue(t.chan, b) == 0:
-                # Cannot happen, so no counter: a poll takes at most
-                # RX_ROUNDS x BURST (128) frames and drains every channel it
-                # filled before it returns; a channel holds CHAN_SIZE (256).
-                stack_drop(st, b)
-                return
-            if not t.in_active:
-                t.in_active = 1
+            if t.chan == 0:
+                # its first frame this poll: lease it the next channel of the
+                # pool (returned after its drain, iface/poll.pxi)
+                if st.nactive >= CHAN_POOL:
+                    stack_drop(st, b)       # cannot happen: see below
+                    return
                 st.active[st.nactive] = id
                 st.nactive += 1
+                t.chan = <uint8_t>st.nactive    # channel nactive - 1 (CHAN_POOL <= 255)
+            if nc_ring_enqueue(stack_chan_at(st, t.chan - 1), b) == 0:
+                # Cannot happen either, so no counter: a poll takes at most
+                # RX_ROUNDS x BURST (128) frames and drains every channel it
+                # leased before it returns; there are CHAN_POOL (128)
+                # channels of CHAN_SIZE (128) slots each.
+                stack_drop(st, b)
             return
         id = tw_lookup(st, ip.src, th.sport, th.dport)
         if id != NC_BUF_NONE:

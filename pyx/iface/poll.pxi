@@ -35,15 +35,16 @@ cdef void stack_drain_listener(StackState *st, int32_t lid) noexcept nogil:
 
 cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
     """The consumer side of a connection's channel: TCP input for every
-    segment queued this poll, in arrival order."""
+    segment queued this poll, in arrival order. Then the channel goes back
+    to the pool (frames left in it when the connection closed meanwhile are
+    freed), so that no connection holds one between polls."""
     cdef uint32_t bufs[BURST]
     cdef uint32_t k, i
     cdef nc_buf *nb
     cdef TcpHdr th
     cdef uint8_t mac[8]
-    t.in_active = 0
-    while t.state != CLOSED:
-        k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
+    while t.state != CLOSED and t.chan:
+        k = nc_ring_dequeue_burst(stack_chan_at(st, t.chan - 1), bufs, BURST)
         if k == 0:
             break
         for i in range(k):
@@ -57,6 +58,7 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
                 memcpy(mac, &nb.user[2], 6)
                 if tcp_time_wait_takeover(st, t, &th, <uint32_t>nb.user[1],
                                           <uint32_t>(nb.user[1] >> 32), mac):
+                    # t was freed (its channel emptied and given back)
                     st.port.ops.free_burst(st.port, bufs, k)
                     return
             # An ACK the previous segment of this burst asked for (every
@@ -67,6 +69,12 @@ cdef void stack_drain_tcb(StackState *st, Tcb *t) noexcept nogil:
             if t.flags & TF_ACK_NOW and t.state >= ESTABLISHED:
                 tcp_send_ack(st, t)
             tcp_input(st, t, &th)
+        st.port.ops.free_burst(st.port, bufs, k)
+    while t.chan:                   # closed meanwhile: what it will never read
+        k = nc_ring_dequeue_burst(stack_chan_at(st, t.chan - 1), bufs, BURST)
+        if k == 0:
+            t.chan = 0
+            break
         st.port.ops.free_burst(st.port, bufs, k)
 
 

@@ -5,7 +5,8 @@
 cdef enum:
     BURST = 32                  # rx/tx burst size
     RX_ROUNDS = 4               # rx bursts per poll before the channels are drained
-    CHAN_SIZE = 256             # per-connection channel: holds a whole poll's worth (RX_ROUNDS x BURST) twice
+    CHAN_SIZE = 128             # a leased channel: holds a whole poll's frames (RX_ROUNDS x BURST)
+    CHAN_POOL = 128             # channels per stack: one per connection a poll can touch (RX_ROUNDS x BURST); <= 255 (Tcb.chan is a byte)
     TXQ_MAX = 64                # frames batched before a tx_burst
     PORT_SPACE = 65536
     EPHEMERAL_LO = 49152
@@ -17,7 +18,7 @@ cdef struct StackConfig:
     uint32_t max_conns
     uint32_t rcvbuf             # per-connection receive window bytes (power of two)
     uint32_t sndbuf             # per-connection send buffer bytes (power of two)
-    uint32_t chan_size          # per-connection channel slots
+    uint32_t chan_size          # slots of each leased channel
     uint32_t listen_chan_size
     uint32_t udp_chan_size
     uint64_t msl_ns             # TIME_WAIT lasts 2 x msl
@@ -70,11 +71,11 @@ cdef struct StackState:
     uint32_t *tcb_free
     uint32_t tcb_nfree
     uint32_t n_conns
-    uint8_t *chan_mem
+    uint8_t *chan_mem           # CHAN_POOL channels, leased for one poll (iface/classify.pxi)
     size_t chan_stride
     FlowSlot *flows
     uint32_t flow_mask
-    uint32_t *active            # connections with a non-empty channel this poll
+    uint32_t *active            # connections holding a channel this poll: active[k] leases channel k
     uint32_t nactive
     uint32_t *outq              # connections with output to consider this poll
     uint32_t noutq
@@ -135,6 +136,8 @@ cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams,
                                    uint32_t max_time_wait) noexcept nogil
 cdef void stack_state_keys(StackState *st, uint64_t isn0, uint64_t isn1, uint64_t cookie0,
                            uint64_t cookie1) noexcept nogil
+cdef void stack_state_channels(StackState *st, uint8_t *mem) noexcept nogil
+cdef nc_ring *stack_chan_at(StackState *st, uint32_t k) noexcept nogil
 cdef int stack_state_arenas(StackState *st, uint32_t rcvbuf, uint32_t sndbuf) noexcept nogil
 cdef void stack_state_start(StackState *st, uint64_t now) noexcept nogil
 cdef void stack_set_now(StackState *st, uint64_t now) noexcept nogil

@@ -6,8 +6,8 @@ cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams,
                                    uint32_t max_time_wait) noexcept nogil:
     """A zeroed StackState with every table allocated for max_conns
     connections and max_time_wait TIME_WAIT records, or NULL (what was
-    allocated is freed). The channels' memory
-    is the caller's to map (st.chan_stride x max_conns bytes)."""
+    allocated is freed). The channel pool's memory is the caller's to map
+    (st.chan_stride x CHAN_POOL bytes, then stack_state_channels)."""
     cdef StackState *st = <StackState *>calloc(1, sizeof(StackState))
     cdef uint32_t i, fsize
     if st == NULL:
@@ -42,10 +42,12 @@ cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams,
             frag_init(st, frag_datagrams) != 0 or tw_init(st, max_time_wait) != 0):
         stack_state_free(st)
         return NULL
+    # Control blocks are not touched here: calloc'd memory that nobody wrote
+    # is not resident, and tcb_alloc sets everything (id, timer links) when
+    # a slot is first used; the free list hands out low ids first, so the
+    # resident part of the table is about as large as the busiest moment.
     for i in range(max_conns):
         st.tcb_free[i] = max_conns - 1 - i
-        st.tcbs[i].id = i
-        st.tcbs[i].t_slot = NC_BUF_NONE
     st.tcb_nfree = max_conns
     for i in range(fsize):
         st.flows[i].tcb = NC_BUF_NONE
@@ -76,6 +78,22 @@ cdef void stack_state_keys(StackState *st, uint64_t isn0, uint64_t isn1, uint64_
     st.cookie_key1 = cookie1
     st.eph_next = EPHEMERAL_LO + (st.isn_key0 % (EPHEMERAL_HI - EPHEMERAL_LO + 1))
     st.ip_ident = <uint16_t>(st.isn_key1 & 0xffff)
+
+
+cdef void stack_state_channels(StackState *st, uint8_t *mem) noexcept nogil:
+    """Take the channel pool's memory (st.chan_stride x CHAN_POOL bytes,
+    cache-line aligned) and make its rings. A connection holds no channel:
+    the classifier leases channel k to the k-th connection that gets a frame
+    in a poll, and the poll takes it back after that connection's drain
+    (iface/poll.pxi), so CHAN_POOL channels serve any number of connections."""
+    cdef uint32_t k
+    st.chan_mem = mem
+    for k in range(CHAN_POOL):
+        nc_ring_init(stack_chan_at(st, k), st.cfg.chan_size)
+
+
+cdef inline nc_ring *stack_chan_at(StackState *st, uint32_t k) noexcept nogil:
+    return <nc_ring *>(st.chan_mem + <size_t>k * st.chan_stride)
 
 
 cdef int stack_state_arenas(StackState *st, uint32_t rcvbuf, uint32_t sndbuf) noexcept nogil:

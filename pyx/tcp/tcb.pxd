@@ -49,7 +49,7 @@ cdef struct Tcb:
     uint32_t id
     uint32_t gen                # bumped on free: stale handles see a mismatch
     uint8_t state
-    uint8_t in_active           # on StackState.active this poll
+    uint8_t chan                # 1 + the pool channel leased to it this poll, 0 = none (iface/classify.pxi)
     uint8_t in_outq             # on StackState.outq this poll
     uint8_t retries             # consecutive RTOs without progress
     uint32_t flags
@@ -82,13 +82,13 @@ cdef struct Tcb:
     # timestamps (RFC 7323)
     uint32_t ts_recent
     uint32_t ts_offset
+    uint32_t rtt_seq            # (RTT timing, below; here to fill an 8-byte hole)
     uint64_t ts_recent_at
     # round trip and retransmission (RFC 6298), nanoseconds
     uint64_t srtt
     uint64_t rttvar
     uint64_t rto
     uint64_t rtt_start          # when rtt_seq was sent; 0 = no timing in progress
-    uint32_t rtt_seq
     uint8_t backoff
     uint8_t ooo_n
     uint16_t segs_unacked       # full segments received since our last ACK
@@ -105,6 +105,7 @@ cdef struct Tcb:
     uint32_t lt_allow           # RFC 3042 limited transmit: bytes beyond cwnd
     uint32_t sack_l[SACK_MAX]   # sender scoreboard: SACKed [l, r), sorted, disjoint
     uint32_t sack_r[SACK_MAX]
+    uint32_t rst_seq            # SEQ of the owed RST reply (TF_RST_REPLY)
     double cubic_wmax
     double cubic_k
     double cubic_origin
@@ -120,6 +121,7 @@ cdef struct Tcb:
     uint8_t quickack            # segments still to ACK at once (start of a connection)
     uint8_t keep_cnt            # keepalive: probes before giving up (0 = keepalive off)
     uint8_t _pad2
+    uint32_t t_slot             # timing wheel (below; here to fill an 8-byte hole)
     uint64_t keep_idle          # ns idle before the first probe
     uint64_t keep_intvl         # ns between probes
     uint64_t last_rcv           # when the last segment arrived
@@ -132,8 +134,6 @@ cdef struct Tcb:
     uint64_t deadline
     uint32_t t_prev
     uint32_t t_next
-    uint32_t t_slot
-    uint32_t rst_seq            # SEQ of the owed RST reply (TF_RST_REPLY)
     # windows: rcv holds [app read .. rcv_nxt) plus out-of-order data; snd
     # holds [snd_una .. last byte the application wrote)
     Window rcv
@@ -142,7 +142,6 @@ cdef struct Tcb:
     uint64_t ooo_start[OOO_MAX]
     uint64_t ooo_end[OOO_MAX]
     uint64_t fin_off            # receive offset of the peer's FIN once known, else -1
-    nc_ring *chan               # this connection's channel
 
 cdef uint32_t tcp_isn(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t lport,
                              uint16_t rport, uint64_t now) noexcept nogil

@@ -75,12 +75,9 @@ def trace_read():
 
 # ---- control block lifetime ------------------------------------------------------
 
-cdef inline nc_ring *tcb_chan_at(StackState *st, uint32_t id) noexcept nogil:
-    return <nc_ring *>(st.chan_mem + <size_t>id * st.chan_stride)
-
-
 cdef Tcb *tcb_alloc(StackState *st) noexcept nogil:
-    """A zeroed control block with windows and a channel, or NULL (counted)."""
+    """A zeroed control block with windows, or NULL (counted). It holds no
+    channel: one is leased to it for a poll when a frame comes (t.chan)."""
     cdef uint32_t id, gen
     cdef Tcb *t
     if st.tcb_nfree == 0:
@@ -102,8 +99,6 @@ cdef Tcb *tcb_alloc(StackState *st) noexcept nogil:
     t.snd.slot = NC_BUF_NONE
     t.rcv_pin = <uint64_t>-1
     t.fin_off = <uint64_t>-1
-    t.chan = tcb_chan_at(st, id)
-    nc_ring_init(t.chan, st.cfg.chan_size)
     # per-connection settings start from the stack's defaults
     t.cc = st.cfg.cc
     if st.cfg.nodelay:
@@ -138,9 +133,10 @@ cdef void tcb_free_quiet(StackState *st, Tcb *t) noexcept nogil:
     t.state = CLOSED
     timer_cancel_all(st, t)
     flow_remove(st, t)
-    while True:
-        k = nc_ring_dequeue_burst(t.chan, bufs, BURST)
+    while t.chan:                   # freed in its drain: what it had not read yet
+        k = nc_ring_dequeue_burst(stack_chan_at(st, t.chan - 1), bufs, BURST)
         if k == 0:
+            t.chan = 0              # the poll takes the channel back
             break
         st.port.ops.free_burst(st.port, bufs, k)
     window_detach(&t.rcv, &st.rcv_arena)

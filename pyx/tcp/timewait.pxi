@@ -1,5 +1,5 @@
 # TIME_WAIT records: a connection that reaches TIME_WAIT with no handle left
-# gives up its control block, channel and windows for a 56-byte record in a
+# gives up its control block and windows for a 56-byte record in a
 # separate bounded table (max_time_wait), found by the classifier by 4-tuple
 # like a flow. A record answers what RFC 9293 asks of TIME_WAIT (a
 # retransmitted FIN is ACKed again and restarts 2 MSL; a RST at RCV.NXT ends

@@ -161,6 +161,7 @@ cdef dict debug_tcb_fields(const Tcb *t):
         "ooo": [(t.ooo_start[i], t.ooo_end[i]) for i in range(t.ooo_n)],
         "snd_head": t.snd.head, "snd_tail": t.snd.tail,
         "rcv_head": t.rcv.head, "rcv_tail": t.rcv.tail,
+        "chan_leased": t.chan != 0,
     }
 
 
@@ -180,3 +181,10 @@ def debug_time_wait(Stack stack):
                     "expires": r.expires})
         id = r.next
     return out
+
+
+def debug_sizes():
+    """Sizes of the C structures memory per connection is made of (bytes)."""
+    return {"Tcb": sizeof(Tcb), "TwRecord": sizeof(TwRecord), "Window": sizeof(Window),
+            "channel": nc_ring_memsize(CHAN_SIZE), "channel_pool": CHAN_POOL,
+            "FlowSlot": sizeof(FlowSlot)}

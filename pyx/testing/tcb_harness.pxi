@@ -107,12 +107,12 @@ cdef class TcbHarness:
         if st == NULL:
             raise MemoryError("cannot allocate the harness's stack tables")
         self.st = st
-        # the channels (unused: nothing is classified) and the counters
-        if posix_memalign(&mem, NC_CACHE_LINE, st.chan_stride * cfg.max_conns) != 0:
+        # the channel pool (unused: nothing is classified) and the counters
+        if posix_memalign(&mem, NC_CACHE_LINE, st.chan_stride * CHAN_POOL) != 0:
             raise MemoryError("channel memory")
         self.chan_mem = <uint8_t *>mem
-        memset(self.chan_mem, 0, st.chan_stride * cfg.max_conns)
-        st.chan_mem = self.chan_mem
+        memset(self.chan_mem, 0, st.chan_stride * CHAN_POOL)
+        stack_state_channels(st, self.chan_mem)
         self.counter_mem = <uint64_t *>calloc(C_COUNT + WIRE_ERROR_COUNT + 4 * NC_PORT_STAT_COUNT,
                                               sizeof(uint64_t))
         self.seg_buf = <uint8_t *>malloc(IPV4_MAX_LEN)
