@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from netchan._core import CC_NAMES
 
 MAX_CONNS = 1 << 20
-# What one connection slot costs up front, whatever the traffic: its control
-# block, flow-table slots, channel ring and queues (measured: max_conns=2**24
-# allocated 10.8 GB; RSS grows by ~660 bytes a slot). Windows are extra and committed
-# on demand.
+# What one connection slot costs, in address space reserved when the stack
+# starts (its control block, 632 B, flow-table slots and queues): pages are
+# touched only as connections use them (measured: max_conns=2**20 made RSS
+# grow by 25 bytes a slot at start; an idle connection costs ~0.85 KiB of
+# resident memory besides its window pages, tests/api/idle_memory.py).
 BYTES_PER_CONN_SLOT = 660
 MIN_MTU, MAX_MTU = 576, 65535
 MAX_TIME_WAIT = 1 << 22                 # 56 B + index each: 300 MiB at most
@@ -234,10 +235,11 @@ def check_max_conns(value) -> int:
         raise ValueError(f"max_conns={v}: must be at least 1")
     if v > MAX_CONNS:
         raise ValueError(
-            f"max_conns={v}: at most {MAX_CONNS} per stack; each slot takes about "
-            f"{BYTES_PER_CONN_SLOT} bytes up front, so {v} would take "
-            f"{_human(v * BYTES_PER_CONN_SLOT)} before any traffic ({MAX_CONNS} take "
-            f"{_human(MAX_CONNS * BYTES_PER_CONN_SLOT)}); run more stacks for more connections")
+            f"max_conns={v}: at most {MAX_CONNS} per stack; each slot reserves about "
+            f"{BYTES_PER_CONN_SLOT} bytes, so {v} would reserve "
+            f"{_human(v * BYTES_PER_CONN_SLOT)} ({MAX_CONNS} reserve "
+            f"{_human(MAX_CONNS * BYTES_PER_CONN_SLOT)}, committed as connections use it); "
+            f"run more stacks for more connections")
     return v
 
 

@@ -61,7 +61,7 @@ cdef class Stack:
 
     options (checked by netchan.config.stack_config before anything opens;
     a wrong kind raises TypeError, a wrong value ValueError):
-      max_conns=4096          connection slots (each ~660 B up front)
+      max_conns=4096          connection slots (each reserves ~660 B, used on demand)
       rcvbuf=None sndbuf=None window bytes, rounded up to a power of two;
                               None: 4 MiB on a jumbo link, else 1 MiB
       msl=30.0                seconds; TIME_WAIT lasts 2 x msl
