@@ -92,8 +92,8 @@ def _cmd_demo_http(args):
 
 
 def _cmd_testbed(args):
-    from netchan import testbed
-    return testbed.main(args)
+    from netchan import testbed_cli
+    return testbed_cli.main(args)
 
 
 class _VersionAction(argparse.Action):
@@ -155,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--no-mount", action="store_true", help="do not mount hugetlbfs")
     h.add_argument("--json", action="store_true")
     h.set_defaults(func=_cmd_hugepages)
-    from netchan import testbed
-    testbed.add_parser(sub)
+    from netchan import testbed_cli
+    testbed_cli.add_parser(sub)
     sub.choices["testbed"].set_defaults(func=_cmd_testbed)
 
     from netchan import demo, httpdemo

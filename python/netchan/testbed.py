@@ -57,9 +57,10 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
+
+from netchan.netem import NETEM_NOT_DRIVEN, NETEM_ONLY, NO_NETEM, netem_status  # noqa: F401
 
 NS_PREFIX = "nc-"
 HOST_IFACE = "eth0"
@@ -81,84 +82,6 @@ _RATE_SCALE = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 CAP_NET_ADMIN = 12
 CAP_SYS_ADMIN = 21
-
-NO_NETEM = (
-    "the testbed cannot add {what}: that needs the netem qdisc, which this kernel does not have "
-    "({evidence}); the testbed shapes only rate (tbf) and loss (nftables). Put {what} in "
-    "netchan's fault port on the netchan side instead, e.g. afpacket:eth0?{example} or "
-    "shm:x?delay=5ms&reorder=2% (parameters: loss, dup, reorder, corrupt, delay, hold, seed)"
-)
-NETEM_NOT_DRIVEN = (
-    "the testbed does not add {what}: this kernel has the netem qdisc ({evidence}), but the "
-    "testbed only drives tbf (rate) and nftables (loss) and reads them back for `status`; "
-    "a netem qdisc it did not make would be overwritten by the next `up`, and `status` would "
-    "not show it. Put {what} in netchan's fault port on the netchan side instead, e.g. "
-    "afpacket:eth0?{example} or shm:x?delay=5ms&reorder=2% (parameters: loss, dup, reorder, "
-    "corrupt, delay, hold, seed), or add netem yourself on a testbed without --rate: "
-    "netchan testbed exec h1 -- tc qdisc add dev eth0 root netem delay 5ms"
-)
-
-
-def netem_status() -> tuple[bool | None, str]:
-    """Does this kernel have the netem qdisc? (True/False/None = unknown,
-    and how that was found). As root, the answer is a real attempt: `tc qdisc
-    add ... netem` on lo in a throwaway network namespace (unshare -n), which
-    also loads the module if there is one; otherwise the kernel's config
-    (/proc/config.gz), the loaded modules and `modprobe -n` are read."""
-    tc = shutil.which("tc") or shutil.which("tc", path="/usr/sbin:/sbin")
-    unshare = shutil.which("unshare") or shutil.which("unshare", path="/usr/bin:/bin")
-    if os.geteuid() == 0 and tc and unshare:
-        try:
-            r = subprocess.run([unshare, "-n", tc, "qdisc", "add", "dev", "lo", "root",
-                                "netem", "delay", "1ms"], capture_output=True, text=True,
-                               timeout=10)
-        except (OSError, subprocess.SubprocessError) as e:
-            r = None
-            tried = f"unshare -n tc qdisc add dev lo root netem failed to run: {e}"
-        if r is not None:
-            if r.returncode == 0:
-                return True, "tc qdisc add ... netem worked in a scratch network namespace"
-            err = (r.stderr.strip().splitlines() or ["?"])[-1]
-            if "unknown" in err.lower() or "not supported" in err.lower():
-                return False, (f"tc qdisc add ... netem in a scratch network namespace "
-                               f"answered {err!r}")
-            tried = f"tc qdisc add ... netem in a scratch namespace answered {err!r}"
-    else:
-        tried = "not root: no scratch namespace to try tc in"
-    try:
-        import gzip
-        with gzip.open("/proc/config.gz", "rt") as f:
-            for line in f:
-                if line.startswith("CONFIG_NET_SCH_NETEM="):
-                    if line.strip().endswith("=y"):
-                        return True, "CONFIG_NET_SCH_NETEM=y in /proc/config.gz"
-                    break       # =m: a module, which may or may not be installed
-                if line.startswith("# CONFIG_NET_SCH_NETEM is not set"):
-                    return False, "CONFIG_NET_SCH_NETEM is not set in /proc/config.gz"
-    except OSError:
-        pass
-    try:
-        with open("/proc/modules") as f:
-            if any(line.split()[0] == "sch_netem" for line in f if line.strip()):
-                return True, "the sch_netem module is loaded (/proc/modules)"
-    except OSError:
-        pass
-    modprobe = shutil.which("modprobe") or shutil.which("modprobe", path="/usr/sbin:/sbin")
-    if modprobe:
-        r = subprocess.run([modprobe, "-n", "sch_netem"], capture_output=True, text=True)
-        if r.returncode == 0:
-            return True, "modprobe -n sch_netem finds the module"
-        return False, "modprobe -n sch_netem finds no such module"
-    return None, f"could not be checked ({tried}; no /proc/config.gz entry, no modprobe)"
-
-
-_NETEM_ONLY = {
-    "delay": ("delay", "delay=5ms"),
-    "reorder": ("reordering", "reorder=2%&delay=1ms"),
-    "duplicate": ("duplication", "dup=1%"),
-    "corrupt": ("corruption", "corrupt=0.1%"),
-}
-
 
 class TestbedError(RuntimeError):
     """Something the user can fix: the message says what."""
@@ -442,7 +365,7 @@ class Testbed:
         for key, value in (("delay", delay), ("reorder", reorder), ("duplicate", duplicate),
                            ("corrupt", corrupt)):
             if value is not None:
-                what, example = _NETEM_ONLY[key]
+                what, example = NETEM_ONLY[key]
                 have, evidence = netem_status()
                 text = NO_NETEM if have is False else NETEM_NOT_DRIVEN
                 if have is None:
@@ -840,115 +763,3 @@ class Testbed:
 
 # ---------------------------------------------------------------------------
 # command line (netchan testbed ...; the parser lives in netchan.cli)
-
-
-def _print_info(info: TestbedInfo | None, name: str, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(info.to_dict() if info else None, indent=2))
-    elif info is None:
-        print(f"testbed {name}: not up")
-    else:
-        print(info.format())
-
-
-def main(args) -> int:
-    try:
-        return _main(args)
-    except TestbedError as e:
-        print(f"netchan: {e}", file=sys.stderr)
-        return 2
-
-
-def _main(args) -> int:
-    action = args.testbed
-    if action == "up":
-        tb = Testbed(args.name)
-        tb.up(hosts=args.hosts, rate=args.rate, loss=args.loss, mtu=args.mtu,
-              kernel_ips=args.kernel_ip, offload=args.offload == "on", delay=args.delay,
-              reorder=args.reorder, duplicate=args.duplicate, corrupt=args.corrupt)
-        _print_info(tb.status(), args.name, args.json)
-        if args.loss is not None and args.offload == "on" and parse_loss(args.loss):
-            print("note: with offloads on, TCP crosses the veth as GSO packets of up to 64 KB "
-                  "and the loss rule drops whole GSO packets; add --offload off for loss per "
-                  "wire frame", file=sys.stderr)
-        return 0
-    if action == "status":
-        names = [args.name] if args.name else list_testbeds()
-        infos = [Testbed(n).status() for n in names]
-        if args.json:
-            print(json.dumps([i.to_dict() for i in infos if i], indent=2))
-        elif not names:
-            print("no testbed is up (netchan testbed up --hosts 2)")
-        else:
-            print("\n\n".join(i.format() if i else f"testbed {n}: not up"
-                              for n, i in zip(names, infos)))
-        # a testbed asked for by name that is not up is an error, like
-        # `netchan stats --pid PID` of a process without stacks
-        return 1 if args.name and not any(infos) else 0
-    if action == "exec":
-        tb = Testbed(args.name)
-        cmd = list(args.cmd)
-        if cmd and cmd[0] == "--":
-            cmd = cmd[1:]
-        check_privileges()
-        argv = tb._exec_argv(args.host, cmd)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            os.execvp(argv[0], argv)    # the command's exit status is ours
-        except FileNotFoundError:
-            raise TestbedError("ip not found: install it (Debian: apt-get install iproute2)") from None
-    if action == "down":
-        removed = Testbed(args.name).down()
-        if removed:
-            print(f"testbed {args.name}: removed {', '.join(removed)}")
-        else:
-            print(f"testbed {args.name}: nothing to remove")
-        return 0
-    raise TestbedError(f"unknown testbed action {action!r}")
-
-
-def add_parser(sub) -> None:
-    """The `netchan testbed` subcommands, for netchan.cli."""
-    import argparse
-
-    t = sub.add_parser("testbed", help="hosts on private links (network namespaces; needs root)",
-                       description=__doc__.split("\n\n")[0] + "\nSee docs/testbed.md.")
-    tsub = t.add_subparsers(dest="testbed", required=True)
-
-    def name_arg(p, default=DEFAULT_NAME):
-        p.add_argument("--name", default=default,
-                       help=f"testbed name: namespaces are nc-NAME-h1 ... (default {default})"
-                       if default else "only this testbed (default: every testbed that is up)")
-
-    up = tsub.add_parser("up", help="make the hosts and links (converges: running it twice is fine)")
-    up.add_argument("--hosts", type=int, default=2, help="number of hosts (default 2; >2 adds a bridge)")
-    name_arg(up)
-    up.add_argument("--rate", default=None, help="rate of every host's link, e.g. 1gbit, 100mbit (tbf)")
-    up.add_argument("--loss", default=None, help="random loss of IPv4 packets received, e.g. 1%% "
-                    "(nftables; resolution 0.1%%)")
-    up.add_argument("--mtu", type=int, default=1500, help="link MTU (default 1500)")
-    up.add_argument("--no-kernel-ip", dest="kernel_ip", action="store_false",
-                    help="give the kernel no address on eth0 (default: 198.18.0.I on host I; "
-                         "netchan uses 198.18.1.I either way)")
-    up.add_argument("--offload", choices=("on", "off"), default="on",
-                    help="checksum/segmentation offloads on eth0 (off: AF_PACKET peers see "
-                         "complete frames; default on)")
-    for flag, param in (("delay", "delay"), ("reorder", "reorder"), ("duplicate", "dup"),
-                        ("corrupt", "corrupt")):
-        up.add_argument(f"--{flag}", default=None,
-                        help=f"refused (the testbed drives no netem); use netchan's fault port "
-                             f"({param}=...)")
-    up.add_argument("--json", action="store_true", help="print the status as JSON")
-
-    st = tsub.add_parser("status", help="hosts, addresses, MACs, rate and loss, read from the kernel")
-    name_arg(st, default=None)
-    st.add_argument("--json", action="store_true")
-
-    ex = tsub.add_parser("exec", help="run a command in a host: exec h1 -- ping -c 1 198.18.0.2")
-    name_arg(ex)
-    ex.add_argument("host", help="h1, h2, ... (or 1, 2, ...)")
-    ex.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the command and its arguments")
-
-    dn = tsub.add_parser("down", help="end processes in the hosts and remove every namespace and link")
-    name_arg(dn)
