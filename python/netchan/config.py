@@ -46,7 +46,7 @@ MAX_SEED = 2 ** 128 - 2                 # the seed and seed + 1 become 16-byte k
 EXAMPLE_IP = "198.18.0.1/15"
 
 DEFAULTS = dict(
-    max_conns=4096, max_time_wait=65536, rcvbuf=None, sndbuf=None, msl=30.0, rto_min=1.0, rto_max=60.0,
+    max_conns=4096, max_time_wait=65536, rcvbuf=None, sndbuf=None, window_memory=None, msl=30.0, rto_min=1.0, rto_max=60.0,
     rto_initial=1.0, max_retries=15, syn_retries=6, delayed_ack=0.04, timestamps=True,
     sack=True, window_scaling=True, cc="cubic", nodelay=False, keepalive=None,
     syncookies=True, challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
@@ -66,6 +66,7 @@ class StackConfig:
     max_time_wait: int          # TIME_WAIT records; the oldest are recycled beyond
     rcvbuf: int | None          # bytes, a power of two; None: by the link's MTU
     sndbuf: int | None
+    window_memory: int | None   # bytes of attached windows; None: no limit
     msl_ns: int
     rto_min_ns: int
     rto_max_ns: int
@@ -243,6 +244,13 @@ def check_max_conns(value) -> int:
     return v
 
 
+def check_window_memory(value) -> int | None:
+    if value is None:
+        return None
+    return check_int(value, "window_memory", 4096, 2 ** 63 - 1,
+                     "bytes of attached windows the stack may hold; None: no limit")
+
+
 def check_cc(value) -> str:
     if not isinstance(value, str):
         raise TypeError(f"cc={value!r}: expected a name, one of {', '.join(CC_NAMES)}")
@@ -291,6 +299,7 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
                                 "TIME_WAIT records kept; when full the oldest is recycled"),
         rcvbuf=check_buffer(o["rcvbuf"], "rcvbuf"),
         sndbuf=check_buffer(o["sndbuf"], "sndbuf"),
+        window_memory=check_window_memory(o["window_memory"]),
         msl_ns=check_seconds(o["msl"], "msl", 0.0, MAX_SECONDS,
                              hint="TIME_WAIT lasts 2 x msl; RFC 9293 suggests 120, tests use "
                                   "less"),

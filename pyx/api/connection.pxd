@@ -10,6 +10,7 @@ cdef class Connection(SocketTimeouts):
     cdef object __weakref__
     cdef Tcb *_t(self) except NULL
     cdef int _no_send_view(self, str what) except -1
+    cdef int _snd_attach(self, Tcb *t, str what) except -1
     cdef Arena *_arena(self, bint receive)
     cdef void _pin(self, uint64_t off)
     cdef void _unpin(self, uint64_t off)

@@ -63,6 +63,7 @@ cdef class Connection(SocketTimeouts):
         # nothing (the port may be gone)
         if t.gen == self.gen and not self.closed and not self.stack.closed:
             t.rcv_pin = min(self.pins) if self.pins else <uint64_t>-1
+            tcp_rcv_idle(self.st, t)
             self._window_opened(t)
 
     cdef int _raise_soerror(self, Tcb *t, str what) except -1:
@@ -123,6 +124,7 @@ cdef class Connection(SocketTimeouts):
             n = avail
         data = PyBytes_FromStringAndSize(<char *>window_at(&t.rcv, t.rcv.head), n)
         t.rcv.head += <uint64_t>n
+        tcp_rcv_idle(self.st, t)
         self._window_opened(t)
         return data
 
@@ -148,6 +150,7 @@ cdef class Connection(SocketTimeouts):
             if n:
                 memcpy(view.buf, window_at(&t.rcv, t.rcv.head), n)
                 t.rcv.head += <uint64_t>n
+                tcp_rcv_idle(self.st, t)
                 self._window_opened(t)
             return n
         finally:
@@ -179,6 +182,7 @@ cdef class Connection(SocketTimeouts):
         if n < 0 or <uint64_t>n > avail:
             raise ValueError(f"consume({n}): only {avail} bytes are readable")
         t.rcv.head += <uint64_t>n
+        tcp_rcv_idle(self.st, t)
         self._window_opened(t)
 
     @property
@@ -186,6 +190,19 @@ cdef class Connection(SocketTimeouts):
         """Bytes that recv would return now without waiting."""
         cdef Tcb *t = self._t()
         return t.rcv.tail - t.rcv.head if t.rcv.base != NULL else 0
+
+    cdef int _snd_attach(self, Tcb *t, str what) except -1:
+        """The send window takes its slot at the first write; ENOBUFS when
+        the stack's window memory is exhausted. Clears a send view's hold:
+        bytes are being queued now."""
+        t.snd.hold = 0
+        if t.snd.base == NULL and not window_attach(&t.snd, &self.st.snd_arena):
+            self.st.ctr[C_TCP_WINDOW_ARENA_FULL] += 1
+            raise _os_error(_errno.ENOBUFS,
+                            f"{what}: no window memory for the send window "
+                            f"({self.st.snd_arena.slot_size} B): raise window_memory or "
+                            f"close connections")
+        return 0
 
     cdef int _no_send_view(self, str what) except -1:
         """Refuse to queue bytes while a send view is exported: the view
@@ -240,6 +257,7 @@ cdef class Connection(SocketTimeouts):
             space = self._wait_writable(1, timeout)
             t = self._t()
             n = view.len if view.len < space else space
+            self._snd_attach(t, "send")
             memcpy(window_at(&t.snd, t.snd.tail), view.buf, n)
             t.snd.tail += <uint64_t>n
             tcp_schedule(self.st, t)
@@ -274,6 +292,7 @@ cdef class Connection(SocketTimeouts):
                 n = view.len - done
                 if n > space:
                     n = space
+                self._snd_attach(t, "sendall")
                 memcpy(window_at(&t.snd, t.snd.tail), <uint8_t *>view.buf + done, n)
                 t.snd.tail += <uint64_t>n
                 done += n
@@ -302,6 +321,8 @@ cdef class Connection(SocketTimeouts):
             raise ValueError(f"min_bytes={min_bytes} exceeds the send window ({t.snd.size})")
         cdef uint32_t space = self._wait_writable(<uint32_t>min_bytes, timeout)
         t = self._t()
+        self._snd_attach(t, "send_view")
+        t.snd.hold = 1                  # until commit(): the view's bytes must stay
         cdef WindowExport ex = WindowExport.__new__(WindowExport)
         ex.conn = self
         ex.ptr = window_at(&t.snd, t.snd.tail)
@@ -321,9 +342,12 @@ cdef class Connection(SocketTimeouts):
         if t.flags & TF_FIN_QUEUED:
             raise _os_error(_EPIPE, "the connection is shut down for writing")
         t.snd.tail += <uint64_t>n
+        t.snd.hold = 0
         if n:
             tcp_schedule(self.st, t)
             self.stack._kick()
+        else:
+            tcp_snd_idle(self.st, t)
 
     cdef void _queue_fin(self, Tcb *t) noexcept:
         if tcp_queue_fin(self.st, t):

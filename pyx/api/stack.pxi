@@ -62,6 +62,13 @@ cdef class Stack:
     options (checked by netchan.config.stack_config before anything opens;
     a wrong kind raises TypeError, a wrong value ValueError):
       max_conns=4096          connection slots (each reserves ~660 B, used on demand)
+      window_memory=None      bytes of attached windows (both directions) the
+                              stack may hold; beyond, new connections are
+                              refused (ENOBUFS, a RST to a SYN) and data that
+                              would need a new window is dropped. A window
+                              takes its slot (rcvbuf or sndbuf bytes) at its
+                              first byte and gives it back when empty.
+                              None = no limit
       rcvbuf=None sndbuf=None window bytes, rounded up to a power of two;
                               None: 4 MiB on a jumbo link, else 1 MiB
       msl=30.0                seconds; TIME_WAIT lasts 2 x msl
@@ -161,6 +168,13 @@ cdef class Stack:
         if rc != 0:
             raise OSError(-rc, f"cannot set up the window arenas ({cfg.max_conns} x {rcv} B): "
                                f"{_os.strerror(-rc)}")
+        # one window memory limit for both directions
+        st.rcv_arena.peer = &st.snd_arena
+        st.snd_arena.peer = &st.rcv_arena
+        st.rcv_arena.limit = st.snd_arena.limit = cfg.window_memory or 0
+        if cfg.window_memory is not None and cfg.window_memory < rcv + snd:
+            raise ValueError(f"window_memory={cfg.window_memory}: less than one connection's "
+                             f"windows (rcvbuf {rcv} + sndbuf {snd} bytes)")
         self.busy_poll_ns = cfg.busy_poll_ns
         self.vclock = clock
         self._join_group(clock)
@@ -360,9 +374,13 @@ cdef class Stack:
             # A background thread polls too: the GIL is the stack's lock,
             # so the loop runs without releasing it.
             r = stack_poll(self.st, now)
+            arena_tick(&self.st.rcv_arena, self.st.now)     # punch long-free window slots
+            arena_tick(&self.st.snd_arena, self.st.now)
         else:
             with nogil:
                 r = stack_poll(self.st, now)
+                arena_tick(&self.st.rcv_arena, self.st.now)
+                arena_tick(&self.st.snd_arena, self.st.now)
         return r
 
     cdef int _drive(self, uint64_t deadline) except -1:
@@ -530,10 +548,18 @@ cdef class Stack:
                 raise _os_error(_EADDRINUSE, f"{self.ip}:{lport} -> {host}:{rport} is in use")
         else:
             lport = self._ephemeral(raddr, rport)
-        cdef Tcb *t = tcb_alloc(st)
+        cdef Tcb *t
+        if st.tcb_nfree and not tcp_windows_admit(st):
+            st.ctr[C_TCP_WINDOW_ARENA_FULL] += 1
+            raise _os_error(_errno.ENOBUFS,
+                            f"window memory exhausted ({arena_bytes_in_use(&st.rcv_arena)} of "
+                            f"window_memory={st.rcv_arena.limit} bytes attached): raise "
+                            f"window_memory or close connections")
+        t = tcb_alloc(st)
         if t == NULL:
-            raise _os_error(_errno.ENOBUFS, "connection table or window memory exhausted "
-                                            "(raise max_conns)")
+            raise _os_error(_errno.ENOBUFS, f"connection table full (max_conns="
+                                            f"{st.cfg.max_conns}): raise max_conns or close "
+                                            f"connections")
         stack_set_now(st, self._now())
         tcp_open_tcb(st, t, st.ip, raddr, lport, rport,
                      tcp_isn(st, st.ip, raddr, lport, rport, st.now))
@@ -679,6 +705,12 @@ cdef class Stack:
         d["time_wait"] = st.tw_n
         d["listeners"] = sum(1 for i in range(st.max_listeners) if st.listeners[i].active)
         d["window_slots_in_use"] = st.rcv_arena.in_use + st.snd_arena.in_use
+        d["window_bytes_in_use"] = arena_bytes_in_use(&st.rcv_arena)
+        d["window_slots_warm"] = ((st.rcv_arena.nfree - st.rcv_arena.nclean) +
+                                  (st.snd_arena.nfree - st.snd_arena.nclean))
+        d["window_punches"] = st.rcv_arena.punches + st.snd_arena.punches
+        d["window_memory_refusals"] = (st.rcv_arena.limit_refusals +
+                                       st.snd_arena.limit_refusals)
         d["window_slots_mapped"] = st.rcv_arena.next_fresh + st.snd_arena.next_fresh
         d["window_deferred_releases"] = st.rcv_arena.deferred_releases + st.snd_arena.deferred_releases
         d.update(self.port.stats())

@@ -1,3 +1,8 @@
+cdef enum:
+    ARENA_SWEEP_NS = 100000000          # 100 ms between sweeps
+    ARENA_PUNCH_AFTER_NS = 1000000000   # a free slot keeps its pages 1 s
+    ARENA_PUNCH_BATCH = 64              # punches per sweep at most (a populated 1 MiB slot: ~0.2 ms)
+
 cdef struct Arena:
     int fd
     uint8_t *va                  # reserved: max_slots * 2 * slot_size bytes
@@ -11,6 +16,19 @@ cdef struct Arena:
     uint64_t in_use
     uint64_t map_failures
     uint64_t deferred_releases
+    # lazy punching: free_ids[0:nclean] are punched, free_ids[nclean:nfree]
+    # still hold their pages; free_at[i] is when free_ids[i] was freed (the
+    # list is a stack and time only grows, so free_at is sorted)
+    uint64_t *free_at
+    uint32_t nclean
+    uint64_t clock               # the stack's time at the last arena_tick
+    uint64_t next_sweep
+    uint64_t punch_after_ns      # a free slot keeps its pages this long
+    uint64_t punches
+    # the per-stack limit on attached window bytes, shared by both arenas
+    Arena *peer                  # the other direction's arena (or NULL)
+    uint64_t limit               # bytes of attached windows, both arenas; 0 = none
+    uint64_t limit_refusals
 
 cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept nogil
 cdef void arena_destroy(Arena *a) noexcept nogil
@@ -19,3 +37,6 @@ cdef uint32_t arena_alloc(Arena *a) noexcept nogil
 cdef void arena_release(Arena *a, uint32_t slot) noexcept nogil
 cdef void arena_export(Arena *a, uint32_t slot) noexcept nogil
 cdef void arena_unexport(Arena *a, uint32_t slot) noexcept nogil
+cdef uint64_t arena_bytes_in_use(const Arena *a) noexcept nogil
+cdef bint arena_room(const Arena *a, uint64_t extra) noexcept nogil
+cdef uint32_t arena_tick(Arena *a, uint64_t now) noexcept nogil

@@ -1,7 +1,11 @@
 # Window arenas: one sparse memfd and one reserved virtual range per
 # stack and direction; each slot is a window's ring, mapped twice back to back
-# on first use, recycled without system calls, its pages punched out when its
-# connection lets it go, and held while a view of it is exported.
+# on first use, recycled without system calls, and held while a view of it is
+# exported. A released slot keeps its pages for punch_after_ns (1 s), so a
+# connection that drains and refills, or fast connection churn, reuses warm
+# pages without a system call; arena_tick (every poll, working every
+# ARENA_SWEEP_NS) punches the pages of slots free for longer out of the memfd,
+# so idle and closed connections hold no window memory.
 
 cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept nogil:
     """0, or -errno. slot_size must be a power of two >= 4096."""
@@ -23,7 +27,10 @@ cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept n
     a.free_ids = <uint32_t *>malloc(max_slots * sizeof(uint32_t))
     a.exports = <uint32_t *>calloc(max_slots, sizeof(uint32_t))
     a.pending_release = <uint8_t *>calloc(max_slots, 1)
-    if a.free_ids == NULL or a.exports == NULL or a.pending_release == NULL:
+    a.free_at = <uint64_t *>malloc(max_slots * sizeof(uint64_t))
+    a.punch_after_ns = ARENA_PUNCH_AFTER_NS
+    if (a.free_ids == NULL or a.exports == NULL or a.pending_release == NULL or
+            a.free_at == NULL):
         return -sysc.ENOENT
     return 0
 
@@ -38,23 +45,45 @@ cdef void arena_destroy(Arena *a) noexcept nogil:
     free(a.free_ids)
     free(a.exports)
     free(a.pending_release)
+    free(a.free_at)
     a.free_ids = NULL
     a.exports = NULL
     a.pending_release = NULL
+    a.free_at = NULL
 
 
 cdef inline uint8_t *arena_slot_base(Arena *a, uint32_t slot) noexcept nogil:
     return a.va + <size_t>slot * 2 * a.slot_size
 
 
+cdef inline uint64_t arena_bytes_in_use(const Arena *a) noexcept nogil:
+    """Bytes of attached windows in a and its peer (the other direction)."""
+    cdef uint64_t n = a.in_use * a.slot_size
+    if a.peer != NULL:
+        n += a.peer.in_use * a.peer.slot_size
+    return n
+
+
+cdef inline bint arena_room(const Arena *a, uint64_t extra) noexcept nogil:
+    """Would `extra` more bytes of windows stay within the stack's limit?"""
+    return a.limit == 0 or arena_bytes_in_use(a) + extra <= a.limit
+
+
 cdef uint32_t arena_alloc(Arena *a) noexcept nogil:
-    """A slot id, or NC_BUF_NONE when the arena is exhausted or mapping fails."""
+    """A slot id, or NC_BUF_NONE when the arena is exhausted, the stack's
+    window memory limit is reached (limit_refusals) or mapping fails. The
+    most recently freed slot comes first: its pages are the warmest."""
     cdef uint32_t slot
     cdef uint8_t *addr
     cdef void *r
     cdef long off
+    if not arena_room(a, a.slot_size):
+        a.limit_refusals += 1
+        return NC_BUF_NONE
     if a.nfree:
         a.nfree -= 1
+        if a.nclean > a.nfree:
+            a.nclean = a.nfree
         a.in_use += 1
         return a.free_ids[a.nfree]
     if a.next_fresh >= a.max_slots:
@@ -78,13 +107,35 @@ cdef uint32_t arena_alloc(Arena *a) noexcept nogil:
 
 
 cdef void arena__recycle(Arena *a, uint32_t slot) noexcept nogil:
-    # Give the pages back: an idle slot holds no memory.
-    sysc.fallocate(a.fd, sysc.FALLOC_FL_PUNCH_HOLE | sysc.FALLOC_FL_KEEP_SIZE,
-                   <long>(<size_t>slot * a.slot_size), a.slot_size)
+    # No system call: the slot keeps its pages until arena_tick punches them
+    # (if nobody takes it again within punch_after_ns).
     a.pending_release[slot] = 0
     a.free_ids[a.nfree] = slot
+    a.free_at[a.nfree] = a.clock
     a.nfree += 1
     a.in_use -= 1
+
+
+cdef uint32_t arena_tick(Arena *a, uint64_t now) noexcept nogil:
+    """Called every poll: keeps the arena's clock, and every ARENA_SWEEP_NS
+    gives back the pages of slots free for punch_after_ns or more (oldest
+    first, at most ARENA_PUNCH_BATCH per sweep). Returns the slots punched."""
+    cdef uint32_t n = 0
+    if now > a.clock:
+        a.clock = now
+    if now < a.next_sweep or a.fd < 0:
+        return 0
+    a.next_sweep = now + ARENA_SWEEP_NS
+    while (a.nclean < a.nfree and a.free_at[a.nclean] + a.punch_after_ns <= now and
+           n < ARENA_PUNCH_BATCH):
+        sysc.fallocate(a.fd, sysc.FALLOC_FL_PUNCH_HOLE | sysc.FALLOC_FL_KEEP_SIZE,
+                       <long>(<size_t>a.free_ids[a.nclean] * a.slot_size), a.slot_size)
+        a.nclean += 1
+        n += 1
+    if n == ARENA_PUNCH_BATCH:
+        a.next_sweep = now              # more to do: the next poll goes on
+    a.punches += n
+    return n
 
 
 cdef void arena_release(Arena *a, uint32_t slot) noexcept nogil:

@@ -3,10 +3,13 @@ cdef struct Window:
     uint32_t size
     uint32_t mask
     uint32_t slot
+    uint32_t hold                # a send view was handed out and not yet committed: keep the slot
     uint64_t head                # first byte not yet consumed (stream offset)
     uint64_t tail                # one past the last byte written (stream offset)
 
+cdef void window_init(Window *w, const Arena *a) noexcept nogil
 cdef bint window_attach(Window *w, Arena *a) noexcept nogil
+cdef bint window_release_if_empty(Window *w, Arena *a) noexcept nogil
 cdef void window_detach(Window *w, Arena *a) noexcept nogil
 cdef uint32_t window_space(const Window *w) noexcept nogil
 cdef uint8_t *window_at(const Window *w, uint64_t off) noexcept nogil

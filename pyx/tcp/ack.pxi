@@ -58,6 +58,8 @@ cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
         new_head = t.snd.tail                   # the FIN is acked too
     data_acked = <uint32_t>(new_head - t.snd.head)
     t.snd.head = new_head
+    if data_acked and new_head == t.snd.tail:
+        tcp_snd_idle(st, t)                     # all acknowledged: the slot goes back
     t.snd_una = th.ack
     if seq_lt(t.snd_nxt, t.snd_una):
         t.snd_nxt = t.snd_una

@@ -184,6 +184,14 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
             l.overflows += 1
             st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
         return
+    if st.tcb_nfree and not tcp_windows_admit(st):
+        # window memory exhausted: refuse at once (RST) rather than let the
+        # peer's connect time out; counted in tcp_window_arena_full
+        st.ctr[C_TCP_WINDOW_ARENA_FULL] += 1
+        ip.src = src
+        ip.dst = dst
+        tcp_reply_rst(st, &ip, th, src_mac)
+        return
     t = tcb_alloc(st)
     if t == NULL:
         return

@@ -8,10 +8,12 @@
 
 cdef inline uint32_t tcp_rcv_space(const Tcb *t) noexcept nogil:
     """Free bytes in the receive window: from rcv_nxt up to the oldest byte
-    the application still holds (unread, or viewed through recv_view)."""
+    the application still holds (unread, or viewed through recv_view).
+    An unattached window is an empty one: its slot is taken when data comes,
+    so the offer does not depend on it."""
     cdef uint64_t base = t.rcv.head if t.rcv.head < t.rcv_pin else t.rcv_pin
     cdef uint64_t used = t.rcv.tail - base
-    if t.rcv.base == NULL or used >= t.rcv.size:
+    if used >= t.rcv.size:
         return 0
     return <uint32_t>(t.rcv.size - used)
 

@@ -54,6 +54,8 @@ cdef void tcp_receive_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
     if n and off + n > right:
         trimmed = True
         n = <uint32_t>(right - off) if right > off else 0
+    if n and not tcp_rcv_attach(st, t):
+        return                          # no window memory: dropped (counted), not ACKed
     if n:
         if delta == 0:
             memcpy(window_at(&t.rcv, off), data, n)
@@ -83,6 +85,7 @@ cdef void tcp_receive_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
         t.fin_off = fin_at
     if t.flags & TF_APP_CLOSED:
         t.rcv.head = t.rcv.tail         # nobody will read: consume at once
+        tcp_rcv_idle(st, t)
     # ACK policy (RFC 9293 3.8.6.3, RFC 5681 4.2): at once for out-of-order
     # data, a filled hole, a duplicate, or while the peer is in slow start
     # (quick-ACK); otherwise every second full segment, or after the

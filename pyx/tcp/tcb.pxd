@@ -151,6 +151,10 @@ cdef uint32_t tcp_isn(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t l
 cdef void tcp_set_state(StackState *st, Tcb *t, uint8_t new_state) noexcept nogil
 cdef void tcp_trace(StackState *st, uint32_t id, uint8_t old, uint8_t new) noexcept nogil
 cdef Tcb *tcb_alloc(StackState *st) noexcept nogil
+cdef bint tcp_windows_admit(const StackState *st) noexcept nogil
+cdef bint tcp_rcv_attach(StackState *st, Tcb *t) noexcept nogil
+cdef void tcp_rcv_idle(StackState *st, Tcb *t) noexcept nogil
+cdef void tcp_snd_idle(StackState *st, Tcb *t) noexcept nogil
 cdef void tcb_free(StackState *st, Tcb *t) noexcept nogil
 cdef void tcb_free_quiet(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_schedule(StackState *st, Tcb *t) noexcept nogil

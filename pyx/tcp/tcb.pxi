@@ -75,9 +75,45 @@ def trace_read():
 
 # ---- control block lifetime ------------------------------------------------------
 
+cdef inline bint tcp_windows_admit(const StackState *st) noexcept nogil:
+    """May a new connection start? Only while both of its windows could be
+    attached within the stack's window memory limit (window_memory): a
+    connection that could never hold a byte is refused up front (ENOBUFS,
+    or a RST to a SYN) instead of timing out later."""
+    return arena_room(&st.rcv_arena, <uint64_t>st.rcv_arena.slot_size + st.snd_arena.slot_size)
+
+
+cdef bint tcp_rcv_attach(StackState *st, Tcb *t) noexcept nogil:
+    """A slot for the receive window before a byte is stored; False (and
+    counted) when window memory is exhausted: the data is dropped, as if
+    never received, and the peer retransmits."""
+    if t.rcv.base != NULL:
+        return True
+    if window_attach(&t.rcv, &st.rcv_arena):
+        return True
+    st.ctr[C_TCP_WINDOW_ARENA_FULL] += 1
+    return False
+
+
+cdef void tcp_rcv_idle(StackState *st, Tcb *t) noexcept nogil:
+    """Give the receive window's slot back if it is empty: everything
+    consumed, nothing held out of order, no receive view alive."""
+    if t.rcv.base != NULL and t.ooo_n == 0 and t.rcv_pin == <uint64_t>-1:
+        window_release_if_empty(&t.rcv, &st.rcv_arena)
+
+
+cdef void tcp_snd_idle(StackState *st, Tcb *t) noexcept nogil:
+    """Give the send window's slot back if everything written is
+    acknowledged (snd.head == snd.tail: a retransmission never reads it)
+    and no send view awaits its commit."""
+    if t.snd.base != NULL:
+        window_release_if_empty(&t.snd, &st.snd_arena)
+
+
 cdef Tcb *tcb_alloc(StackState *st) noexcept nogil:
-    """A zeroed control block with windows, or NULL (counted). It holds no
-    channel: one is leased to it for a poll when a frame comes (t.chan)."""
+    """A zeroed control block with empty (unattached) windows, or NULL
+    (counted). It holds no channel: one is leased to it for a poll when a
+    frame comes (t.chan)."""
     cdef uint32_t id, gen
     cdef Tcb *t
     if st.tcb_nfree == 0:
@@ -95,8 +131,8 @@ cdef Tcb *tcb_alloc(StackState *st) noexcept nogil:
     t.t_slot = NC_BUF_NONE
     t.t_prev = NC_BUF_NONE
     t.t_next = NC_BUF_NONE
-    t.rcv.slot = NC_BUF_NONE
-    t.snd.slot = NC_BUF_NONE
+    window_init(&t.rcv, &st.rcv_arena)     # attached at the first byte (lazy)
+    window_init(&t.snd, &st.snd_arena)
     t.rcv_pin = <uint64_t>-1
     t.fin_off = <uint64_t>-1
     # per-connection settings start from the stack's defaults
@@ -106,9 +142,7 @@ cdef Tcb *tcb_alloc(StackState *st) noexcept nogil:
     t.keep_cnt = st.cfg.keep_cnt
     t.keep_idle = st.cfg.keep_idle_ns
     t.keep_intvl = st.cfg.keep_intvl_ns
-    if not window_attach(&t.rcv, &st.rcv_arena) or not window_attach(&t.snd, &st.snd_arena):
-        window_detach(&t.rcv, &st.rcv_arena)
-        window_detach(&t.snd, &st.snd_arena)
+    if not tcp_windows_admit(st):
         st.ctr[C_TCP_WINDOW_ARENA_FULL] += 1
         st.tcb_free[st.tcb_nfree] = id
         st.tcb_nfree += 1

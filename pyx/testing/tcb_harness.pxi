@@ -288,6 +288,8 @@ cdef class TcbHarness:
             raise _os_error(_errno.EPIPE, f"cannot send in {TCP_STATE_NAMES[t.state]}")
         space = window_space(&t.snd)
         n = <uint32_t>v.shape[0] if <uint32_t>v.shape[0] < space else space
+        if n and not window_attach(&t.snd, &self.st.snd_arena):
+            raise _os_error(_errno.ENOBUFS, "no window memory")
         if n:
             memcpy(window_at(&t.snd, t.snd.tail), &v[0], n)
             t.snd.tail += n
@@ -308,6 +310,7 @@ cdef class TcbHarness:
             return b""
         data = PyBytes_FromStringAndSize(<char *>window_at(&t.rcv, t.rcv.head), n)
         t.rcv.head += <uint64_t>n
+        tcp_rcv_idle(self.st, t)
         if ((t.state == ESTABLISHED or t.state == FIN_WAIT_1 or t.state == FIN_WAIT_2) and
                 tcp_window_update_due(t)):
             t.flags |= TF_WND_UPDATE
