@@ -61,3 +61,28 @@ def pump_transfer(stack, sender, receiver, data, chunk=1 << 20, zero_copy=False)
                 raise AssertionError(f"transfer stalled at {got} of {len(data)} bytes: "
                                      f"{receiver.info()} / {sender.info()}")
     return h.hexdigest(), got
+
+
+def wait_for_line(proc, needle, timeout=30):
+    """Read proc's output until a line contains needle; at the deadline (or
+    at the end of its output) kill it and fail with what it printed."""
+    import selectors
+    import time
+    seen = []
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                continue
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if needle in line:
+                return seen
+    finally:
+        sel.close()
+    proc.kill()
+    raise AssertionError(f"{needle!r} never appeared; output: {''.join(seen)!r}")

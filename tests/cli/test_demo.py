@@ -2,13 +2,11 @@
 server and a client that checks SHA-256 of what comes back, as two real
 processes over a shm link, and over afpacket:eth0 in a namespace testbed."""
 import os
-import selectors
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -17,6 +15,7 @@ from netchan import demo
 from netchan.demo import parse_size
 
 from conftest import require_root, unique
+from helpers import wait_for_line
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(netchan.__file__)))
 
@@ -31,27 +30,6 @@ def start(argv, prefix=None):
         argv = prefix + argv
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)
-
-
-def wait_for_line(proc, needle, timeout=30):
-    """Read proc's output until a line contains needle (or fail at the deadline)."""
-    seen = []
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                continue
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if needle in line:
-                return seen
-    finally:
-        sel.close()
-    raise AssertionError(f"{needle!r} never appeared; output: {''.join(seen)!r}")
 
 
 def finish(proc, timeout=60):

@@ -7,13 +7,11 @@ import asyncio
 import importlib.util
 import os
 import re
-import selectors
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -21,7 +19,7 @@ import netchan
 import netchan.aio
 
 from conftest import require, require_root, unique
-from helpers import python_env
+from helpers import python_env, wait_for_line
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, "examples")
@@ -50,27 +48,6 @@ bench = _load("bench_http")
 def start(argv, prefix=()):
     return subprocess.Popen([*prefix, sys.executable, *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=python_env())
-
-
-def wait_for_line(proc, needle, timeout=30):
-    seen = []
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                continue
-            line = proc.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if needle in line:
-                return seen
-    finally:
-        sel.close()
-    proc.kill()
-    raise AssertionError(f"{needle!r} never appeared; output: {''.join(seen)!r}")
 
 
 def stop(proc, timeout=20):
