@@ -232,12 +232,8 @@ def _small_kernel_buffers(transport, option):
         sock.setsockopt(socket.SOL_SOCKET, option, 65536)
 
 
-def test_write_flow_control_with_a_slow_reader(net, run, request):
+def test_write_flow_control_with_a_slow_reader(net, run):
     import socket
-    if net.kind == "kernel" and "uvloop" in request.node.callspec.id:
-        pytest.skip("over loopback uvloop's kernel transport took 256 MiB without pausing "
-                    "the writer, small socket buffers or not (uvloop's, not investigated); "
-                    "asyncio's and netchan's pause")
     chunk = b"z" * 65536
 
     async def main():
@@ -247,7 +243,11 @@ def test_write_flow_control_with_a_slow_reader(net, run, request):
         class Slow(asyncio.Protocol):
             def connection_made(self, transport):
                 self.transport, self.n = transport, 0
-                transport.pause_reading()          # reads nothing until told
+                # reads nothing until told; paused one loop turn later, since
+                # CPython 3.11.2's selector transport (Debian 12's python3)
+                # starts reading after connection_made and so ignores a pause
+                # made inside it
+                asyncio.get_running_loop().call_soon(transport.pause_reading)
                 _small_kernel_buffers(transport, socket.SO_RCVBUF)
                 slow.append(self)
 
