@@ -616,10 +616,14 @@ cdef class Stack:
         return c
 
     def udp(self, bind=None):
-        """A UDP socket bound to bind=(ip, port); port 0 or None picks one."""
+        """A UDP socket bound to bind=(ip, port) or to a port of the
+        stack's address; port 0 or None picks one."""
         self._check_open()
         cdef StackState *st = self.st
-        host, port = bind if bind is not None else (self.ip, 0)
+        if bind is None or isinstance(bind, int):
+            host, port = self.ip, bind or 0
+        else:
+            host, port = bind
         if host not in (None, "", "0.0.0.0") and _ip_to_u32(host) != st.ip:
             raise _os_error(_errno.EADDRNOTAVAIL, f"{host} is not this stack's address ({self.ip})")
         port = int(port or 0)
@@ -711,6 +715,9 @@ cdef class Stack:
         d["window_punches"] = st.rcv_arena.punches + st.snd_arena.punches
         d["window_memory_refusals"] = (st.rcv_arena.limit_refusals +
                                        st.snd_arena.limit_refusals)
+        d["window_map_budget_refusals"] = (st.rcv_arena.map_budget_refusals +
+                                           st.snd_arena.map_budget_refusals)
+        d["window_map_failures"] = st.rcv_arena.map_failures + st.snd_arena.map_failures
         d["window_slots_mapped"] = st.rcv_arena.next_fresh + st.snd_arena.next_fresh
         d["window_deferred_releases"] = st.rcv_arena.deferred_releases + st.snd_arena.deferred_releases
         d.update(self.port.stats())

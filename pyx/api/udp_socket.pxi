@@ -103,6 +103,19 @@ cdef class UdpSocket(SocketTimeouts):
         self.stack.st.udp_by_port[self.port] = -1
         self.closed = True
 
+    def __del__(self):
+        # collected unclosed: unbind, with a ResourceWarning (as socket.socket)
+        if self.stack is None or self.closed or self.stack.closed:
+            return
+        try:
+            _warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+        except Exception:
+            pass
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def __enter__(self):
         return self
 
