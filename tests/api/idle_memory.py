@@ -3,9 +3,9 @@
 Not a test (tests/api/test_idle_memory.py runs it small). Two processes on a
 shm link: this one holds the server ends and is measured, a child holds the
 client ends. The client opens N connections (spread over enough listening
-ports for the 16,384 ephemeral ports per destination), sends 2 bytes on each,
-the server echoes them, the client reads them back; then everything is idle
-and the server reports
+ports for the 16,384 ephemeral ports per destination) in waves of WAVE:
+connect without waiting, send 2 bytes on each, the server echoes them, the
+client reads them back; then everything is idle and the server reports
 
   (RSS after - RSS before) / N            total, Python handles included
   ... minus the Python handles            the C side alone
@@ -16,14 +16,13 @@ RSS before is read after the Stack and its listeners exist (tables sized by
 max_conns are allocated and zeroed by calloc, so untouched slots cost no
 resident memory) and before the first connection.
 
-    PYTHONPATH=python python3 tests/api/idle_memory.py 10000 30000
+    PYTHONPATH=python python3 tests/api/idle_memory.py 10000 100000 1000000
 
 Idle connections hold no window (windows attach at first data and are given
-back when empty; their pages are punched after a second free), but each
-window slot that is attached is its own pair of mappings: while the
-exchange above has data in flight on every connection at once, a process
-stops near vm.max_map_count / 2 attached windows (~32,000 at the default
-65,530), refused with ENOBUFS.
+back when empty; their pages are punched after a second free) and so no
+memory map. Waves keep the windows that hold bytes at once (about 2 * WAVE
+per process) well inside the process's share of vm.max_map_count: a window
+slot is one memory map while it is attached.
 """
 import gc
 import json
