@@ -609,7 +609,7 @@ def _cap_net_raw_hint():
 
 
 def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
-                  block_timeout_ns=None, frames=None, mac=None, hugepages=None):
+                  block_timeout_ns=None, frames=None, mac=None, hugepages=None, queue=None):
     """Open `afpacket:iface`. nbufs: the port's pool (default 8192);
     blocks x block_size: the rx ring (64 x 256 KiB); block_timeout_ns: how
     long the kernel may hold a partly filled block (1 ms); frames: tx ring
@@ -742,6 +742,8 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
         st.port.pools[0].data_room = data_room
         nc_pool_format(&st.port.pools[0])
 
+        if queue is not None and queue[1] > 1:
+            steer_attach_filter(fd, queue[0], queue[1], iface)
         # frames start flowing once bound to the interface
         if _afp_bind(fd, ifindex) < 0:
             raise _os_error(sysc.errno, f"afpacket:{iface}: cannot bind to the interface")
