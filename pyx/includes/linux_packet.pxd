@@ -102,6 +102,7 @@ cdef extern from "<linux/if_packet.h>" nogil:
     int PACKET_VNET_HDR
     int PACKET_QDISC_BYPASS
     int PACKET_IGNORE_OUTGOING
+    int TPACKET_V2
     int TPACKET_V3
     uint32_t TP_STATUS_KERNEL
     uint32_t TP_STATUS_USER
@@ -152,6 +153,15 @@ cdef extern from "<linux/if_packet.h>" nogil:
         uint32_t tp_status
         uint16_t tp_mac
         uint16_t tp_net
+
+    struct tpacket2_hdr:
+        uint32_t tp_status
+        uint32_t tp_len
+        uint32_t tp_snaplen
+        uint16_t tp_mac
+        uint16_t tp_net
+        uint32_t tp_sec
+        uint32_t tp_nsec
 
     struct tpacket_hdr_v1:
         uint32_t block_status
