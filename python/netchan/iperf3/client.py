@@ -56,16 +56,19 @@ def run_client(net, host, port, params, report, connect_timeout=10.0):
                 phase = DataPhase(net, ctrl, reader, streams, params.length, report,
                                   duration=params.time)
                 phase.run(lambda st: _during_test(st, ctrl, reader))
+                phase.finish_blocks(SETUP_TIMEOUT)
+                # the figures now: the server closes the streams at TEST_END
+                summary = stream_summary(phase, net)
+                congestion = net.congestion(streams[0].conn)
                 ctrl.sendall(P.state_byte(P.TEST_END))
                 idle = phase.drain
             elif state == P.EXCHANGE_RESULTS and phase is not None:
-                mine = phase.local_results()
-                ctrl.sendall(P.encode_json(P.results_json(phase.cpu_percent, mine,
+                ctrl.sendall(P.encode_json(P.results_json(phase.cpu_percent, summary,
                                                           sender=not params.reverse)))
                 remote_cpu, remote = P.parse_results(await_json(ctrl, reader, SETUP_TIMEOUT, idle))
             elif state == P.DISPLAY_RESULTS and phase is not None:
-                report.end(stream_summary(phase, net), remote, phase.cpu_percent, remote_cpu,
-                           net.congestion(streams[0].conn), show_both=True)
+                report.end(summary, remote, phase.cpu_percent, remote_cpu, congestion,
+                           show_both=True)
                 ctrl.sendall(P.state_byte(P.IPERF_DONE))
                 report.say()
                 report.say("iperf Done.")

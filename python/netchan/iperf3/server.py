@@ -78,15 +78,21 @@ def run_test(net, listener, ctrl, report):
         phase = DataPhase(net, ctrl, reader, streams, params.length, report)
         phase.also_watch(listener, lambda: _deny(net, net.accept(listener, 0)))
         phase.run(lambda st: _end_of_test(st, ctrl, reader))
+        summary = stream_summary(phase, net)
+        congestion = net.congestion(streams[0].conn)
+        # as iperf3 does at TEST_END: close the streams, so a client blocked
+        # reading the rest of a block sees the end and reads the control state
+        for s in streams:
+            net.close(s.conn)
+            s.open = False
         ctrl.sendall(P.state_byte(P.EXCHANGE_RESULTS))
-        remote_cpu, remote = P.parse_results(await_json(ctrl, reader, SETUP_TIMEOUT, phase.drain))
-        ctrl.sendall(P.encode_json(P.results_json(phase.cpu_percent, phase.local_results(),
+        remote_cpu, remote = P.parse_results(await_json(ctrl, reader, SETUP_TIMEOUT))
+        ctrl.sendall(P.encode_json(P.results_json(phase.cpu_percent, summary,
                                                   sender=params.reverse)))
         ctrl.sendall(P.state_byte(P.DISPLAY_RESULTS))
-        report.end(stream_summary(phase, net), remote, phase.cpu_percent, remote_cpu,
-                   net.congestion(streams[0].conn), show_both=False)
+        report.end(summary, remote, phase.cpu_percent, remote_cpu, congestion, show_both=False)
         try:
-            state = await_state(ctrl, reader, SETUP_TIMEOUT, phase.drain)
+            state = await_state(ctrl, reader, SETUP_TIMEOUT)
         except P.ProtocolError:
             state = P.IPERF_DONE            # a client that just closes is done too
         if state != P.IPERF_DONE:

@@ -28,6 +28,7 @@ class Stream:
         self.retrans_base = 0           # the connection's retransmits when the test started
         self.retrans_mark = 0
         self.open = True
+        self.block_off = 0              # bytes of the current block already sent
         self.max_cwnd = self.max_snd_wnd = 0
         self.rtts = []
 
@@ -127,14 +128,31 @@ class DataPhase:
         return False
 
     def _send(self, s, sel):
+        # whole blocks only: stock iperf3 reads a block at a time and waits
+        # for all of it, so a send cut short continues where it stopped
         for _ in range(BURST):
             try:
-                s.bytes += s.conn.send(self.payload)
+                n = s.conn.send(self.payload[s.block_off:])
             except BlockingIOError:
                 return
             except OSError:
                 self._lost(s, sel)
                 return
+            s.bytes += n
+            s.block_off = (s.block_off + n) % len(self.payload)
+
+    def finish_blocks(self, timeout):
+        """After the test: complete each sender's last block (see _send)."""
+        for s in self.streams:
+            if s.sender and s.open and s.block_off:
+                s.conn.setblocking(True)
+                s.conn.settimeout(timeout)
+                try:
+                    s.conn.sendall(self.payload[s.block_off:])
+                    s.bytes += len(self.payload) - s.block_off
+                except OSError:
+                    pass
+                s.block_off = 0
 
     def _recv(self, s, sel):
         for _ in range(BURST):
