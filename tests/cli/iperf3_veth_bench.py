@@ -52,6 +52,12 @@ def run(link, seconds, case):
     return _gbit(json.loads(text[text.index("{"):text.rindex("}") + 1]))
 
 
+def label(case):
+    """forward/reverse first: output lines never start with "netchan" (docs
+    treat such lines as commands)."""
+    return ("reverse " if case.endswith("-R") else "forward ") + case.split()[0]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--time", type=int, default=5)
@@ -68,12 +74,12 @@ def main():
         for i in range(args.runs):
             for c in cases:
                 results[c].append(run(link, args.time, c))
-                print(f"run {i + 1} {c:11s} {results[c][-1]:.2f} Gbit/s", flush=True)
+                print(f"run {i + 1} {label(c):15s} {results[c][-1]:.2f} Gbit/s", flush=True)
     finally:
         link.close()
     for c in cases:
         v = results[c]
-        print(f"{c:11s} median {statistics.median(v):.2f} Gbit/s, min-max "
+        print(f"{label(c):15s} median {statistics.median(v):.2f} Gbit/s, min-max "
               f"{min(v):.2f}-{max(v):.2f} ({', '.join(f'{x:.2f}' for x in v)})")
 
 
