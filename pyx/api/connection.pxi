@@ -477,7 +477,7 @@ cdef class Connection(SocketTimeouts):
             "unacked": t.snd_max - t.snd_una,
             "send_queued": t.snd.tail - t.snd.head if t.snd.base != NULL else 0,
             "readable": t.rcv.tail - t.rcv.head if t.rcv.base != NULL else 0,
-            "retries": t.retries, "backoff": t.backoff,
+            "retries": t.retries, "backoff": t.backoff, "retransmits": t.retransmits,
             "cc": CC_NAMES[t.cc], "nodelay": bool(t.flags & TF_NODELAY),
             "in_recovery": ("none", "newreno", "sack")[t.in_recovery],
             "sacked_ranges": t.sack_n, "ooo_ranges": t.ooo_n,

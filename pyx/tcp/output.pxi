@@ -255,6 +255,7 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
         return False
     if seq_lt(t.snd_nxt, t.snd_max):
         st.ctr[C_TCP_RETRANSMITS] += 1     # resent after an RTO rewound snd_nxt
+        t.retransmits += 1
     elif t.rtt_start == 0 and n:
         t.rtt_start = st.now        # Karn: time only new data
         t.rtt_seq = t.snd_nxt
@@ -411,6 +412,7 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
     if not tcp_emit(st, t, seq, flags, off, n):
         return 0
     st.ctr[C_TCP_RETRANSMITS] += 1
+    t.retransmits += 1
     span = n + (1 if flags & TCP_FIN else 0)
     return span
 
