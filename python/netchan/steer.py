@@ -3,12 +3,15 @@
 N stacks share one link, each owning queue k of n (`?queue=k/n` in the port
 URI). A TCP or UDP flow belongs to queue
 
-    (source port + destination port) % n
+    ((((source port ^ destination port) * 0x9e3779b1) mod 2**32) >> 16) % n
 
-which is the same in both directions (the sum does not care which end is
-which), costs two loads and an add in any classifier, and lets a stack pick
-its own ephemeral ports so that the replies come back to it: a stack on
-queue k connecting to port p uses local ports l with (l + p) % n == k.
+which is the same in both directions (xor does not care which end is
+which), costs a handful of instructions in any classifier (a classic BPF
+program does it), mixes every bit of both ports (Linux gives connect() only
+even local ports, so anything that looks at the low bit alone puts all of a
+Linux client's connections on one queue), and lets a stack pick its own
+ephemeral ports so that the replies come back to it: a stack on queue k
+connecting to port p uses only local ports l with steer_queue(l, p, n) == k.
 (Linux's skb hash, which PACKET_FANOUT_HASH uses, is seeded at boot and
 cannot be predicted from user space; the Toeplitz RSS hash of a NIC is
 another matter, see docs/percore.md.)
@@ -35,6 +38,8 @@ _QUEUE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _LD_H_ABS, _LD_B_ABS, _LD_H_IND, _LD_B_IND = 0x28, 0x30, 0x48, 0x50
 _LDX_B_MSH, _LDX_MEM, _ST = 0xb1, 0x61, 0x02
 _ALU_ADD_X, _ALU_AND_K, _ALU_LSH_K, _ALU_MOD_K = 0x0c, 0x54, 0x64, 0x94
+_ALU_XOR_X, _ALU_MUL_K, _ALU_RSH_K = 0xac, 0x24, 0x74
+GOLDEN = 0x9e3779b1                     # Knuth's multiplicative hash constant
 _JMP_JA, _JMP_JEQ_K, _JMP_JSET_K = 0x05, 0x15, 0x45
 _TAX, _TXA, _RET_K = 0x07, 0x87, 0x06
 _ACCEPT = 0x40000                       # snap length: the whole frame
@@ -55,7 +60,7 @@ def parse_queue(text) -> tuple[int, int]:
 
 def steer_queue(port_a: int, port_b: int, n: int) -> int:
     """The queue of the flow between ports a and b (either order)."""
-    return (port_a + port_b) % n
+    return ((((port_a ^ port_b) * GOLDEN) & 0xffffffff) >> 16) % n
 
 
 def afpacket_filter(k: int, n: int) -> list[tuple[int, int, int, int]]:
@@ -98,7 +103,9 @@ def afpacket_filter(k: int, n: int) -> list[tuple[int, int, int, int]]:
     op(_LD_H_IND, 16)                               # destination port
     prog.append("sum")
     op(_LDX_MEM, 0)
-    op(_ALU_ADD_X)
+    op(_ALU_XOR_X)
+    op(_ALU_MUL_K, GOLDEN)                          # 32-bit, as steer_queue
+    op(_ALU_RSH_K, 16)
     op(_ALU_MOD_K, n)
     op(_JMP_JEQ_K, k, "accept", "drop")
     prog.append("other")

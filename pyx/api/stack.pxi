@@ -603,7 +603,7 @@ cdef class Stack:
         cdef uint32_t i, p
         for i in range(span):
             p = EPHEMERAL_LO + (st.eph_next - EPHEMERAL_LO + i) % span
-            if self.steer_n > 1 and (p + rport) % self.steer_n != self.steer_k:
+            if self.steer_n > 1 and steer_queue(<uint16_t>p, rport, self.steer_n) != self.steer_k:
                 continue                # its replies would go to another queue's stack
             if st.listen_by_port[p] < 0 and flow_lookup(st, raddr, rport, <uint16_t>p) == NC_BUF_NONE:
                 st.eph_next = p + 1 if p < EPHEMERAL_HI else EPHEMERAL_LO

@@ -6,6 +6,11 @@
 from netchan import steer as _steer
 
 
+cdef inline uint32_t steer_queue(uint16_t port_a, uint16_t port_b, uint32_t n) noexcept nogil:
+    """The queue of the flow between two ports (netchan.steer.steer_queue)."""
+    return ((<uint32_t>(port_a ^ port_b) * <uint32_t>0x9e3779b1) >> 16) % n
+
+
 cdef steer_attach_filter(int fd, uint32_t k, uint32_t n, str iface):
     cdef bytes code = _steer.pack_filter(_steer.afpacket_filter(k, n))
     cdef lpk.sock_fprog prog
