@@ -7,7 +7,7 @@
 
 Each mode measures netchan, then the kernel on the same work (loopback for
 a shm link; the same veth pair with --testbed), and prints the ratio.
-Modules: options (arguments), links (who runs where), runner (one turn),
+Modules: command (the run), options (arguments), links (who runs where), runner (one turn),
 stream / rr / pps (the measured ends), kernel (stock tools), report
 (text, JSON, plot, live display), procs (processes)."""
 from __future__ import annotations
@@ -30,7 +30,7 @@ them. To run a benchmark:
 
 
 def main(args) -> int:
-    from netchan.bench.main import run
+    from netchan.bench.command import run
     try:
         return run(args)
     except BenchError as e:
@@ -47,6 +47,10 @@ def child_main(argv) -> int:
         print(f"python -m netchan.bench: unknown role {role!r} (one of {', '.join(ROLES)}); "
               f"to run a benchmark: netchan bench stream --help", file=sys.stderr)
         return 2
+    import signal
+    # the parent ends a role with SIGTERM when the other end failed: unwind,
+    # so that the role's ports and stacks close (and remove their files)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         if len(argv) != 2:
             raise ValueError("expected one CONFIG_JSON argument after the role")

@@ -47,8 +47,25 @@ class Layout:
         return self.link
 
 
+def default_shm():
+    return f"shm:bench-{os.getpid()}"
+
+
+def remove_own_shm(args):
+    """The default link's files, if a role died without closing its end
+    (both ends are gone by now: the link is this run's alone)."""
+    if args.link or args.server_link or args.testbed:
+        return
+    name = default_shm().split(":", 1)[1]
+    for suffix in ("", ".bell0", ".bell1"):
+        try:
+            os.unlink(f"/dev/shm/netchan-link-{name}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
 def local_layout(args) -> Layout:
-    uri = args.link or f"shm:bench-{os.getpid()}"
+    uri = args.link or default_shm()
     server_uri = args.server_link or uri
     client_uri = args.client_link or uri
     link = uri if server_uri == client_uri else f"{server_uri} <-> {client_uri}"

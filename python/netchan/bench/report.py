@@ -69,7 +69,8 @@ def summary_lines(mode, r):
         out.append(f"CPU Utilization: client {c[0]:.1f}% ({c[1]:.1f}%u/{c[2]:.1f}%s), "
                    f"server {s[0]:.1f}% ({s[1]:.1f}%u/{s[2]:.1f}%s)")
         if r.get("sha256"):
-            out.append("sha256 " + ("match: " + r["sha256"]["sent"] if r["sha256"]["match"]
+            out.append("sha256 " + ("match: " + ", ".join(r["sha256"]["sent"])
+                                    if r["sha256"]["match"]
                                     else f"MISMATCH: sent {r['sha256']['sent']}, received "
                                          f"{r['sha256']['received']}"))
     elif mode in ("rr", "crr"):

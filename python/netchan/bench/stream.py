@@ -94,7 +94,8 @@ class Meter:
 def send(end, conns, cfg, report):
     size, zc = cfg["size"], cfg.get("zerocopy") and end.kind == "netchan"
     payload = payload_of(size)
-    h = hashlib.sha256() if cfg.get("verify") else None
+    # one hash per connection: flows interleave differently at each end
+    hs = {id(c): hashlib.sha256() for c in conns} if cfg.get("verify") else None
     meter = Meter(cfg, end, conns, report)
     t0 = time.perf_counter()
     measure_at = t0 + cfg.get("warmup", 0.0)
@@ -112,8 +113,8 @@ def send(end, conns, cfg, report):
             else:
                 c.sendall(payload)
                 n = size
-            if h is not None:
-                h.update(payload[:n])
+            if hs is not None:
+                hs[id(c)].update(payload[:n])
             now = time.perf_counter()
             if meter.t_start is None and now >= measure_at:
                 meter.begin(now)
@@ -127,12 +128,12 @@ def send(end, conns, cfg, report):
     for c in conns:
         while c.recv(65536):
             pass
-    meter.done(time.perf_counter(), sha256=h.hexdigest() if h else None)
+    meter.done(time.perf_counter(), sha256=_digests(hs, conns))
 
 
 def receive(end, conns, cfg, report):
     zc = cfg.get("zerocopy") and end.kind == "netchan"
-    h = hashlib.sha256() if cfg.get("verify") else None
+    hs = {id(c): hashlib.sha256() for c in conns} if cfg.get("verify") else None
     buf = bytearray(max(cfg["size"], 1 << 16))
     bufv = memoryview(buf)
     meter = Meter(cfg, end, conns, report)
@@ -149,15 +150,15 @@ def receive(end, conns, cfg, report):
                 n = len(view)
                 if n:
                     checksum += touch(view)     # the receiver reads every byte it is given
-                    if h is not None:
-                        h.update(view)
+                    if hs is not None:
+                        hs[id(c)].update(view)
                 view.release()
                 if n:
                     c.consume(n)
             else:
                 n = c.recv_into(buf)
-                if n and h is not None:
-                    h.update(bufv[:n])
+                if n and hs is not None:
+                    hs[id(c)].update(bufv[:n])
             now = time.perf_counter()
             if n == 0:
                 open_.remove(c)
@@ -172,10 +173,14 @@ def receive(end, conns, cfg, report):
                 meter.begin(now)
             else:
                 meter.add(n, now)
-    for c in conns:
-        c.close()
-    meter.done(last or time.perf_counter(), sha256=h.hexdigest() if h else None,
+    meter.done(last or time.perf_counter(), sha256=_digests(hs, conns),
                checksum=checksum & 0xFFFFFFFFFFFFFFFF)
+
+
+def _digests(hs, conns):
+    """sha256 of each connection's bytes, in connection order (the ends
+    accept and connect in the same order), or None without --verify."""
+    return None if hs is None else [hs[id(c)].hexdigest() for c in conns]
 
 
 def run_server(cfg):
@@ -185,6 +190,7 @@ def run_server(cfg):
         emit_ready()
         conns = [end.accept() for _ in range(cfg["flows"])]
         (send if cfg.get("reverse") else receive)(end, conns, cfg, report=False)
+        # closing after the result: the sender's EOF wait ends here
         for c in conns:
             c.close()
     finally:

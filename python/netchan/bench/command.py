@@ -3,6 +3,7 @@ turn then the kernel's, print the report."""
 from __future__ import annotations
 
 import json
+import sys
 
 from netchan.bench import links, options, report, runner
 
@@ -37,6 +38,7 @@ def run(args) -> int:
     finally:
         if testbed is not None:
             testbed.down()
+        links.remove_own_shm(args)
     rt = report.ratio(mode, nc, kr)
     if args.json:
         print(json.dumps(report.to_json(mode, args, layout, nc, kr), indent=2))
@@ -46,6 +48,9 @@ def run(args) -> int:
         report.plot(args.plot, mode, nc, kr)
         if not args.json:
             print(f"plot: {args.plot}")
-    if nc.get("sha256") and not nc["sha256"]["match"]:
-        return 1
+    for r in (nc, kr):
+        if r and r.get("sha256") and not r["sha256"]["match"]:
+            print(f"netchan bench: --verify: {r['label']}: the bytes received differ from "
+                  f"the bytes sent (sha256)", file=sys.stderr)
+            return 1
     return 0
