@@ -187,7 +187,7 @@ def test_testbed_afpacket_against_the_linux_kernel(mode):
     _require_testbed()
     before = _bench_namespaces()
     doc = bench_json(mode, *SHORT, "--testbed", "--kernel", "python")
-    assert doc["link"] == "testbed veth, afpacket:eth0"
+    assert doc["link"] == "testbed veth (offloads on), afpacket:eth0"
     if mode == "stream":
         _check_iperf3_shape(doc)
         assert doc["start"]["connecting_to"]["host"] == "198.18.0.2"

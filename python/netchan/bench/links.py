@@ -77,12 +77,27 @@ def local_layout(args) -> Layout:
                   kernel_label="kernel loopback")
 
 
+def testbed_link(args):
+    return args.link or "afpacket:eth0"
+
+
+def testbed_offload(args) -> bool:
+    """The veth's offloads (TSO, GSO, checksum): on unless asked, except for
+    DPDK's net_af_packet and net_af_xdp, which take neither partial
+    checksums nor TSO-sized frames (docs/dpdk.md). Both turns run with the
+    same setting."""
+    if args.offload is not None:
+        return args.offload == "on"
+    return not testbed_link(args).startswith("dpdk:")
+
+
 def testbed_layout(args, testbed) -> Layout:
     from netchan.testbed import kernel_ip, netchan_ip
-    uri = args.link or "afpacket:eth0"
+    uri = testbed_link(args)
+    offload = "on" if testbed_offload(args) else "off"
     h1, h2 = Place(testbed, "h1"), Place(testbed, "h2")
     peer_uri = "afpacket:eth0"          # pps only: the receiving port in h2
-    return Layout(link=f"testbed veth, {uri}", server_uri=peer_uri, client_uri=uri,
+    return Layout(link=f"testbed veth (offloads {offload}), {uri}", server_uri=peer_uri, client_uri=uri,
                   server_place=h2, client_place=h1,
                   server_ip=f"{kernel_ip(2)}/15", client_ip=f"{netchan_ip(1)}/15",
                   peer_addr=kernel_ip(2), server_stack="kernel",
@@ -90,13 +105,13 @@ def testbed_layout(args, testbed) -> Layout:
                   kernel_label="kernel over the testbed veth", testbed=testbed)
 
 
-def make_testbed():
+def make_testbed(offload=True):
     """A fresh two-host testbed named after this process (removed by the
     caller with .down())."""
     from netchan.testbed import Testbed
     tb = Testbed(f"bench{os.getpid()}")
     try:
-        tb.up(hosts=2)
+        tb.up(hosts=2, offload=offload)
     except BaseException:
         tb.down()
         raise

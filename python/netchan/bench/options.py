@@ -63,6 +63,9 @@ def add_parsers(bench_parser):
                    help="run netchan on one end of a veth pair against the Linux kernel in a "
                         "peer namespace, made for this run and removed after it (root; "
                         "--link defaults to afpacket:eth0)")
+    g.add_argument("--offload", choices=("on", "off"), default=None,
+                   help="the testbed veth's TSO/GSO/checksum offloads, for both turns "
+                        "(default on; off for dpdk: links, which cannot take them)")
     g.add_argument("--mtu", type=int_range(576, 65535), default=None,
                    help="netchan's MTU (default: 65535 on shm, the interface's elsewhere)")
     g.add_argument("--window", type=positive_size, default=None,
@@ -114,6 +117,8 @@ def check(args):
         if getattr(args, flag) and args.testbed:
             raise ValueError(f"--{flag.replace('_', '-')} and --testbed: in the testbed "
                              f"netchan runs one end only; give --link")
+    if args.offload is not None and not args.testbed:
+        raise ValueError("--offload: only with --testbed (it sets the testbed veth's offloads)")
     if (args.server_link is None) != (args.client_link is None):
         raise ValueError("give both --server-link and --client-link, or neither")
     for u in (args.link, args.server_link, args.client_link):

@@ -30,20 +30,37 @@ def fmt_rate(pps):
     return f"{pps / 1e6:7.3f} Mpps" if pps >= 1e5 else f"{pps:9,.0f} pps"
 
 
-def interval_line(mode, ev):
+def interval_cells(mode, ev):
+    """The columns of one interval line (COLUMNS names them)."""
     span = f"{ev['start']:6.2f}-{ev['end']:<6.2f} sec"
     secs = max(ev["end"] - ev["start"], 1e-9)
     if mode == "stream":
         cwnd = ev.get("cwnd") or []
-        w = fmt_bytes(sum(cwnd)) if cwnd else "     -"
         rtx = ev.get("retransmits")
-        return (f"[SUM] {span}  {fmt_bytes(ev['bytes'])}  {fmt_bits(ev['bytes'] * 8 / secs)}"
-                f"  {rtx if rtx is not None else '-':>5}   {w}")
+        return [span, fmt_bytes(ev["bytes"]), fmt_bits(ev["bytes"] * 8 / secs),
+                f"{rtx if rtx is not None else '-':>5}",
+                fmt_bytes(sum(cwnd)) if cwnd else "     -"]
     if mode in ("rr", "crr"):
-        return (f"      {span}  {ev['transactions'] / secs:10,.0f} trans/s   p50 "
-                f"{ev['p50_us']:8.1f} us   p99 {ev['p99_us']:8.1f} us")
-    return (f"      {span}  {fmt_rate(ev['frames'] / secs)} sent   ring full "
-            f"{ev['ring_full']:,}   no buffer {ev['no_buffer']:,}")
+        return [span, f"{ev['transactions'] / secs:10,.0f}/s", f"{ev['p50_us']:8.1f} us",
+                f"{ev['p99_us']:8.1f} us"]
+    return [span, fmt_rate(ev["frames"] / secs), f"{ev['ring_full']:,}", f"{ev['no_buffer']:,}"]
+
+
+COLUMNS = {
+    "stream": ["Interval", "Transfer", "Bitrate", "Retr", "Cwnd"],
+    "rr": ["Interval", "Transactions", "p50 round trip", "p99 round trip"],
+    "crr": ["Interval", "Connections", "p50 connect-close", "p99 connect-close"],
+    "pps": ["Interval", "Frames sent", "Ring full", "No buffer"],
+}
+
+
+def interval_line(mode, ev):
+    cells = interval_cells(mode, ev)
+    if mode == "stream":
+        return "[SUM] " + "  ".join(cells[:2]) + "  " + cells[2] + "  " + cells[3] + "   " + cells[4]
+    if mode in ("rr", "crr"):
+        return f"      {cells[0]}  {cells[1]}   p50 {cells[2]}   p99 {cells[3]}"
+    return f"      {cells[0]}  {cells[1]} sent   ring full {cells[2]}   no buffer {cells[3]}"
 
 
 HEADINGS = {
@@ -148,23 +165,30 @@ class Display:
             from rich.table import Table
             self.console = Console()
             self.console.print(f"[bold]{what}[/bold]")
-            self.table = Table(HEADINGS[self.mode].strip(), box=None, show_edge=False)
+            self.table = Table(*COLUMNS[self.mode], box=None, show_edge=False)
             self.t0, self.seconds = time.monotonic(), seconds
             self.live = Live(self.table, console=self.console, refresh_per_second=4,
-                             transient=False)
+                             transient=False, get_renderable=self._render)
             self.live.start()
         else:
             print(what, flush=True)
             print(HEADINGS[self.mode], flush=True)
 
+    def _render(self):
+        # the table so far, and how far the turn is (warm-up and start-up included)
+        from rich.console import Group
+        from rich.text import Text
+        ran = time.monotonic() - self.t0
+        return Group(self.table, Text(f"running: {ran:5.1f} s of {self.seconds:g} s measured",
+                                      style="dim"))
+
     def interval(self, ev):
         if self.quiet:
             return
-        line = interval_line(self.mode, ev)
         if self.live is not None:
-            self.table.add_row(line)
+            self.table.add_row(*interval_cells(self.mode, ev))
         else:
-            print(line, flush=True)
+            print(interval_line(self.mode, ev), flush=True)
 
     def end(self, result):
         if self.quiet:
