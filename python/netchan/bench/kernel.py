@@ -70,7 +70,7 @@ def sockperf_rr(place_s, place_c, addr, port, cfg, cpus):
     srv = _sockperf_server(place_s, addr, port, cpus[0], tcp=True)
     try:
         text = _sockperf_client(["sockperf", "ping-pong", "--tcp", "-i", addr, "-p", str(port),
-                                 "-m", str(cfg["size"]), "-t", str(cfg["time"])],
+                                 "-m", str(cfg["size"]), "-t", str(cfg["time"]), "--mps=max"],
                                 place_c, cpus[1], cfg["time"] + 60)
     finally:
         stop(srv)
