@@ -205,3 +205,33 @@ def test_testbed_pps_afpacket():
     doc = bench_json("pps", *SHORT, "--testbed")
     assert doc["netchan"]["frames"] > 0 and doc["kernel"]["frames"] > 0
     assert not _bench_namespaces()
+
+
+def test_a_terminal_gets_the_rich_live_table():
+    pytest.importorskip("rich")
+    import pty
+    import select
+    master, slave = pty.openpty()
+    env = dict(python_env(), COLUMNS="120", TERM="xterm")
+    proc = subprocess.Popen([sys.executable, "-m", "netchan", "bench", "rr", *SHORT,
+                             "--no-kernel"], stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            r, _, _ = select.select([master], [], [], 60)
+            if not r:
+                break
+            try:
+                data = os.read(master, 65536)
+            except OSError:         # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        proc.wait(60)
+        os.close(master)
+    text = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, proc.stderr.read()
+    assert "\x1b[" in text and "p50 round trip" in text and "transactions in" in text
