@@ -307,7 +307,8 @@ def plot(path, mode, nc, kr):
         if r is None:
             continue
         xs, ys, y2 = series(r)
-        name = "netchan" if r["stack"] == "netchan" else "kernel"
+        name = "netchan" if r["stack"] == "netchan" else (
+            "kernel" if r.get("tool") == "netchan.bench" else f"kernel ({r.get('tool')})")
         if xs:
             ax.plot(xs, ys, marker="o", color=color, label=f"{name} p50" if y2 else name)
             if y2:
