@@ -38,6 +38,7 @@ declare -A PROBE=(
   [curl]=curl
   [wrk]=wrk
   [hping3]=hping3
+  [sockperf]=sockperf
   [tcpdump]=tcpdump
   [ethtool]=ethtool
   [iputils-ping]=ping

@@ -117,27 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("bench", help="benchmarks: netchan and the kernel side by side")
-    bsub = b.add_subparsers(dest="bench", required=True)
-    s = bsub.add_parser("stream", help="bulk TCP stream between two processes, then the kernel's")
-    s.add_argument("--time", type=positive_seconds, default=10.0,
-                   help="seconds per measurement (default 10)")
-    s.add_argument("--port", default=None, help="port URI for netchan (default shm:bench-PID)")
-    s.add_argument("--server-port", default=None,
-                   help="port URI for the server end when the two ends differ "
-                        "(e.g. dpdk:net_memif0,role=server,socket=/tmp/m.sock)")
-    s.add_argument("--client-port", default=None, help="port URI for the client end")
-    s.add_argument("--mtu", type=int_range(576, 65535), default=65535,
-                   help="shm link MTU (default 65535)")
-    s.add_argument("--write-size", type=positive_size, default=1 << 20,
-                   help="bytes per send: 4096, 64K, 1M (default 1M)")
-    s.add_argument("--window", type=positive_size, default=None,
-                   help="rcvbuf/sndbuf bytes: 4096 to 1G (default by MTU)")
-    s.add_argument("--zero-copy", action=argparse.BooleanOptionalAction, default=True,
-                   help="client writes into send_view() and server reads recv_view() (default on)")
-    s.add_argument("--kernel", choices=("auto", "iperf3", "python", "none"), default="auto",
-                   help="kernel baseline: stock iperf3 -l 1M if installed (auto), Python sockets, or none")
-    s.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    s.set_defaults(func=_cmd_bench)
+    from netchan.bench import options as bench_options
+    for p_mode in bench_options.add_parsers(b).values():
+        p_mode.set_defaults(func=_cmd_bench)
 
     st = sub.add_parser("stats", help="counters of running netchan stacks (all processes)")
     st.add_argument("--pid", type=int, default=None, help="only this process")

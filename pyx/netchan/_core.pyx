@@ -42,6 +42,7 @@ include "ports/afpacket_tx.pxi"
 include "ports/afpacket.pxi"
 include "ports/dpdk.pxi"
 include "ports/open.pxi"
+include "ports/pps.pxi"
 
 include "iface/counters.pxi"
 include "iface/state.pxi"

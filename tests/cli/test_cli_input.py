@@ -97,7 +97,7 @@ def test_bench_rejects_bad_numbers_before_running(capsys, argv, words):
     (["--port", "nonsense:x"], ["unknown kind 'nonsense'", "pair, shm, afpacket, dpdk"]),
     (["--port", "bogus"], ["KIND:TARGET"]),
     (["--port", "shm:x?loss=0.1&loss=0.2"], ["'loss' given twice"]),
-    (["--server-port", "shm:a"], ["both --server-port and --client-port"]),
+    (["--server-port", "shm:a"], ["both --server-link and --client-link"]),
     (["--window", "100"], ["--window=100", "4096"]),
 ])
 def test_bench_rejects_bad_ports_in_one_line(capsys, argv, words):

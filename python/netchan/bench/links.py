@@ -1,0 +1,118 @@
+"""Where each end of a measurement runs, for netchan's turn and the
+kernel's.
+
+shm (default) or any --link URI without --testbed: two local processes,
+netchan at 198.18.0.1 (server) and 198.18.0.2 (client) on the link; the
+kernel's turn is loopback TCP (127.0.0.1).
+
+--testbed: a testbed of two namespaces joined by one veth pair, made for
+this run and removed after it (netchan.testbed). h2 is the Linux peer: the
+kernel's TCP at 198.18.0.2 serves both turns. h1 is the bare end: netchan
+on --link (default afpacket:eth0) at 198.18.1.1 for its turn, then the
+kernel's sockets at 198.18.0.1 on the same eth0 for the kernel's turn.
+pps has no TCP: a netchan port in h2 receives for netchan's turn, the
+kernel's UDP (sockperf) for the kernel's."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from netchan.bench.procs import LOCAL, Place
+
+SHM_SERVER_IP, SHM_CLIENT_IP = "198.18.0.1/15", "198.18.0.2/15"
+BENCH_PORT = 5201
+
+
+@dataclass
+class Layout:
+    """Who runs where. server_* is the end that listens (the peer in a
+    testbed), client_* the end that connects (the bare end)."""
+    link: str
+    server_uri: str
+    client_uri: str
+    server_place: Place
+    client_place: Place
+    # netchan's turn
+    server_ip: str
+    client_ip: str
+    peer_addr: str                    # where the client connects
+    server_stack: str                 # "netchan", or "kernel" for the testbed's peer
+    # the kernel's turn
+    kernel_server_addr: str
+    kernel_client_ip: str
+    kernel_label: str
+    testbed: object = None
+
+    def describe(self):
+        return self.link
+
+
+def default_shm():
+    return f"shm:bench-{os.getpid()}"
+
+
+def remove_own_shm(args):
+    """The default link's files, if a role died without closing its end
+    (both ends are gone by now: the link is this run's alone)."""
+    if args.link or args.server_link or args.testbed:
+        return
+    name = default_shm().split(":", 1)[1]
+    for suffix in ("", ".bell0", ".bell1"):
+        try:
+            os.unlink(f"/dev/shm/netchan-link-{name}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def local_layout(args) -> Layout:
+    uri = args.link or default_shm()
+    server_uri = args.server_link or uri
+    client_uri = args.client_link or uri
+    link = uri if server_uri == client_uri else f"{server_uri} <-> {client_uri}"
+    return Layout(link=link, server_uri=server_uri, client_uri=client_uri,
+                  server_place=LOCAL, client_place=LOCAL,
+                  server_ip=SHM_SERVER_IP, client_ip=SHM_CLIENT_IP,
+                  peer_addr=SHM_SERVER_IP.split("/")[0], server_stack="netchan",
+                  kernel_server_addr="127.0.0.1", kernel_client_ip="",
+                  kernel_label="kernel loopback")
+
+
+def testbed_link(args):
+    return args.link or "afpacket:eth0"
+
+
+def testbed_offload(args) -> bool:
+    """The veth's offloads (TSO, GSO, checksum): on unless asked, except for
+    DPDK's net_af_packet and net_af_xdp, which take neither partial
+    checksums nor TSO-sized frames (docs/dpdk.md). Both turns run with the
+    same setting."""
+    if args.offload is not None:
+        return args.offload == "on"
+    return not testbed_link(args).startswith("dpdk:")
+
+
+def testbed_layout(args, testbed) -> Layout:
+    from netchan.testbed import kernel_ip, netchan_ip
+    uri = testbed_link(args)
+    offload = "on" if testbed_offload(args) else "off"
+    h1, h2 = Place(testbed, "h1"), Place(testbed, "h2")
+    peer_uri = "afpacket:eth0"          # pps only: the receiving port in h2
+    return Layout(link=f"testbed veth (offloads {offload}), {uri}", server_uri=peer_uri, client_uri=uri,
+                  server_place=h2, client_place=h1,
+                  server_ip=f"{kernel_ip(2)}/15", client_ip=f"{netchan_ip(1)}/15",
+                  peer_addr=kernel_ip(2), server_stack="kernel",
+                  kernel_server_addr=kernel_ip(2), kernel_client_ip=f"{kernel_ip(1)}/15",
+                  kernel_label="kernel over the testbed veth", testbed=testbed)
+
+
+def make_testbed(offload=True):
+    """A fresh two-host testbed named after this process (removed by the
+    caller with .down())."""
+    from netchan.testbed import Testbed
+    tb = Testbed(f"bench{os.getpid()}")
+    try:
+        tb.up(hosts=2, offload=offload)
+    except BaseException:
+        tb.down()
+        raise
+    return tb
