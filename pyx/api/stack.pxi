@@ -79,6 +79,8 @@ cdef class Stack:
       delayed_ack=0.04        seconds, 0 = off (at most 0.5)
       timestamps=True sack=True window_scaling=True   TCP options offered
       cc='cubic'              or 'newreno': the default for new connections
+      recovery='rack'         loss detection with SACK: 'rack' (RFC 8985 RACK-TLP) or
+                              'rfc6675' (DupThresh only, no tail-loss probes)
       nodelay=False           True turns Nagle off for new connections
       keepalive=None          (idle, interval, count) in seconds, None = off
       syncookies=True         answer with SYN cookies when a SYN queue is full
@@ -153,6 +155,7 @@ cdef class Stack:
         st.cfg.window_scaling = cfg.window_scaling
         st.cfg.ttl = cfg.ttl
         st.cfg.cc = <uint8_t>cfg.cc_id
+        st.cfg.recovery = <uint8_t>cfg.recovery_id
         st.cfg.nodelay = cfg.nodelay
         st.cfg.syncookies = cfg.syncookies
         st.cfg.challenge_ack_limit = cfg.challenge_ack_limit

@@ -169,7 +169,7 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     cdef uint8_t s = t.state
     cdef uint32_t seg_len = th.payload_len + (1 if th.flags & TCP_SYN else 0) + \
         (1 if th.flags & TCP_FIN else 0)
-    cdef uint32_t newly_sacked
+    cdef uint32_t newly_sacked, old_una
     cdef bint was_zero, window_changed
     st.ctr[C_TCP_SEGS_IN] += 1
     if s == CLOSED or s == LISTEN:
@@ -280,7 +280,9 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             return False
         newly_sacked = sack_update(st, t, th)
         window_changed = (<uint32_t>th.window << t.snd_wscale) != t.snd_wnd
+        old_una = t.snd_una
         if seq_gt(th.ack, t.snd_una):
+            rack_check_reordering(st, t, th.ack)
             tcp_ack_new_data(st, t, th)
         elif th.ack == t.snd_una and t.snd_max != t.snd_una and t.snd_wnd != 0 and (
                 newly_sacked or (th.payload_len == 0 and not (th.flags & TCP_FIN) and
@@ -288,6 +290,9 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             # (with the window shut, what is outstanding is a zero-window
             # probe and its ACKs are answers to it, not signs of loss)
             tcp_dup_ack(st, t, newly_sacked)
+        if rack_on(t):
+            rack_detect(st, t)
+            rack_after_ack(st, t, th, old_una)
         # window update (RFC 9293 3.10.7.4 fifth step)
         if seq_lt(t.snd_wl1, th.seq) or (t.snd_wl1 == th.seq and seq_leq(t.snd_wl2, th.ack)):
             was_zero = t.snd_wnd == 0

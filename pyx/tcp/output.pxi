@@ -76,6 +76,7 @@ cdef inline uint64_t tcp_backed_off_rto(const StackState *st, const Tcb *t) noex
 
 cdef inline void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil:
     t.t_rexmt = st.now + tcp_backed_off_rto(st, t)
+    t.rexmt_kind = TK_RTO
 
 
 cdef void tcp_syn_options(const StackState *st, TcpOptions *o, uint16_t mss, uint8_t wscale,
@@ -263,8 +264,8 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
         t.snd_max = t.snd_nxt
     if fin:
         t.flags |= TF_FIN_SENT
-    if t.t_rexmt == 0:
-        tcp_arm_rexmt(st, t)
+    if t.t_rexmt == 0 or t.rexmt_kind == TK_PTO:
+        tcp_arm_loss_timer(st, t)   # a new tail moves the probe (tcp/rack.pxi)
     t.t_persist = 0
     return True
 
@@ -411,6 +412,7 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
     if not tcp_emit(st, t, seq, flags, off, n):
         return 0
     st.ctr[C_TCP_RETRANSMITS] += 1
+    rack_note_retransmit(t)
     span = n + (1 if flags & TCP_FIN else 0)
     return span
 

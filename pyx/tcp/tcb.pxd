@@ -40,6 +40,20 @@ cdef enum:
     TF_REXMT_FIRST = 0x40000    # resend the first unacknowledged segment (fast retransmit, partial ACK)
     TF_RST_REPLY = 0x80000      # answer an unacceptable ACK with <SEQ=rst_seq><CTL=RST>
 
+cdef enum:  # Tcb.rexmt_kind
+    TK_RTO = 0                  # retransmission timeout (RFC 6298)
+    TK_PTO = 1                  # tail-loss probe timeout (RFC 8985 7)
+    TK_REO = 2                  # RACK reordering window (RFC 8985 6.2)
+
+cdef enum:  # Tcb.rack_flags
+    RK_ON = 0x01                # RACK-TLP in use (Stack(recovery="rack"), needs SACK)
+    RK_REORDERING = 0x02        # reordering seen: the reordering window applies
+    RK_TLP = 0x04               # a tail-loss probe is outstanding (tlp_end)
+    RK_TLP_RXT = 0x08           # ... and it was a retransmission
+    RK_TLP_DSACK = 0x10         # ... and a D-SACK reported it as a duplicate
+    RK_RXT = 0x20               # a hole was retransmitted (rack_rxt_hi)
+    RK_DSACK_ROUND = 0x40       # reo_mult already grew in this recovery episode
+
 cdef enum:
     REC_NONE = 0
     REC_NEWRENO = 1
@@ -106,6 +120,17 @@ cdef struct Tcb:
     uint32_t sack_l[SACK_MAX]   # sender scoreboard: SACKed [l, r), sorted, disjoint
     uint32_t sack_r[SACK_MAX]
     uint32_t rst_seq            # SEQ of the owed RST reply (TF_RST_REPLY)
+    # RACK-TLP (RFC 8985, tcp/rack.pxi): sequence frontiers instead of
+    # per-segment send times (the send window keeps bytes, not segments)
+    uint32_t rack_lost          # unSACKed bytes below are deemed lost
+    uint32_t rack_fack          # delivered data up to here waits out the reordering window
+    uint32_t rack_rxt_hi        # SND.MAX when a hole was last retransmitted (RK_RXT)
+    uint32_t tlp_end            # SND.MAX when the tail-loss probe went (RK_TLP)
+    uint32_t min_rtt_us         # lowest RTT sample in µs, 0xFFFFFFFF before one
+    uint8_t rack_flags          # RK_*
+    uint8_t reo_mult            # reordering window in min_RTT/4 steps (RFC 8985 6.2)
+    uint8_t reo_persist         # recoveries left before reo_mult returns to 1
+    uint8_t _pad_rack
     double cubic_wmax
     double cubic_k
     double cubic_origin
@@ -120,7 +145,7 @@ cdef struct Tcb:
     uint8_t dsack_pending
     uint8_t quickack            # segments still to ACK at once (start of a connection)
     uint8_t keep_cnt            # keepalive: probes before giving up (0 = keepalive off)
-    uint8_t _pad2
+    uint8_t rexmt_kind          # what t_rexmt times: TK_RTO / TK_PTO / TK_REO (tcp/rack.pxi)
     uint32_t t_slot             # timing wheel (below; here to fill an 8-byte hole)
     uint64_t keep_idle          # ns idle before the first probe
     uint64_t keep_intvl         # ns between probes

@@ -278,3 +278,4 @@ cdef inline void tcp_init_cc(StackState *st, Tcb *t) noexcept nogil:
     t.high_rxt = t.iss
     t.quickack = QUICKACK_SEGMENTS
     t.last_rcv = st.now
+    rack_init(st, t)

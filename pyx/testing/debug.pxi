@@ -162,6 +162,9 @@ cdef dict debug_tcb_fields(const Tcb *t):
         "snd_head": t.snd.head, "snd_tail": t.snd.tail,
         "rcv_head": t.rcv.head, "rcv_tail": t.rcv.tail,
         "chan_leased": t.chan != 0,
+        "rack_lost": t.rack_lost, "rack_fack": t.rack_fack, "rack_flags": t.rack_flags,
+        "rexmt_kind": ("rto", "pto", "reo")[t.rexmt_kind], "reo_mult": t.reo_mult,
+        "min_rtt_us": t.min_rtt_us, "tlp_end": t.tlp_end,
     }
 
 
