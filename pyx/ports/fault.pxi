@@ -130,8 +130,20 @@ cdef void fault_release_due(FaultPortState *fp, FaultDir *d, uint32_t *out, uint
         idx = fault_q_pop_due(fp, d, now)
         if idx == NC_BUF_NONE:
             break
+        # reordering behind a delay line: a frame leaving the line may be
+        # held back until the next one has passed (fault_process reorders
+        # only frames that are not delayed)
+        if d.held == NC_BUF_NONE and fault_roll(d, d.reorder):
+            d.held = idx
+            d.held_until = now + d.hold_ns
+            fp.port.stats.fault_reordered += 1
+            continue
         out[nout[0]] = idx
         nout[0] += 1
+        if d.held != NC_BUF_NONE and nout[0] < cap:
+            out[nout[0]] = d.held
+            nout[0] += 1
+            d.held = NC_BUF_NONE
     if d.held != NC_BUF_NONE and d.held_until <= now and nout[0] < cap:
         out[nout[0]] = d.held
         nout[0] += 1

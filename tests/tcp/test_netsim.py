@@ -208,8 +208,10 @@ def measure_noise(groups=3):
     if WRITE and os.path.exists(TABLE):
         text = open(TABLE).read()
         at = text.find("\n## Noise")
+        short = text.find("\n## Short flows")          # tests/tcp/test_netsim_short.py's table
         with open(TABLE, "w") as f:
-            f.write((text[:at] if at >= 0 else text.rstrip("\n") + "\n") + "\n".join(lines) + "\n")
+            f.write((text[:at] if at >= 0 else text.rstrip("\n") + "\n") + "\n".join(lines) + "\n"
+                    + (text[short:] if short >= 0 else ""))
 
 
 if __name__ == "__main__":
