@@ -36,6 +36,8 @@ cdef void tcp_enter_recovery(StackState *st, Tcb *t) noexcept nogil:
     if t.flags & TF_SACK_OK:
         t.in_recovery = REC_SACK
         t.cwnd = t.ssthresh
+        if prr_on(t):
+            prr_start(st, t)            # PRR sets cwnd per ACK from here (tcp/prr.pxi)
     else:
         t.in_recovery = REC_NEWRENO
         t.cwnd = t.ssthresh + DUPTHRESH * t.mss

@@ -169,7 +169,8 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     cdef uint8_t s = t.state
     cdef uint32_t seg_len = th.payload_len + (1 if th.flags & TCP_SYN else 0) + \
         (1 if th.flags & TCP_FIN else 0)
-    cdef uint32_t newly_sacked, old_una
+    cdef uint32_t newly_sacked, old_una, sacked_before
+    cdef int64_t delivered
     cdef bint was_zero, window_changed
     st.ctr[C_TCP_SEGS_IN] += 1
     if s == CLOSED or s == LISTEN:
@@ -278,6 +279,7 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             st.ctr[C_TCP_BAD_ACK] += 1
             tcp_challenge_ack(st, t)
             return False
+        sacked_before = rack_sacked_bytes(t)
         newly_sacked = sack_update(st, t, th)
         window_changed = (<uint32_t>th.window << t.snd_wscale) != t.snd_wnd
         old_una = t.snd_una
@@ -293,6 +295,10 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         if rack_on(t):
             rack_detect(st, t)
             rack_after_ack(st, t, th, old_una)
+            if prr_on(t):
+                # RFC 6937 DeliveredData: SND.UNA's advance plus the change in SACKed bytes
+                delivered = <int64_t>(t.snd_una - old_una) + rack_sacked_bytes(t) - sacked_before
+                prr_on_ack(st, t, <uint32_t>delivered if delivered > 0 else 0)
         # window update (RFC 9293 3.10.7.4 fifth step)
         if seq_lt(t.snd_wl1, th.seq) or (t.snd_wl1 == th.seq and seq_leq(t.snd_wl2, th.ack)):
             was_zero = t.snd_wnd == 0

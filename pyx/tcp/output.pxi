@@ -298,7 +298,7 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
 cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
     """RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg."""
     cdef uint32_t pipe = sack_pipe(t)
-    cdef uint32_t seq, length, span
+    cdef uint32_t seq, length, span, nxt
     cdef bint sent = False
     while t.cwnd >= pipe + t.mss:
         if sack_next_hole(t, &seq, &length):
@@ -311,7 +311,9 @@ cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
             pipe += span
             sent = True
             continue
+        nxt = t.snd_nxt
         if tcp_send_new(st, t, t.cwnd - pipe):
+            prr_sent(t, t.snd_nxt - nxt)
             pipe = sack_pipe(t)
             sent = True
             continue
@@ -323,6 +325,14 @@ cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
             pipe += span
             sent = True
             continue
+        if rescue_range(t, &seq, &length):
+            t.rack_flags |= RK_RESCUED
+            span = tcp_retransmit_range(st, t, seq, length)
+            if span:
+                st.ctr[C_TCP_RESCUE_RETRANSMITS] += 1
+                pipe += span
+                sent = True
+                continue
         break
     return sent
 
@@ -413,6 +423,7 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
         return 0
     st.ctr[C_TCP_RETRANSMITS] += 1
     rack_note_retransmit(t)
+    prr_sent(t, n)
     span = n + (1 if flags & TCP_FIN else 0)
     return span
 

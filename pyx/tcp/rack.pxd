@@ -3,6 +3,7 @@ cdef enum:
     RECOVERY_RACK = 1
 
 cdef bint rack_on(const Tcb *t) noexcept nogil
+cdef uint32_t rack_sacked_bytes(const Tcb *t) noexcept nogil
 cdef void rack_init(StackState *st, Tcb *t) noexcept nogil
 cdef void rack_rtt_sample(Tcb *t, uint64_t r) noexcept nogil
 cdef void rack_note_dsack(StackState *st, Tcb *t, uint32_t left, uint32_t right) noexcept nogil

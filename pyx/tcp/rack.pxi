@@ -36,6 +36,7 @@ RECOVERY_NAMES = ("rfc6675", "rack")       # indexed by RECOVERY_RFC6675, RECOVE
 cdef uint64_t WCDELACK_NS = 200000000ULL    # RFC 8985 7.2: worst-case delayed ACK
 cdef uint32_t NO_RTT = 0xFFFFFFFF
 cdef uint8_t REO_PERSIST = 16               # RFC 8985 6.2
+cdef uint64_t REO_UNKNOWN = 0xFFFFFFFFFFFFFFFFULL
 
 
 cdef inline bint rack_on(const Tcb *t) noexcept nogil:
@@ -106,8 +107,8 @@ cdef uint64_t rack_reo_wnd(const Tcb *t) noexcept nogil:
     if not (t.rack_flags & RK_REORDERING) and (
             t.in_recovery or rack_sacked_bytes(t) > (DUPTHRESH - 1) * <uint32_t>t.mss):
         return 0
-    if t.min_rtt_us == NO_RTT:
-        return t.srtt // 4 if t.srtt else 0
+    if t.min_rtt_us == NO_RTT or t.srtt == 0:
+        return REO_UNKNOWN          # no RTT yet: only the DupThresh case marks
     w = <uint64_t>t.min_rtt_us * 1000 // 4 * t.reo_mult
     if t.srtt and w > t.srtt:
         w = t.srtt
@@ -160,7 +161,7 @@ cdef void rack_detect_at(StackState *st, Tcb *t, bint window_passed) noexcept no
     if t.rack_fack == t.rack_lost and seq_gt(hi, t.rack_lost):
         # a hole just appeared below delivered data: wait out the window
         t.rack_fack = hi
-        if reo and t.srtt:
+        if reo and reo != REO_UNKNOWN:
             t.t_rexmt = st.now + reo
             t.rexmt_kind = TK_REO
             timer_rearm(st, t)

@@ -53,6 +53,7 @@ cdef enum:  # Tcb.rack_flags
     RK_TLP_DSACK = 0x10         # ... and a D-SACK reported it as a duplicate
     RK_RXT = 0x20               # a hole was retransmitted (rack_rxt_hi)
     RK_DSACK_ROUND = 0x40       # reo_mult already grew in this recovery episode
+    RK_RESCUED = 0x80           # this recovery's rescue retransmission went (RFC 6675 NextSeg 4)
 
 cdef enum:
     REC_NONE = 0
@@ -127,6 +128,10 @@ cdef struct Tcb:
     uint32_t rack_rxt_hi        # SND.MAX when a hole was last retransmitted (RK_RXT)
     uint32_t tlp_end            # SND.MAX when the tail-loss probe went (RK_TLP)
     uint32_t min_rtt_us         # lowest RTT sample in µs, 0xFFFFFFFF before one
+    # PRR (RFC 6937, tcp/prr.pxi), during SACK recovery with recovery="rack"
+    uint32_t prr_delivered      # bytes the peer received since recovery began
+    uint32_t prr_out            # bytes sent since recovery began
+    uint32_t prr_recover_fs     # FlightSize when recovery began
     uint8_t rack_flags          # RK_*
     uint8_t reo_mult            # reordering window in min_RTT/4 steps (RFC 8985 6.2)
     uint8_t reo_persist         # recoveries left before reo_mult returns to 1
