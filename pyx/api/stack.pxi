@@ -81,6 +81,7 @@ cdef class Stack:
       cc='cubic'              or 'newreno': the default for new connections
       recovery='rack'         loss detection with SACK: 'rack' (RFC 8985 RACK-TLP) or
                               'rfc6675' (DupThresh only, no tail-loss probes)
+      ecn=False               True offers and accepts ECN (RFC 3168) on handshakes
       nodelay=False           True turns Nagle off for new connections
       keepalive=None          (idle, interval, count) in seconds, None = off
       syncookies=True         answer with SYN cookies when a SYN queue is full
@@ -156,6 +157,7 @@ cdef class Stack:
         st.cfg.ttl = cfg.ttl
         st.cfg.cc = <uint8_t>cfg.cc_id
         st.cfg.recovery = <uint8_t>cfg.recovery_id
+        st.cfg.ecn = cfg.ecn
         st.cfg.nodelay = cfg.nodelay
         st.cfg.syncookies = cfg.syncookies
         st.cfg.challenge_ack_limit = cfg.challenge_ack_limit

@@ -112,6 +112,7 @@ cdef void tcp_input_syn_sent(StackState *st, Tcb *t, const TcpHdr *th) noexcept 
     t.fin_off = <uint64_t>-1
     tcp_negotiate(st, t, &th.opts)
     tcp_init_cc(st, t)
+    ecn_syn_ack_received(st, t, th)
     if ack:
         tcp_established(st, t, th, True)
         t.flags |= TF_ACK_NOW
@@ -240,6 +241,7 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         if seq_geq(th.opts.ts_val, t.ts_recent):
             t.ts_recent = th.opts.ts_val
             t.ts_recent_at = st.now
+    ecn_input(st, t, th)
     # second: RST (RFC 5961 3.2: only an exact hit resets)
     if th.flags & TCP_RST:
         if th.seq != t.rcv_nxt:
@@ -292,6 +294,7 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             # (with the window shut, what is outstanding is a zero-window
             # probe and its ACKs are answers to it, not signs of loss)
             tcp_dup_ack(st, t, newly_sacked)
+        ecn_ack(st, t, th)
         if rack_on(t):
             rack_detect(st, t)
             rack_after_ack(st, t, th, old_una)

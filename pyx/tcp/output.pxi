@@ -139,6 +139,7 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
     if dlen:
         memcpy(th + hl, window_at(&t.snd, data_off), dlen)
     ipv4_write(iph, t.laddr, t.raddr, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), hl + dlen, True)
+    ecn_output(st, t, iph, th, seq, flags, dlen)    # ECN marks (tcp/ecn.pxi)
     tcp_fill_checksum(th, hl + dlen, iph)
     nb.len = ETH_HLEN + IPV4_HLEN + hl + dlen
     if flags & TCP_ACK:

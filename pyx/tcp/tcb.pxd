@@ -39,6 +39,10 @@ cdef enum:
     # owed by input, sent by tcp_send_owed right after the segment's ACK step
     TF_REXMT_FIRST = 0x40000    # resend the first unacknowledged segment (fast retransmit, partial ACK)
     TF_RST_REPLY = 0x80000      # answer an unacceptable ACK with <SEQ=rst_seq><CTL=RST>
+    # ECN (RFC 3168, tcp/ecn.pxi)
+    TF_ECN_OK = 0x100000        # negotiated on the handshake
+    TF_ECE_PENDING = 0x200000   # CE arrived: every ACK carries ECE until a CWR comes
+    TF_CWR_PENDING = 0x400000   # we reduced for an ECE: the next new data carries CWR
 
 cdef enum:  # Tcb.rexmt_kind
     TK_RTO = 0                  # retransmission timeout (RFC 6298)
@@ -132,6 +136,7 @@ cdef struct Tcb:
     uint32_t prr_delivered      # bytes the peer received since recovery began
     uint32_t prr_out            # bytes sent since recovery began
     uint32_t prr_recover_fs     # FlightSize when recovery began
+    uint32_t ecn_recover        # no new ECN reduction until SND.UNA reaches it (RFC 3168 6.1.2)
     uint8_t rack_flags          # RK_*
     uint8_t reo_mult            # reordering window in min_RTT/4 steps (RFC 8985 6.2)
     uint8_t reo_persist         # recoveries left before reo_mult returns to 1

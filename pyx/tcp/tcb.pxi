@@ -279,3 +279,4 @@ cdef inline void tcp_init_cc(StackState *st, Tcb *t) noexcept nogil:
     t.quickack = QUICKACK_SEGMENTS
     t.last_rcv = st.now
     rack_init(st, t)
+    ecn_init(t)
