@@ -48,7 +48,7 @@ EXAMPLE_IP = "198.18.0.1/15"
 DEFAULTS = dict(
     max_conns=4096, max_time_wait=65536, rcvbuf=None, sndbuf=None, window_memory=None, msl=30.0, rto_min=1.0, rto_max=60.0,
     rto_initial=1.0, max_retries=15, syn_retries=6, delayed_ack=0.04, timestamps=True,
-    sack=True, window_scaling=True, cc="cubic", recovery="rack", ecn=False, nodelay=False, keepalive=None,
+    sack=True, window_scaling=True, cc="cubic", recovery="rack", ecn=False, hystart=True, nodelay=False, keepalive=None,
     syncookies=True, challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
     frag_max_bytes=1 << 20, busy_poll=50e-6, background=False, export_stats=True,
     seed=None, ttl=64,
@@ -82,6 +82,7 @@ class StackConfig:
     recovery: str               # one of RECOVERY_NAMES
     recovery_id: int            # its index in RECOVERY_NAMES
     ecn: bool                   # offer and accept ECN (RFC 3168)
+    hystart: bool               # HyStart++ (RFC 9406) with CUBIC
     nodelay: bool
     keepalive: tuple | None     # (idle_ns, interval_ns, count) or None
     syncookies: bool
@@ -332,6 +333,7 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
         recovery=check_recovery(o["recovery"]),
         recovery_id=RECOVERY_NAMES.index(o["recovery"]),
         ecn=check_bool(o["ecn"], "ecn"),
+        hystart=check_bool(o["hystart"], "hystart"),
         nodelay=check_bool(o["nodelay"], "nodelay"),
         keepalive=check_keepalive(o["keepalive"]),
         syncookies=check_bool(o["syncookies"], "syncookies"),

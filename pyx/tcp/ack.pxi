@@ -16,6 +16,7 @@ cdef void tcp_rtt_sample(StackState *st, Tcb *t, uint64_t r) noexcept nogil:
         if t.srtt == 0:
             t.srtt = 1
     rack_rtt_sample(t, r)
+    hystart_rtt_sample(t, r)
     k = 4 * t.rttvar
     if k < st.tick_ns:
         k = st.tick_ns

@@ -64,6 +64,24 @@ cdef enum:
     REC_NEWRENO = 1
     REC_SACK = 2
 
+cdef struct CubicEpoch:          # RFC 9438 4.2, set when a congestion-avoidance epoch starts
+    double k
+    double origin
+    double west
+
+cdef struct HystartRounds:       # RFC 9406, only in the first slow start (tcp/hystart.pxi)
+    uint32_t window_end         # the round ends when this is acknowledged
+    uint32_t last_min_us        # lowest RTT of the last round (0xFFFFFFFF: none)
+    uint32_t cur_min_us         # ... of this round so far
+    uint32_t baseline_us        # this round's lowest when CSS began
+    uint8_t samples             # RTT samples this round
+    uint8_t css_rounds          # rounds spent in conservative slow start (0: not in CSS)
+    uint8_t done                # left for congestion avoidance (or never started)
+
+cdef union CcScratch:            # the two are never needed at once
+    CubicEpoch cubic
+    HystartRounds hs
+
 cdef struct Tcb:
     uint32_t id
     uint32_t gen                # bumped on free: stale handles see a mismatch
@@ -142,9 +160,7 @@ cdef struct Tcb:
     uint8_t reo_persist         # recoveries left before reo_mult returns to 1
     uint8_t _pad_rack
     double cubic_wmax
-    double cubic_k
-    double cubic_origin
-    double cubic_west
+    CcScratch ccx               # CUBIC's epoch, or HyStart++ before the first one
     uint64_t cubic_epoch
     # receiver side of SACK: the block of the latest out-of-order arrival
     # (reported first, RFC 2018 4) and a pending D-SACK (RFC 2883)

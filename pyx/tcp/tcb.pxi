@@ -273,10 +273,11 @@ cdef inline void tcp_init_cc(StackState *st, Tcb *t) noexcept nogil:
     if iw > 10 * t.mss:
         iw = 10 * t.mss
     t.cwnd = iw
-    t.ssthresh = 0x7fffffff
+    t.ssthresh = INITIAL_SSTHRESH
     t.recover = t.iss
     t.high_rxt = t.iss
     t.quickack = QUICKACK_SEGMENTS
     t.last_rcv = st.now
     rack_init(st, t)
     ecn_init(t)
+    hystart_init(st, t)
