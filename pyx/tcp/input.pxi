@@ -282,11 +282,11 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             tcp_challenge_ack(st, t)
             return False
         sacked_before = rack_sacked_bytes(t)
+        rack_check_reordering(st, t, th.ack)    # (against the scoreboard before this ACK)
         newly_sacked = sack_update(st, t, th)
         window_changed = (<uint32_t>th.window << t.snd_wscale) != t.snd_wnd
         old_una = t.snd_una
         if seq_gt(th.ack, t.snd_una):
-            rack_check_reordering(st, t, th.ack)
             tcp_ack_new_data(st, t, th)
         elif th.ack == t.snd_una and t.snd_max != t.snd_una and t.snd_wnd != 0 and (
                 newly_sacked or (th.payload_len == 0 and not (th.flags & TCP_FIN) and

@@ -17,7 +17,7 @@
 #     SND.UNA, so NextSeg resends the holes again (RFC 8985 6.2 step 2 for
 #     retransmitted segments).
 # The reordering window (RFC 8985 6.2) is 0 until reordering is seen (a
-# D-SACK, or a hole filled by the original), when in recovery or with more
+# hole filled by the original, outside recovery), when in recovery or with more
 # than DupThresh - 1 segments SACKed; else min_RTT / 4 * reo_mult, at most
 # SRTT. Each recovery episode with a D-SACK raises reo_mult by one; after
 # 16 recoveries without one it is 1 again.
@@ -47,6 +47,7 @@ cdef void rack_init(StackState *st, Tcb *t) noexcept nogil:
     t.rack_flags = RK_ON if st.cfg.recovery == RECOVERY_RACK else 0
     t.rack_lost = t.snd_una
     t.rack_fack = t.snd_una
+    t.rack_rxt_hi = t.snd_una
     t.min_rtt_us = NO_RTT
     t.reo_mult = 1
     t.reo_persist = 0
@@ -68,12 +69,11 @@ cdef inline void rack_set_reordering(StackState *st, Tcb *t) noexcept nogil:
 
 cdef void rack_note_dsack(StackState *st, Tcb *t, uint32_t left, uint32_t right) noexcept nogil:
     """A D-SACK block (RFC 2883) arrived: something we retransmitted had
-    arrived already. It is reordering (or a spurious timeout): widen the
+    arrived already (reordering, or a spurious timeout): widen the
     reordering window once per recovery episode (RFC 8985 6.2 step 4)."""
     st.ctr[C_TCP_DSACK_RCVD] += 1
     if not rack_on(t):
         return
-    rack_set_reordering(st, t)
     if not (t.rack_flags & RK_DSACK_ROUND):
         t.rack_flags |= RK_DSACK_ROUND
         if t.reo_mult < 255:
@@ -87,9 +87,12 @@ cdef void rack_check_reordering(StackState *st, Tcb *t, uint32_t ack) noexcept n
     """Called before a cumulative ACK is applied: a hole that was never
     retransmitted and is now acknowledged arrived late, not lost."""
     cdef uint32_t start
-    if not rack_on(t) or t.sack_n == 0 or not seq_gt(ack, t.snd_una):
-        return
+    if (not rack_on(t) or t.sack_n == 0 or not seq_gt(ack, t.snd_una) or t.in_recovery or
+            seq_lt(t.snd_una, t.recover)):
+        return      # (in recovery, or resending after an RTO, a hole may have been resent)
     start = seq_max(t.snd_una, t.high_rxt)
+    if seq_lt(start, t.rack_rxt_hi):
+        return      # sent before the last retransmission: it may have been resent
     if seq_lt(start, t.sack_l[0]) and seq_gt(ack, start):
         rack_set_reordering(st, t)
 
@@ -173,6 +176,15 @@ cdef void rack_detect_at(StackState *st, Tcb *t, bint window_passed) noexcept no
         t.rack_fack = t.rack_lost
         if t.rexmt_kind == TK_REO:
             t.t_rexmt = 0
+        if seq_gt(hi, t.rack_lost):
+            t.rack_fack = hi        # delivered since the window began: its own window
+    # a pending window always has its timer (a probe or the RTO may have
+    # taken t_rexmt meanwhile)
+    if seq_gt(t.rack_fack, t.rack_lost) and reo and reo != REO_UNKNOWN and not (
+            t.rexmt_kind == TK_REO and t.t_rexmt):
+        t.t_rexmt = st.now + reo
+        t.rexmt_kind = TK_REO
+        timer_rearm(st, t)
     # a retransmission is lost once data sent after it is delivered
     if t.rack_flags & RK_RXT and t.in_recovery and seq_gt(hi, t.rack_rxt_hi) and \
             seq_gt(t.high_rxt, t.snd_una):
@@ -280,8 +292,8 @@ cdef void tlp_fired(StackState *st, Tcb *t) noexcept nogil:
 
 cdef void rack_reo_fired(StackState *st, Tcb *t) noexcept nogil:
     """The reordering window passed: mark, and start recovery at once."""
-    rack_detect_at(st, t, True)
     t.t_rexmt = 0
+    rack_detect_at(st, t, True)         # (may start the next window's timer)
     if rack_may_enter_recovery(t):
         tcp_enter_recovery(st, t)
         t.rack_flags &= ~(RK_DSACK_ROUND | RK_TLP | RK_TLP_RXT | RK_TLP_DSACK)
