@@ -25,5 +25,5 @@ COUNTER_NAMES = (
     "tcp_tlp_probes", "tcp_tlp_recoveries", "tcp_rack_losses", "tcp_rack_lost_retransmits",
     "tcp_reordering_seen", "tcp_dsack_rcvd", "tcp_prr_recoveries", "tcp_rescue_retransmits",
     "tcp_ecn_negotiated", "tcp_ecn_ce_seen", "tcp_ecn_reductions",
-    "tcp_hystart_css", "tcp_hystart_css_spurious", "tcp_hystart_exits",
+    "tcp_hystart_css", "tcp_hystart_css_spurious", "tcp_hystart_exits", "tcp_syn_data_queued",
 )

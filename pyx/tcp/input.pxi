@@ -73,6 +73,8 @@ cdef void tcp_established(StackState *st, Tcb *t, const TcpHdr *th, bint rtt_sam
     t.snd_wl2 = th.ack
     t.t_rexmt = 0
     tcp_set_state(st, t, ESTABLISHED)
+    if t.flags & TF_PASSIVE:
+        tcp_syn_data_deliver(st, t)
     t.retries = 0
     t.backoff = 0
     t.last_rcv = st.now
