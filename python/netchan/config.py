@@ -30,11 +30,11 @@ from netchan._core import CC_NAMES, RECOVERY_NAMES
 
 MAX_CONNS = 1 << 20
 # What one connection slot costs, in address space reserved when the stack
-# starts (its control block, 672 B, flow-table slots and queues): pages are
+# starts (its control block, 680 B, flow-table slots and queues): pages are
 # touched only as connections use them (measured: max_conns=2**20 made RSS
 # grow by 25 bytes a slot at start; an idle connection costs ~0.85 KiB of
 # resident memory besides its window pages, tests/api/idle_memory.py).
-BYTES_PER_CONN_SLOT = 700
+BYTES_PER_CONN_SLOT = 708
 MIN_MTU, MAX_MTU = 576, 65535
 MAX_TIME_WAIT = 1 << 22                 # 56 B + index each: 300 MiB at most
 MIN_BUF, MAX_BUF = 4096, 1 << 30

@@ -90,4 +90,5 @@ cdef enum:  # counters (Ctr)
     C_TCP_HYSTART_CSS_SPURIOUS
     C_TCP_HYSTART_EXITS
     C_TCP_SYN_DATA_QUEUED
+    C_TCP_PMTU_RAISED
     C_COUNT

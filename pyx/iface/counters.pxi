@@ -26,4 +26,5 @@ COUNTER_NAMES = (
     "tcp_reordering_seen", "tcp_dsack_rcvd", "tcp_prr_recoveries", "tcp_rescue_retransmits",
     "tcp_ecn_negotiated", "tcp_ecn_ce_seen", "tcp_ecn_reductions",
     "tcp_hystart_css", "tcp_hystart_css_spurious", "tcp_hystart_exits", "tcp_syn_data_queued",
+    "tcp_pmtu_raised",
 )

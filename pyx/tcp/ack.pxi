@@ -82,6 +82,8 @@ cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
     t.retries = 0
     t.backoff = 0
     t.lt_allow = 0
+    if t.pmtu_raise_s:
+        tcp_pmtu_maybe_raise(st, t)         # RFC 1191 6.3 (tcp/icmp.pxi)
     if t.in_recovery:
         if seq_geq(th.ack, t.recover):
             t.in_recovery = REC_NONE

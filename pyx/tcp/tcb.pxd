@@ -155,6 +155,8 @@ cdef struct Tcb:
     uint32_t prr_out            # bytes sent since recovery began
     uint32_t prr_recover_fs     # FlightSize when recovery began
     uint32_t ecn_recover        # no new ECN reduction until SND.UNA reaches it (RFC 3168 6.1.2)
+    uint32_t pmtu_raise_s       # after an ICMP lowered the MSS: second to try mss_full again, 0 = none
+    uint16_t mss_full           # the MSS the handshake gave (before any PMTU reduction)
     uint8_t rack_flags          # RK_*
     uint8_t reo_mult            # reordering window in min_RTT/4 steps (RFC 8985 6.2)
     uint8_t reo_persist         # recoveries left before reo_mult returns to 1

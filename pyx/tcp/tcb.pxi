@@ -265,6 +265,7 @@ cdef void tcp_negotiate(StackState *st, Tcb *t, const TcpOptions *o) noexcept no
     if mss < 64:
         mss = 64
     t.mss = <uint16_t>mss
+    t.mss_full = t.mss
 
 
 cdef inline void tcp_init_cc(StackState *st, Tcb *t) noexcept nogil:

@@ -91,6 +91,7 @@ cdef Tcb *debug_build_tcb(StackState *st, uint8_t s, uint32_t raddr, int local_p
         t.flags |= TF_SACK_OK
     mss = min(int(peer_mss), st.mtu - IPV4_HLEN - TCP_HLEN) - (12 if ts_recent is not None else 0)
     t.mss = <uint16_t>mss
+    t.mss_full = t.mss
     t.snd_una = iss + 1
     t.snd_nxt = iss + 1
     t.snd_max = iss + 1
