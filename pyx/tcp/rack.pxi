@@ -236,8 +236,8 @@ cdef void rack_after_ack(StackState *st, Tcb *t, const TcpHdr *th, uint32_t old_
             st.ctr[C_TCP_TLP_RECOVERIES] += 1
         elif th.ack == old_una:
             t.rack_flags &= ~(RK_TLP | RK_TLP_RXT | RK_TLP_DSACK)   # both copies arrived
-    if t.snd_una != t.snd_max and (t.rexmt_kind != TK_REO or t.t_rexmt == 0):
-        tcp_arm_loss_timer(st, t)
+    if t.snd_una != t.snd_max and t.t_rexmt == 0:
+        tcp_arm_loss_timer(st, t)       # (a duplicate ACK does not restart a running RTO)
     timer_rearm(st, t)
 
 
@@ -271,6 +271,9 @@ cdef void tlp_fired(StackState *st, Tcb *t) noexcept nogil:
     cdef bint rxt = False
     t.t_rexmt = 0
     if t.snd_una == t.snd_max:
+        return
+    if t.in_recovery:
+        tcp_arm_rexmt(st, t)            # recovery began since it was armed: no probe
         return
     if not (t.snd_nxt == t.snd_max and tcp_send_new(st, t, t.mss)):
         data_end = t.snd_max - (1 if t.flags & TF_FIN_SENT else 0)
