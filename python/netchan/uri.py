@@ -3,12 +3,17 @@
 Kinds: pair:NAME (two stacks in one process), shm:NAME (two processes),
 afpacket:IFACE and dpdk:DEVARGS (real links). Any port takes wrapper
 parameters: fault injection (loss, dup, reorder, corrupt, delay, hold, seed,
-fault_dir) and pcap=FILE.
+fault_dir), pcap=FILE and queue=K/N (one stack per core: this stack owns
+queue K of N of the link; see netchan.steer and docs/percore.md).
 
-afpacket: also takes blocks=N and block=SIZE (the rx ring: N blocks of SIZE
-bytes, e.g. 256k), block_timeout=DURATION (how long the kernel may hold a
-partly filled block, default 1ms), frames=N (tx ring slots) and mac=ADDR
-(the port's own MAC; default: a stable locally administered one).
+afpacket: also takes ring=v2|v3 (v2, the default: the kernel hands over each
+frame as it arrives; v3: whole blocks, when full or after block_timeout),
+blocks=N and block=SIZE (the rx ring: N blocks of SIZE bytes, e.g. 128k),
+rx_frame=SIZE (v2: the ring's frame size, default 64k, which holds a GSO
+super-frame), block_timeout=DURATION (v3: how long the kernel may hold a
+partly filled block, default 1ms), frames=N (tx ring slots), tso=0|1 (send
+TCP super-frames; default: when the interface has TSO on) and mac=ADDR (the
+port's own MAC; default: a stable locally administered one).
 
     shm:bench?loss=0.01&reorder=2%&seed=7
     pair:t?delay=5ms&pcap=/tmp/t.pcap
@@ -33,9 +38,9 @@ from netchan.units import parse_size
 
 KINDS = ("pair", "shm", "afpacket", "dpdk")
 LINK_PARAMS = {"bufs", "hugepages"}
-AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac"}
+AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
-OTHER_PARAMS = {"pcap"}
+OTHER_PARAMS = {"pcap", "queue"}
 DPDK_PARAMS = {"eal", "rxd", "txd", "promisc"}
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s)?\s*$")
@@ -77,6 +82,7 @@ class PortSpec:
     fault: dict = field(default_factory=dict)
     pcap: str | None = None
     uri: str = ""
+    queue: tuple | None = None          # (k, n): this stack's queue k of n (netchan.steer)
 
 
 def parse_port_uri(uri: str) -> PortSpec:
@@ -109,6 +115,12 @@ def parse_port_uri(uri: str) -> PortSpec:
             if value not in ("both", "tx", "rx"):
                 raise ValueError(f"fault_dir={value!r}: use both, tx or rx")
             spec.fault["direction"] = value
+        elif key == "queue":
+            if kind == "dpdk":
+                raise ValueError(f"port URI {uri!r}: queue= is not supported on dpdk: ports yet "
+                                 "(RSS steering is not done): run one stack per port")
+            from netchan.steer import parse_queue
+            spec.queue = parse_queue(value)
         elif key == "pcap":
             if not value:
                 raise ValueError("pcap= needs a file name")
@@ -130,6 +142,19 @@ def parse_port_uri(uri: str) -> PortSpec:
             spec.link["frames"] = _count(value, key)
         elif key == "mac":
             spec.link["mac"] = value
+        elif key == "ring":
+            if value not in ("v2", "v3"):
+                raise ValueError(f"ring={value!r}: use v2 (a frame at a time, no latency floor) "
+                                 "or v3 (blocks, with block_timeout=)")
+            spec.link["ring"] = value
+        elif key == "rx_frame":
+            spec.link["rx_frame"] = parse_size(value, key)
+        elif key == "tso":
+            if value not in ("0", "1"):
+                raise ValueError(f"tso={value!r}: use 0 (never send TCP super-frames) or 1 "
+                                 "(insist; the interface must have TSO on); leave it out to "
+                                 "follow the interface")
+            spec.link["tso"] = value == "1"
         elif key in DPDK_PARAMS:
             if kind != "dpdk":
                 raise ValueError(f"port URI {uri!r}: {key}= applies to dpdk: ports only")

@@ -1,16 +1,16 @@
 # The AF_PACKET port: `afpacket:IFACE`, netchan on any Linux interface (a
 # veth end in a network namespace, a real NIC) through one packet socket
-# with two mmap rings.
+# with two mmap rings. This piece opens it and is its Python class; the
+# rings are afpacket_rx.pxi / afpacket_tx.pxi, the offloads
+# afpacket_offload.pxi, the state they share afpacket.pxd.
 #
-#   RX  TPACKET_V3 ring of blocks. The kernel hands a block over when it is
-#       full or when the retire timeout (1 ms by default) passes, so an idle
-#       link adds at most that much latency. rx_burst copies each frame into
-#       a buffer of the port's OWN pool (nc_pool + nc_freestack, as the link
-#       ports lay out) and gives the block back as soon as its last frame is
-#       copied: the kernel's ring never waits on the stack's channels.
-#   TX  TPACKET_V3 ring of fixed frames. tx_burst copies each buffer into the
-#       next free slot, frees the buffer, and makes one sendto() per burst
-#       (PACKET_QDISC_BYPASS: straight to the driver).
+#   RX  TPACKET_V2 (ring=v2, the default): a frame reaches the stack as soon
+#       as the kernel writes it, and the socket wakes a sleeping stack per
+#       frame. TPACKET_V3 (ring=v3) hands over whole blocks, when full or
+#       after block_timeout (>= 1 ms): dense, but a latency floor.
+#   TX  a ring of fixed slots (the same TPACKET version). tx_burst copies
+#       each buffer into the next free slot, frees the buffer, and makes one
+#       sendto() per burst (PACKET_QDISC_BYPASS: straight to the driver).
 #
 # Offloads. With PACKET_VNET_HDR every frame comes with a virtio-net header:
 #   - A peer with TSO/GSO on (the default for a veth peer) sends TCP
@@ -18,11 +18,17 @@
 #     segment size, so the port cuts them into the MTU-sized segments the
 #     wire would have carried (fixing IP length, id and checksum, TCP
 #     sequence and flags), as the kernel's own GSO does. UDP GSO likewise.
+#     The V2 ring's frames are 64 KiB for this (rx_frame=).
 #   - A frame from a peer with checksum offload on has only a partial TCP/UDP
 #     checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM, TP_STATUS_CSUMNOTREADY): it never
 #     left the machine's memory, so, as the kernel does, the port trusts it
 #     and marks the buffer NC_BUF_F_CSUM_OK; the classifier then skips its
 #     own check. Frames without the flag are verified by the stack as usual.
+#   - On send, when the interface has TSO and tx checksumming on (ethtool -k:
+#     tcp-segmentation-offload, tx-checksumming; tso=0 turns it off), runs of
+#     full-sized segments of one connection in a burst go out as one TCP
+#     super-frame (gso_type TCPV4, gso_size = MSS, checksum partial): the
+#     kernel or the veth peer then handles 64 KiB per frame.
 #   Anything the port cannot take (a truncated or oversized frame, a GSO kind
 #   it does not segment) is dropped and counted, and problems() says which
 #   `ethtool -K` on the peer avoids it.
@@ -35,401 +41,6 @@
 # no RST, no ICMP, no forwarding. It still sees broadcasts, so it must not
 # own netchan's IP address (it would answer ARP for it): check_address()
 # refuses that at Stack creation.
-
-cdef enum:
-    AFP_TX_DATA_OFF = 48        # TPACKET_ALIGN(sizeof(tpacket3_hdr)): tx frame data starts here
-    AFP_VNET_LEN = 10           # sizeof(virtio_net_hdr)
-    AFP_GSO_UDP_L4 = 5          # VIRTIO_NET_HDR_GSO_UDP_L4 (Linux 4.18); older headers lack it
-
-cdef struct AfpExtra:
-    uint64_t rx_blocks          # ring blocks consumed
-    uint64_t rx_truncated       # frame longer than a ring block (tp_snaplen < tp_len)
-    uint64_t rx_oversize        # frame (or GSO segment) larger than a buffer, no GSO info
-    uint64_t rx_gso_frames      # super-frames cut into segments
-    uint64_t rx_gso_segments    # segments made from them
-    uint64_t rx_gso_bad         # super-frames whose headers did not parse
-    uint64_t rx_gso_unsupported # GSO kinds not segmented here (IPv6, ...)
-    uint64_t rx_csum_partial    # frames with a partial checksum, trusted
-    uint64_t rx_csum_valid      # frames the kernel had verified
-    uint64_t rx_no_buffer       # rx stopped: the pool was empty
-    uint64_t tx_ring_full       # tx stopped: no free slot in the ring
-    uint64_t tx_oversize        # frame larger than a tx slot, dropped
-    uint64_t tx_kicks           # sendto() calls
-    uint64_t tx_kick_errors     # sendto() failures other than EAGAIN/ENOBUFS
-    uint64_t ring_drops         # frames the kernel dropped: rx ring full (PACKET_STATISTICS)
-
-cdef struct AfpState:
-    nc_port port                # first: an nc_port* is an AfpState*
-    int fd
-    int ifindex
-    char ifname[16]
-    uint8_t *ring               # rx blocks, then tx frames, one mapping
-    size_t ring_size
-    uint32_t vnet_len           # AFP_VNET_LEN with PACKET_VNET_HDR, else 0
-    # rx
-    uint32_t rx_block_size
-    uint32_t rx_block_nr
-    uint32_t rx_cur             # next block to look at
-    lpk.tpacket_block_desc *rx_bd   # block being consumed, or NULL
-    uint8_t *rx_pkt             # its next frame
-    uint32_t rx_left            # frames left in it
-    uint32_t gso_off            # payload already cut from the super-frame at rx_pkt
-    # tx
-    uint8_t *tx_base
-    uint32_t tx_frame_size
-    uint32_t tx_frame_nr
-    uint32_t tx_head
-    # the port's own pool
-    nc_freestack *fs
-    AfpExtra x
-
-
-from includes cimport linux_packet as lpk
-
-
-cdef inline lpk.tpacket_block_desc *afp_block(AfpState *st, uint32_t i) noexcept nogil:
-    return <lpk.tpacket_block_desc *>(st.ring + <size_t>i * st.rx_block_size)
-
-
-cdef inline uint32_t afp_alloc_one(AfpState *st) noexcept nogil:
-    cdef uint32_t b
-    if nc_pool_alloc_burst(&st.port.pools[0], st.fs, &b, 1, 0) != 1:
-        st.x.rx_no_buffer += 1
-        return NC_BUF_NONE
-    return b
-
-
-cdef inline void afp_deliver(AfpState *st, uint32_t b, uint32_t *bufs, uint32_t *k,
-                             uint64_t now) noexcept nogil:
-    cdef nc_buf *nb = nc_port_buf(&st.port, b)
-    nb.stamp = now
-    st.port.stats.rx_packets += 1
-    st.port.stats.rx_bytes += nb.len
-    bufs[k[0]] = b
-    k[0] += 1
-
-
-cdef inline void afp_count_csum(AfpState *st, bint partial, bint valid) noexcept nogil:
-    if partial:
-        st.x.rx_csum_partial += 1
-    elif valid:
-        st.x.rx_csum_valid += 1
-
-
-cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type,
-                    uint32_t mss, bint trusted, uint32_t *bufs, uint32_t *k, uint32_t n,
-                    uint64_t now) noexcept nogil:
-    """Cut one super-frame into segments of mss payload bytes. Returns 1 when
-    the frame is done (segmented or dropped), 0 when out of room or buffers:
-    st.gso_off remembers where to go on."""
-    cdef uint8_t *ip = data + ETH_HLEN
-    cdef uint32_t ihl, tot, l4hl, hdr, payload, chunk, seg
-    cdef uint8_t proto
-    cdef uint8_t *l4
-    cdef uint32_t b, seq
-    cdef uint16_t ident
-    cdef nc_buf *nb
-    cdef uint8_t *p
-    cdef uint8_t *pip
-    cdef uint8_t *pl4
-    cdef bint last
-    if snap < ETH_HLEN + IPV4_HLEN or rd16(data + 12) != ETH_P_IPV4 or (ip[0] >> 4) != 4:
-        st.x.rx_gso_unsupported += 1
-        return 1
-    ihl = (ip[0] & 0x0f) * 4
-    tot = rd16(ip + 2)
-    proto = ip[9]
-    if ihl < IPV4_HLEN or tot < ihl or ETH_HLEN + tot > snap:
-        st.x.rx_gso_bad += 1
-        return 1
-    l4 = ip + ihl
-    if proto == IP_PROTO_TCP and gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV4:
-        if tot < ihl + TCP_HLEN:
-            st.x.rx_gso_bad += 1
-            return 1
-        l4hl = (l4[12] >> 4) * 4
-    elif proto == IP_PROTO_UDP and gso_type == AFP_GSO_UDP_L4:
-        l4hl = UDP_HLEN
-    else:
-        st.x.rx_gso_unsupported += 1
-        return 1
-    if l4hl < (TCP_HLEN if proto == IP_PROTO_TCP else UDP_HLEN) or ihl + l4hl > tot or mss == 0:
-        st.x.rx_gso_bad += 1
-        return 1
-    hdr = ETH_HLEN + ihl + l4hl
-    payload = ETH_HLEN + tot - hdr
-    if hdr + (mss if mss < payload else payload) > st.port.pools[0].data_room:
-        st.x.rx_oversize += 1
-        return 1
-    if st.gso_off == 0 and not trusted:
-        # nobody vouched for it: check the whole L4 checksum once here, then
-        # its segments are as good as verified
-        if nc_csum_fold(nc_csum_partial(l4, tot - ihl,
-                nc_csum_pseudo_ipv4(ip + 12, proto, <uint16_t>(tot - ihl)))) != 0:
-            st.x.rx_gso_bad += 1
-            return 1
-    ident = rd16(ip + 4)
-    seq = rd32(l4 + 4) if proto == IP_PROTO_TCP else 0
-    while st.gso_off < payload:
-        if k[0] >= n:
-            return 0
-        b = afp_alloc_one(st)
-        if b == NC_BUF_NONE:
-            return 0
-        seg = st.gso_off // mss
-        chunk = payload - st.gso_off
-        if chunk > mss:
-            chunk = mss
-        last = st.gso_off + chunk == payload
-        nb = nc_port_buf(&st.port, b)
-        p = nc_buf_data(nb)
-        memcpy(p, data, hdr)
-        memcpy(p + hdr, data + hdr + st.gso_off, chunk)
-        nb.len = hdr + chunk
-        nb.flags = NC_BUF_F_CSUM_OK
-        pip = p + ETH_HLEN
-        pl4 = pip + ihl
-        wr16(pip + 2, <uint16_t>(ihl + l4hl + chunk))
-        wr16(pip + 4, <uint16_t>(ident + seg))
-        pip[10] = 0
-        pip[11] = 0
-        store_csum(pip + 10, nc_csum_fold(nc_csum_partial(pip, ihl, 0)))
-        if proto == IP_PROTO_TCP:
-            # as tcp_gso_segment: CWR on the first segment only, FIN and PSH
-            # on the last only
-            wr32(pl4 + 4, seq + st.gso_off)
-            if seg:
-                pl4[13] &= ~TCP_CWR
-            if not last:
-                pl4[13] &= ~(TCP_FIN | TCP_PSH)
-        else:
-            wr16(pl4 + 4, <uint16_t>(UDP_HLEN + chunk))
-        st.gso_off += chunk
-        st.x.rx_gso_segments += 1
-        if seg == 0:
-            st.x.rx_gso_frames += 1
-        afp_deliver(st, b, bufs, k, now)
-    return 1
-
-
-cdef int afp_rx_frame(AfpState *st, lpk.tpacket3_hdr *h, uint32_t *bufs, uint32_t *k,
-                      uint32_t n, uint64_t now) noexcept nogil:
-    """Take one frame of a ring block. Returns 1 when done with it (delivered
-    or dropped), 0 when it must wait for the next call."""
-    cdef uint8_t *data = <uint8_t *>h + h.tp_mac
-    cdef uint32_t snap = h.tp_snaplen
-    cdef lpk.virtio_net_hdr *vh
-    cdef uint8_t gso_type = lpk.VIRTIO_NET_HDR_GSO_NONE
-    cdef uint32_t gso_size = 0
-    cdef bint partial, valid
-    cdef uint32_t b
-    cdef nc_buf *nb
-    if snap < h.tp_len:
-        st.x.rx_truncated += 1
-        return 1
-    if st.vnet_len:
-        vh = <lpk.virtio_net_hdr *>(data - AFP_VNET_LEN)
-        partial = (vh.flags & lpk.VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0
-        valid = (vh.flags & lpk.VIRTIO_NET_HDR_F_DATA_VALID) != 0
-        gso_type = vh.gso_type & ~lpk.VIRTIO_NET_HDR_GSO_ECN
-        gso_size = vh.gso_size
-    else:
-        partial = (h.tp_status & lpk.TP_STATUS_CSUMNOTREADY) != 0
-        valid = (h.tp_status & lpk.TP_STATUS_CSUM_VALID) != 0
-    if gso_type != lpk.VIRTIO_NET_HDR_GSO_NONE:
-        if st.gso_off == 0 and k[0] < n and st.fs.count:
-            afp_count_csum(st, partial, valid)      # once, even if it takes two calls
-        return afp_rx_gso(st, data, snap, gso_type, gso_size, partial or valid, bufs, k, n, now)
-    if snap > st.port.pools[0].data_room:
-        st.x.rx_oversize += 1
-        return 1
-    b = afp_alloc_one(st)
-    if b == NC_BUF_NONE:
-        return 0
-    nb = nc_port_buf(&st.port, b)
-    memcpy(nc_buf_data(nb), data, snap)
-    nb.len = snap
-    nb.flags = NC_BUF_F_CSUM_OK if (partial or valid) else 0
-    afp_count_csum(st, partial, valid)
-    afp_deliver(st, b, bufs, k, now)
-    return 1
-
-
-cdef uint32_t afp_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
-    cdef AfpState *st = <AfpState *>p
-    cdef lpk.tpacket_block_desc *bd
-    cdef lpk.tpacket3_hdr *h
-    cdef uint32_t k = 0
-    while k < n:
-        if st.rx_bd == NULL:
-            bd = afp_block(st, st.rx_cur)
-            # acquire: the frames are written before the kernel flips the status
-            if not (nc_load_acquire_u32(&bd.hdr.bh1.block_status) & lpk.TP_STATUS_USER):
-                break
-            st.rx_bd = bd
-            st.rx_pkt = <uint8_t *>bd + bd.hdr.bh1.offset_to_first_pkt
-            st.rx_left = bd.hdr.bh1.num_pkts
-            st.gso_off = 0
-            st.x.rx_blocks += 1
-        while st.rx_left and k < n:
-            h = <lpk.tpacket3_hdr *>st.rx_pkt
-            if not afp_rx_frame(st, h, bufs, &k, n, now):
-                return k
-            st.rx_pkt += h.tp_next_offset
-            st.rx_left -= 1
-            st.gso_off = 0
-        if st.rx_left == 0:
-            # release: our reads of the block are done before the kernel may
-            # write it again
-            nc_store_release_u32(&st.rx_bd.hdr.bh1.block_status, lpk.TP_STATUS_KERNEL)
-            st.rx_bd = NULL
-            st.rx_cur += 1
-            if st.rx_cur == st.rx_block_nr:
-                st.rx_cur = 0
-    return k
-
-
-cdef int _ENOBUFS_AFP = _errno.ENOBUFS
-
-
-cdef inline void afp_kick(AfpState *st) noexcept nogil:
-    """One sendto() sends every frame marked SEND_REQUEST. MSG_DONTWAIT: do
-    not wait for completions (the slots come back as the skbs are freed)."""
-    cdef long rc = lpk.sendto(st.fd, NULL, 0, lpk.MSG_DONTWAIT, NULL, 0)
-    st.x.tx_kicks += 1
-    if rc < 0 and sysc.errno != sysc.EAGAIN and sysc.errno != _ENOBUFS_AFP and sysc.errno != sysc.EINTR:
-        st.x.tx_kick_errors += 1
-
-
-cdef uint32_t afp_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
-    cdef AfpState *st = <AfpState *>p
-    cdef lpk.tpacket3_hdr *h
-    cdef uint8_t *slot
-    cdef uint32_t taken = 0, status, len_
-    cdef uint32_t room = st.tx_frame_size - AFP_TX_DATA_OFF - st.vnet_len
-    cdef nc_buf *nb
-    cdef bint full = False
-    while taken < n:
-        slot = st.tx_base + <size_t>st.tx_head * st.tx_frame_size
-        h = <lpk.tpacket3_hdr *>slot
-        # acquire: the kernel is done with the slot's bytes when it says AVAILABLE
-        status = nc_load_acquire_u32(&h.tp_status)
-        if status & (lpk.TP_STATUS_SEND_REQUEST | lpk.TP_STATUS_SENDING):
-            st.x.tx_ring_full += 1
-            full = True
-            break
-        nb = nc_port_buf(p, bufs[taken])
-        len_ = nb.len
-        taken += 1
-        if len_ > room:
-            st.x.tx_oversize += 1
-            p.stats.tx_dropped += 1
-            continue
-        if st.vnet_len:
-            memset(slot + AFP_TX_DATA_OFF, 0, AFP_VNET_LEN)     # no offload asked
-        memcpy(slot + AFP_TX_DATA_OFF + st.vnet_len, nc_buf_data(nb), len_)
-        h.tp_len = st.vnet_len + len_
-        h.tp_next_offset = 0
-        # release: the frame is complete before the kernel may read it
-        nc_store_release_u32(&h.tp_status, lpk.TP_STATUS_SEND_REQUEST)
-        st.tx_head += 1
-        if st.tx_head == st.tx_frame_nr:
-            st.tx_head = 0
-        p.stats.tx_packets += 1
-        p.stats.tx_bytes += len_
-    # the frames are copied (or dropped): their buffers go back now
-    if taken:
-        p.stats.double_free += nc_pool_free_burst(&p.pools[0], st.fs, bufs, taken)
-    if taken or full:
-        afp_kick(st)
-    return taken
-
-
-cdef uint32_t afp_alloc_burst(nc_port *p, uint32_t *bufs, uint32_t n) noexcept nogil:
-    cdef AfpState *st = <AfpState *>p
-    cdef uint32_t k = nc_pool_alloc_burst(&p.pools[0], st.fs, bufs, n, 0)
-    if k < n:
-        p.stats.alloc_failed += n - k
-    return k
-
-
-cdef void afp_free_burst(nc_port *p, const uint32_t *bufs, uint32_t n) noexcept nogil:
-    cdef AfpState *st = <AfpState *>p
-    p.stats.double_free += nc_pool_free_burst(&p.pools[0], st.fs, bufs, n)
-
-
-cdef uint64_t afp_next_deadline(nc_port *p) noexcept nogil:
-    return <uint64_t>-1
-
-
-cdef void afp_wait(nc_port *p, uint64_t timeout_ns) noexcept nogil:
-    cdef AfpState *st = <AfpState *>p
-    cdef lpk.pollfd pfd
-    cdef lpk.timespec ts
-    if timeout_ns == 0 or st.fd < 0 or st.rx_bd != NULL:
-        return
-    if nc_load_acquire_u32(&afp_block(st, st.rx_cur).hdr.bh1.block_status) & lpk.TP_STATUS_USER:
-        return
-    pfd.fd = st.fd
-    pfd.events = lpk.POLLIN
-    pfd.revents = 0
-    ts.tv_sec = <long>(timeout_ns // 1000000000ULL)
-    ts.tv_nsec = <long>(timeout_ns % 1000000000ULL)
-    lpk.ppoll(&pfd, 1, &ts, NULL)
-
-
-cdef int afp_if_flags(AfpState *st) noexcept nogil:
-    """The interface's IFF_* flags, or 0 if they cannot be read."""
-    cdef lpk.ifreq ifr
-    memset(&ifr, 0, sizeof(ifr))
-    memcpy(ifr.ifr_name, st.ifname, 16)
-    if st.fd < 0 or lpk.ioctl(st.fd, lpk.SIOCGIFFLAGS, &ifr) < 0:
-        return 0
-    return <uint16_t>ifr.ifr_flags
-
-
-cdef int afp_link_up(nc_port *p) noexcept nogil:
-    cdef AfpState *st = <AfpState *>p
-    cdef int want = lpk.IFF_UP | lpk.IFF_RUNNING
-    return (afp_if_flags(st) & want) == want
-
-
-cdef void afp_close(nc_port *p) noexcept nogil:
-    cdef AfpState *st = <AfpState *>p
-    if st.ring != NULL:
-        sysc.munmap(st.ring, st.ring_size)
-        st.ring = NULL
-    if st.fd >= 0:
-        sysc.close(st.fd)
-        st.fd = -1
-
-
-cdef nc_port_ops AFP_OPS
-
-
-AFP_OPS.rx_burst = afp_rx_burst
-
-
-AFP_OPS.tx_burst = afp_tx_burst
-
-
-AFP_OPS.alloc_burst = afp_alloc_burst
-
-
-AFP_OPS.free_burst = afp_free_burst
-
-
-AFP_OPS.next_deadline = afp_next_deadline
-
-
-AFP_OPS.wait = afp_wait
-
-
-AFP_OPS.link_up = afp_link_up
-
-
-AFP_OPS.close = afp_close
-
 
 # ---- Python side: open, inspect, check -------------------------------------
 
@@ -485,7 +96,7 @@ def kernel_ipv4_addresses():
 
 
 cdef class AfPacketPort(Port):
-    """`afpacket:IFACE`: a packet socket with TPACKET_V3 rx and tx rings on a
+    """`afpacket:IFACE`: a packet socket with TPACKET_V2 or V3 rx and tx rings on a
     Linux interface. See the top of pyx/ports/afpacket.pxi."""
     cdef AfpState *st
     cdef MappedRegion pool_region
@@ -532,6 +143,7 @@ cdef class AfPacketPort(Port):
             "afp_rx_no_buffer": x.rx_no_buffer, "afp_tx_ring_full": x.tx_ring_full,
             "afp_tx_oversize": x.tx_oversize, "afp_tx_kicks": x.tx_kicks,
             "afp_tx_kick_errors": x.tx_kick_errors, "afp_ring_drops": x.ring_drops,
+            "afp_tx_tso_frames": x.tx_tso_frames, "afp_tx_tso_segments": x.tx_tso_segments,
         }
 
     def problems(self):
@@ -545,8 +157,14 @@ cdef class AfPacketPort(Port):
             out.append("this kernel refused PACKET_VNET_HDR, so GSO super-frames cannot be cut "
                        f"into segments: {fix}")
         if x.rx_truncated:
-            out.append(f"{x.rx_truncated} frames were longer than a ring block "
-                       f"({self.st.rx_block_size} bytes) and were dropped: raise block= or {fix}")
+            if self.st.version == 2:
+                out.append(f"{x.rx_truncated} frames were longer than a ring frame "
+                           f"({self.st.rx_frame_size} bytes) and were dropped: raise rx_frame= "
+                           f"or {fix}")
+            else:
+                out.append(f"{x.rx_truncated} frames were longer than a ring block "
+                           f"({self.st.rx_block_size} bytes) and were dropped: raise block= "
+                           f"or {fix}")
         if x.rx_oversize:
             out.append(f"{x.rx_oversize} frames were larger than the MTU ({self.p.mtu}) and were "
                        f"dropped: give both ends the same MTU, or {fix}")
@@ -582,15 +200,15 @@ cdef class AfPacketPort(Port):
         afp_close(self.p)
 
     # the wake-up fd is the packet socket itself: readable once the kernel
-    # retires a ring block (at most the 1 ms block timeout after a frame)
+    # writes a frame (V2), or retires a ring block (V3: at most the block
+    # timeout after a frame)
     cdef int _bell_fd(self) noexcept:
         return self.st.fd if self.st != NULL else -1
 
     cdef bint _arm(self, uint64_t wait_ns) except -1:
-        if self.st.fd < 0 or self.st.rx_bd != NULL:
-            return self.st.fd < 0
-        return not (nc_load_acquire_u32(&afp_block(self.st, self.st.rx_cur).hdr.bh1.block_status)
-                    & lpk.TP_STATUS_USER)
+        if self.st.fd < 0:
+            return True
+        return not afp_rx_ready(self.st)
 
 
 def _cap_net_raw_hint():
@@ -608,17 +226,60 @@ def _cap_net_raw_hint():
             f"setcap {_os.path.realpath(exe)}, which every Python program on the machine runs")
 
 
+def _afp_tx_offloads(str iface):
+    """(TSO, tx checksumming) as `ethtool -k IFACE` shows them
+    (tcp-segmentation-offload, tx-checksumming), through the legacy
+    SIOCETHTOOL commands; (False, False) when the driver does not say."""
+    import array
+    import fcntl
+    import socket
+    import struct
+    SIOCETHTOOL, ETHTOOL_GTXCSUM, ETHTOOL_GTSO = 0x8946, 0x16, 0x1e
+    out = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for cmd in (ETHTOOL_GTSO, ETHTOOL_GTXCSUM):
+            val = array.array("I", [cmd, 0])
+            ifr = struct.pack("16sP", iface.encode(), val.buffer_info()[0]).ljust(40, b"\0")
+            try:
+                fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr)
+            except OSError:
+                return False, False
+            out.append(bool(val[1]))
+    return out[0], out[1]
+
+
 def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
-                  block_timeout_ns=None, frames=None, mac=None, hugepages=None):
+                  block_timeout_ns=None, frames=None, mac=None, hugepages=None,
+                  ring=None, rx_frame=None, tso=None, queue=None):
     """Open `afpacket:iface`. nbufs: the port's pool (default 8192);
-    blocks x block_size: the rx ring (64 x 256 KiB); block_timeout_ns: how
-    long the kernel may hold a partly filled block (1 ms); frames: tx ring
-    slots (2048); mac: the port's address (default: its own, see above)."""
+    ring: "v2" (default: per-frame, no latency floor) or "v3" (blocks);
+    blocks x block_size: the rx ring (v2: 256 x 128 KiB cut into rx_frame
+    frames of 64 KiB, room for a GSO super-frame; v3: 64 x 256 KiB);
+    block_timeout_ns: how long the kernel may hold a partly filled v3 block
+    (1 ms); frames: tx ring slots (2048, or 256 of 64 KiB with TSO); mac: the
+    port's address (default: its own, see above); tso: False never sends
+    super-frames, True insists (the interface must have TSO on), None
+    follows the interface."""
+    ring = "v2" if ring is None else str(ring).lower()
+    if ring not in ("v2", "v3"):
+        raise ValueError(f"ring={ring}: must be v2 (a frame at a time, no latency floor) or v3 "
+                         f"(blocks handed over when full or after block_timeout)")
+    cdef uint32_t version = 2 if ring == "v2" else 3
     cdef uint32_t n_bufs = 8192 if nbufs is None else int(nbufs)
-    cdef uint32_t rx_block_size = (256 << 10) if block_size is None else int(block_size)
-    cdef uint32_t rx_block_nr = 64 if blocks is None else int(blocks)
+    cdef uint32_t rx_block_size = ((128 << 10) if version == 2 else (256 << 10)) \
+        if block_size is None else int(block_size)
+    cdef uint32_t rx_block_nr = (256 if version == 2 else 64) if blocks is None else int(blocks)
     cdef uint64_t tov_ns = 1000000 if block_timeout_ns is None else int(block_timeout_ns)
-    cdef uint32_t tx_frames = 2048 if frames is None else int(frames)
+    cdef uint32_t tx_frames
+    cdef uint32_t rx_frame_size = 0 if rx_frame is None else int(rx_frame)
+    if version == 3 and rx_frame is not None:
+        raise ValueError("rx_frame= applies to ring=v2 (v3 packs frames into its blocks)")
+    if version == 2 and block_timeout_ns is not None:
+        raise ValueError("block_timeout= applies to ring=v3 (v2 hands over every frame at once)")
+    if rx_frame is not None and (rx_frame_size < 2048 or rx_frame_size % 16
+                                 or rx_frame_size > rx_block_size):
+        raise ValueError(f"rx_frame={rx_frame_size}: must be a multiple of 16 from 2048 to the "
+                         f"block size ({rx_block_size}); 64k holds a GSO super-frame")
     if not iface or len(iface) >= 16 or "/" in iface or any(c.isspace() for c in iface):
         raise ValueError(f"afpacket:{iface}: not an interface name (at most 15 characters)")
     if n_bufs < 256 or n_bufs > (1 << 24):
@@ -630,8 +291,8 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
     if tov_ns < 1000000 or tov_ns > 10 * 1000000000ULL:
         raise ValueError(f"block_timeout={tov_ns} ns: must be from 1 ms to 10 s "
                          f"(TPACKET_V3 counts it in whole milliseconds)")
-    if tx_frames < 64 or tx_frames > (1 << 20):
-        raise ValueError(f"frames={tx_frames}: must be in 64..1048576")
+    if frames is not None and (int(frames) < 64 or int(frames) > (1 << 20)):
+        raise ValueError(f"frames={frames}: must be in 64..1048576")
     want_mac = _parse_mac(mac) if mac is not None else None
 
     bname = iface.encode()
@@ -695,37 +356,70 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
     memcpy(st.port.mac, <const char *>port_mac, 6)
 
     # socket options: all before the rings (PACKET_VNET_HDR must be)
-    cdef void *ring
+    cdef void *mapped
     cdef uint32_t data_room, stride, tx_block_size, per_block
     cdef size_t fs_size
     try:
-        if _afp_setopt(fd, lpk.PACKET_VERSION, lpk.TPACKET_V3) < 0:
-            raise _os_error(sysc.errno, f"afpacket:{iface}: this kernel has no TPACKET_V3")
+        if _afp_setopt(fd, lpk.PACKET_VERSION,
+                       lpk.TPACKET_V2 if version == 2 else lpk.TPACKET_V3) < 0:
+            raise _os_error(sysc.errno, f"afpacket:{iface}: this kernel has no TPACKET_V{version}")
+        st.version = version
         st.vnet_len = AFP_VNET_LEN if _afp_setopt(fd, lpk.PACKET_VNET_HDR, 1) == 0 else 0
         _afp_setopt(fd, lpk.PACKET_LOSS, 1)              # skip a malformed tx frame, do not stall
         _afp_setopt(fd, lpk.PACKET_QDISC_BYPASS, 1)      # best effort: older kernels lack it
         _afp_setopt(fd, lpk.PACKET_IGNORE_OUTGOING, 1)   # our own frames are not rx
 
+        # TSO follows the interface (a super-frame to a device without it
+        # would be cut in software by the kernel: no gain)
+        dev_tso, dev_csum = _afp_tx_offloads(iface)
+        if tso is None:
+            st.tso = st.vnet_len != 0 and dev_tso and dev_csum
+        elif tso:
+            if not (st.vnet_len and dev_tso and dev_csum):
+                raise ValueError(f"tso=1: {iface} has " + (
+                    "no PACKET_VNET_HDR in this kernel" if not st.vnet_len else
+                    f"TSO or tx checksumming off: `ethtool -K {iface} tx on tso on`, "
+                    f"or leave tso= out"))
+            st.tso = True
+        else:
+            st.tso = False
+
         # rings: rx blocks, then tx frames, in one mapping
         st.rx_block_size = rx_block_size
         st.rx_block_nr = rx_block_nr
-        st.tx_frame_size = 2048
-        while st.tx_frame_size < AFP_TX_DATA_OFF + AFP_VNET_LEN + ETH_HLEN + if_mtu:
-            st.tx_frame_size <<= 1
+        if version == 2:
+            st.rx_frame_size = rx_frame_size if rx_frame_size else 65536
+            if st.rx_frame_size > rx_block_size:
+                raise ValueError(f"block={rx_block_size}: smaller than a v2 frame "
+                                 f"({st.rx_frame_size}); raise block= or lower rx_frame=")
+            st.rx_fpb = rx_block_size // st.rx_frame_size
+            st.rx_frame_nr = st.rx_fpb * rx_block_nr
+        st.tx_data_off = AFP_TX_DATA_OFF_V2 if version == 2 else AFP_TX_DATA_OFF_V3
+        if st.tso:
+            st.tx_frame_size = AFP_TSO_SLOT
+            tx_frames = 256 if frames is None else int(frames)
+        else:
+            st.tx_frame_size = 2048
+            while st.tx_frame_size < st.tx_data_off + AFP_VNET_LEN + ETH_HLEN + if_mtu:
+                st.tx_frame_size <<= 1
+            tx_frames = 2048 if frames is None else int(frames)
         tx_block_size = st.tx_frame_size if st.tx_frame_size > 65536 else 65536
         per_block = tx_block_size // st.tx_frame_size
         tx_frames = (tx_frames + per_block - 1) // per_block * per_block
         st.tx_frame_nr = tx_frames
-        req_rx = (rx_block_size, rx_block_nr, 2048, (tov_ns + 999999) // 1000000)
+        if version == 2:
+            req_rx = (rx_block_size, rx_block_nr, st.rx_frame_size, 0)
+        else:
+            req_rx = (rx_block_size, rx_block_nr, 2048, (tov_ns + 999999) // 1000000)
         req_tx = (tx_block_size, tx_frames // per_block, st.tx_frame_size, 0)
         _afp_set_ring(fd, lpk.PACKET_RX_RING, req_rx, iface, "rx")
         _afp_set_ring(fd, lpk.PACKET_TX_RING, req_tx, iface, "tx")
         st.ring_size = <size_t>rx_block_size * rx_block_nr + <size_t>st.tx_frame_size * tx_frames
-        ring = sysc.mmap(NULL, st.ring_size, sysc.PROT_READ | sysc.PROT_WRITE, sysc.MAP_SHARED, fd, 0)
-        if ring == sysc.MAP_FAILED:
+        mapped = sysc.mmap(NULL, st.ring_size, sysc.PROT_READ | sysc.PROT_WRITE, sysc.MAP_SHARED, fd, 0)
+        if mapped == sysc.MAP_FAILED:
             raise _os_error(sysc.errno, f"afpacket:{iface}: cannot map the rings "
                                         f"({st.ring_size >> 20} MiB)")
-        st.ring = <uint8_t *>ring
+        st.ring = <uint8_t *>mapped
         st.tx_base = st.ring + <size_t>rx_block_size * rx_block_nr
 
         # the port's pool: free stack, then the slots
@@ -742,6 +436,8 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
         st.port.pools[0].data_room = data_room
         nc_pool_format(&st.port.pools[0])
 
+        if queue is not None and queue[1] > 1:
+            steer_attach_filter(fd, queue[0], queue[1], iface)
         # frames start flowing once bound to the interface
         if _afp_bind(fd, ifindex) < 0:
             raise _os_error(sysc.errno, f"afpacket:{iface}: cannot bind to the interface")
@@ -752,11 +448,13 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
         port.close()
         raise
     port.geometry = {
-        "rx_block_size": rx_block_size, "rx_blocks": rx_block_nr,
-        "block_timeout_ms": (tov_ns + 999999) // 1000000,
+        "ring": ring, "rx_block_size": rx_block_size, "rx_blocks": rx_block_nr,
+        "rx_frame_size": st.rx_frame_size, "rx_frames": st.rx_frame_nr,
+        "block_timeout_ms": (tov_ns + 999999) // 1000000 if version == 3 else None,
         "tx_frame_size": st.tx_frame_size, "tx_frames": st.tx_frame_nr,
         "bufs": n_bufs, "data_room": st.port.pools[0].data_room,
-        "vnet_hdr": bool(st.vnet_len), "hugepages": port.pool_region.hugepages,
+        "vnet_hdr": bool(st.vnet_len), "tso": bool(st.tso),
+        "hugepages": port.pool_region.hugepages,
     }
     return port
 
@@ -796,3 +494,4 @@ cdef int _afp_add_unicast(int fd, int ifindex, bytes mac) noexcept:
     mr.mr_alen = 6
     memcpy(mr.mr_address, <const char *>mac, 6)
     return lpk.setsockopt(fd, lpk.SOL_PACKET, lpk.PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr))
+

@@ -8,7 +8,7 @@
 #   shm      a FIFO per side beside the link file (/dev/shm/netchan-link-NAME.bellN),
 #            written by the peer's tx_burst when this side said it sleeps on it
 #   pair     a pipe per side, written the same way by the other end in this process
-#   afpacket the packet socket (readable when the kernel retires a ring block)
+#   afpacket the packet socket (readable when the kernel writes a frame: V2; retires a block: V3)
 #   others   (DPDK without rx interrupts) a timerfd, armed to the next deadline
 #            capped at BELL_POLL_NS: polling, but the loop still sleeps in between
 # Wrappers (fault, pcap) give the fd of the element they wrap. The protocol:

@@ -140,7 +140,10 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
         memcpy(th + hl, window_at(&t.snd, data_off), dlen)
     ipv4_write(iph, t.laddr, t.raddr, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), hl + dlen, True)
     ecn_output(st, t, iph, th, seq, flags, dlen)    # ECN marks (tcp/ecn.pxi)
-    tcp_fill_checksum(th, hl + dlen, iph)
+    if st.port.caps & NC_CAP_CSUM_TRUSTED:
+        nb.flags |= NC_BUF_F_CSUM_OK    # the shm peer trusts it (no checksum pass)
+    else:
+        tcp_fill_checksum(th, hl + dlen, iph)
     nb.len = ETH_HLEN + IPV4_HLEN + hl + dlen
     if flags & TCP_ACK:
         t.flags &= ~(TF_ACK_NOW | TF_DELACK | TF_WND_UPDATE)
@@ -257,6 +260,7 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
         return False
     if seq_lt(t.snd_nxt, t.snd_max):
         st.ctr[C_TCP_RETRANSMITS] += 1     # resent after an RTO rewound snd_nxt
+        t.retransmits += 1
     elif t.rtt_start == 0 and n:
         t.rtt_start = st.now        # Karn: time only new data
         t.rtt_seq = t.snd_nxt
@@ -423,6 +427,7 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
     if not tcp_emit(st, t, seq, flags, off, n):
         return 0
     st.ctr[C_TCP_RETRANSMITS] += 1
+    t.retransmits += 1
     rack_note_retransmit(t)
     prr_sent(t, n)
     span = n + (1 if flags & TCP_FIN else 0)

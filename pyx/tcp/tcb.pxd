@@ -143,6 +143,7 @@ cdef struct Tcb:
     uint32_t sack_l[SACK_MAX]   # sender scoreboard: SACKed [l, r), sorted, disjoint
     uint32_t sack_r[SACK_MAX]
     uint32_t rst_seq            # SEQ of the owed RST reply (TF_RST_REPLY)
+    uint32_t retransmits        # segments sent again (tcpi_total_retrans; fills a hole)
     # RACK-TLP (RFC 8985, tcp/rack.pxi): sequence frontiers instead of
     # per-segment send times (the send window keeps bytes, not segments)
     uint32_t rack_lost          # unSACKed bytes below are deemed lost

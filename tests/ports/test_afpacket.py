@@ -31,7 +31,9 @@ def test_uri_parameters():
     ("afpacket:v?block=big", "expected a size"),
     ("afpacket:v?frames=many", "whole number"),
     ("afpacket:v?block_timeout=soon", "duration"),
-    ("afpacket:v?ring=1", "unknown parameter 'ring'"),
+    ("afpacket:v?ring=1", "use v2"),
+    ("afpacket:v?tso=yes", "use 0"),
+    ("afpacket:v?rxring=1", "unknown parameter 'rxring'"),
 ])
 def test_uri_errors_say_what_is_wrong(uri, message):
     with pytest.raises(ValueError, match=message):
@@ -198,13 +200,16 @@ def test_udp_gso_superframe_is_cut_into_datagrams(veth):
     assert out["problems"] == []
 
 
-def test_frames_longer_than_a_block_are_reported(veth):
-    """With ring blocks too small for a GSO super-frame the kernel truncates
-    it; the port drops and counts it, and problems() names the fix."""
-    out = _udp_gso_run(veth, veth.port("block=4k"), timeout=2)
+@pytest.mark.parametrize("params, knob", [("ring=v3&block=4k", "block="),
+                                           ("ring=v2&rx_frame=4k", "rx_frame=")])
+def test_frames_longer_than_a_ring_slot_are_reported(veth, params, knob):
+    """With ring frames (v2) or blocks (v3) too small for a GSO super-frame
+    the kernel truncates it; the port drops and counts it, and problems()
+    names the fix."""
+    out = _udp_gso_run(veth, veth.port(params), timeout=2)
     assert out["sizes"] == [], out
     assert out["stats"]["afp_rx_truncated"] >= 1
-    assert any("ethtool -K PEER tso off gso off" in p and "block=" in p
+    assert any("ethtool -K PEER tso off gso off" in p and knob in p
                for p in out["problems"]), out["problems"]
 
 

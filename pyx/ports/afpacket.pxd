@@ -1,0 +1,75 @@
+# The AF_PACKET port's state, shared by its pieces: afpacket_rx.pxi (the rx
+# ring, TPACKET_V2 or V3), afpacket_tx.pxi (the tx ring and the vtable),
+# afpacket_offload.pxi (GSO super-frames cut on receive, TSO super-frames
+# built on send) and afpacket.pxi (opening, the Python class).
+
+cdef enum:
+    AFP_TX_DATA_OFF_V2 = 32     # TPACKET_ALIGN(sizeof(tpacket2_hdr)): tx frame data starts here
+    AFP_TX_DATA_OFF_V3 = 48     # TPACKET_ALIGN(sizeof(tpacket3_hdr))
+    AFP_VNET_LEN = 10           # sizeof(virtio_net_hdr)
+    AFP_GSO_UDP_L4 = 5          # VIRTIO_NET_HDR_GSO_UDP_L4 (Linux 4.18); older headers lack it
+    AFP_TSO_SLOT = 65536        # tx slot size with TSO: one super-frame of up to 64 KiB
+
+cdef struct AfpExtra:
+    uint64_t rx_blocks          # V3 ring blocks consumed
+    uint64_t rx_truncated       # frame longer than a ring frame/block (tp_snaplen < tp_len)
+    uint64_t rx_oversize        # frame (or GSO segment) larger than a buffer, no GSO info
+    uint64_t rx_gso_frames      # super-frames cut into segments
+    uint64_t rx_gso_segments    # segments made from them
+    uint64_t rx_gso_bad         # super-frames whose headers did not parse
+    uint64_t rx_gso_unsupported # GSO kinds not segmented here (IPv6, ...)
+    uint64_t rx_csum_partial    # frames with a partial checksum, trusted
+    uint64_t rx_csum_valid      # frames the kernel had verified
+    uint64_t rx_no_buffer       # rx stopped: the pool was empty
+    uint64_t tx_ring_full       # tx stopped: no free slot in the ring
+    uint64_t tx_oversize        # frame larger than a tx slot, dropped
+    uint64_t tx_kicks           # sendto() calls
+    uint64_t tx_kick_errors     # sendto() failures other than EAGAIN/ENOBUFS
+    uint64_t tx_tso_frames      # TSO super-frames sent
+    uint64_t tx_tso_segments    # segments merged into them
+    uint64_t ring_drops         # frames the kernel dropped: rx ring full (PACKET_STATISTICS)
+
+cdef struct AfpState:
+    nc_port port                # first: an nc_port* is an AfpState*
+    int fd
+    int ifindex
+    char ifname[16]
+    uint32_t version            # 2 (TPACKET_V2: per-frame rx ring) or 3 (blocks)
+    uint8_t *ring               # rx blocks, then tx frames, one mapping
+    size_t ring_size
+    uint32_t vnet_len           # AFP_VNET_LEN with PACKET_VNET_HDR, else 0
+    # rx, both versions: blocks of rx_block_size bytes
+    uint32_t rx_block_size
+    uint32_t rx_block_nr
+    uint32_t rx_cur             # V3: next block to look at; V2: next frame
+    uint32_t gso_off            # payload already cut from the super-frame being read
+    # rx, V3
+    lpk.tpacket_block_desc *rx_bd   # block being consumed, or NULL
+    uint8_t *rx_pkt             # its next frame
+    uint32_t rx_left            # frames left in it
+    # rx, V2: frames of rx_frame_size, rx_fpb to a block
+    uint32_t rx_frame_size
+    uint32_t rx_frame_nr
+    uint32_t rx_fpb
+    # tx
+    uint8_t *tx_base
+    uint32_t tx_data_off        # where a slot's frame (its vnet header first) starts
+    uint32_t tx_frame_size
+    uint32_t tx_frame_nr
+    uint32_t tx_head
+    bint tso                    # send TCP super-frames (the interface has TSO and csum on)
+    # the port's own pool
+    nc_freestack *fs
+    AfpExtra x
+
+cdef bint afp_rx_ready(AfpState *st) noexcept nogil
+cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type,
+                    uint32_t mss, bint trusted, uint32_t *bufs, uint32_t *k, uint32_t n,
+                    uint64_t now) noexcept nogil
+cdef uint32_t afp_alloc_one(AfpState *st) noexcept nogil
+cdef void afp_deliver(AfpState *st, uint32_t b, uint32_t *bufs, uint32_t *k,
+                      uint64_t now) noexcept nogil
+cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint8_t *out,
+                            uint32_t room, uint32_t *frame_len) noexcept nogil
+cdef void afp_close(nc_port *p) noexcept nogil
+cdef int afp_link_up(nc_port *p) noexcept nogil

@@ -1,0 +1,223 @@
+# The AF_PACKET port's offloads, both directions (see the top of afpacket.pxi):
+#   receive  a GSO super-frame from a peer with TSO/GSO on is cut into the
+#            MTU-sized segments the wire would have carried (afp_rx_gso);
+#   send     consecutive full-sized segments of one TCP connection in a tx
+#            burst are merged into one super-frame with a virtio-net header
+#            asking for segmentation (gso_type TCPV4, gso_size = their
+#            payload) and a partial checksum (afp_tso_merge). The kernel (or
+#            the peer on a veth) then moves up to 64 KiB per frame, as it
+#            does for its own TCP. TCP output is unchanged: the merge is
+#            exact, so what the peer sees segment by segment is what netchan
+#            built.
+
+cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type,
+                    uint32_t mss, bint trusted, uint32_t *bufs, uint32_t *k, uint32_t n,
+                    uint64_t now) noexcept nogil:
+    """Cut one super-frame into segments of mss payload bytes. Returns 1 when
+    the frame is done (segmented or dropped), 0 when out of room or buffers:
+    st.gso_off remembers where to go on."""
+    cdef uint8_t *ip = data + ETH_HLEN
+    cdef uint32_t ihl, tot, l4hl, hdr, payload, chunk, seg
+    cdef uint8_t proto
+    cdef uint8_t *l4
+    cdef uint32_t b, seq
+    cdef uint16_t ident
+    cdef nc_buf *nb
+    cdef uint8_t *p
+    cdef uint8_t *pip
+    cdef uint8_t *pl4
+    cdef bint last
+    if snap < ETH_HLEN + IPV4_HLEN or rd16(data + 12) != ETH_P_IPV4 or (ip[0] >> 4) != 4:
+        st.x.rx_gso_unsupported += 1
+        return 1
+    ihl = (ip[0] & 0x0f) * 4
+    tot = rd16(ip + 2)
+    proto = ip[9]
+    if ihl < IPV4_HLEN or tot < ihl or ETH_HLEN + tot > snap:
+        st.x.rx_gso_bad += 1
+        return 1
+    l4 = ip + ihl
+    if proto == IP_PROTO_TCP and gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV4:
+        if tot < ihl + TCP_HLEN:
+            st.x.rx_gso_bad += 1
+            return 1
+        l4hl = (l4[12] >> 4) * 4
+    elif proto == IP_PROTO_UDP and gso_type == AFP_GSO_UDP_L4:
+        l4hl = UDP_HLEN
+    else:
+        st.x.rx_gso_unsupported += 1
+        return 1
+    if l4hl < (TCP_HLEN if proto == IP_PROTO_TCP else UDP_HLEN) or ihl + l4hl > tot or mss == 0:
+        st.x.rx_gso_bad += 1
+        return 1
+    hdr = ETH_HLEN + ihl + l4hl
+    payload = ETH_HLEN + tot - hdr
+    if hdr + (mss if mss < payload else payload) > st.port.pools[0].data_room:
+        st.x.rx_oversize += 1
+        return 1
+    if st.gso_off == 0 and not trusted:
+        # nobody vouched for it: check the whole L4 checksum once here, then
+        # its segments are as good as verified
+        if nc_csum_fold(nc_csum_partial(l4, tot - ihl,
+                nc_csum_pseudo_ipv4(ip + 12, proto, <uint16_t>(tot - ihl)))) != 0:
+            st.x.rx_gso_bad += 1
+            return 1
+    ident = rd16(ip + 4)
+    seq = rd32(l4 + 4) if proto == IP_PROTO_TCP else 0
+    while st.gso_off < payload:
+        if k[0] >= n:
+            return 0
+        b = afp_alloc_one(st)
+        if b == NC_BUF_NONE:
+            return 0
+        seg = st.gso_off // mss
+        chunk = payload - st.gso_off
+        if chunk > mss:
+            chunk = mss
+        last = st.gso_off + chunk == payload
+        nb = nc_port_buf(&st.port, b)
+        p = nc_buf_data(nb)
+        memcpy(p, data, hdr)
+        memcpy(p + hdr, data + hdr + st.gso_off, chunk)
+        nb.len = hdr + chunk
+        nb.flags = NC_BUF_F_CSUM_OK
+        pip = p + ETH_HLEN
+        pl4 = pip + ihl
+        wr16(pip + 2, <uint16_t>(ihl + l4hl + chunk))
+        wr16(pip + 4, <uint16_t>(ident + seg))
+        pip[10] = 0
+        pip[11] = 0
+        store_csum(pip + 10, nc_csum_fold(nc_csum_partial(pip, ihl, 0)))
+        if proto == IP_PROTO_TCP:
+            # as tcp_gso_segment: CWR on the first segment only, FIN and PSH
+            # on the last only
+            wr32(pl4 + 4, seq + st.gso_off)
+            if seg:
+                pl4[13] &= ~TCP_CWR
+            if not last:
+                pl4[13] &= ~(TCP_FIN | TCP_PSH)
+        else:
+            wr16(pl4 + 4, <uint16_t>(UDP_HLEN + chunk))
+        st.gso_off += chunk
+        st.x.rx_gso_segments += 1
+        if seg == 0:
+            st.x.rx_gso_frames += 1
+        afp_deliver(st, b, bufs, k, now)
+    return 1
+
+
+
+cdef inline uint32_t afp_tcp_payload(const uint8_t *f, uint32_t len_, uint32_t *hdr) noexcept nogil:
+    """The TCP payload length of an IPv4 TCP frame that TSO may carry (no
+    fragment, no Ethernet padding, headers inside the frame), else 0.
+    hdr: its Ethernet + IP + TCP header length."""
+    cdef uint32_t ihl, tot, thl
+    if len_ < ETH_HLEN + IPV4_HLEN + TCP_HLEN or rd16(f + 12) != ETH_P_IPV4:
+        return 0
+    if (f[ETH_HLEN] >> 4) != 4 or f[ETH_HLEN + 9] != IP_PROTO_TCP:
+        return 0
+    ihl = (f[ETH_HLEN] & 0x0f) * 4
+    tot = rd16(f + ETH_HLEN + 2)
+    if ihl < IPV4_HLEN or ETH_HLEN + tot != len_ or rd16(f + ETH_HLEN + 6) & 0x3fff:
+        return 0
+    thl = (f[ETH_HLEN + ihl + 12] >> 4) * 4
+    if thl < TCP_HLEN or ihl + thl >= tot:
+        return 0
+    hdr[0] = ETH_HLEN + ihl + thl
+    return len_ - hdr[0]
+
+
+cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint8_t *out,
+                            uint32_t room, uint32_t *frame_len) noexcept nogil:
+    """Merge bufs[0] and the segments after it that continue it into one TCP
+    super-frame at out (virtio-net header, then the frame). Returns how many
+    buffers it took (>= 2), or 0 when bufs[0] must go out on its own.
+
+    Segments continue the first when they are the same connection with the
+    same headers but for IP length, id and checksum and TCP sequence, PSH and
+    FIN (timestamps, window, ACK, SACK blocks all equal), their sequence
+    follows on, and every one but the last carries exactly the first's
+    payload (gso_size): then the kernel's segmentation (tcp_gso_segment)
+    gives back exactly these segments, PSH and FIN on the last only."""
+    cdef nc_buf *nb = nc_port_buf(&st.port, bufs[0])
+    cdef const uint8_t *f = nc_buf_data(nb)
+    cdef const uint8_t *g
+    cdef uint32_t hdr, ghdr, mss, pay, total, m, ihl, i
+    cdef uint32_t seq
+    cdef uint8_t flags, gflags, last_flags
+    cdef uint8_t *frame
+    cdef uint8_t *ip
+    cdef uint8_t *th
+    cdef lpk.virtio_net_hdr *vh
+    if n < 2:
+        return 0
+    mss = afp_tcp_payload(f, nb.len, &hdr)
+    if mss == 0:
+        return 0
+    ihl = (f[ETH_HLEN] & 0x0f) * 4
+    flags = f[ETH_HLEN + ihl + 13]
+    if flags & ~(TCP_ACK | TCP_ECE):
+        return 0                    # SYN, FIN, RST, URG, PSH, CWR: not a middle segment
+    seq = rd32(f + ETH_HLEN + ihl + 4) + mss
+    total = nb.len
+    last_flags = flags
+    m = 1
+    while m < n and AFP_VNET_LEN + total + mss <= room and total - ETH_HLEN + mss <= 65535:
+        nb = nc_port_buf(&st.port, bufs[m])
+        g = nc_buf_data(nb)
+        pay = afp_tcp_payload(g, nb.len, &ghdr)
+        if pay == 0 or pay > mss or ghdr != hdr:
+            break
+        gflags = g[ETH_HLEN + ihl + 13]
+        if (gflags & ~(TCP_PSH | TCP_FIN)) != flags or rd32(g + ETH_HLEN + ihl + 4) != seq:
+            break
+        # Ethernet + IP version..tos; IP flags..protocol; IP addresses and
+        # options; TCP ports; ack + data offset; window; urgent + options
+        if (memcmp(f, g, ETH_HLEN + 2) != 0
+                or memcmp(f + ETH_HLEN + 6, g + ETH_HLEN + 6, 4) != 0
+                or memcmp(f + ETH_HLEN + 12, g + ETH_HLEN + 12, ihl - 12) != 0
+                or memcmp(f + ETH_HLEN + ihl, g + ETH_HLEN + ihl, 4) != 0
+                or memcmp(f + ETH_HLEN + ihl + 8, g + ETH_HLEN + ihl + 8, 5) != 0
+                or memcmp(f + ETH_HLEN + ihl + 14, g + ETH_HLEN + ihl + 14, 2) != 0
+                or memcmp(f + ETH_HLEN + ihl + 18, g + ETH_HLEN + ihl + 18,
+                          hdr - ETH_HLEN - ihl - 18) != 0):
+            break
+        total += pay
+        seq += pay
+        last_flags = gflags
+        m += 1
+        if pay < mss or gflags & (TCP_PSH | TCP_FIN):
+            break
+    if m < 2:
+        return 0
+    # the frame: the first segment whole, then the others' payloads
+    frame = out + AFP_VNET_LEN
+    nb = nc_port_buf(&st.port, bufs[0])
+    memcpy(frame, f, nb.len)
+    total = nb.len
+    for i in range(1, m):
+        nb = nc_port_buf(&st.port, bufs[i])
+        memcpy(frame + total, nc_buf_data(nb) + hdr, nb.len - hdr)
+        total += nb.len - hdr
+    ip = frame + ETH_HLEN
+    th = ip + ihl
+    wr16(ip + 2, <uint16_t>(total - ETH_HLEN))
+    ip[10] = 0
+    ip[11] = 0
+    store_csum(ip + 10, nc_csum_fold(nc_csum_partial(ip, ihl, 0)))
+    th[13] = last_flags
+    # checksum partial: the field holds the pseudo-header sum (uncomplemented),
+    # the kernel adds the rest per segment
+    store_csum(th + 16, <uint16_t>~nc_csum_fold(nc_csum_pseudo_ipv4(
+        ip + 12, IP_PROTO_TCP, <uint16_t>(total - ETH_HLEN - ihl))))
+    vh = <lpk.virtio_net_hdr *>out
+    vh.flags = lpk.VIRTIO_NET_HDR_F_NEEDS_CSUM
+    vh.gso_type = lpk.VIRTIO_NET_HDR_GSO_TCPV4
+    vh.hdr_len = <uint16_t>hdr
+    vh.gso_size = <uint16_t>mss
+    vh.csum_start = <uint16_t>(ETH_HLEN + ihl)
+    vh.csum_offset = 16
+    frame_len[0] = total
+    st.x.tx_tso_frames += 1
+    st.x.tx_tso_segments += m
+    return m
