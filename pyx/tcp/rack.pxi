@@ -23,9 +23,9 @@
 # 16 recoveries without one it is 1 again.
 #
 # Tail-loss probe (RFC 8985 7): with data in flight and no recovery under
-# way, the timer is the probe timeout PTO = 2 SRTT (+ 200 ms when one
-# segment is in flight: the peer may be holding a delayed ACK), at most the
-# RTO. When it fires, one new segment goes out if the windows allow, else
+# way, the timer is the probe timeout PTO = 2 SRTT + 2 ms (+ 200 ms instead
+# when one segment is in flight: the peer may be holding a delayed ACK; as
+# Linux), at most the RTO. When it fires, one new segment goes out if the windows allow, else
 # the last segment sent again; its ACK (or SACK) lets fast recovery or RACK
 # repair the tail instead of waiting for the RTO. A probe that was a
 # retransmission and is acknowledged without a D-SACK had repaired a loss:
@@ -34,6 +34,7 @@
 RECOVERY_NAMES = ("rfc6675", "rack")       # indexed by RECOVERY_RFC6675, RECOVERY_RACK
 
 cdef uint64_t WCDELACK_NS = 200000000ULL    # RFC 8985 7.2: worst-case delayed ACK
+cdef uint64_t PTO_EXTRA_NS = 2000000ULL     # with more than one segment out (Linux: TCP_TIMEOUT_MIN)
 cdef uint32_t NO_RTT = 0xFFFFFFFF
 cdef uint8_t REO_PERSIST = 16               # RFC 8985 6.2
 cdef uint64_t REO_UNKNOWN = 0xFFFFFFFFFFFFFFFFULL
@@ -253,9 +254,10 @@ cdef void tcp_arm_loss_timer(StackState *st, Tcb *t) noexcept nogil:
             t.retries == 0 and (seq_geq(t.snd_una, t.recover) or t.recover == t.iss) and
             (s == ESTABLISHED or s == CLOSE_WAIT or s == FIN_WAIT_1 or s == CLOSING or
              s == LAST_ACK)):
+        # 2 SRTT and a margin: on a link with a microsecond RTT a bare 2 SRTT
+        # probes before the peer has even been scheduled
         pto = 2 * t.srtt
-        if t.snd_max - t.snd_una <= t.mss:
-            pto += WCDELACK_NS
+        pto += WCDELACK_NS if t.snd_max - t.snd_una <= t.mss else PTO_EXTRA_NS
         rto = tcp_backed_off_rto(st, t)
         if pto > rto:
             pto = rto

@@ -1,8 +1,9 @@
 """RFC 8985 RACK-TLP (Stack(recovery="rack"), the default): tail-loss
 probes, time-based loss marking with a reordering window, D-SACK feeding
 that window (RFC 2883), lost retransmissions. Each test first takes one RTT
-sample of 10 ms (SRTT = min_RTT = 10 ms, so PTO = 20 ms and the reordering
-window min_RTT / 4 = 2.5 ms, which fires on the wheel's next 1 ms tick),
+sample of 10 ms (SRTT = min_RTT = 10 ms, so
+PTO 2 SRTT + 2 ms = 22 ms, the reordering window min_RTT / 4 = 2.5 ms, which
+fires on the wheel's next 1 ms tick),
 then scripts the loss."""
 import pytest
 from netchan.config import stack_config
@@ -12,6 +13,7 @@ from tcp_tools import MSS, ack, counter, data_of, sack
 
 BASE = ISS + 101            # first sequence number after the timing segment
 RTT = 0.01
+PTO = 2 * RTT + 0.002
 TICK = 0.001                # the timing wheel's slot: timers fire on its ticks
 
 
@@ -45,9 +47,9 @@ def sack_ack(peer, *blocks, ack_no=None):
 def test_probe_resends_the_last_segment_two_srtt_after_the_tail(make_peer):
     peer, conn = timed_conn(make_peer, 4)
     assert peer.tcb(conn)["rexmt_kind"] == "pto"
-    peer.advance(2 * RTT - 0.001)
+    peer.advance(PTO - TICK)
     peer.expect_nothing()
-    peer.advance(0.001)
+    peer.advance(2 * TICK)                              # (the wheel fires on its ticks)
     assert data_of(peer.recv()) == [(seq_of(3), MSS)]
     assert counter(peer.stack, "tcp_tlp_probes") == 1
     assert peer.tcb(conn)["rexmt_kind"] == "rto"        # one probe, then the RTO
@@ -55,7 +57,7 @@ def test_probe_resends_the_last_segment_two_srtt_after_the_tail(make_peer):
 
 def test_probe_is_new_data_when_the_peer_window_allows(make_peer):
     peer, conn = timed_conn(make_peer, 12)              # 10 out (initial window), 2 waiting
-    peer.advance(2 * RTT)
+    peer.advance(PTO)
     assert data_of(peer.recv()) == [(seq_of(10), MSS)]
     assert counter(peer.stack, "tcp_retransmits") == 0
 
@@ -70,7 +72,7 @@ def test_one_segment_in_flight_waits_for_a_delayed_ack_too(make_peer):
 
 def test_probe_then_the_rto_if_nothing_answers(make_peer):
     peer, conn = timed_conn(make_peer, 4)
-    peer.advance(2 * RTT)
+    peer.advance(PTO)
     peer.recv()
     peer.advance(1.0 - 0.001)                           # RTO (rto_min 1 s) from the probe
     peer.expect_nothing()
@@ -81,7 +83,7 @@ def test_probe_then_the_rto_if_nothing_answers(make_peer):
 
 def test_sacked_probe_marks_the_tail_lost_after_the_reordering_window(make_peer):
     peer, conn = timed_conn(make_peer, 4)               # 0, 1, 2 lost; 3 lost too
-    peer.advance(2 * RTT)
+    peer.advance(PTO)
     peer.recv()                                         # probe: segment 3 again
     assert sack_ack(peer, (3, 4)) == []                 # one SACK: wait min_RTT / 4
     peer.advance(RTT / 4 + TICK)
@@ -94,7 +96,7 @@ def test_sacked_probe_marks_the_tail_lost_after_the_reordering_window(make_peer)
 
 def test_probe_that_repaired_a_loss_reduces_cwnd(make_peer):
     peer, conn = timed_conn(make_peer, 4)               # segment 3 lost
-    peer.advance(2 * RTT)
+    peer.advance(PTO)
     peer.recv()
     cwnd = conn.cwnd
     ack(peer, seq_of(4))                                # the probe filled the tail
@@ -108,7 +110,7 @@ def test_probe_that_repaired_a_loss_reduces_cwnd(make_peer):
 
 def test_dsack_of_the_probe_means_nothing_was_lost(make_peer):
     peer, conn = timed_conn(make_peer, 4)
-    peer.advance(2 * RTT)
+    peer.advance(PTO)
     peer.recv()
     ack(peer, seq_of(4), options=[sack((seq_of(3), seq_of(4)))])   # D-SACK: below the ACK
     conn.send(bytes(MSS))
