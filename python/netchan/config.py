@@ -26,15 +26,15 @@ import numbers
 import operator
 from dataclasses import dataclass
 
-from netchan._core import CC_NAMES
+from netchan._core import CC_NAMES, RECOVERY_NAMES
 
 MAX_CONNS = 1 << 20
 # What one connection slot costs, in address space reserved when the stack
-# starts (its control block, 632 B, flow-table slots and queues): pages are
+# starts (its control block, 680 B, flow-table slots and queues): pages are
 # touched only as connections use them (measured: max_conns=2**20 made RSS
 # grow by 25 bytes a slot at start; an idle connection costs ~0.85 KiB of
 # resident memory besides its window pages, tests/api/idle_memory.py).
-BYTES_PER_CONN_SLOT = 660
+BYTES_PER_CONN_SLOT = 708
 MIN_MTU, MAX_MTU = 576, 65535
 MAX_TIME_WAIT = 1 << 22                 # 56 B + index each: 300 MiB at most
 MIN_BUF, MAX_BUF = 4096, 1 << 30
@@ -48,7 +48,7 @@ EXAMPLE_IP = "198.18.0.1/15"
 DEFAULTS = dict(
     max_conns=4096, max_time_wait=65536, rcvbuf=None, sndbuf=None, window_memory=None, msl=30.0, rto_min=1.0, rto_max=60.0,
     rto_initial=1.0, max_retries=15, syn_retries=6, delayed_ack=0.04, timestamps=True,
-    sack=True, window_scaling=True, cc="cubic", nodelay=False, keepalive=None,
+    sack=True, window_scaling=True, cc="cubic", recovery="rack", ecn=False, hystart=True, nodelay=False, keepalive=None,
     syncookies=True, challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
     frag_max_bytes=1 << 20, busy_poll=50e-6, background=False, export_stats=True,
     seed=None, ttl=64,
@@ -79,6 +79,10 @@ class StackConfig:
     window_scaling: bool
     cc: str                     # one of CC_NAMES
     cc_id: int                  # its index in CC_NAMES
+    recovery: str               # one of RECOVERY_NAMES
+    recovery_id: int            # its index in RECOVERY_NAMES
+    ecn: bool                   # offer and accept ECN (RFC 3168)
+    hystart: bool               # HyStart++ (RFC 9406) with CUBIC
     nodelay: bool
     keepalive: tuple | None     # (idle_ns, interval_ns, count) or None
     syncookies: bool
@@ -259,6 +263,14 @@ def check_cc(value) -> str:
     return value
 
 
+def check_recovery(value) -> str:
+    if not isinstance(value, str) or value not in RECOVERY_NAMES:
+        raise ValueError(f"recovery={value!r}: choose one of {', '.join(RECOVERY_NAMES)} "
+                         f"('rack': RFC 8985 time-based loss detection and tail-loss probes; "
+                         f"'rfc6675': duplicate-ACK threshold only)")
+    return value
+
+
 def check_seed(value) -> int | None:
     if value is None:
         return None
@@ -318,6 +330,10 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
         window_scaling=check_bool(o["window_scaling"], "window_scaling"),
         cc=check_cc(o["cc"]),
         cc_id=CC_NAMES.index(o["cc"]),
+        recovery=check_recovery(o["recovery"]),
+        recovery_id=RECOVERY_NAMES.index(o["recovery"]),
+        ecn=check_bool(o["ecn"], "ecn"),
+        hystart=check_bool(o["hystart"], "hystart"),
         nodelay=check_bool(o["nodelay"], "nodelay"),
         keepalive=check_keepalive(o["keepalive"]),
         syncookies=check_bool(o["syncookies"], "syncookies"),

@@ -67,6 +67,8 @@ def _stack_options(args):
         opts["rto_min"] = args.rto_min
     if args.window is not None:
         opts["rcvbuf"] = opts["sndbuf"] = args.window
+    if args.ecn:
+        opts["ecn"] = True
     return opts
 
 
@@ -224,6 +226,8 @@ def add_commands(p) -> None:
         c.add_argument("--rto-min", type=float, default=None,
                        help="lowest retransmission timeout in seconds (default: the stack's; "
                             "Linux uses 0.2)")
+        c.add_argument("--ecn", action="store_true",
+                       help="offer and accept ECN (RFC 3168; off by default)")
     s = sub.choices["serve"]
     s.add_argument("--tcp-port", type=int, default=8080)
     s.add_argument("--size", type=size_arg, default=parse_size("1M"), help="body bytes (default 1M)")

@@ -79,6 +79,11 @@ cdef class Stack:
       delayed_ack=0.04        seconds, 0 = off (at most 0.5)
       timestamps=True sack=True window_scaling=True   TCP options offered
       cc='cubic'              or 'newreno': the default for new connections
+      recovery='rack'         loss detection with SACK: 'rack' (RFC 8985 RACK-TLP) or
+                              'rfc6675' (DupThresh only, no tail-loss probes)
+      ecn=False               True offers and accepts ECN (RFC 3168) on handshakes
+      hystart=True            HyStart++ (RFC 9406) leaves CUBIC's first slow start
+                              when the RTT rises
       nodelay=False           True turns Nagle off for new connections
       keepalive=None          (idle, interval, count) in seconds, None = off
       syncookies=True         answer with SYN cookies when a SYN queue is full
@@ -156,6 +161,9 @@ cdef class Stack:
         st.cfg.window_scaling = cfg.window_scaling
         st.cfg.ttl = cfg.ttl
         st.cfg.cc = <uint8_t>cfg.cc_id
+        st.cfg.recovery = <uint8_t>cfg.recovery_id
+        st.cfg.ecn = cfg.ecn
+        st.cfg.hystart = cfg.hystart
         st.cfg.nodelay = cfg.nodelay
         st.cfg.syncookies = cfg.syncookies
         st.cfg.challenge_ack_limit = cfg.challenge_ack_limit

@@ -200,7 +200,10 @@ cdef inline bint buf_tcp(StackState *st, uint32_t b, TcpHdr *th) noexcept nogil:
     cdef uint8_t *p = nc_buf_data(nb)
     cdef uint32_t off = <uint32_t>(nb.user[0] & 0xffffffffu)
     cdef uint32_t n = <uint32_t>(nb.user[0] >> 32)
-    return tcp_parse(p + off, n, NULL, th, False) == WIRE_OK
+    if tcp_parse(p + off, n, NULL, th, False) != WIRE_OK:
+        return False
+    th.ip_ecn = p[ETH_HLEN + 1] & 3     # (the IPv4 header follows the Ethernet header)
+    return True
 
 
 cdef void stack_rx_icmp_error(StackState *st, const IcmpHdr *icmp) noexcept nogil:

@@ -22,4 +22,9 @@ COUNTER_NAMES = (
     "arp_address_conflict", "tcp_close_reset", "tcp_close_linger_expired",
     "tcp_time_wait_created", "tcp_time_wait_expired", "tcp_time_wait_recycled",
     "tcp_time_wait_reused", "tcp_time_wait_reset",
+    "tcp_tlp_probes", "tcp_tlp_recoveries", "tcp_rack_losses", "tcp_rack_lost_retransmits",
+    "tcp_reordering_seen", "tcp_dsack_rcvd", "tcp_prr_recoveries", "tcp_rescue_retransmits",
+    "tcp_ecn_negotiated", "tcp_ecn_ce_seen", "tcp_ecn_reductions",
+    "tcp_hystart_css", "tcp_hystart_css_spurious", "tcp_hystart_exits", "tcp_syn_data_queued",
+    "tcp_pmtu_raised",
 )

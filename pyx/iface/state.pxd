@@ -37,6 +37,9 @@ cdef struct StackConfig:
     bint nodelay                # default for new connections (Nagle off)
     uint8_t ttl
     uint8_t cc                  # default congestion control
+    uint8_t recovery            # RECOVERY_RFC6675 / RECOVERY_RACK (tcp/rack.pxi)
+    bint ecn                    # offer / accept ECN (RFC 3168, tcp/ecn.pxi)
+    bint hystart                # HyStart++ in CUBIC's first slow start (tcp/hystart.pxi)
     uint8_t keep_cnt            # default keepalive (0 = off)
     uint64_t keep_idle_ns
     uint64_t keep_intvl_ns

@@ -49,6 +49,10 @@ cdef inline uint64_t splitmix64(uint64_t *state) noexcept nogil:
     return z ^ (z >> 31)
 
 
+cdef enum:
+    FAULT_F_REORDER = 0x40000000    # nc_buf.flags, ours while queued: hold back when due
+
+
 cdef inline bint fault_roll(FaultDir *d, uint64_t p32) noexcept nogil:
     # Always draw, so the stream position does not depend on which knobs are
     # zero: the same seed and traffic give the same losses whatever else is on.
@@ -126,12 +130,28 @@ cdef inline void fault_emit(FaultPortState *fp, FaultDir *d, uint32_t idx, uint3
 cdef void fault_release_due(FaultPortState *fp, FaultDir *d, uint32_t *out, uint32_t *nout,
                             uint32_t cap, uint64_t now) noexcept nogil:
     cdef uint32_t idx
+    cdef nc_buf *b
+    cdef bint reorder
     while nout[0] < cap:
         idx = fault_q_pop_due(fp, d, now)
         if idx == NC_BUF_NONE:
             break
+        # reordering behind a delay line: a frame fault_process marked is
+        # held back as it leaves the line, until the next one has passed
+        b = nc_port_buf(fp.inner, idx)
+        reorder = (b.flags & FAULT_F_REORDER) != 0
+        b.flags &= ~FAULT_F_REORDER
+        if reorder and d.held == NC_BUF_NONE:
+            d.held = idx
+            d.held_until = now + d.hold_ns
+            fp.port.stats.fault_reordered += 1
+            continue
         out[nout[0]] = idx
         nout[0] += 1
+        if d.held != NC_BUF_NONE and nout[0] < cap:
+            out[nout[0]] = d.held
+            nout[0] += 1
+            d.held = NC_BUF_NONE
     if d.held != NC_BUF_NONE and d.held_until <= now and nout[0] < cap:
         out[nout[0]] = d.held
         nout[0] += 1
@@ -170,6 +190,8 @@ cdef void fault_process(FaultPortState *fp, FaultDir *d, uint32_t idx, uint32_t 
         if d.delay_ns:
             idx = fault_own_copy(fp, idx)
             if idx != NC_BUF_NONE:
+                if reorder and i == 0:
+                    nc_port_buf(inner, idx).flags |= FAULT_F_REORDER
                 fault_q_push(fp, d, idx, now + d.delay_ns)
                 fp.port.stats.fault_delayed += 1
         elif reorder and i == 0 and d.held == NC_BUF_NONE:

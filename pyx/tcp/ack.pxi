@@ -15,6 +15,8 @@ cdef void tcp_rtt_sample(StackState *st, Tcb *t, uint64_t r) noexcept nogil:
         t.srtt = (7 * t.srtt + r) // 8
         if t.srtt == 0:
             t.srtt = 1
+    rack_rtt_sample(t, r)
+    hystart_rtt_sample(t, r)
     k = 4 * t.rttvar
     if k < st.tick_ns:
         k = st.tick_ns
@@ -35,6 +37,8 @@ cdef void tcp_enter_recovery(StackState *st, Tcb *t) noexcept nogil:
     if t.flags & TF_SACK_OK:
         t.in_recovery = REC_SACK
         t.cwnd = t.ssthresh
+        if prr_on(t):
+            prr_start(st, t)            # PRR sets cwnd per ACK from here (tcp/prr.pxi)
     else:
         t.in_recovery = REC_NEWRENO
         t.cwnd = t.ssthresh + DUPTHRESH * t.mss
@@ -78,11 +82,14 @@ cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
     t.retries = 0
     t.backoff = 0
     t.lt_allow = 0
+    if t.pmtu_raise_s:
+        tcp_pmtu_maybe_raise(st, t)         # RFC 1191 6.3 (tcp/icmp.pxi)
     if t.in_recovery:
         if seq_geq(th.ack, t.recover):
             t.in_recovery = REC_NONE
             t.dupacks = 0
             cc_after_recovery(st, t)
+            rack_recovery_ended(t)
         elif t.in_recovery == REC_NEWRENO:
             # partial ACK (RFC 6582 3.2 step 5): the next hole is lost too
             t.flags |= TF_REXMT_FIRST        # tcp_send_owed resends it
@@ -99,7 +106,7 @@ cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
     if t.snd_una == t.snd_max:
         t.t_rexmt = 0
     else:
-        tcp_arm_rexmt(st, t)
+        tcp_arm_loss_timer(st, t)         # the RTO, or a tail-loss probe (tcp/rack.pxi)
 
 
 cdef void tcp_dup_ack(StackState *st, Tcb *t, uint32_t newly_sacked) noexcept nogil:
@@ -114,7 +121,8 @@ cdef void tcp_dup_ack(StackState *st, Tcb *t, uint32_t newly_sacked) noexcept no
     if t.in_recovery == REC_SACK:
         return                      # tcp_output works from the pipe
     t.dupacks += 1
-    lost = t.dupacks >= DUPTHRESH
+    # (once reordering was seen, RACK's window decides, not the count)
+    lost = t.dupacks >= DUPTHRESH and not (rack_on(t) and t.rack_flags & RK_REORDERING)
     if t.flags & TF_SACK_OK and not lost:
         lost = sack_is_lost(t, t.snd_una)
     if lost:

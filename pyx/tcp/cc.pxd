@@ -1,4 +1,7 @@
 cdef enum:
+    INITIAL_SSTHRESH = 0x7fffffff   # "arbitrarily high" (RFC 5681 3.1)
+
+cdef enum:
     CC_NEWRENO = 0
     CC_CUBIC = 1
     CC_COUNT = 2

@@ -47,8 +47,9 @@ cdef void cc_on_ack(StackState *st, Tcb *t, uint32_t acked) noexcept nogil:
     if acked == 0:
         return
     if t.cwnd < t.ssthresh:
-        # slow start with appropriate byte counting (RFC 3465, L = 2 SMSS)
-        t.cwnd += acked if acked < 2 * t.mss else 2 * t.mss
+        # slow start with appropriate byte counting (RFC 3465, L = 2 SMSS),
+        # slowed by HyStart++ once the RTT rises (tcp/hystart.pxi)
+        t.cwnd += hystart_slow_start(st, t, acked if acked < 2 * t.mss else 2 * t.mss)
         return
     CC_OPS[t.cc].on_ack_ca(st, t, acked)
 

@@ -30,15 +30,15 @@ cdef void cubic_on_ack_ca(StackState *st, Tcb *t, uint32_t acked) noexcept nogil
         # RFC 9438 4.2: a new congestion-avoidance epoch starts now
         t.cubic_epoch = st.now
         if t.cwnd < t.cubic_wmax:
-            t.cubic_k = cbrt((t.cubic_wmax - t.cwnd) / seg / CUBIC_C)
-            t.cubic_origin = t.cubic_wmax
+            t.ccx.cubic.k = cbrt((t.cubic_wmax - t.cwnd) / seg / CUBIC_C)
+            t.ccx.cubic.origin = t.cubic_wmax
         else:
-            t.cubic_k = 0.0
-            t.cubic_origin = t.cwnd
-        t.cubic_west = t.cwnd
+            t.ccx.cubic.k = 0.0
+            t.ccx.cubic.origin = t.cwnd
+        t.ccx.cubic.west = t.cwnd
     t_s = <double>(st.now - t.cubic_epoch) / 1e9 + <double>t.srtt / 1e9
-    k = t_s - t.cubic_k
-    target = t.cubic_origin + CUBIC_C * k * k * k * seg
+    k = t_s - t.ccx.cubic.k
+    target = t.ccx.cubic.origin + CUBIC_C * k * k * k * seg
     # RFC 9438 4.3: the target stays within [cwnd, 1.5 cwnd]
     if target < t.cwnd:
         target = t.cwnd
@@ -46,14 +46,14 @@ cdef void cubic_on_ack_ca(StackState *st, Tcb *t, uint32_t acked) noexcept nogil
         target = 1.5 * t.cwnd
     # RFC 9438 4.3 Reno-friendly estimate: alpha = 3(1-beta)/(1+beta)
     # segments per RTT until W_est reaches W_max, then 1.
-    if t.cubic_west < t.cubic_wmax:
+    if t.ccx.cubic.west < t.cubic_wmax:
         w_est_inc = 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA)
     else:
         w_est_inc = 1.0
-    t.cubic_west += w_est_inc * seg * acked / t.cwnd
-    if t.cubic_west > target:
+    t.ccx.cubic.west += w_est_inc * seg * acked / t.cwnd
+    if t.ccx.cubic.west > target:
         # Reno-friendly region
-        inc = <uint32_t>(t.cubic_west - t.cwnd) if t.cubic_west > t.cwnd else 0
+        inc = <uint32_t>(t.ccx.cubic.west - t.cwnd) if t.ccx.cubic.west > t.cwnd else 0
     else:
         inc = <uint32_t>((target - t.cwnd) * acked / t.cwnd)
     t.cwnd += inc

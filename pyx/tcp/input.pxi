@@ -73,6 +73,8 @@ cdef void tcp_established(StackState *st, Tcb *t, const TcpHdr *th, bint rtt_sam
     t.snd_wl2 = th.ack
     t.t_rexmt = 0
     tcp_set_state(st, t, ESTABLISHED)
+    if t.flags & TF_PASSIVE:
+        tcp_syn_data_deliver(st, t)
     t.retries = 0
     t.backoff = 0
     t.last_rcv = st.now
@@ -112,6 +114,7 @@ cdef void tcp_input_syn_sent(StackState *st, Tcb *t, const TcpHdr *th) noexcept 
     t.fin_off = <uint64_t>-1
     tcp_negotiate(st, t, &th.opts)
     tcp_init_cc(st, t)
+    ecn_syn_ack_received(st, t, th)
     if ack:
         tcp_established(st, t, th, True)
         t.flags |= TF_ACK_NOW
@@ -169,7 +172,8 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     cdef uint8_t s = t.state
     cdef uint32_t seg_len = th.payload_len + (1 if th.flags & TCP_SYN else 0) + \
         (1 if th.flags & TCP_FIN else 0)
-    cdef uint32_t newly_sacked
+    cdef uint32_t newly_sacked, old_una, sacked_before
+    cdef int64_t delivered
     cdef bint was_zero, window_changed
     st.ctr[C_TCP_SEGS_IN] += 1
     if s == CLOSED or s == LISTEN:
@@ -239,6 +243,7 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
         if seq_geq(th.opts.ts_val, t.ts_recent):
             t.ts_recent = th.opts.ts_val
             t.ts_recent_at = st.now
+    ecn_input(st, t, th)
     # second: RST (RFC 5961 3.2: only an exact hit resets)
     if th.flags & TCP_RST:
         if th.seq != t.rcv_nxt:
@@ -278,8 +283,11 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             st.ctr[C_TCP_BAD_ACK] += 1
             tcp_challenge_ack(st, t)
             return False
+        sacked_before = rack_sacked_bytes(t)
+        rack_check_reordering(st, t, th.ack)    # (against the scoreboard before this ACK)
         newly_sacked = sack_update(st, t, th)
         window_changed = (<uint32_t>th.window << t.snd_wscale) != t.snd_wnd
+        old_una = t.snd_una
         if seq_gt(th.ack, t.snd_una):
             tcp_ack_new_data(st, t, th)
         elif th.ack == t.snd_una and t.snd_max != t.snd_una and t.snd_wnd != 0 and (
@@ -288,6 +296,14 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             # (with the window shut, what is outstanding is a zero-window
             # probe and its ACKs are answers to it, not signs of loss)
             tcp_dup_ack(st, t, newly_sacked)
+        ecn_ack(st, t, th)
+        if rack_on(t):
+            rack_detect(st, t)
+            rack_after_ack(st, t, th, old_una)
+            if prr_on(t):
+                # RFC 6937 DeliveredData: SND.UNA's advance plus the change in SACKed bytes
+                delivered = <int64_t>(t.snd_una - old_una) + rack_sacked_bytes(t) - sacked_before
+                prr_on_ack(st, t, <uint32_t>delivered if delivered > 0 else 0)
         # window update (RFC 9293 3.10.7.4 fifth step)
         if seq_lt(t.snd_wl1, th.seq) or (t.snd_wl1 == th.seq and seq_leq(t.snd_wl2, th.ack)):
             was_zero = t.snd_wnd == 0

@@ -202,6 +202,8 @@ cdef void tcp_listen_input(StackState *st, int32_t lid, uint32_t src, uint32_t d
     t.max_snd_wnd = t.snd_wnd
     t.snd_wl1 = th.seq
     t.snd_wl2 = t.iss
+    ecn_syn_received(st, t, th)
+    tcp_syn_data_queue(st, t, th)       # text on the SYN waits for the handshake
     tcp_set_state(st, t, SYN_RECEIVED)
     l.half_open += 1
     flow_insert(st, t)

@@ -26,3 +26,5 @@ cdef bint tcp_reply_stateless(StackState *st, uint32_t laddr, uint32_t raddr,
                               const uint8_t *dst_mac, uint16_t lport, uint16_t rport,
                               uint32_t seq, uint32_t ack, uint8_t flags, uint16_t window,
                               const TcpOptions *o) noexcept nogil
+cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil
+cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_t maxlen) noexcept nogil

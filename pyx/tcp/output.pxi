@@ -76,6 +76,7 @@ cdef inline uint64_t tcp_backed_off_rto(const StackState *st, const Tcb *t) noex
 
 cdef inline void tcp_arm_rexmt(StackState *st, Tcb *t) noexcept nogil:
     t.t_rexmt = st.now + tcp_backed_off_rto(st, t)
+    t.rexmt_kind = TK_RTO
 
 
 cdef void tcp_syn_options(const StackState *st, TcpOptions *o, uint16_t mss, uint8_t wscale,
@@ -138,6 +139,7 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
     if dlen:
         memcpy(th + hl, window_at(&t.snd, data_off), dlen)
     ipv4_write(iph, t.laddr, t.raddr, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), hl + dlen, True)
+    ecn_output(st, t, iph, th, seq, flags, dlen)    # ECN marks (tcp/ecn.pxi)
     if st.port.caps & NC_CAP_CSUM_TRUSTED:
         nb.flags |= NC_BUF_F_CSUM_OK    # the shm peer trusts it (no checksum pass)
     else:
@@ -267,8 +269,8 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
         t.snd_max = t.snd_nxt
     if fin:
         t.flags |= TF_FIN_SENT
-    if t.t_rexmt == 0:
-        tcp_arm_rexmt(st, t)
+    if t.t_rexmt == 0 or t.rexmt_kind == TK_PTO:
+        tcp_arm_loss_timer(st, t)   # a new tail moves the probe (tcp/rack.pxi)
     t.t_persist = 0
     return True
 
@@ -301,7 +303,7 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
 cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
     """RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg."""
     cdef uint32_t pipe = sack_pipe(t)
-    cdef uint32_t seq, length, span
+    cdef uint32_t seq, length, span, nxt
     cdef bint sent = False
     while t.cwnd >= pipe + t.mss:
         if sack_next_hole(t, &seq, &length):
@@ -314,7 +316,9 @@ cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
             pipe += span
             sent = True
             continue
+        nxt = t.snd_nxt
         if tcp_send_new(st, t, t.cwnd - pipe):
+            prr_sent(t, t.snd_nxt - nxt)
             pipe = sack_pipe(t)
             sent = True
             continue
@@ -326,6 +330,14 @@ cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
             pipe += span
             sent = True
             continue
+        if rescue_range(t, &seq, &length):
+            t.rack_flags |= RK_RESCUED
+            span = tcp_retransmit_range(st, t, seq, length)
+            if span:
+                st.ctr[C_TCP_RESCUE_RETRANSMITS] += 1
+                pipe += span
+                sent = True
+                continue
         break
     return sent
 
@@ -416,6 +428,8 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
         return 0
     st.ctr[C_TCP_RETRANSMITS] += 1
     t.retransmits += 1
+    rack_note_retransmit(t)
+    prr_sent(t, n)
     span = n + (1 if flags & TCP_FIN else 0)
     return span
 

@@ -102,3 +102,34 @@ cdef void tcp_receive_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
         elif not (t.flags & TF_DELACK):
             t.flags |= TF_DELACK
             t.t_delack = st.now + st.cfg.delack_ns
+
+
+cdef void tcp_syn_data_queue(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """Text on a SYN (RFC 9293 3.10.7.2: "queued for processing later after
+    the ESTABLISHED state has been reached"): held as out-of-order data at
+    the start of the stream, so the SYN-ACK does not acknowledge it; the
+    handshake's ACK delivers it (tcp_syn_data_deliver). What does not fit
+    the window is dropped (the peer sends it again)."""
+    cdef uint32_t n = th.payload_len
+    if n == 0 or t.rcv.tail != 0:
+        return
+    if n > t.rcv.size:
+        n = t.rcv.size
+    if not tcp_rcv_attach(st, t) or not tcp_ooo_add(t, 0, n):
+        return
+    memcpy(window_at(&t.rcv, 0), th.payload, n)
+    st.ctr[C_TCP_SYN_DATA_QUEUED] += 1
+
+
+cdef void tcp_syn_data_deliver(StackState *st, Tcb *t) noexcept nogil:
+    """The handshake completed: what the SYN carried becomes in-order data
+    (and the next ACK acknowledges it)."""
+    if not (t.ooo_n and t.ooo_start[0] == t.rcv.tail and t.rcv.tail == 0):
+        return
+    t.rcv.tail = t.ooo_end[0]
+    t.ooo_n -= 1
+    memmove(&t.ooo_start[0], &t.ooo_start[1], t.ooo_n * sizeof(uint64_t))
+    memmove(&t.ooo_end[0], &t.ooo_end[1], t.ooo_n * sizeof(uint64_t))
+    t.rcv_nxt = t.irs + 1 + <uint32_t>t.rcv.tail
+    st.ctr[C_TCP_DATA_IN_BYTES] += t.rcv.tail
+    t.flags |= TF_ACK_NOW

@@ -149,8 +149,12 @@ cdef uint32_t sack_update(StackState *st, Tcb *t, const TcpHdr *th) noexcept nog
         r = th.opts.sack_right[i]
         if not seq_lt(l, r):
             continue
+        if i == 0 and (seq_leq(r, th.ack) or (th.opts.sack_count > 1 and
+                seq_geq(l, th.opts.sack_left[1]) and seq_leq(r, th.opts.sack_right[1]))):
+            rack_note_dsack(st, t, l, r)    # RFC 2883 4: a D-SACK comes first
+            continue
         if seq_leq(r, th.ack) or seq_lt(l, t.snd_una):
-            continue                # D-SACK (a duplicate report) or stale
+            continue                # stale
         if seq_gt(r, t.snd_max):
             continue                # SACKs what was never sent: ignore
         sack_insert(t, l, r)
@@ -165,8 +169,11 @@ cdef inline uint32_t sack_highest(const Tcb *t) noexcept nogil:
 
 cdef bint sack_is_lost(const Tcb *t, uint32_t seq) noexcept nogil:
     """RFC 6675 IsLost: DupThresh discontiguous SACKed ranges above seq, or
-    more than (DupThresh - 1) * SMSS SACKed bytes above it."""
+    more than (DupThresh - 1) * SMSS SACKed bytes above it. With RACK: below
+    what RACK marked lost."""
     cdef uint32_t i, ranges = 0, bytes_above = 0
+    if rack_on(t):
+        return seq_lt(seq, t.rack_lost)     # RACK marks losses (tcp/rack.pxi)
     for i in range(t.sack_n):
         if seq_gt(t.sack_r[i], seq):
             ranges += 1

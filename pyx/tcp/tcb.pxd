@@ -39,11 +39,48 @@ cdef enum:
     # owed by input, sent by tcp_send_owed right after the segment's ACK step
     TF_REXMT_FIRST = 0x40000    # resend the first unacknowledged segment (fast retransmit, partial ACK)
     TF_RST_REPLY = 0x80000      # answer an unacceptable ACK with <SEQ=rst_seq><CTL=RST>
+    # ECN (RFC 3168, tcp/ecn.pxi)
+    TF_ECN_OK = 0x100000        # negotiated on the handshake
+    TF_ECE_PENDING = 0x200000   # CE arrived: every ACK carries ECE until a CWR comes
+    TF_CWR_PENDING = 0x400000   # we reduced for an ECE: the next new data carries CWR
+
+cdef enum:  # Tcb.rexmt_kind
+    TK_RTO = 0                  # retransmission timeout (RFC 6298)
+    TK_PTO = 1                  # tail-loss probe timeout (RFC 8985 7)
+    TK_REO = 2                  # RACK reordering window (RFC 8985 6.2)
+
+cdef enum:  # Tcb.rack_flags
+    RK_ON = 0x01                # RACK-TLP in use (Stack(recovery="rack"), needs SACK)
+    RK_REORDERING = 0x02        # reordering seen: the reordering window applies
+    RK_TLP = 0x04               # a tail-loss probe is outstanding (tlp_end)
+    RK_TLP_RXT = 0x08           # ... and it was a retransmission
+    RK_TLP_DSACK = 0x10         # ... and a D-SACK reported it as a duplicate
+    RK_RXT = 0x20               # a hole was retransmitted (rack_rxt_hi)
+    RK_DSACK_ROUND = 0x40       # reo_mult already grew in this recovery episode
+    RK_RESCUED = 0x80           # this recovery's rescue retransmission went (RFC 6675 NextSeg 4)
 
 cdef enum:
     REC_NONE = 0
     REC_NEWRENO = 1
     REC_SACK = 2
+
+cdef struct CubicEpoch:          # RFC 9438 4.2, set when a congestion-avoidance epoch starts
+    double k
+    double origin
+    double west
+
+cdef struct HystartRounds:       # RFC 9406, only in the first slow start (tcp/hystart.pxi)
+    uint32_t window_end         # the round ends when this is acknowledged
+    uint32_t last_min_us        # lowest RTT of the last round (0xFFFFFFFF: none)
+    uint32_t cur_min_us         # ... of this round so far
+    uint32_t baseline_us        # this round's lowest when CSS began
+    uint8_t samples             # RTT samples this round
+    uint8_t css_rounds          # rounds spent in conservative slow start (0: not in CSS)
+    uint8_t done                # left for congestion avoidance (or never started)
+
+cdef union CcScratch:            # the two are never needed at once
+    CubicEpoch cubic
+    HystartRounds hs
 
 cdef struct Tcb:
     uint32_t id
@@ -107,10 +144,26 @@ cdef struct Tcb:
     uint32_t sack_r[SACK_MAX]
     uint32_t rst_seq            # SEQ of the owed RST reply (TF_RST_REPLY)
     uint32_t retransmits        # segments sent again (tcpi_total_retrans; fills a hole)
+    # RACK-TLP (RFC 8985, tcp/rack.pxi): sequence frontiers instead of
+    # per-segment send times (the send window keeps bytes, not segments)
+    uint32_t rack_lost          # unSACKed bytes below are deemed lost
+    uint32_t rack_fack          # delivered data up to here waits out the reordering window
+    uint32_t rack_rxt_hi        # SND.MAX when a hole was last retransmitted (RK_RXT)
+    uint32_t tlp_end            # SND.MAX when the tail-loss probe went (RK_TLP)
+    uint32_t min_rtt_us         # lowest RTT sample in µs, 0xFFFFFFFF before one
+    # PRR (RFC 6937, tcp/prr.pxi), during SACK recovery with recovery="rack"
+    uint32_t prr_delivered      # bytes the peer received since recovery began
+    uint32_t prr_out            # bytes sent since recovery began
+    uint32_t prr_recover_fs     # FlightSize when recovery began
+    uint32_t ecn_recover        # no new ECN reduction until SND.UNA reaches it (RFC 3168 6.1.2)
+    uint32_t pmtu_raise_s       # after an ICMP lowered the MSS: second to try mss_full again, 0 = none
+    uint16_t mss_full           # the MSS the handshake gave (before any PMTU reduction)
+    uint8_t rack_flags          # RK_*
+    uint8_t reo_mult            # reordering window in min_RTT/4 steps (RFC 8985 6.2)
+    uint8_t reo_persist         # recoveries left before reo_mult returns to 1
+    uint8_t _pad_rack
     double cubic_wmax
-    double cubic_k
-    double cubic_origin
-    double cubic_west
+    CcScratch ccx               # CUBIC's epoch, or HyStart++ before the first one
     uint64_t cubic_epoch
     # receiver side of SACK: the block of the latest out-of-order arrival
     # (reported first, RFC 2018 4) and a pending D-SACK (RFC 2883)
@@ -121,7 +174,7 @@ cdef struct Tcb:
     uint8_t dsack_pending
     uint8_t quickack            # segments still to ACK at once (start of a connection)
     uint8_t keep_cnt            # keepalive: probes before giving up (0 = keepalive off)
-    uint8_t _pad2
+    uint8_t rexmt_kind          # what t_rexmt times: TK_RTO / TK_PTO / TK_REO (tcp/rack.pxi)
     uint32_t t_slot             # timing wheel (below; here to fill an 8-byte hole)
     uint64_t keep_idle          # ns idle before the first probe
     uint64_t keep_intvl         # ns between probes

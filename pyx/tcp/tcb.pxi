@@ -265,6 +265,7 @@ cdef void tcp_negotiate(StackState *st, Tcb *t, const TcpOptions *o) noexcept no
     if mss < 64:
         mss = 64
     t.mss = <uint16_t>mss
+    t.mss_full = t.mss
 
 
 cdef inline void tcp_init_cc(StackState *st, Tcb *t) noexcept nogil:
@@ -273,8 +274,11 @@ cdef inline void tcp_init_cc(StackState *st, Tcb *t) noexcept nogil:
     if iw > 10 * t.mss:
         iw = 10 * t.mss
     t.cwnd = iw
-    t.ssthresh = 0x7fffffff
+    t.ssthresh = INITIAL_SSTHRESH
     t.recover = t.iss
     t.high_rxt = t.iss
     t.quickack = QUICKACK_SEGMENTS
     t.last_rcv = st.now
+    rack_init(st, t)
+    ecn_init(t)
+    hystart_init(st, t)

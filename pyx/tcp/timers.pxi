@@ -92,7 +92,7 @@ cdef void tcp_on_timer(StackState *st, Tcb *t, uint64_t now) noexcept nogil:
         tcp_closed(st, t, 0)
         return
     if t.t_rexmt and t.t_rexmt <= now:
-        tcp_rto_fired(st, t)
+        tcp_loss_timer_fired(st, t)     # RTO, tail-loss probe or RACK (tcp/rack.pxi)
         if t.state == CLOSED:
             return
     if t.t_persist and t.t_persist <= now:

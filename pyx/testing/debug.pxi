@@ -91,6 +91,7 @@ cdef Tcb *debug_build_tcb(StackState *st, uint8_t s, uint32_t raddr, int local_p
         t.flags |= TF_SACK_OK
     mss = min(int(peer_mss), st.mtu - IPV4_HLEN - TCP_HLEN) - (12 if ts_recent is not None else 0)
     t.mss = <uint16_t>mss
+    t.mss_full = t.mss
     t.snd_una = iss + 1
     t.snd_nxt = iss + 1
     t.snd_max = iss + 1
@@ -162,6 +163,9 @@ cdef dict debug_tcb_fields(const Tcb *t):
         "snd_head": t.snd.head, "snd_tail": t.snd.tail,
         "rcv_head": t.rcv.head, "rcv_tail": t.rcv.tail,
         "chan_leased": t.chan != 0,
+        "rack_lost": t.rack_lost, "rack_fack": t.rack_fack, "rack_flags": t.rack_flags,
+        "rexmt_kind": ("rto", "pto", "reo")[t.rexmt_kind], "reo_mult": t.reo_mult,
+        "min_rtt_us": t.min_rtt_us, "tlp_end": t.tlp_end,
     }
 
 

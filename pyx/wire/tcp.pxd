@@ -20,6 +20,7 @@ cdef struct TcpHdr:
     TcpOptions opts
     uint8_t *payload
     uint32_t payload_len
+    uint8_t ip_ecn              # the IP header's ECN field (RFC 3168), 0 when not known
 
 cdef int tcp_parse(uint8_t *p, uint32_t n, const uint8_t *ip_hdr, TcpHdr *h,
                           bint verify_csum) noexcept nogil

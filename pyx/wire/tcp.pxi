@@ -63,6 +63,7 @@ cdef inline int tcp_parse(uint8_t *p, uint32_t n, const uint8_t *ip_hdr, TcpHdr 
     if verify_csum and nc_csum_fold(nc_csum_partial(p, n,
             nc_csum_pseudo_ipv4(ip_hdr + 12, IP_PROTO_TCP, <uint16_t>n))) != 0:
         return ERR_TCP_CSUM
+    h.ip_ecn = (ip_hdr[1] & 3) if ip_hdr != NULL else 0
     rc = tcp_parse_options(p + TCP_HLEN, hl - TCP_HLEN, &h.opts)
     if rc != WIRE_OK:
         return rc

@@ -129,8 +129,8 @@ def test_out_of_range(option, value, words):
 def test_max_conns_message_states_the_memory():
     with pytest.raises(ValueError) as e:
         stack_config(max_conns=2 ** 24)
-    # 2**24 slots x 660 bytes = 10.3 GiB; 2**20 = 660.0 MiB
-    assert "10.3 GiB" in str(e.value) and "660.0 MiB" in str(e.value)
+    # 2**24 slots x 708 bytes = 11.1 GiB; 2**20 = 708.0 MiB
+    assert "11.1 GiB" in str(e.value) and "708.0 MiB" in str(e.value)
 
 
 @pytest.mark.parametrize("option, value, words", [

@@ -74,6 +74,8 @@ def test_frames_after_a_reset_are_freed_and_the_channel_comes_back_empty(peer):
 
 
 def test_control_block_stays_small():
-    """632 B since the channel became a one-byte lease and the padding holes
-    were filled (648 B before; issue 9 measured 640 B plus a 1,216 B channel)."""
-    assert debug_sizes()["Tcb"] <= 640
+    """672 B: 632 B since the channel became a one-byte lease and the padding
+    holes were filled (648 B before; issue 9 measured 640 B plus a 1,216 B
+    channel), plus 48 B for issue 12 (RACK-TLP 24, PRR 12, ECN 4, PMTU raise 6
+    and padding)."""
+    assert debug_sizes()["Tcb"] <= 680

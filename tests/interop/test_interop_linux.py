@@ -234,3 +234,51 @@ def test_corrupted_frames_are_caught_despite_trusted_checksums(veth, tmp_path):
     assert stats["fault_corrupted"] > 0
     assert stats["afp_rx_csum_partial"] > 0
     assert stats.get("rx_tcp_csum", 0) > 0, stats
+
+
+def _nft_ce(veth, hook, per_mille):
+    """Mark CE on this share of the ECN-capable TCP frames on the kernel's
+    veth: arriving (hook ingress) or leaving (egress)."""
+    veth.linux("nft", "add", "table", "netdev", "ncecn")
+    veth.linux("nft", "add", "chain", "netdev", "ncecn", hook,
+               f"{{ type filter hook {hook} device {veth.linux_dev} priority 0 ; }}")
+    veth.linux("nft", "add", "rule", "netdev", "ncecn", hook, "ip", "protocol", "tcp",
+               "ip", "ecn", "ect0", "numgen", "random", "mod", "1000", "<", str(per_mille),
+               "counter", "ip", "ecn", "set", "ce")
+
+
+def _nft_ce_marked(veth):
+    import json
+    out = veth.linux("nft", "-j", "list", "table", "netdev", "ncecn").stdout
+    for item in json.loads(out)["nftables"]:
+        for expr in item.get("rule", {}).get("expr", []):
+            if "counter" in expr:
+                return expr["counter"]["packets"]
+    return 0
+
+
+def test_ecn_with_the_kernel_marking_ce(veth, tmp_path):
+    """RFC 3168 against Linux with net.ipv4.tcp_ecn=1: curl asks for ECN, netchan
+    (ecn=True) sends ECT(0), nftables marks CE on 2% of it as it reaches the
+    kernel, the kernel echoes ECE and netchan reduces its window; the other
+    way, the kernel's ECT(0) data is marked CE as it leaves and netchan
+    echoes it. Both bodies arrive intact."""
+    veth.linux("sysctl", "-qw", "net.ipv4.tcp_ecn=1")
+    size = 4 << 20
+    _nft_ce(veth, "ingress", 20)
+    server = _serve(veth, size, 13, extra=("--ecn",))
+    got = _curl(veth, "", tmp_path / "down")
+    assert server.finish(timeout=60) == 0, server.output()
+    assert got == size
+    assert _sha256_file(tmp_path / "down") == hashlib.sha256(body_bytes(size, 13)).hexdigest()
+    sent = stats_of(server)
+    assert _nft_ce_marked(veth) > 0
+    assert sent["tcp_ecn_negotiated"] == 1 and sent["tcp_ecn_reductions"] > 0, sent
+
+    veth.linux("nft", "delete", "table", "netdev", "ncecn")
+    _nft_ce(veth, "egress", 20)
+    want = _http_server(veth, tmp_path, size, 14)
+    got, digest, received = _fetch(veth, extra=("--ecn",))
+    assert (got, digest) == (size, want)
+    assert _nft_ce_marked(veth) > 0
+    assert received["tcp_ecn_negotiated"] == 1 and received["tcp_ecn_ce_seen"] > 0, received

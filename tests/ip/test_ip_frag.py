@@ -141,6 +141,33 @@ def test_frag_needed_lowers_the_mss_and_resends_smaller(peer):
     assert peer.stack.stats()["tcp_pmtu_updates"] == 1
 
 
+def test_mss_goes_back_up_ten_minutes_after_a_reduction(peer):
+    """RFC 1191 6.3: the next ACK after 10 minutes restores the handshake's
+    MSS; the path says again if it still cannot carry it."""
+    conn = peer.established(peer_mss=1460)
+    conn.send(b"d" * 1460)
+    (seg,) = peer.recv()
+    ip_of_seg = IP(src=LOCAL_IP, dst=PEER_IP) / TCP(sport=80, dport=49152, seq=ISS + 1, flags="PA")
+    peer.send_raw(Ether(dst=peer.stack.mac, src=peer.mac) / IP(src="198.18.0.9", dst=LOCAL_IP) /
+                  ICMP(type=3, code=4, nexthopmtu=1000) / bytes(ip_of_seg)[:28])
+    peer.recv()
+    peer.send("A", ack=ISS + 1 + 1460)
+    peer.advance(599)
+    conn.send(b"e" * 100)
+    peer.recv()
+    peer.send("A", ack=ISS + 1 + 1560)
+    assert conn.mss == 960
+    peer.advance(1)
+    conn.send(b"f" * 100)
+    peer.recv()
+    peer.send("A", ack=ISS + 1 + 1660)
+    assert conn.mss == 1460
+    assert peer.stack.stats()["tcp_pmtu_raised"] == 1
+    conn.send(b"g" * 1460)
+    (seg,) = peer.recv()
+    assert len(payload(seg)) == 1460
+
+
 def test_frag_needed_for_a_sequence_not_in_flight_is_ignored(peer):
     conn = peer.established(peer_mss=1460)
     ip_of_seg = IP(src=LOCAL_IP, dst=PEER_IP) / TCP(sport=80, dport=49152, seq=ISS + 99999)

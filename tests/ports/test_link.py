@@ -251,6 +251,32 @@ def test_fault_port_is_reproducible_from_its_seed():
     assert any(x > y for x, y in zip(seqs, seqs[1:])), "no reordering seen"
 
 
+def test_fault_reorder_works_behind_a_delay():
+    """reorder= with delay=: a frame leaving the delay line is held back
+    until the next one has passed (it used to be ignored when delayed)."""
+    name = unique("delayreorder")
+    a = netchan.open_port(netchan.parse_port_uri(
+        f"pair:{name}?delay=1ms&reorder=0.1&seed=5&fault_dir=tx"))
+    b = netchan.open_port(netchan.parse_port_uri(f"pair:{name}"))
+    got = []
+    try:
+        for i in range(1000):
+            a.send(frame(i), now=i * 500_000)          # two frames per delay
+            a.recv(now=i * 500_000)
+            got += b.recv(now=i * 500_000)
+        for t in range(10**9, 10**9 + 10):
+            a.recv(now=t)
+            got += b.recv(now=t)
+        stats = a.stats()
+    finally:
+        a.close()
+        b.close()
+    seqs = [int.from_bytes(f[14:18], "big") for f in got]
+    assert sorted(seqs) == list(range(1000))            # nothing lost or duplicated
+    assert 50 < stats["fault_reordered"] < 150
+    assert sum(x > y for x, y in zip(seqs, seqs[1:])) == stats["fault_reordered"]
+
+
 def test_fault_delay_holds_frames_until_due():
     name = unique("delay")
     a = netchan.open_port(netchan.parse_port_uri(f"pair:{name}?delay=5ms&fault_dir=tx"))

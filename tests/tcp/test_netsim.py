@@ -77,7 +77,7 @@ def _write_table():
         "virtual seconds from the first byte queued to the last byte read, over the seeds "
         "(MB = 10^6 bytes). Retransmits, RTOs and fast retransmits are the sender's counters, "
         "summed over the seeds; the stacks' other options are the defaults (rto_min 1 s, "
-        "delayed ACK 40 ms, initial window 10 segments).",
+        "delayed ACK 40 ms, initial window 10 segments, recovery RACK-TLP with PRR).",
         "",
         "Regenerate (tests/tcp/test_netsim.py compares every run with this table and fails when "
         f"goodput drops by more than {TOLERANCE:.0%}):",
@@ -93,8 +93,9 @@ def _write_table():
             continue
         lines.append(f"| {cc} | {buf >> 10} KiB | {loss * 100:g}% | {r['goodput']:.3f} | "
                      f"{r['retransmits']} | {r['rtos']} | {r['fast']} | {r['seconds']:.3f} |")
+    tail = _noise_section()         # (read before the file is truncated)
     with open(TABLE, "w") as f:
-        f.write("\n".join(lines) + "\n" + _noise_section())
+        f.write("\n".join(lines) + "\n" + tail)
 
 
 def _noise_section():
@@ -208,8 +209,10 @@ def measure_noise(groups=3):
     if WRITE and os.path.exists(TABLE):
         text = open(TABLE).read()
         at = text.find("\n## Noise")
+        short = text.find("\n## Short flows")          # tests/tcp/test_netsim_short.py's table
         with open(TABLE, "w") as f:
-            f.write((text[:at] if at >= 0 else text.rstrip("\n") + "\n") + "\n".join(lines) + "\n")
+            f.write((text[:at] if at >= 0 else text.rstrip("\n") + "\n") + "\n".join(lines) + "\n"
+                    + (text[short:] if short >= 0 else ""))
 
 
 if __name__ == "__main__":

@@ -152,7 +152,8 @@ def test_three_dupacks_start_recovery_even_with_little_sacked(peer):
     assert conn.info()["in_recovery"] == "sack"
 
 
-def test_only_the_holes_are_retransmitted_never_sacked_data(peer):
+def test_only_the_holes_are_retransmitted_never_sacked_data(make_peer):
+    peer = make_peer(recovery="rfc6675")        # (no rescue retransmission, test_tcp_prr.py)
     sack_conn(peer)
     first = sack_ack(peer, (1, 3), (4, 8))          # holes: 0 and 3 (8, 9 not yet lost)
     assert data_of(first) == [(seq_of(0), MSS), (seq_of(3), MSS)]
@@ -165,7 +166,8 @@ def test_holes_go_before_new_data(peer):
     assert data_of(segs)[:2] == [(seq_of(0), MSS), (seq_of(3), MSS)]
 
 
-def test_pipe_limits_what_recovery_sends(peer):
+def test_pipe_limits_what_recovery_sends(make_peer):
+    peer = make_peer(recovery="rfc6675")        # (PRR spreads these sends: test_tcp_prr.py)
     conn = sack_conn(peer, queued=30)
     assert data_of(sack_ack(peer, (1, 4))) == [(seq_of(0), MSS)]
     assert conn.cwnd == conn.ssthresh == 5 * MSS

@@ -127,14 +127,34 @@ def test_peer_window_scale_applies_after_handshake(peer, listener):
     assert conn.info()["snd_wnd"] == 8000
 
 
-def test_syn_data_is_not_acked_in_the_synack(peer, listener):
-    # Without TCP Fast Open, data on a SYN is dropped and acked only after it
-    # is sent again (what Linux does); the handshake itself goes on.
+def test_syn_data_is_not_acked_in_the_synack_but_delivered_after_the_handshake(peer, listener):
+    # RFC 9293 3.10.7.2: text on a SYN is queued until ESTABLISHED (Linux
+    # without TCP Fast Open drops it); the SYN-ACK acks only the SYN.
     syn(peer, data=b"early")
     iss = peer.expect("SA", ack=IRS + 1).seq
-    peer.send("PA", seq=IRS + 1, ack=iss + 1, data=b"again")
+    peer.send("A", seq=IRS + 1, ack=iss + 1)
+    peer.expect("A", ack=IRS + 6)                       # now it is acknowledged
     conn = listener.accept(timeout=0)
-    assert conn.recv(100, timeout=0) == b"again"
+    assert conn.recv(100, timeout=0) == b"early"
+    assert peer.stack.stats()["tcp_syn_data_queued"] == 1
+
+
+def test_syn_data_sent_again_after_the_handshake_is_a_duplicate(peer, listener):
+    """A client that did not see it acknowledged sends it again: one copy."""
+    syn(peer, data=b"early")
+    iss = peer.expect("SA", ack=IRS + 1).seq
+    peer.send("PA", seq=IRS + 1, ack=iss + 1, data=b"early")
+    peer.expect("A", ack=IRS + 6)
+    peer.send("PA", seq=IRS + 6, ack=iss + 1, data=b"later")
+    conn = listener.accept(timeout=0)
+    assert conn.recv(100, timeout=0) == b"earlylater"
+
+
+def test_syn_data_of_a_handshake_that_never_completes_is_not_delivered(peer, listener):
+    syn(peer, data=b"early")
+    peer.expect("SA", ack=IRS + 1)
+    peer.send("R", seq=IRS + 1, ack=None)
+    assert peer.stack.n_connections == 0
 
 
 def test_retransmitted_syn_gets_the_same_synack(peer, listener):

@@ -1,0 +1,125 @@
+"""RFC 3168 ECN, Stack(ecn=True) (off by default): the handshake's
+negotiation, ECT(0) on new data only, CE echoed as ECE until CWR, and the
+sender's response: a loss's reduction, once per window, then CWR."""
+import pytest
+from scapy.all import IP, TCP, Ether
+
+from tcp_harness import IRS, ISS, LOCAL_IP, LOCAL_PORT, PEER_IP, PEER_PORT
+from tcp_tools import MSS, ack, counter, send_segments
+
+ECT0, CE = 2, 3
+
+
+def ecn_peer(make_peer, **kw):
+    return make_peer(ecn=True, delayed_ack=0, **kw)
+
+
+def test_syn_offers_ecn_with_ece_and_cwr(make_peer):
+    peer = ecn_peer(make_peer)
+    listener = peer.stack.listen(LOCAL_PORT)
+    peer.send("SEC", seq=IRS, ack=None)
+    synack = peer.expect()
+    assert str(synack.flags) == "SAE"                    # ECE alone accepts
+    assert synack.underlayer.tos & 3 == 0                # a SYN-ACK is not ECN-capable
+    assert counter(peer.stack, "tcp_ecn_negotiated") == 1
+    listener.close()
+
+
+def test_syn_without_the_offer_gets_no_ece(make_peer):
+    peer = ecn_peer(make_peer)
+    listener = peer.stack.listen(LOCAL_PORT)
+    peer.send("S", seq=IRS, ack=None)
+    assert str(peer.expect().flags) == "SA"
+    listener.close()
+
+
+def test_ecn_off_ignores_the_offer(make_peer):
+    peer = make_peer()
+    listener = peer.stack.listen(LOCAL_PORT)
+    peer.send("SEC", seq=IRS, ack=None)
+    assert str(peer.expect().flags) == "SA"
+    listener.close()
+
+
+def handshake_ecn(peer):
+    """A passive ECN connection, accepted; returns (conn, our ISS)."""
+    listener = peer.stack.listen(LOCAL_PORT)
+    peer.send("SEC", seq=IRS, ack=None)
+    iss = peer.expect().seq
+    peer.send("A", seq=IRS + 1, ack=iss + 1)
+    conn = listener.accept(timeout=0)
+    peer.held.append(listener)
+    return conn, iss
+
+
+def data_from_peer(peer, iss, off, n=100, tos=0, flags="PA"):
+    pkt = (Ether(dst=peer.stack.mac, src=peer.mac) / IP(src=PEER_IP, dst=LOCAL_IP, tos=tos) /
+           TCP(sport=PEER_PORT, dport=LOCAL_PORT, flags=flags, seq=IRS + 1 + off, ack=iss + 1,
+               window=65535) / (b"d" * n))
+    peer.send_raw(pkt)
+
+
+def test_new_data_is_ect0_and_pure_acks_are_not(make_peer):
+    peer = ecn_peer(make_peer)
+    conn, iss = handshake_ecn(peer)
+    conn.send(b"x" * 100)
+    seg = peer.expect("PA")
+    assert seg.underlayer.tos & 3 == ECT0
+    data_from_peer(peer, iss, 0)
+    assert peer.expect("A").underlayer.tos & 3 == 0
+
+
+def test_retransmission_is_not_ect(make_peer):
+    peer = ecn_peer(make_peer)
+    conn, iss = handshake_ecn(peer)
+    conn.send(b"x" * 100)
+    peer.recv()
+    peer.advance(1.0)                                   # RTO
+    seg = peer.expect("PA")
+    assert seg.underlayer.tos & 3 == 0
+
+
+def test_ce_is_echoed_as_ece_until_cwr(make_peer):
+    peer = ecn_peer(make_peer)
+    conn, iss = handshake_ecn(peer)
+    data_from_peer(peer, iss, 0, tos=CE)
+    assert "E" in str(peer.expect().flags)
+    assert counter(peer.stack, "tcp_ecn_ce_seen") == 1
+    data_from_peer(peer, iss, 100, tos=ECT0)
+    assert "E" in str(peer.expect().flags)              # still, until CWR
+    data_from_peer(peer, iss, 200, tos=ECT0, flags="PAC")
+    assert "E" not in str(peer.expect().flags)
+
+
+def test_ece_reduces_once_per_window_and_cwr_follows(make_peer):
+    peer = ecn_peer(make_peer)
+    conn, iss = handshake_ecn(peer)
+    conn.send(bytes(4 * MSS))
+    peer.recv()
+    cwnd = conn.cwnd
+    peer.send("AE", seq=IRS + 1, ack=iss + 1 + MSS)
+    assert conn.cwnd < cwnd and conn.cwnd == conn.ssthresh
+    assert counter(peer.stack, "tcp_ecn_reductions") == 1
+    reduced = conn.cwnd
+    peer.send("AE", seq=IRS + 1, ack=iss + 1 + 2 * MSS)  # same window: no second cut
+    assert counter(peer.stack, "tcp_ecn_reductions") == 1
+    peer.recv()
+    conn.send(bytes(MSS))
+    segs = [s for s in peer.recv() if len(s.payload)]
+    assert "C" in str(segs[0].flags)                     # CWR on the next new data
+    assert counter(peer.stack, "tcp_retransmits") == 0
+
+
+def test_ece_is_ignored_without_negotiation(peer):
+    conn = peer.established()
+    send_segments(peer, conn, 4)
+    cwnd = conn.cwnd
+    peer.send("AE", seq=IRS + 1, ack=ISS + 1 + MSS)
+    assert conn.cwnd >= cwnd
+
+
+def test_ecn_option_is_checked():
+    from netchan.config import stack_config
+    with pytest.raises(TypeError, match="ecn=1: expected True or False"):
+        stack_config(ecn=1)
+    assert stack_config().ecn is False
