@@ -138,6 +138,7 @@ cdef class Stack:
         memcpy(st.mac, self.port.p.mac, 6)
         st.ip = int(_ipaddress.IPv4Address(cfg.ip))
         st.netmask = int(_ipaddress.IPv4Address(cfg.netmask))
+        _set_addresses_v6(st, cfg.ip6)
         st.mtu = port_mtu
         st.cfg.rcvbuf = rcv
         st.cfg.sndbuf = snd
@@ -205,6 +206,7 @@ cdef class Stack:
         if not self.port.link_up:
             return                      # nobody there to ask or to tell
         arp_probe_and_announce(st, False)
+        ndp_dad_and_announce(st, False)
         tx_flush(st)
         if self.vclock is not None:
             for _ in range(2):
@@ -212,13 +214,16 @@ cdef class Stack:
                     s._poll_once(self.vclock.now_ns)
         else:
             give_up = self._now() + <uint64_t>(ADDRESS_PROBE_WAIT * 1e9)
-            while st.ctr[C_ARP_ADDRESS_CONFLICT] == 0 and self._now() < give_up:
+            while (st.ctr[C_ARP_ADDRESS_CONFLICT] | st.ctr[C_NDP_ADDRESS_CONFLICT]) == 0 and \
+                    self._now() < give_up:
                 self._poll_once(self._now())
         if st.ctr[C_ARP_ADDRESS_CONFLICT]:
             mac = ":".join(f"{st.conflict_mac[i]:02x}" for i in range(6))
             raise _os_error(_EADDRINUSE, f"{self.ip} is already in use on {self.uri} by the host "
                                          f"with MAC {mac}; give this stack another address")
+        _check_dad(st, self.uri)
         arp_probe_and_announce(st, True)
+        ndp_dad_and_announce(st, True)
         tx_flush(st)
 
     cdef Port _open_port(self, object port, object mtu):
@@ -665,6 +670,10 @@ cdef class Stack:
         return _u32_to_ip(self.st.ip)
 
     @property
+    def addresses(self):
+        return _addresses(self.st)
+
+    @property
     def network(self):
         return str(_ipaddress.IPv4Network((self.st.ip & self.st.netmask, _u32_to_ip(self.st.netmask))))
 
@@ -717,13 +726,8 @@ cdef class Stack:
         return d
 
     def arp_table(self):
-        """{ip: mac} of resolved neighbours."""
-        cdef StackState *st = self.st
-        out = {}
-        for i in range(ARP_TABLE_SIZE):
-            if st.arp[i].state == ARP_REACHABLE:
-                out[_u32_to_ip(st.arp[i].ip)] = ":".join(f"{st.arp[i].mac[k]:02x}" for k in range(6))
-        return out
+        """{address: mac} of resolved neighbours (ARP and NDP)."""
+        return _neighbours(self.st)
 
     # ---- readiness and event loops (pyx/api/readiness.pxi) -------------------------
 

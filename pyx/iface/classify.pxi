@@ -63,9 +63,13 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         st.wire_err[rc] += 1
         stack_drop(st, b)
         return
-    if memcmp(eth.dst, st.mac, 6) != 0 and memcmp(eth.dst, BROADCAST_MAC, 6) != 0:
+    if (memcmp(eth.dst, st.mac, 6) != 0 and memcmp(eth.dst, BROADCAST_MAC, 6) != 0 and
+            not (eth.ethertype == ETH_P_IPV6 and ip6_mac_ours(st, eth.dst))):
         st.ctr[C_RX_NOT_FOR_US] += 1
         stack_drop(st, b)
+        return
+    if eth.ethertype == ETH_P_IPV6:
+        stack_rx_ipv6(st, b, &eth, verify)
         return
     if eth.ethertype == ETH_P_ARP:
         rc = arp_parse(eth.payload, eth.payload_len, &arp)

@@ -22,4 +22,9 @@ COUNTER_NAMES = (
     "arp_address_conflict", "tcp_close_reset", "tcp_close_linger_expired",
     "tcp_time_wait_created", "tcp_time_wait_expired", "tcp_time_wait_recycled",
     "tcp_time_wait_reused", "tcp_time_wait_reset",
+    "rx_ipv6", "tx_ipv6", "rx_ip6_not_for_us",
+    "rx_ndp_ns", "rx_ndp_na", "tx_ndp_ns", "tx_ndp_na",
+    "ndp_queue_full", "ndp_unresolved", "ndp_address_conflict",
+    "rx_icmp6_echo", "tx_icmp6_echo_reply", "rx_icmp6_other", "tx_icmp6_unreach",
+    "ip6_frags_in", "ip6_reassembled", "ip6_reasm_dropped",
 )

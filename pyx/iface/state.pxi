@@ -64,6 +64,7 @@ cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams,
     st.cfg.arp_retry_ns = 1000000000ULL
     st.cfg.arp_max_tries = 5
     st.arp_gen = 1
+    st.v6.conflict_addr = -1
     st.tick_ns = 1000000
     return st
 
