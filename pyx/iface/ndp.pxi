@@ -199,9 +199,9 @@ cdef void nd_input(StackState *st, const Ipv6Hdr *ip, const NdpMsg *m,
             return                              # not about us (e.g. another host's DAD)
         if ip6_is_unspecified(ip.src):
             # another host's DAD for our address (RFC 4862 5.4.3): defend it
-            # with an advertisement to all nodes; count it, as ARP does
+            # with an advertisement to all nodes (the prober then gives up;
+            # like an ARP probe, this is not counted as a conflict here)
             if memcmp(eth_src, st.mac, 6) != 0:
-                nd_conflict(st, i, eth_src)
                 ip6_multicast_mac(gmac, ALL_NODES)
                 nd_send(st, ND_NEIGHBOR_ADVERT, ND_NA_OVERRIDE, m.target, m.target, ALL_NODES, gmac)
             return
