@@ -419,8 +419,8 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
 
 
 def parse_address(address, what: str = "address") -> tuple[str, int]:
-    """(host, port) for connect() and sendto(): host an IPv4 address (no name
-    lookups), port 1..65535. Returns (str host, int port)."""
+    """(host, port) for connect() and sendto(): host an IPv4 or IPv6 address
+    (no name lookups), port 1..65535. Returns (str host, int port)."""
     if isinstance(address, str):
         host, sep, port = address.rpartition(":")
         example = (f"({host!r}, {int(port)})" if sep and port.isdigit() and host
@@ -434,10 +434,10 @@ def parse_address(address, what: str = "address") -> tuple[str, int]:
     if not isinstance(host, str):
         raise TypeError(f"{what}={address!r}: the host must be a string like '198.18.0.2'")
     try:
-        ipaddress.IPv4Address(host)
+        ipaddress.ip_address(host)
     except ValueError:
-        raise ValueError(f"{what}={address!r}: {host!r} is not an IPv4 address (netchan does "
-                         f"no name lookups)") from None
+        raise ValueError(f"{what}={address!r}: {host!r} is not an IPv4 or IPv6 address "
+                         f"(netchan does no name lookups)") from None
     if isinstance(port, bool) or not isinstance(port, numbers.Integral):
         raise TypeError(f"{what}={address!r}: the port must be a whole number, e.g. 80")
     port = operator.index(port)

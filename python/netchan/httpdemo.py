@@ -100,7 +100,8 @@ def serve(args) -> int:
                  f"body {len(body)} bytes sha256 {_sha256(body).hexdigest()}")
             while args.connections == 0 or served < args.connections:
                 conn = listener.accept()
-                peer = "%s:%d" % conn.getpeername()
+                host, port = conn.getpeername()[:2]
+                peer = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
                 try:
                     started = time.monotonic()
                     line = _read_request(conn, args.io_timeout)
@@ -153,7 +154,7 @@ def fetch(args) -> int:
                     _log(f"connect: {e}; retrying")
                     stack.poll(0.2)
             started = time.monotonic()
-            conn.sendall(f"GET {path} HTTP/1.0\r\nHost: {url.hostname}\r\n"
+            conn.sendall(f"GET {path} HTTP/1.0\r\nHost: {url.netloc}\r\n"
                          f"User-Agent: netchan-httpdemo\r\n\r\n".encode())
             head = b""
             while b"\r\n\r\n" not in head:

@@ -35,6 +35,12 @@ cdef object _set_addresses_v6(StackState *st, tuple ip6):
         memcpy(st.v6.addr + 16 * k, <const char *>packed, 16)
         st.v6.plen[k] = iface.network.prefixlen
     st.v6.n_addr = len(ifaces)
+    if ifaces and st.peers6 == NULL:
+        # room for every connection and TIME_WAIT record to have its own
+        # peer at half load, within the 24 bits a slot number may use
+        n = 1 << (2 * (st.cfg.max_conns + st.tw_max) - 1).bit_length()
+        if ip6_peers_init(st, min(n, 1 << 22)) != 0:
+            raise MemoryError("cannot allocate the IPv6 peer table")
 
 
 cdef list _addresses(StackState *st):
@@ -69,3 +75,40 @@ cdef object _check_dad(StackState *st, str uri):
     mac = ":".join(f"{st.v6.conflict_mac[i]:02x}" for i in range(6))
     raise _os_error(_errno.EADDRINUSE, f"{a} is already in use on {uri} by the host with MAC "
                                        f"{mac}; give this stack another address")
+
+
+cdef tuple _connect_addresses(StackState *st, str host, str shown):
+    """(laddr, raddr) as TCP keeps them for a connection to host (tcp/ip6.pxi):
+    an IPv4 host on our network, or an IPv6 host on the prefix of one of our
+    IPv6 addresses (its slot interned). EHOSTUNREACH otherwise: no routes."""
+    cdef bytes packed
+    cdef uint32_t raddr
+    a = _ipaddress.ip_address(host)
+    if a.version == 4:
+        raddr = int(a)
+        if (raddr & st.netmask) != (st.ip & st.netmask):
+            raise _os_error(_errno.EHOSTUNREACH, f"{host} is not on {shown}'s network (no "
+                                                 f"routes yet)")
+        return st.ip, raddr
+    for k in range(st.v6.n_addr):
+        mine = _ipaddress.IPv6Interface((bytes(st.v6.addr[16 * k:16 * k + 16]), st.v6.plen[k]))
+        if a in mine.network:
+            packed = a.packed
+            raddr = ip6_peer_intern(st, <const uint8_t *><const char *>packed)
+            if raddr == 0:
+                raise _os_error(_errno.ENOBUFS, f"{host}: the IPv6 peer table is full "
+                                                f"(ip6_peer_table_full); close connections")
+            return k, raddr
+    nets = ", ".join(a_.split("/")[0] + "/" + a_.split("/")[1] for a_ in _addresses(st)[1:])
+    raise _os_error(_errno.EHOSTUNREACH, f"{host} is on none of this stack's IPv6 prefixes "
+                                         f"({nets or 'it has no IPv6 address'}; no routes yet)")
+
+
+cdef tuple _tcp_endpoint(StackState *st, uint32_t addr, uint16_t port, uint32_t raddr,
+                         bint remote):
+    """A connection's end as the socket module gives it: (host, port) for
+    IPv4, (host, port, flowinfo, scope_id) for IPv6."""
+    if not addr_is_v6(raddr):
+        return (_u32_to_ip(addr), port)
+    cdef const uint8_t *a = ip6_peer_addr(st, raddr) if remote else ip6_addr(st, addr)
+    return (str(_ipaddress.IPv6Address(bytes(a[:16]))), port, 0, 0)

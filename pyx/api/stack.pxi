@@ -540,12 +540,11 @@ cdef class Stack:
         cdef StackState *st = self.st
         from netchan.config import parse_address
         host, rport = parse_address(address, "address")
-        cdef uint32_t raddr = _ip_to_u32(host)
+        cdef uint32_t laddr, raddr
         if timeout is not None and float(timeout) < 0:
             raise ValueError(f"connect(timeout={timeout!r}): give None (wait as long as the "
                              f"handshake takes), seconds > 0, or 0 (return at once)")
-        if (raddr & st.netmask) != (st.ip & st.netmask):
-            raise _os_error(_EHOSTUNREACH, f"{host} is not on {self.ip}'s network (no routes yet)")
+        laddr, raddr = _connect_addresses(st, host, self.ip)
         cdef uint16_t lport
         if source_port is not None:
             lport = int(source_port)
@@ -566,8 +565,8 @@ cdef class Stack:
                                             f"{st.cfg.max_conns}): raise max_conns or close "
                                             f"connections")
         stack_set_now(st, self._now())
-        tcp_open_tcb(st, t, st.ip, raddr, lport, rport,
-                     tcp_isn(st, st.ip, raddr, lport, rport, st.now))
+        tcp_open_tcb(st, t, laddr, raddr, lport, rport,
+                     tcp_isn(st, laddr, raddr, lport, rport, st.now))
         t.mss = 536
         t.flags |= TF_HANDLE
         t.rtt_start = st.now

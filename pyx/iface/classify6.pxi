@@ -70,6 +70,7 @@ cdef void stack_rx_ipv6(StackState *st, uint32_t b, const EthHdr *eth, bint veri
     cdef UdpHdr udp
     cdef TcpHdr th
     cdef int ours
+    cdef uint32_t raddr
     cdef int rc = ipv6_parse(eth.payload, eth.payload_len, &ip)
     if rc != WIRE_OK and rc != ERR_IP6_FRAGMENT:
         st.wire_err[rc] += 1
@@ -119,8 +120,19 @@ cdef void stack_rx_ipv6(StackState *st, uint32_t b, const EthHdr *eth, bint veri
             stack_drop(st, b)
             return
         st.ctr[C_RX_TCP] += 1
-        tcp6_reply_rst(st, &ip, &th, eth.src)
-        stack_drop(st, b)
+        # the peer's interned slot (tcp/ip6.pxi); a new peer gets one only
+        # when a listener may take the segment
+        raddr = ip6_peer_find(st, ip.src)
+        if raddr == 0 and st.listen_by_port[th.dport] >= 0 and \
+                (th.flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_RST:
+            raddr = ip6_peer_intern(st, ip.src)
+            if raddr == 0:
+                stack_drop(st, b)               # counted: ip6_peer_table_full
+                return
+        if raddr == 0 or not stack_rx_tcp(st, b, <uint32_t>(ip.payload - nc_buf_data(
+                nc_port_buf(st.port, b))), ip.payload_len, raddr, <uint32_t>ours, eth.src, &th):
+            tcp6_reply_rst(st, &ip, &th, eth.src)
+            stack_drop(st, b)
         return
     st.ctr[C_RX_UNKNOWN_PROTO] += 1
     icmp6_send_error(st, ICMP6_PARAM_PROBLEM, 1, 6, &ip)   # unrecognised next header at byte 6

@@ -93,4 +93,5 @@ cdef enum:  # counters (Ctr)
     C_IP6_FRAGS_IN
     C_IP6_REASSEMBLED
     C_IP6_REASM_DROPPED
+    C_IP6_PEER_TABLE_FULL
     C_COUNT

@@ -34,3 +34,5 @@ cdef void nd_tick(StackState *st) noexcept nogil
 cdef uint64_t nd_next_deadline(StackState *st) noexcept nogil
 cdef void ip6_send(StackState *st, uint32_t b, const uint8_t *dst) noexcept nogil
 cdef void ndp_dad_and_announce(StackState *st, bint announce) noexcept nogil
+cdef void ip6_send_cached(StackState *st, uint32_t b, const uint8_t *dst, uint8_t *mac,
+                          uint32_t *mac_gen) noexcept nogil

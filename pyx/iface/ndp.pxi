@@ -225,6 +225,19 @@ cdef void nd_input(StackState *st, const Ipv6Hdr *ip, const NdpMsg *m,
         nd_resolved(st, e, mac)
 
 
+cdef void nd_unreachable(StackState *st, const uint8_t *a) noexcept nogil:
+    """NDP gave up on a: connections still opening to it fail now with
+    EHOSTUNREACH, as arp_unreachable does for IPv4."""
+    cdef uint32_t i
+    cdef Tcb *t
+    for i in range(st.cfg.max_conns):
+        t = &st.tcbs[i]
+        if t.state == SYN_SENT and addr_is_v6(t.raddr) and \
+                memcmp(ip6_peer_addr(st, t.raddr), a, 16) == 0:
+            tcp_closed(st, t, EHOSTUNREACH)
+            st.progress += 1
+
+
 cdef void nd_tick(StackState *st) noexcept nogil:
     """Retry unanswered solicitations; give up after arp_max_tries (the
     frames waiting are dropped and counted)."""
@@ -238,6 +251,7 @@ cdef void nd_tick(StackState *st) noexcept nogil:
         if e.state != ARP_INCOMPLETE or st.now < e.next_request:
             continue
         if e.tries >= st.cfg.arp_max_tries:
+            nd_unreachable(st, e.ip)
             nd_forget(st, e)
             continue
         e.tries += 1
@@ -311,3 +325,21 @@ cdef void ndp_dad_and_announce(StackState *st, bint announce) noexcept nogil:
             ip6_solicited_node(group, a)
             ip6_multicast_mac(gmac, group)
             nd_send(st, ND_NEIGHBOR_SOLICIT, 0, a, NULL, group, gmac)
+
+
+cdef void ip6_send_cached(StackState *st, uint32_t b, const uint8_t *dst, uint8_t *mac,
+                          uint32_t *mac_gen) noexcept nogil:
+    """ip6_send for a sender that keeps the next hop's MAC itself (a TCP
+    connection), as ip_send_cached: good while no neighbour mapping changed
+    (st.arp_gen counts both caches' changes)."""
+    cdef NdEntry *e
+    if mac_gen[0] != st.arp_gen:
+        e = nd_find(st, dst)
+        if e == NULL or e.state != ARP_REACHABLE or e.expires < st.now:
+            ip6_send(st, b, dst)            # resolve, refresh or queue
+            return
+        memcpy(mac, e.mac, 6)
+        mac_gen[0] = st.arp_gen
+    memcpy(nc_buf_data(nc_port_buf(st.port, b)), mac, 6)
+    st.ctr[C_TX_IPV6] += 1
+    tx_enqueue(st, b)

@@ -129,6 +129,7 @@ cdef void stack_state_free(StackState *st) noexcept nogil:
     if st == NULL:
         return
     arena_destroy(&st.rcv_arena)
+    free(st.peers6)
     arena_destroy(&st.snd_arena)
     for i in range(st.max_listeners if st.listeners != NULL else 0):
         free(st.listeners[i].aq)

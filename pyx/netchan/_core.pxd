@@ -15,9 +15,9 @@
 #   ports:  base mem wire                          drivers behind the nc_port vtable
 #   ip:     base mem wire iface/state iface/counters iface/txq iface/arp iface/ndp
 #                                                  IP output, reassembly, ICMP, ICMPv6
-#   udp:    base mem wire ip iface/state iface/counters iface/txq iface/arp iface/ndp
+#   udp:    base mem wire ip iface/state iface/counters iface/txq iface/arp iface/ndp iface/ip6peers
 #                                                  UDP sockets' C side
-#   tcp:    base mem wire ip iface/state iface/counters iface/txq iface/arp iface/ndp iface/flows
+#   tcp:    base mem wire ip iface/state iface/counters iface/txq iface/arp iface/ndp iface/ip6peers iface/flows
 #                                                  control blocks, input, output, timers
 #   iface:  base mem wire ports ip udp tcp         the interface: state, classifier, ARP,
 #                                                  transmit queue, poll loop (the only
@@ -60,6 +60,7 @@ include "ports/afpacket.pxd"
 include "iface/counters.pxd"
 include "iface/arp.pxd"
 include "iface/ndp.pxd"
+include "iface/ip6peers.pxd"
 include "iface/flows.pxd"
 include "ip/frag.pxd"
 include "udp/udp.pxd"
@@ -80,6 +81,7 @@ include "tcp/cc.pxd"
 include "tcp/cc_newreno.pxd"
 include "tcp/cc_cubic.pxd"
 include "tcp/sack.pxd"
+include "tcp/ip6.pxd"
 include "tcp/output.pxd"
 include "tcp/receive.pxd"
 include "tcp/ack.pxd"

@@ -1,12 +1,14 @@
 """netchan against the Linux kernel over IPv6 (issue 12): the kernel's end
 of the veth has 2001:2::1/64 beside 198.18.0.1/15, netchan has 2001:2::2/64
 beside 198.18.0.2/15 (linux_peer.py's veth6)."""
+import hashlib
 import re
 
 import pytest
 
 from linux_peer import (LINUX_IP6, NETCHAN_IP, NETCHAN_IP6, PREFIX, PREFIX6,  # noqa: F401
                         stats_of, veth6)
+from netchan.httpdemo import body_bytes
 
 pytestmark = pytest.mark.root
 
@@ -36,3 +38,69 @@ def test_ping6_from_linux_is_answered(veth6):
     assert stats.get("ndp_address_conflict", 0) == 0, stats
     mac = re.search(r"listening on \S+ mac (\S+)", server.output()).group(1)
     assert mac in neigh, neigh
+
+
+def _curl6(veth, host, out):
+    r = veth.linux("curl", "-sS", "--max-time", "120", "-o", str(out), "-w", "%{size_download}",
+                   f"http://{host}:8080/", check=False, timeout=130)
+    assert r.returncode == 0, f"curl failed: {r.stderr}"
+    return int(r.stdout)
+
+
+def test_curl6_downloads_from_netchan_byte_exact(veth6, tmp_path):
+    """A Linux client (curl -6) fetches 16 MiB from netchan over IPv6."""
+    size, seed = 16 << 20, 11
+    before = veth6.linux_snmp("Tcp6InCsumErrors", "TcpInCsumErrors")
+    server = _serve(veth6, size, seed)
+    assert _curl6(veth6, f"[{NETCHAN_IP6}]", tmp_path / "body") == size
+    assert server.finish(timeout=60) == 0, server.output()
+    assert (tmp_path / "body").read_bytes() == body_bytes(size, seed)
+    assert veth6.linux_snmp("Tcp6InCsumErrors", "TcpInCsumErrors") == before
+    stats = stats_of(server)
+    assert stats["tcp_data_out_bytes"] >= size and stats["tx_ipv6"] > 1000, stats
+    assert stats["problems"] == []
+
+
+def test_netchan_fetches_from_linux_over_ipv6(veth6, tmp_path):
+    """netchan's client fetches 16 MiB from python3 -m http.server bound to
+    the kernel's IPv6 address; the kernel's TCPv6 super-frames (TSO on) are
+    cut by the port."""
+    size = 16 << 20
+    (tmp_path / "www").mkdir()
+    data = body_bytes(size, 5)
+    (tmp_path / "www" / "file").write_bytes(data)
+    http = veth6.linux_proc("python3", "-u", "-m", "http.server", "8000", "--bind", LINUX_IP6,
+                            "--directory", str(tmp_path / "www"))
+    http.wait_for("Serving HTTP")
+    proc = veth6.netchan_proc("-m", "netchan.httpdemo", "fetch", "--port", veth6.port(),
+                              "--ip", DUAL, "--url", f"http://[{LINUX_IP6}]:8000/file")
+    assert proc.finish(timeout=120) == 0, proc.output()
+    m = re.search(r"fetched (\d+) bytes sha256 ([0-9a-f]{64})", proc.output())
+    assert m, proc.output()
+    assert (int(m.group(1)), m.group(2)) == (size, hashlib.sha256(data).hexdigest())
+    stats = stats_of(proc)
+    assert stats["rx_ipv6"] > 100 and stats.get("rx_tcp_csum", 0) == 0, stats
+    assert stats["problems"] == []
+
+
+def test_one_stack_serves_linux_on_both_families_at_once(veth6, tmp_path):
+    """A stack with one IPv4 and one IPv6 address serves two curl clients
+    at the same time, one per family, byte-exact; ping -6 is answered
+    meanwhile."""
+    size, seed = 8 << 20, 13
+    server = _serve(veth6, size, seed, connections=2)
+    # each download is held to 16 MB/s (about half a second), so that both
+    # and the pings overlap: the server ends after its two connections
+    c4 = veth6.linux_proc("curl", "-sS", "--max-time", "120", "--limit-rate", "16M", "-o",
+                          str(tmp_path / "b4"), f"http://{NETCHAN_IP}:8080/")
+    c6 = veth6.linux_proc("curl", "-sS", "--max-time", "120", "--limit-rate", "16M", "-o",
+                          str(tmp_path / "b6"), f"http://[{NETCHAN_IP6}]:8080/")
+    r = veth6.linux("ping", "-6", "-c", "2", "-i", "0.1", "-W", "2", NETCHAN_IP6, check=False)
+    assert c4.finish(timeout=130) == 0 and c6.finish(timeout=130) == 0, c4.output() + c6.output()
+    assert server.finish(timeout=60) == 0, server.output()
+    want = body_bytes(size, seed)
+    assert (tmp_path / "b4").read_bytes() == want and (tmp_path / "b6").read_bytes() == want
+    assert r.returncode == 0, r.stdout + r.stderr
+    stats = stats_of(server)
+    assert stats["problems"] == [], stats["problems"]
+    assert stats["tcp_passive_opens"] == 2 and stats["rx_icmp6_echo"] == 2, stats
