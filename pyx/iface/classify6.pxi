@@ -41,6 +41,7 @@ cdef void stack_rx_icmp6(StackState *st, uint32_t b, const Ipv6Hdr *ip, int ours
                          const EthHdr *eth, bint verify) noexcept nogil:
     cdef IcmpHdr ic
     cdef NdpMsg nd
+    cdef IcmpQuote q
     cdef int rc = icmp6_parse(ip.payload, ip.payload_len, ip.hdr, &ic, verify)
     if rc != WIRE_OK:
         st.wire_err[rc] += 1
@@ -58,9 +59,12 @@ cdef void stack_rx_icmp6(StackState *st, uint32_t b, const Ipv6Hdr *ip, int ours
         st.ctr[C_RX_ICMP6_ECHO] += 1
         icmp6_echo_reply_in_place(st, b, ip, eth.src)
         return
-    # errors (packet too big included: no IPv6 connection to act on yet),
-    # router advertisements, echo to a group, ...: counted, not acted on
+    # errors (counted here, once; one about a TCP segment of ours goes to
+    # TCP: packet too big lowers its MSS), router advertisements, echo to
+    # a group, ...
     st.ctr[C_RX_ICMP6_OTHER] += 1
+    if icmp6_quoted_tcp(st, &ic, &q):
+        tcp_icmp_unreach(st, &q)
     stack_drop(st, b)
 
 

@@ -52,3 +52,35 @@ cdef void icmp6_send_error(StackState *st, uint8_t type, uint8_t code, uint32_t 
     nb.len = ETH_HLEN + IPV6_HLEN + ICMP_HLEN + quoted
     st.ctr[C_TX_ICMP6_UNREACH] += 1
     ip6_send(st, b, iph + 24)
+
+
+cdef bint icmp6_quoted_tcp(StackState *st, const IcmpHdr *ic, IcmpQuote *q) noexcept nogil:
+    """A packet too big (RFC 8201) or destination unreachable about a TCP
+    segment we sent to a known IPv6 peer: fill q as icmp_quoted_tcp does
+    for IPv4 (a PTB becomes "fragmentation needed", code 4, with its MTU,
+    never below 1280; port unreachable becomes code 3). The quote is the
+    invoking packet's start: its fixed header and the TCP ports and sequence
+    number (a segment of ours carries no extension header)."""
+    cdef const uint8_t *l4
+    cdef uint32_t mtu
+    if ic.type != ICMP6_PACKET_TOO_BIG and ic.type != ICMP6_DEST_UNREACH:
+        return False
+    if ic.body_len < IPV6_HLEN + 8 or (ic.body[0] >> 4) != 6 or ic.body[6] != IP_PROTO_TCP:
+        return False
+    if ip6_addr_index(st, ic.body + 8) < 0:
+        return False
+    q.raddr = ip6_peer_find(st, ic.body + 24)
+    if q.raddr == 0:
+        return False
+    l4 = ic.body + IPV6_HLEN
+    if ic.type == ICMP6_PACKET_TOO_BIG:
+        mtu = ic.rest
+        q.code = 4
+        q.mtu = <uint16_t>(IPV6_MIN_MTU if mtu < IPV6_MIN_MTU else (mtu if mtu < 65535 else 65535))
+    else:
+        q.code = 3 if ic.code == 4 else 1
+        q.mtu = 0
+    q.lport = rd16(l4)
+    q.rport = rd16(l4 + 2)
+    q.seq = rd32(l4 + 4)
+    return True

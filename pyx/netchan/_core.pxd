@@ -13,7 +13,7 @@
 #   mem:    base                                   mapped regions, window arenas, pools, channels
 #   wire:   base                                   parse/emit of frames (pure functions)
 #   ports:  base mem wire                          drivers behind the nc_port vtable
-#   ip:     base mem wire iface/state iface/counters iface/txq iface/arp iface/ndp
+#   ip:     base mem wire iface/state iface/counters iface/txq iface/arp iface/ndp iface/ip6peers
 #                                                  IP output, reassembly, ICMP, ICMPv6
 #   udp:    base mem wire ip iface/state iface/counters iface/txq iface/arp iface/ndp iface/ip6peers
 #                                                  UDP sockets' C side

@@ -162,3 +162,37 @@ def test_a_v6_connection_passes_through_time_wait(dual, vclock):
     vclock.advance(120 * 10**9)
     pump(vclock, a, b, rounds=5)
     assert b.stats()["time_wait"] == 0
+
+
+def test_packet_too_big_lowers_the_mss(six):
+    """RFC 8201: a PTB quoting a segment in flight lowers the connection's
+    MSS to fit (never below the 1280-byte minimum MTU) and what no longer
+    fits is sent again in smaller segments; a PTB quoting nothing in flight
+    is only counted."""
+    from scapy.layers.inet6 import ICMPv6PacketTooBig
+    stack, port = six
+    lst = stack.listen(80)
+    e = Ether(src=port.mac, dst=stack.mac)
+    (synack,) = send(stack, port, e / IPv6(src=PEER, dst=OURS) /
+                     TCP(sport=40000, dport=80, flags="S", seq=1000, window=65535,
+                         options=[("MSS", 1440)]))
+    iss = synack[TCP].seq
+    send(stack, port, e / IPv6(src=PEER, dst=OURS) /
+         TCP(sport=40000, dport=80, flags="A", seq=1001, ack=iss + 1, window=65535))
+    conn = lst.accept(timeout=0)
+    conn.send(b"x" * 3000)
+    stack.poll()
+    segs = [Ether(f) for f in port.recv()]
+    assert [len(s[TCP].payload) for s in segs] == [1440, 1440]       # (Nagle holds the rest)
+    big = segs[0]
+    stale = big.copy()
+    stale[TCP].seq = iss - 5000                       # not in flight: ignored
+    assert send(stack, port, e / IPv6(src=PEER, dst=OURS) / ICMPv6PacketTooBig(mtu=1280) /
+                bytes(stale[IPv6])[:1232]) == []
+    assert stack.stats()["tcp_pmtu_updates"] == 0
+    again = send(stack, port, e / IPv6(src=PEER, dst=OURS) / ICMPv6PacketTooBig(mtu=1000) /
+                 bytes(big[IPv6])[:1232])
+    assert stack.stats()["tcp_pmtu_updates"] == 1 and stack.stats()["rx_icmp6_other"] == 2
+    # 1280 - 40 - 20 = 1220 bytes a segment (no timestamps negotiated)
+    assert again and all(len(s[IPv6]) <= 1280 for s in again)
+    assert len(again[0][TCP].payload) == 1220 and again[0][TCP].seq == iss + 1
