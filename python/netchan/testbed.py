@@ -457,8 +457,9 @@ class Testbed:
                                f"number of hosts, first run: netchan testbed down --name {self.name}")
 
     def _prepare_netns(self, ns: str) -> None:
-        # netchan is IPv4 only: no IPv6 router solicitations, DAD or MLD on the
-        # test links (they would be the only unsolicited frames AF_PACKET sees)
+        # IPv6 off unless asked (up(ipv6=True) turns it on for eth0 only): no
+        # router solicitations, DAD or MLD on the test links otherwise (they
+        # would be the only unsolicited frames AF_PACKET sees)
         _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
               "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"],
              f"disabling IPv6 in {ns}")
@@ -578,8 +579,9 @@ class Testbed:
                   "global"], "listing IPv6 addresses", check=False)
         if r.returncode != 0 or not r.stdout.strip():
             return []
+        # (ip -j lists the addresses the filter left out as empty objects)
         return [f"{a['local']}/{a['prefixlen']}" for link in json.loads(r.stdout)
-                for a in link.get("addr_info", [])]
+                for a in link.get("addr_info", []) if "local" in a]
 
     def _ensure_offload(self, i: int, offload: bool) -> None:
         ns = self.host_netns(i)
