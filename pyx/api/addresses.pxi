@@ -112,3 +112,28 @@ cdef tuple _tcp_endpoint(StackState *st, uint32_t addr, uint16_t port, uint32_t 
         return (_u32_to_ip(addr), port)
     cdef const uint8_t *a = ip6_peer_addr(st, raddr) if remote else ip6_addr(st, addr)
     return (str(_ipaddress.IPv6Address(bytes(a[:16]))), port, 0, 0)
+
+
+cdef bint _is_our_address(StackState *st, object host) except -1:
+    try:
+        a = _ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{host!r} is not an IPv4 or IPv6 address (netchan does no name "
+                         f"lookups)") from None
+    if a.version == 4:
+        return int(a) == st.ip
+    return any(x.split("/")[0] == str(a) for x in _addresses(st)[1:])
+
+
+cdef bytes _udp6_destination(StackState *st, str host):
+    """The 16 bytes of an IPv6 destination on one of our prefixes, or None
+    for an IPv4 one (EHOSTUNREACH off every prefix: no routes)."""
+    a = _ipaddress.ip_address(host)
+    if a.version == 4:
+        return None
+    for k in range(st.v6.n_addr):
+        mine = _ipaddress.IPv6Interface((bytes(st.v6.addr[16 * k:16 * k + 16]), st.v6.plen[k]))
+        if a in mine.network:
+            return a.packed
+    raise _os_error(_errno.EHOSTUNREACH, f"{host} is on none of this stack's IPv6 prefixes "
+                                         f"(no routes yet)")

@@ -624,7 +624,7 @@ cdef class Stack:
         self._check_open()
         cdef StackState *st = self.st
         host, port = bind if bind is not None else (self.ip, 0)
-        if host not in (None, "", "0.0.0.0") and _ip_to_u32(host) != st.ip:
+        if host not in (None, "", "0.0.0.0", "::") and not _is_our_address(st, host):
             raise _os_error(_errno.EADDRNOTAVAIL, f"{host} is not this stack's address ({self.ip})")
         port = int(port or 0)
         if port == 0:

@@ -75,6 +75,9 @@ cdef void stack_rx_ipv6(StackState *st, uint32_t b, const EthHdr *eth, bint veri
     cdef TcpHdr th
     cdef int ours
     cdef uint32_t raddr
+    cdef int32_t uid
+    cdef UdpSock *u
+    cdef nc_buf *nb
     cdef int rc = ipv6_parse(eth.payload, eth.payload_len, &ip)
     if rc != WIRE_OK and rc != ERR_IP6_FRAGMENT:
         st.wire_err[rc] += 1
@@ -113,9 +116,23 @@ cdef void stack_rx_ipv6(StackState *st, uint32_t b, const EthHdr *eth, bint veri
             stack_drop(st, b)
             return
         st.ctr[C_RX_UDP] += 1
-        st.ctr[C_RX_UDP_NO_PORT] += 1
-        icmp6_send_error(st, ICMP6_DEST_UNREACH, 4, 0, &ip)     # port unreachable
-        stack_drop(st, b)
+        uid = st.udp_by_port[udp.dport]
+        if uid < 0:
+            st.ctr[C_RX_UDP_NO_PORT] += 1
+            icmp6_send_error(st, ICMP6_DEST_UNREACH, 4, 0, &ip)     # port unreachable
+            stack_drop(st, b)
+            return
+        # as over IPv4 (classify.pxi); the source stays in the frame's
+        # IPv6 header, where recvfrom reads it (user[1] = 0 says so)
+        u = &st.udps[uid]
+        nb = nc_port_buf(st.port, b)
+        buf_note(nb, <uint32_t>(ip.payload - nc_buf_data(nb)), udp.length, 0, 0, eth.src)
+        st.udp_seq += 1
+        nb.user[3] = st.udp_seq
+        if nc_ring_enqueue(u.chan, b) == 0:
+            u.drops += 1
+            st.ctr[C_UDP_CHANNEL_FULL] += 1
+            stack_drop(st, b)
         return
     if ip.proto == IP_PROTO_TCP:
         rc = tcp6_parse(ip.payload, ip.payload_len, ip.hdr, &th, verify)

@@ -56,11 +56,26 @@ cdef inline bint ip6_mac_ours(StackState *st, const uint8_t *mac) noexcept nogil
     return False
 
 
+cdef inline bint ip6_on_prefix(const uint8_t *a, const uint8_t *b, uint32_t plen) noexcept nogil:
+    cdef uint32_t full = plen // 8, rem = plen % 8
+    cdef uint8_t mask
+    if memcmp(a, b, full) != 0:
+        return False
+    if rem == 0:
+        return True
+    mask = <uint8_t>(0xff << (8 - rem))
+    return (a[full] & mask) == (b[full] & mask)
+
+
 cdef inline const uint8_t *ip6_source_for(StackState *st, const uint8_t *dst) noexcept nogil:
-    """Our address to send to dst from: a link-local one for a link-local
-    destination, else the first global one (RFC 6724 in brief)."""
+    """Our address to send to dst from: the one whose prefix holds dst, else
+    a link-local one for a link-local destination, else the first global
+    one (RFC 6724 in brief)."""
     cdef uint32_t i
     cdef bint want_ll = ip6_is_link_local(dst)
+    for i in range(st.v6.n_addr):
+        if ip6_on_prefix(st.v6.addr + 16 * i, dst, st.v6.plen[i]):
+            return st.v6.addr + 16 * i
     for i in range(st.v6.n_addr):
         if ip6_is_link_local(st.v6.addr + 16 * i) == want_ll:
             return st.v6.addr + 16 * i

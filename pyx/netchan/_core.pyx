@@ -60,6 +60,7 @@ include "ip/icmp6.pxi"
 include "ip/frag.pxi"
 
 include "udp/udp.pxi"
+include "udp/udp6.pxi"
 
 include "tcp/seq.pxi"
 include "tcp/tcb.pxi"
