@@ -70,7 +70,10 @@ cdef class UdpSocket(SocketTimeouts):
                 d = &u.big[u.big_head]
                 n = d.len if d.len < bufsize else <uint32_t>bufsize
                 data = PyBytes_FromStringAndSize(<char *>d.data, n)
-                src = (_u32_to_ip(d.src), d.sport)
+                if d.src == 0:          # IPv6 (udp_queue_big6)
+                    src = (str(_ipaddress.IPv6Address(bytes(d.src6[:16]))), d.sport, 0, 0)
+                else:
+                    src = (_u32_to_ip(d.src), d.sport)
                 free(d.data)
                 d.data = NULL
                 u.big_head = (u.big_head + 1) % UDP_BIG_MAX

@@ -68,6 +68,57 @@ cdef void stack_rx_icmp6(StackState *st, uint32_t b, const Ipv6Hdr *ip, int ours
     stack_drop(st, b)
 
 
+cdef void stack_rx_reassembled6(StackState *st, FragDatagram *f, int ours) noexcept nogil:
+    """Hand a whole IPv6 datagram to its protocol, as stack_rx_reassembled
+    does for IPv4: UDP to the socket's side queue, an echo answered when
+    the reply fits one frame (we do not fragment), other ICMPv6 counted.
+    TCP never needs fragments: a fragmented segment is dropped (counted)."""
+    cdef UdpHdr udp
+    cdef IcmpHdr ic
+    cdef int rc
+    cdef int32_t uid
+    cdef uint32_t b
+    cdef nc_buf *nb
+    cdef uint8_t *iph
+    if f.proto == IP_PROTO_UDP:
+        rc = udp6_parse(f.data, f.total, f.ip_hdr, &udp, True)
+        if rc != WIRE_OK:
+            st.wire_err[rc] += 1
+            return
+        st.ctr[C_RX_UDP] += 1
+        uid = st.udp_by_port[udp.dport]
+        if uid < 0:
+            st.ctr[C_RX_UDP_NO_PORT] += 1
+            return
+        udp_queue_big6(st, &st.udps[uid], f.ip_hdr + 8, &udp)
+    elif f.proto == IP_PROTO_ICMPV6:
+        rc = icmp6_parse(f.data, f.total, f.ip_hdr, &ic, True)
+        if rc != WIRE_OK:
+            st.wire_err[rc] += 1
+            return
+        if ic.type != ICMP6_ECHO_REQUEST or ic.code != 0 or \
+                IPV6_HLEN + f.total > st.mtu:
+            st.ctr[C_RX_ICMP6_OTHER] += 1
+            return
+        st.ctr[C_RX_ICMP6_ECHO] += 1
+        b = tx_alloc(st)
+        if b == NC_BUF_NONE:
+            return
+        nb = nc_port_buf(st.port, b)
+        iph = nc_buf_data(nb) + ETH_HLEN
+        eth_write(nc_buf_data(nb), f.src_mac, st.mac, ETH_P_IPV6)
+        ipv6_write(iph, f.ip_hdr + 24, f.ip_hdr + 8, IP_PROTO_ICMPV6, st.cfg.ttl, 0, f.total)
+        memcpy(iph + IPV6_HLEN, f.data, f.total)
+        iph[IPV6_HLEN] = ICMP6_ECHO_REPLY
+        icmp6_fill_checksum(iph + IPV6_HLEN, f.total, iph)
+        nb.len = ETH_HLEN + IPV6_HLEN + f.total
+        tx_enqueue(st, b)
+        st.ctr[C_TX_IPV6] += 1
+        st.ctr[C_TX_ICMP6_ECHO_REPLY] += 1
+    else:
+        st.ctr[C_IP6_REASM_DROPPED] += 1
+
+
 cdef void stack_rx_ipv6(StackState *st, uint32_t b, const EthHdr *eth, bint verify) noexcept nogil:
     """Classify one IPv6 frame; always consumes b."""
     cdef Ipv6Hdr ip
@@ -78,6 +129,7 @@ cdef void stack_rx_ipv6(StackState *st, uint32_t b, const EthHdr *eth, bint veri
     cdef int32_t uid
     cdef UdpSock *u
     cdef nc_buf *nb
+    cdef FragDatagram *f
     cdef int rc = ipv6_parse(eth.payload, eth.payload_len, &ip)
     if rc != WIRE_OK and rc != ERR_IP6_FRAGMENT:
         st.wire_err[rc] += 1
@@ -97,10 +149,16 @@ cdef void stack_rx_ipv6(StackState *st, uint32_t b, const EthHdr *eth, bint veri
         stack_drop(st, b)
         return
     if rc == ERR_IP6_FRAGMENT:
-        # no IPv6 reassembly yet: counted in and dropped (docs/ipv6.md)
-        st.ctr[C_IP6_FRAGS_IN] += 1
-        st.ctr[C_IP6_REASM_DROPPED] += 1
+        if ours < 0:
+            st.ctr[C_RX_IP6_NOT_FOR_US] += 1        # fragments to a group: we join none
+            stack_drop(st, b)
+            return
+        # counted as ip6_frags_in by reassembly, which copies what it keeps
+        f = ip6_fragment_input(st, &ip, eth.src)
         stack_drop(st, b)
+        if f != NULL:
+            stack_rx_reassembled6(st, f, ours)
+            frag_release(st, f)
         return
     if ip.proto == IP_PROTO_ICMPV6:
         stack_rx_icmp6(st, b, &ip, ours, eth, verify)

@@ -58,6 +58,7 @@ include "ip/output.pxi"
 include "ip/icmp.pxi"
 include "ip/icmp6.pxi"
 include "ip/frag.pxi"
+include "ip/frag6.pxi"
 
 include "udp/udp.pxi"
 include "udp/udp6.pxi"

@@ -26,3 +26,13 @@ cdef int udp6_send(StackState *st, uint16_t sport, const uint8_t *dst, uint16_t 
     nb.len = ETH_HLEN + IPV6_HLEN + UDP_HLEN + n
     ip6_send(st, b, iph + 24)
     return 0
+
+
+cdef void udp_queue_big6(StackState *st, UdpSock *u, const uint8_t *src6,
+                         const UdpHdr *udp) noexcept nogil:
+    """udp_queue_big for a reassembled IPv6 datagram: the sender's 16 bytes
+    beside it (src 0 says so)."""
+    cdef uint32_t before = u.big_len
+    udp_queue_big(st, u, 0, udp)
+    if u.big_len != before:
+        memcpy(u.big[(u.big_head + u.big_len - 1) % UDP_BIG_MAX].src6, src6, 16)

@@ -198,16 +198,6 @@ def test_an_unknown_next_header_is_a_parameter_problem(v6peer):
     assert stack.stats()["rx_unknown_proto"] == 1
 
 
-def test_a_fragment_is_counted_and_dropped(v6peer):
-    from scapy.layers.inet6 import IPv6ExtHdrFragment
-    stack, port, _ = v6peer
-    frag = (Ether(src=port.mac, dst=stack.mac) / IPv6(src=PEER, dst=OURS) /
-            IPv6ExtHdrFragment(offset=0, m=1, id=7, nh=17) / Raw(b"x" * 16))
-    assert to_stack(stack, port, frag) == []
-    s = stack.stats()
-    assert s["ip6_frags_in"] == s["ip6_reasm_dropped"] == 1
-
-
 def test_dad_refuses_a_second_stack_with_the_same_ipv6_address(vclock):
     name = unique("dad")
     first = netchan.Stack(f"pair:{name}", ip=[V4, f"{OURS}/64"], clock=vclock)
