@@ -119,7 +119,8 @@ cdef class Stack:
             raise
 
     def _setup(self, cfg, VirtualClock clock):
-        self.port.check_address(cfg.ip)
+        for a in (cfg.ip, *(a6.split("/")[0] for a6 in cfg.ip6)):
+            self.port.check_address(a)
         cdef uint32_t port_mtu = self.port.p.mtu
         if cfg.mtu is not None and cfg.mtu != port_mtu:
             raise ValueError(f"mtu={cfg.mtu}: the port's MTU is {port_mtu}")

@@ -104,3 +104,24 @@ def test_one_stack_serves_linux_on_both_families_at_once(veth6, tmp_path):
     stats = stats_of(server)
     assert stats["problems"] == [], stats["problems"]
     assert stats["tcp_passive_opens"] == 2 and stats["rx_icmp6_echo"] == 2, stats
+
+
+def test_an_ipv6_address_the_kernel_owns_is_refused(veth6):
+    """As for IPv4: on an interface whose kernel owns the IPv6 address, the
+    kernel would answer NDP and reset netchan's connections."""
+    import os
+    import subprocess
+    import sys
+    from linux_peer import PACKAGE_PATH
+    code = ("import netchan\n"
+            "try:\n"
+            f"    netchan.Stack('afpacket:{veth6.linux_dev}', ip=['198.18.0.9/15', "
+            f"'{LINUX_IP6}/64'])\n"
+            "except OSError as e:\n"
+            "    print('REFUSED', e.errno, e)\n")
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PATH + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run(["ip", "netns", "exec", veth6.linux_ns, sys.executable, "-c", code],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.stdout.startswith("REFUSED 98 "), r.stdout + r.stderr
+    assert f"the kernel owns {LINUX_IP6} (on {veth6.linux_dev})" in r.stdout
+    assert "(NDP, RST)" in r.stdout
