@@ -53,19 +53,27 @@ class Proc:
         self.popen = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, env=env, text=True, bufsize=1)
         self.lines = []
+        self._partial = b""
 
     @property
     def pid(self):
         return self.popen.pid
 
     def _read_available(self, timeout):
+        # raw reads from the fd: a buffered readline() would pull several
+        # lines out of the pipe at once and leave all but the first where
+        # select() no longer sees them
         ready, _, _ = select.select([self.popen.stdout], [], [], timeout)
         if not ready:
             return False
-        line = self.popen.stdout.readline()
-        if line == "":
+        chunk = os.read(self.popen.stdout.fileno(), 65536)
+        if not chunk:
+            if self._partial:
+                self.lines.append(self._partial.decode(errors="replace"))
+                self._partial = b""
             return None
-        self.lines.append(line.rstrip("\n"))
+        *complete, self._partial = (self._partial + chunk).split(b"\n")
+        self.lines.extend(line.decode(errors="replace") for line in complete)
         return True
 
     def wait_for(self, text, timeout=30):

@@ -52,6 +52,9 @@ struct netchan_dpdk_port {
     uint64_t rx_multiseg;       /* multi-segment frames dropped (netchan takes one mbuf per frame) */
     uint64_t rx_foreign;        /* mbufs from another pool dropped (cannot be named by index) */
     uint64_t tx_invalid;        /* frames whose data lay outside their mbuf, or bad indices */
+    uint64_t rx_csum_partial;   /* frames recognised as carrying a local sender's partial checksum */
+    int rx_partial_csum;        /* the driver hands over what a local kernel sent with checksum
+                                   offload (af_xdp, af_packet, tap on a veth): recognise it */
     int retired;
 };
 

@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     testbed_cli.add_parser(sub)
     sub.choices["testbed"].set_defaults(func=_cmd_testbed)
 
+    from netchan import iperf3
+    iperf3.add_parser(sub, positive_seconds, positive_size, int_range)
+
     from netchan import demo, httpdemo
     d = sub.add_parser("demo", help="demo servers and clients: echo (checks every byte), "
                                     "http (for curl and other stock tools)")

@@ -3,7 +3,8 @@
 Kinds: pair:NAME (two stacks in one process), shm:NAME (two processes),
 afpacket:IFACE and dpdk:DEVARGS (real links). Any port takes wrapper
 parameters: fault injection (loss, dup, reorder, corrupt, delay, hold, seed,
-fault_dir) and pcap=FILE.
+fault_dir), pcap=FILE and queue=K/N (one stack per core: this stack owns
+queue K of N of the link; see netchan.steer and docs/percore.md).
 
 afpacket: also takes ring=v2|v3 (v2, the default: the kernel hands over each
 frame as it arrives; v3: whole blocks, when full or after block_timeout),
@@ -39,7 +40,7 @@ KINDS = ("pair", "shm", "afpacket", "dpdk")
 LINK_PARAMS = {"bufs", "hugepages"}
 AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
-OTHER_PARAMS = {"pcap"}
+OTHER_PARAMS = {"pcap", "queue"}
 DPDK_PARAMS = {"eal", "rxd", "txd", "promisc"}
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s)?\s*$")
@@ -81,6 +82,7 @@ class PortSpec:
     fault: dict = field(default_factory=dict)
     pcap: str | None = None
     uri: str = ""
+    queue: tuple | None = None          # (k, n): this stack's queue k of n (netchan.steer)
 
 
 def parse_port_uri(uri: str) -> PortSpec:
@@ -113,6 +115,12 @@ def parse_port_uri(uri: str) -> PortSpec:
             if value not in ("both", "tx", "rx"):
                 raise ValueError(f"fault_dir={value!r}: use both, tx or rx")
             spec.fault["direction"] = value
+        elif key == "queue":
+            if kind == "dpdk":
+                raise ValueError(f"port URI {uri!r}: queue= is not supported on dpdk: ports yet "
+                                 "(RSS steering is not done): run one stack per port")
+            from netchan.steer import parse_queue
+            spec.queue = parse_queue(value)
         elif key == "pcap":
             if not value:
                 raise ValueError("pcap= needs a file name")

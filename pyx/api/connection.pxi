@@ -199,9 +199,8 @@ cdef class Connection(SocketTimeouts):
         if t.snd.base == NULL and not window_attach(&t.snd, &self.st.snd_arena):
             self.st.ctr[C_TCP_WINDOW_ARENA_FULL] += 1
             raise _os_error(_errno.ENOBUFS,
-                            f"{what}: no window memory for the send window "
-                            f"({self.st.snd_arena.slot_size} B): raise window_memory or "
-                            f"close connections")
+                            f"{what}: no slot for the send window: "
+                            f"{window_refusal_reason(&self.st.snd_arena)}")
         return 0
 
     cdef int _no_send_view(self, str what) except -1:
@@ -478,7 +477,7 @@ cdef class Connection(SocketTimeouts):
             "unacked": t.snd_max - t.snd_una,
             "send_queued": t.snd.tail - t.snd.head if t.snd.base != NULL else 0,
             "readable": t.rcv.tail - t.rcv.head if t.rcv.base != NULL else 0,
-            "retries": t.retries, "backoff": t.backoff,
+            "retries": t.retries, "backoff": t.backoff, "retransmits": t.retransmits,
             "cc": CC_NAMES[t.cc], "nodelay": bool(t.flags & TF_NODELAY),
             "in_recovery": ("none", "newreno", "sack")[t.in_recovery],
             "sacked_ranges": t.sack_n, "ooo_ranges": t.ooo_n,

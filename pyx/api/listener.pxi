@@ -1,6 +1,8 @@
 # TcpListener (netchan.Listener): the Python handle on a listening port;
 # the C side of listening is pyx/tcp/listen.pxi. A handle only Stack.listen
-# makes (Python cannot), checked by the listener slot's generation.
+# makes (Python cannot), checked by the listener slot's generation, and
+# closed with a ResourceWarning when it is collected unclosed (as
+# socket.socket is): nothing else can reach that port's listener any more.
 
 cdef class TcpListener(SocketTimeouts):
     """A listening TCP port (from Stack.listen; not constructible)."""
@@ -62,6 +64,20 @@ cdef class TcpListener(SocketTimeouts):
         listener_close(st, self.lid)
         self.closed = True
         self.stack._kick()
+
+    def __del__(self):
+        # tp_finalize (PEP 442): the object is whole here, so close() is safe
+        if (self.stack is None or self.closed or self.stack.closed or
+                self.stack.st.listeners[self.lid].gen != self.gen):
+            return
+        try:
+            _warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+        except Exception:
+            pass                        # warnings raised as errors, or interpreter teardown
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def __enter__(self):
         return self

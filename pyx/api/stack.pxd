@@ -15,6 +15,7 @@ cdef class Stack:
     cdef bint bg_stop
     cdef object bg_thread
     cdef object pair_name
+    cdef uint32_t steer_k, steer_n  # queue k of n of the port (netchan.steer); 0, 1: no steering
     cdef object __weakref__
     cdef Port _open_port(self, object port, object mtu)
     cdef _join_group(self, VirtualClock clock)

@@ -109,6 +109,9 @@ cdef class Stack:
             raise ValueError("background=True needs the real clock (a virtual clock only "
                              "moves when the test moves it)")
         self.port = self._open_port(port, cfg.mtu)
+        # one stack per core: local ports are picked so that the flow's
+        # replies are steered to this stack's queue (netchan.steer)
+        self.steer_k, self.steer_n = self.port.queue or (0, 1)
         self.uri = self.port.uri if isinstance(port, Port) else port
         self.closed = False                 # from here on, close() undoes what was done
         try:
@@ -605,6 +608,8 @@ cdef class Stack:
         cdef uint32_t i, p
         for i in range(span):
             p = EPHEMERAL_LO + (st.eph_next - EPHEMERAL_LO + i) % span
+            if self.steer_n > 1 and steer_queue(<uint16_t>p, rport, self.steer_n) != self.steer_k:
+                continue                # its replies would go to another queue's stack
             if st.listen_by_port[p] < 0 and flow_lookup(st, raddr, rport, <uint16_t>p) == NC_BUF_NONE:
                 st.eph_next = p + 1 if p < EPHEMERAL_HI else EPHEMERAL_LO
                 return <uint16_t>p
@@ -621,47 +626,10 @@ cdef class Stack:
         return c
 
     def udp(self, bind=None):
-        """A UDP socket bound to bind=(ip, port); port 0 or None picks one."""
+        """A UDP socket bound to bind=(ip, port) or to a port of the
+        stack's address; port 0 or None picks one."""
         self._check_open()
-        cdef StackState *st = self.st
-        host, port = bind if bind is not None else (self.ip, 0)
-        if host not in (None, "", "0.0.0.0", "::") and not _is_our_address(st, host):
-            raise _os_error(_errno.EADDRNOTAVAIL, f"{host} is not this stack's address ({self.ip})")
-        port = int(port or 0)
-        if port == 0:
-            for i in range(EPHEMERAL_HI - EPHEMERAL_LO + 1):
-                cand = EPHEMERAL_LO + (st.eph_next - EPHEMERAL_LO + i) % (EPHEMERAL_HI - EPHEMERAL_LO + 1)
-                if st.udp_by_port[cand] < 0:
-                    port = cand
-                    break
-            else:
-                raise _os_error(_errno.EADDRNOTAVAIL, "no UDP port free")
-        if not 1 <= port <= 65535:
-            raise ValueError(f"port={port}: must be in 0..65535")
-        if st.udp_by_port[port] >= 0:
-            raise _os_error(_EADDRINUSE, f"UDP port {port} is in use")
-        cdef int32_t uid = -1
-        for i in range(st.max_udp):
-            if not st.udps[i].active:
-                uid = i
-                break
-        if uid < 0:
-            raise _os_error(_errno.EMFILE, f"too many UDP sockets (max {st.max_udp})")
-        cdef UdpSock *u = &st.udps[uid]
-        free(u.chan)
-        memset(u, 0, sizeof(UdpSock))
-        u.chan = <nc_ring *>malloc(nc_ring_memsize(st.cfg.udp_chan_size))
-        if u.chan == NULL:
-            raise MemoryError()
-        nc_ring_init(u.chan, st.cfg.udp_chan_size)
-        u.port = port
-        u.active = True
-        st.udp_by_port[port] = uid
-        cdef UdpSocket s = UdpSocket.__new__(UdpSocket)
-        s.stack = self
-        s.uid = uid
-        s.port = port
-        return s
+        return udp_socket_open(self, bind)
 
     # ---- introspection ---------------------------------------------------------------
 
@@ -720,6 +688,9 @@ cdef class Stack:
         d["window_punches"] = st.rcv_arena.punches + st.snd_arena.punches
         d["window_memory_refusals"] = (st.rcv_arena.limit_refusals +
                                        st.snd_arena.limit_refusals)
+        d["window_map_budget_refusals"] = (st.rcv_arena.map_budget_refusals +
+                                           st.snd_arena.map_budget_refusals)
+        d["window_map_failures"] = st.rcv_arena.map_failures + st.snd_arena.map_failures
         d["window_slots_mapped"] = st.rcv_arena.next_fresh + st.snd_arena.next_fresh
         d["window_deferred_releases"] = st.rcv_arena.deferred_releases + st.snd_arena.deferred_releases
         d.update(self.port.stats())

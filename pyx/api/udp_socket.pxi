@@ -115,6 +115,19 @@ cdef class UdpSocket(SocketTimeouts):
         self.stack.st.udp_by_port[self.port] = -1
         self.closed = True
 
+    def __del__(self):
+        # collected unclosed: unbind, with a ResourceWarning (as socket.socket)
+        if self.stack is None or self.closed or self.stack.closed:
+            return
+        try:
+            _warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self)
+        except Exception:
+            pass
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def __enter__(self):
         return self
 
@@ -126,3 +139,49 @@ cdef class UdpSocket(SocketTimeouts):
             return "<netchan.UdpSocket (not made by a Stack)>"
         closed = self.closed or self.stack.closed
         return f"<netchan.UdpSocket {self.stack.ip}:{self.port}{' closed' if closed else ''}>"
+
+
+cdef UdpSocket udp_socket_open(Stack stack, object bind):
+    """Bind a UDP socket of stack (Stack.udp)."""
+    cdef StackState *st = stack.st
+    if bind is None or isinstance(bind, int):
+        host, port = stack.ip, bind or 0
+    else:
+        host, port = bind
+    if host not in (None, "", "0.0.0.0", "::") and not _is_our_address(st, host):
+        raise _os_error(_errno.EADDRNOTAVAIL, f"{host} is not this stack's address ({stack.ip})")
+    port = int(port or 0)
+    if port == 0:
+        for i in range(EPHEMERAL_HI - EPHEMERAL_LO + 1):
+            cand = EPHEMERAL_LO + (st.eph_next - EPHEMERAL_LO + i) % (EPHEMERAL_HI - EPHEMERAL_LO + 1)
+            if st.udp_by_port[cand] < 0:
+                port = cand
+                break
+        else:
+            raise _os_error(_errno.EADDRNOTAVAIL, "no UDP port free")
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port={port}: must be in 0..65535")
+    if st.udp_by_port[port] >= 0:
+        raise _os_error(_EADDRINUSE, f"UDP port {port} is in use")
+    cdef int32_t uid = -1
+    for i in range(st.max_udp):
+        if not st.udps[i].active:
+            uid = i
+            break
+    if uid < 0:
+        raise _os_error(_errno.EMFILE, f"too many UDP sockets (max {st.max_udp})")
+    cdef UdpSock *u = &st.udps[uid]
+    free(u.chan)
+    memset(u, 0, sizeof(UdpSock))
+    u.chan = <nc_ring *>malloc(nc_ring_memsize(st.cfg.udp_chan_size))
+    if u.chan == NULL:
+        raise MemoryError()
+    nc_ring_init(u.chan, st.cfg.udp_chan_size)
+    u.port = port
+    u.active = True
+    st.udp_by_port[port] = uid
+    cdef UdpSocket s = UdpSocket.__new__(UdpSocket)
+    s.stack = stack
+    s.uid = uid
+    s.port = port
+    return s

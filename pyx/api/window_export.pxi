@@ -52,3 +52,17 @@ cdef class WindowExport:
             self.conn._unpin(self.off)
         else:
             self.conn.snd_exports -= 1
+
+
+cdef str window_refusal_reason(const Arena *a):
+    """Why the arena last refused a slot, and what to change."""
+    if a.last_refusal == ARENA_REFUSED_LIMIT:
+        return (f"window_memory={a.limit} bytes are attached already: raise window_memory "
+                f"or close connections")
+    if a.last_refusal == ARENA_REFUSED_SLOTS:
+        return f"all {a.max_slots} window slots are attached: raise max_conns"
+    if a.last_refusal == ARENA_REFUSED_MAP_BUDGET:
+        return (f"{arena_maps_in_process()} window slots are mapped in this process, its "
+                f"share of vm.max_map_count ({arena_map_budget()} slots): fewer windows may "
+                f"hold bytes at once; as root, raise it (sysctl -w vm.max_map_count=N)")
+    return f"mapping a window slot failed ({a.slot_size} B): memory or vm.max_map_count"

@@ -11,6 +11,7 @@ cdef extern from "<sys/socket.h>" nogil:
     int SOCK_CLOEXEC
     int SOL_PACKET
     int MSG_DONTWAIT
+    int SOL_SOCKET
     ctypedef unsigned int socklen_t
     struct sockaddr:
         unsigned short sa_family
@@ -20,6 +21,19 @@ cdef extern from "<sys/socket.h>" nogil:
     int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     int bind(int fd, const sockaddr *addr, socklen_t len)
     long sendto(int fd, const void *buf, size_t n, int flags, const sockaddr *addr, socklen_t len)
+
+
+cdef extern from "<linux/filter.h>" nogil:
+    # classic BPF, for SO_ATTACH_FILTER (pyx/ports/steer.pxi)
+    int SO_ATTACH_FILTER
+    struct sock_filter:
+        uint16_t code
+        uint8_t jt
+        uint8_t jf
+        uint32_t k
+    struct sock_fprog:
+        unsigned short len
+        sock_filter *filter
 
 
 cdef extern from "<arpa/inet.h>" nogil:

@@ -99,6 +99,7 @@ cdef extern from "netchan/port.h" nogil:
     uint32_t NC_CAP_SLEEP
     uint32_t NC_CAP_VIRTUAL_TIME
     uint32_t NC_CAP_PEER_HOST
+    uint32_t NC_CAP_CSUM_TRUSTED
     uint64_t NC_PEER_LOST_NO_STACK
     struct nc_port
     struct nc_port_ops:

@@ -27,6 +27,7 @@ cdef extern from "<sys/mman.h>" nogil:
 
 cdef extern from "<fcntl.h>" nogil:
     int O_RDWR
+    int O_RDONLY
     int O_CREAT
     int O_EXCL
     int O_CLOEXEC
@@ -47,6 +48,7 @@ cdef extern from "<sys/file.h>" nogil:
 cdef extern from "<unistd.h>" nogil:
     int ftruncate(int fd, long length)
     int close(int fd)
+    long read(int fd, void *buf, size_t count)
     int getpid()
     long sysconf(int name)
     int _SC_PAGESIZE

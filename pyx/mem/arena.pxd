@@ -2,6 +2,18 @@ cdef enum:
     ARENA_SWEEP_NS = 100000000          # 100 ms between sweeps
     ARENA_PUNCH_AFTER_NS = 1000000000   # a free slot keeps its pages 1 s
     ARENA_PUNCH_BATCH = 64              # punches per sweep at most (a populated 1 MiB slot: ~0.2 ms)
+    # vm.max_map_count kept for everything else in the process (Python's
+    # allocator, libraries, DPDK) when the window slots take their share
+    ARENA_MAPS_RESERVED = 16384
+    ARENA_MAPS_MIN_BUDGET = 1024
+
+# why arena_alloc last said no (Arena.last_refusal)
+cdef enum ArenaRefusal:
+    ARENA_REFUSED_NONE = 0
+    ARENA_REFUSED_LIMIT = 1             # the stack's window_memory limit
+    ARENA_REFUSED_SLOTS = 2             # every slot of the arena is attached
+    ARENA_REFUSED_MAP_BUDGET = 3        # the process's share of vm.max_map_count is used
+    ARENA_REFUSED_MAP_FAILED = 4        # mmap itself failed
 
 cdef struct Arena:
     int fd
@@ -29,6 +41,8 @@ cdef struct Arena:
     Arena *peer                  # the other direction's arena (or NULL)
     uint64_t limit               # bytes of attached windows, both arenas; 0 = none
     uint64_t limit_refusals
+    uint64_t map_budget_refusals
+    uint8_t last_refusal         # an ArenaRefusal
 
 cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept nogil
 cdef void arena_destroy(Arena *a) noexcept nogil
@@ -40,3 +54,6 @@ cdef void arena_unexport(Arena *a, uint32_t slot) noexcept nogil
 cdef uint64_t arena_bytes_in_use(const Arena *a) noexcept nogil
 cdef bint arena_room(const Arena *a, uint64_t extra) noexcept nogil
 cdef uint32_t arena_tick(Arena *a, uint64_t now) noexcept nogil
+cdef uint64_t arena_map_budget() noexcept nogil
+cdef uint64_t arena_maps_in_process() noexcept nogil
+cdef void arena_set_map_budget(uint64_t slots) noexcept nogil

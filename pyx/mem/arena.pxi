@@ -6,6 +6,52 @@
 # pages without a system call; arena_tick (every poll, working every
 # ARENA_SWEEP_NS) punches the pages of slots free for longer out of the memfd,
 # so idle and closed connections hold no window memory.
+#
+# A slot, once mapped, is one more memory map of the process (its two views
+# merge with the neighbours' into about one VMA per slot). Mappings are made
+# for slots attached at the same time, never per connection: an idle
+# connection has no slot. So the number of windows holding bytes at once is
+# what vm.max_map_count bounds; every arena of the process shares one budget
+# (that count less ARENA_MAPS_RESERVED for the rest of the process), and a
+# slot beyond it is refused (ENOBUFS, a counter) before mmap would fail and
+# take Python's own allocations down with it.
+
+cdef uint64_t _arena_maps_budget = 0     # 0: not read yet
+cdef uint64_t _arena_maps_in_process = 0 # slots mapped by every arena alive
+
+
+cdef uint64_t arena_map_budget() noexcept nogil:
+    """Slots all arenas of this process may map: vm.max_map_count less
+    ARENA_MAPS_RESERVED (read once)."""
+    global _arena_maps_budget
+    cdef long maps = 65530
+    cdef char buf[32]
+    cdef int fd
+    cdef long n
+    if _arena_maps_budget == 0:
+        fd = sysc.open(b"/proc/sys/vm/max_map_count", sysc.O_RDONLY, 0)
+        if fd >= 0:
+            n = sysc.read(fd, buf, sizeof(buf) - 1)
+            sysc.close(fd)
+            if n > 0:
+                buf[n] = 0
+                maps = strtol(buf, NULL, 10)
+        if maps - ARENA_MAPS_RESERVED > ARENA_MAPS_MIN_BUDGET:
+            _arena_maps_budget = <uint64_t>(maps - ARENA_MAPS_RESERVED)
+        else:
+            _arena_maps_budget = ARENA_MAPS_MIN_BUDGET
+    return _arena_maps_budget
+
+
+cdef inline uint64_t arena_maps_in_process() noexcept nogil:
+    return _arena_maps_in_process
+
+
+cdef void arena_set_map_budget(uint64_t slots) noexcept nogil:
+    """For tests: a budget other than vm.max_map_count's (0: read it again)."""
+    global _arena_maps_budget
+    _arena_maps_budget = slots
+    arena_map_budget()
 
 cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept nogil:
     """0, or -errno. slot_size must be a power of two >= 4096."""
@@ -29,6 +75,7 @@ cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept n
     a.pending_release = <uint8_t *>calloc(max_slots, 1)
     a.free_at = <uint64_t *>malloc(max_slots * sizeof(uint64_t))
     a.punch_after_ns = ARENA_PUNCH_AFTER_NS
+    arena_map_budget()
     if (a.free_ids == NULL or a.exports == NULL or a.pending_release == NULL or
             a.free_at == NULL):
         return -sysc.ENOENT
@@ -36,6 +83,9 @@ cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept n
 
 
 cdef void arena_destroy(Arena *a) noexcept nogil:
+    global _arena_maps_in_process
+    _arena_maps_in_process -= a.next_fresh
+    a.next_fresh = 0
     if a.va != NULL:
         sysc.munmap(a.va, <size_t>a.max_slots * 2 * a.slot_size)
         a.va = NULL
@@ -70,15 +120,19 @@ cdef inline bint arena_room(const Arena *a, uint64_t extra) noexcept nogil:
 
 
 cdef uint32_t arena_alloc(Arena *a) noexcept nogil:
-    """A slot id, or NC_BUF_NONE when the arena is exhausted, the stack's
-    window memory limit is reached (limit_refusals) or mapping fails. The
-    most recently freed slot comes first: its pages are the warmest."""
+    """A slot id, or NC_BUF_NONE (and last_refusal says why) when the
+    stack's window memory limit is reached (limit_refusals), every slot is
+    attached, the process's map budget is used (map_budget_refusals) or
+    mapping fails. The most recently freed slot comes first: its pages are
+    the warmest."""
+    global _arena_maps_in_process
     cdef uint32_t slot
     cdef uint8_t *addr
     cdef void *r
     cdef long off
     if not arena_room(a, a.slot_size):
         a.limit_refusals += 1
+        a.last_refusal = ARENA_REFUSED_LIMIT
         return NC_BUF_NONE
     if a.nfree:
         a.nfree -= 1
@@ -87,6 +141,11 @@ cdef uint32_t arena_alloc(Arena *a) noexcept nogil:
         a.in_use += 1
         return a.free_ids[a.nfree]
     if a.next_fresh >= a.max_slots:
+        a.last_refusal = ARENA_REFUSED_SLOTS
+        return NC_BUF_NONE
+    if _arena_maps_in_process >= _arena_maps_budget:
+        a.map_budget_refusals += 1
+        a.last_refusal = ARENA_REFUSED_MAP_BUDGET
         return NC_BUF_NONE
     slot = a.next_fresh
     addr = arena_slot_base(a, slot)
@@ -95,13 +154,16 @@ cdef uint32_t arena_alloc(Arena *a) noexcept nogil:
                   sysc.MAP_SHARED | sysc.MAP_FIXED, a.fd, off)
     if r == sysc.MAP_FAILED:
         a.map_failures += 1
+        a.last_refusal = ARENA_REFUSED_MAP_FAILED
         return NC_BUF_NONE
     r = sysc.mmap(addr + a.slot_size, a.slot_size, sysc.PROT_READ | sysc.PROT_WRITE,
                   sysc.MAP_SHARED | sysc.MAP_FIXED, a.fd, off)
     if r == sysc.MAP_FAILED:
         a.map_failures += 1
+        a.last_refusal = ARENA_REFUSED_MAP_FAILED
         return NC_BUF_NONE
     a.next_fresh += 1
+    _arena_maps_in_process += 1
     a.in_use += 1
     return slot
 

@@ -6,7 +6,7 @@ the pieces are included here in data-flow order: base, memory, wire formats,
 ports, the interface, IP, UDP, TCP, and the Python API on top.
 """
 from libc.string cimport memcpy, memset, memmove, memcmp
-from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.stdlib cimport malloc, calloc, realloc, free, strtol
 from cpython.buffer cimport PyBUF_WRITABLE, PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.exc cimport PyErr_CheckSignals
@@ -36,6 +36,7 @@ include "ports/base.pxi"
 include "ports/link.pxi"
 include "ports/fault.pxi"
 include "ports/pcap.pxi"
+include "ports/steer.pxi"
 include "ports/afpacket_offload.pxi"
 include "ports/afpacket_rx.pxi"
 include "ports/afpacket_tx.pxi"

@@ -268,7 +268,7 @@ def _afp_tx_offloads(str iface):
 
 def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
                   block_timeout_ns=None, frames=None, mac=None, hugepages=None,
-                  ring=None, rx_frame=None, tso=None):
+                  ring=None, rx_frame=None, tso=None, queue=None):
     """Open `afpacket:iface`. nbufs: the port's pool (default 8192);
     ring: "v2" (default: per-frame, no latency floor) or "v3" (blocks);
     blocks x block_size: the rx ring (v2: 256 x 128 KiB cut into rx_frame
@@ -454,6 +454,8 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
         st.port.pools[0].data_room = data_room
         nc_pool_format(&st.port.pools[0])
 
+        if queue is not None and queue[1] > 1:
+            steer_attach_filter(fd, queue[0], queue[1], iface)
         # frames start flowing once bound to the interface
         if _afp_bind(fd, ifindex) < 0:
             raise _os_error(sysc.errno, f"afpacket:{iface}: cannot bind to the interface")

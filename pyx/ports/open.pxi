@@ -4,26 +4,34 @@
 # receives; faults happen between it and the wire.
 
 def open_port(spec, mtu=None):
-    """Open the driver named by spec and stack the wrappers it asks for."""
+    """Open the driver named by spec and stack the wrappers it asks for.
+    queue=K/N: a shm or pair link's queue K is its own link NAME.qK; an
+    afpacket socket takes only queue K's frames (netchan.steer)."""
     cdef Port port
+    target = spec.target
+    if spec.queue is not None and spec.kind in ("pair", "shm"):
+        from netchan.steer import queue_target
+        target = queue_target(target, *spec.queue)
     if spec.kind == "pair":
-        port = open_pair(spec.target, 1500 if mtu is None else int(mtu),
+        port = open_pair(target, 1500 if mtu is None else int(mtu),
                          spec.link.get("nbufs", 4096))
     elif spec.kind == "shm":
-        port = open_shm(spec.target, mtu, spec.link.get("nbufs"), spec.link.get("hugepages"))
+        port = open_shm(target, mtu, spec.link.get("nbufs"), spec.link.get("hugepages"))
     elif spec.kind == "afpacket":
-        port = open_afpacket(spec.target, mtu, **spec.link)
+        port = open_afpacket(spec.target, mtu, queue=spec.queue, **spec.link)
     elif spec.kind == "dpdk":
         from netchan import dpdk as _dpdk_control
         port = _dpdk_control.open_port(spec.target, mtu=mtu, uri=f"dpdk:{spec.target}",
                                        **spec.link)
     else:
         raise ValueError(f"unknown port kind {spec.kind!r}")
+    port.queue = spec.queue
     try:
         if spec.fault:
             port = FaultPort(port, **spec.fault)
         if spec.pcap:
             port = PcapPort(port, spec.pcap)
+        port.queue = spec.queue
     except BaseException:
         port.close()
         raise

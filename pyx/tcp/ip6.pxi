@@ -27,16 +27,19 @@ cdef inline uint32_t tcp_flow_label(StackState *st, uint32_t laddr, uint32_t rad
 
 
 cdef inline void tcp_ip_finish(StackState *st, uint8_t *iph, uint32_t laddr, uint32_t raddr,
-                               uint16_t lport, uint16_t rport, uint32_t seg_len) noexcept nogil:
-    """The IP header and the TCP checksum of a segment of seg_len bytes
-    already written after the header."""
+                               uint16_t lport, uint16_t rport, uint32_t seg_len,
+                               bint no_csum) noexcept nogil:
+    """The IP header and (unless no_csum: a port whose peer trusts it) the
+    TCP checksum of a segment of seg_len bytes already written after it."""
     if addr_is_v6(raddr):
         ipv6_write(iph, ip6_addr(st, laddr), ip6_peer_addr(st, raddr), IP_PROTO_TCP,
                    st.cfg.ttl, tcp_flow_label(st, laddr, raddr, lport, rport), seg_len)
-        tcp6_fill_checksum(iph + IPV6_HLEN, seg_len, iph)
+        if not no_csum:
+            tcp6_fill_checksum(iph + IPV6_HLEN, seg_len, iph)
     else:
         ipv4_write(iph, laddr, raddr, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), seg_len, True)
-        tcp_fill_checksum(iph + IPV4_HLEN, seg_len, iph)
+        if not no_csum:
+            tcp_fill_checksum(iph + IPV4_HLEN, seg_len, iph)
 
 
 cdef inline void tcp_ip_send_cached(StackState *st, uint32_t b, uint32_t raddr, uint8_t *mac,

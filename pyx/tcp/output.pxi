@@ -136,7 +136,10 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
                           flags, <uint16_t>wfield, &o)
     if dlen:
         memcpy(th + hl, window_at(&t.snd, data_off), dlen)
-    tcp_ip_finish(st, iph, t.laddr, t.raddr, t.lport, t.rport, hl + dlen)
+    tcp_ip_finish(st, iph, t.laddr, t.raddr, t.lport, t.rport, hl + dlen,
+                  st.port.caps & NC_CAP_CSUM_TRUSTED)
+    if st.port.caps & NC_CAP_CSUM_TRUSTED:
+        nb.flags |= NC_BUF_F_CSUM_OK    # the shm peer trusts it (no checksum pass)
     nb.len = <uint32_t>(th - p) + hl + dlen
     if flags & TCP_ACK:
         t.flags &= ~(TF_ACK_NOW | TF_DELACK | TF_WND_UPDATE)
@@ -182,7 +185,7 @@ cdef bint tcp_reply_stateless(StackState *st, uint32_t laddr, uint32_t raddr,
     iph = tcp_frame_start(st, p, dst_mac, raddr)
     tcp = iph + tcp_ip_hlen(raddr)
     hl = tcp_write_header(tcp, lport, rport, seq, ack, flags, window, o)
-    tcp_ip_finish(st, iph, laddr, raddr, lport, rport, hl)
+    tcp_ip_finish(st, iph, laddr, raddr, lport, rport, hl, False)
     nb.len = <uint32_t>(tcp - p) + hl
     if addr_is_v6(raddr):
         st.ctr[C_TX_IPV6] += 1
@@ -253,6 +256,7 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
         return False
     if seq_lt(t.snd_nxt, t.snd_max):
         st.ctr[C_TCP_RETRANSMITS] += 1     # resent after an RTO rewound snd_nxt
+        t.retransmits += 1
     elif t.rtt_start == 0 and n:
         t.rtt_start = st.now        # Karn: time only new data
         t.rtt_seq = t.snd_nxt
@@ -409,6 +413,7 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
     if not tcp_emit(st, t, seq, flags, off, n):
         return 0
     st.ctr[C_TCP_RETRANSMITS] += 1
+    t.retransmits += 1
     span = n + (1 if flags & TCP_FIN else 0)
     return span
 

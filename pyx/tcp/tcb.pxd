@@ -106,6 +106,7 @@ cdef struct Tcb:
     uint32_t sack_l[SACK_MAX]   # sender scoreboard: SACKed [l, r), sorted, disjoint
     uint32_t sack_r[SACK_MAX]
     uint32_t rst_seq            # SEQ of the owed RST reply (TF_RST_REPLY)
+    uint32_t retransmits        # segments sent again (tcpi_total_retrans; fills a hole)
     double cubic_wmax
     double cubic_k
     double cubic_origin

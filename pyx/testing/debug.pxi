@@ -188,3 +188,12 @@ def debug_sizes():
     return {"Tcb": sizeof(Tcb), "TwRecord": sizeof(TwRecord), "Window": sizeof(Window),
             "channel": nc_ring_memsize(CHAN_SIZE), "channel_pool": CHAN_POOL,
             "FlowSlot": sizeof(FlowSlot)}
+
+
+def window_map_budget(slots=None):
+    """(budget, mapped): the window slots every arena of this process may map
+    and how many are mapped now. slots: set the budget (0: vm.max_map_count's
+    share again)."""
+    if slots is not None:
+        arena_set_map_budget(<uint64_t>slots)
+    return arena_map_budget(), arena_maps_in_process()

@@ -3,9 +3,9 @@
 Not a test (tests/api/test_idle_memory.py runs it small). Two processes on a
 shm link: this one holds the server ends and is measured, a child holds the
 client ends. The client opens N connections (spread over enough listening
-ports for the 16,384 ephemeral ports per destination), sends 2 bytes on each,
-the server echoes them, the client reads them back; then everything is idle
-and the server reports
+ports for the 16,384 ephemeral ports per destination) in waves of WAVE:
+connect without waiting, send 2 bytes on each, the server echoes them, the
+client reads them back; then everything is idle and the server reports
 
   (RSS after - RSS before) / N            total, Python handles included
   ... minus the Python handles            the C side alone
@@ -16,14 +16,13 @@ RSS before is read after the Stack and its listeners exist (tables sized by
 max_conns are allocated and zeroed by calloc, so untouched slots cost no
 resident memory) and before the first connection.
 
-    PYTHONPATH=python python3 tests/api/idle_memory.py 10000 30000
+    PYTHONPATH=python python3 tests/api/idle_memory.py 10000 100000 1000000
 
 Idle connections hold no window (windows attach at first data and are given
-back when empty; their pages are punched after a second free), but each
-window slot that is attached is its own pair of mappings: while the
-exchange above has data in flight on every connection at once, a process
-stops near vm.max_map_count / 2 attached windows (~32,000 at the default
-65,530), refused with ENOBUFS.
+back when empty; their pages are punched after a second free) and so no
+memory map. Waves keep the windows that hold bytes at once (about 2 * WAVE
+per process) well inside the process's share of vm.max_map_count: a window
+slot is one memory map while it is attached.
 """
 import gc
 import json
@@ -39,6 +38,7 @@ import netchan  # noqa: E402
 SERVER_IP = "198.18.0.1"
 CLIENT_IP = "198.18.0.2"
 PER_PORT = 16000            # under the 16,384 ephemeral ports per destination
+WAVE = 2000                # connections opened and exercised at once
 
 
 def _status():
@@ -67,18 +67,27 @@ def _ports(n):
     return [8000 + i for i in range((n + PER_PORT - 1) // PER_PORT)]
 
 
-def _client(link, n, pipe):
+def _client(link, n, pipe, wave):
     try:
         st = netchan.Stack(f"shm:{link}", ip=f"{CLIENT_IP}/15", max_conns=n + 64, seed=2)
         ports = _ports(n)
         conns = []
-        for i in range(n):
-            c = st.connect((SERVER_IP, ports[i % len(ports)]), timeout=30)
-            c.send(b"hi")
-            conns.append(c)
-        for c in conns:
-            if c.recv(2, timeout=30) != b"hi":
-                raise RuntimeError("echo mismatch")
+        for start in range(0, n, wave):
+            # a wave: connect without waiting, then send on each and read
+            # every echo back, so that at most 2 * wave windows are attached
+            batch = [st.connect((SERVER_IP, ports[i % len(ports)]), timeout=0)
+                     for i in range(start, min(n, start + wave))]
+            give_up = time.monotonic() + 60
+            while any(c.state != "ESTABLISHED" for c in batch):
+                if time.monotonic() > give_up:
+                    raise TimeoutError(f"wave at {start}: not all established in 60 s")
+                st.poll(0.001)
+            for c in batch:
+                c.send(b"hi")
+            for c in batch:
+                if c.recv(2, timeout=30) != b"hi":
+                    raise RuntimeError("echo mismatch")
+            conns.extend(batch)
         pipe.send(("idle", n))
         # until the server has measured; the stack keeps running meanwhile
         # (its delayed ACKs are what let the server's send windows go)
@@ -91,7 +100,7 @@ def _client(link, n, pipe):
         pipe.send(("error", repr(e)))
 
 
-def measure(n, link=None, idle_wait=120.0):
+def measure(n, link=None, idle_wait=120.0, wave=WAVE):
     """Open n idle connections; returns a dict of figures (bytes)."""
     link = link or f"idle{os.getpid()}x{n}"
     stack = netchan.Stack(f"shm:{link}", ip=f"{SERVER_IP}/15", max_conns=n + 64, seed=1)
@@ -102,27 +111,32 @@ def measure(n, link=None, idle_wait=120.0):
         memfd0 = _memfd_bytes()
         ctx = mp.get_context("fork")
         mine, theirs = ctx.Pipe()
-        child = ctx.Process(target=_client, args=(link, n, theirs), daemon=True)
+        child = ctx.Process(target=_client, args=(link, n, theirs, wave), daemon=True)
         child.start()
         conns = []
         error = None
         t0 = time.monotonic()
         while len(conns) < n and error is None:
-            got = False
-            for listener in listeners:
-                while listener.pending:
-                    conns.append(listener.accept(timeout=0))
-                    got = True
-            if mine.poll():
-                kind, what = mine.recv()
-                if kind == "error":
-                    error = what
-            if not got:
-                stack.poll(0.001)
+            # accept the client's wave, then echo on each of its connections
+            want = min(n, len(conns) + wave)
+            batch = []
+            while len(conns) + len(batch) < want and error is None:
+                got = False
+                for listener in listeners:
+                    while listener.pending:
+                        batch.append(listener.accept(timeout=0))
+                        got = True
+                if mine.poll():
+                    kind, what = mine.recv()
+                    if kind == "error":
+                        error = what
+                if not got:
+                    stack.poll(0.001)
+            for c in batch:
+                data = c.recv(2, timeout=30)
+                c.send(data)
+            conns.extend(batch)
         accepted = time.monotonic() - t0
-        for c in conns:
-            data = c.recv(2, timeout=30)
-            c.send(data)
         while error is None:
             stack.poll(0.01)
             if mine.poll():

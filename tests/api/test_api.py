@@ -102,10 +102,11 @@ def test_source_port_and_ephemeral_ports(pair):
 
 def test_listen_twice_on_a_port_fails(pair):
     server, _ = pair
-    server.listen(80)
+    first = server.listen(80)
     with pytest.raises(OSError) as e:
         server.listen(80)
     assert e.value.errno == 98
+    first.close()
 
 
 def test_accept_timeout(pair, vclock):
@@ -227,7 +228,7 @@ def test_options_can_be_turned_off(vclock):
                       sack=False, window_scaling=False)
     b = netchan.Stack(f"pair:{name}", ip="198.18.0.2/15", clock=vclock)
     try:
-        a.listen(80)
+        listener = a.listen(80)
         c = b.connect(("198.18.0.1", 80))
         info = c.info()
         assert not info["timestamps"] and not info["sack"]
@@ -363,9 +364,10 @@ def test_udp_errors(pair, vclock):
     assert e.value.errno == 90  # EMSGSIZE
     with pytest.raises(OSError):
         client.udp(("198.18.0.1", 1))
-    server.udp(("198.18.0.1", 7))
+    bound = server.udp(("198.18.0.1", 7))
     with pytest.raises(OSError):
         server.udp(("198.18.0.1", 7))
+    bound.close()
     with pytest.raises(TimeoutError):
         u.recvfrom(timeout=1)
     u.sendto(b"nobody", ("198.18.0.1", 9))     # waits for ARP, then is refused

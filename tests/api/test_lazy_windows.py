@@ -276,3 +276,41 @@ def test_window_memory_is_checked(vclock):
     with pytest.raises(TypeError, match="window_memory"):
         netchan.Stack(f"pair:{unique('wm')}", ip=f"{SERVER}/15", clock=vclock,
                       window_memory=1.5)
+
+
+def test_windows_beyond_the_process_map_budget_are_refused_with_enobufs(lazy_pair):
+    """Each attached window slot is one memory map: the slots of every arena
+    in the process share vm.max_map_count's budget, and a slot beyond it is
+    refused with ENOBUFS saying so (a counter, nothing else breaks); a slot
+    given back is reused without mapping another."""
+    from netchan import _testing
+    server, client = lazy_pair
+    listener = server.listen(80, backlog=8)
+    conns = [client.connect((SERVER, 80), timeout=5) for _ in range(3)]
+    peers = [listener.accept(timeout=5) for _ in conns]
+    budget, mapped = _testing.window_map_budget()
+    assert budget > 1024
+    try:
+        _testing.window_map_budget(mapped + 2)
+        conns[0].send(b"a")
+        conns[1].send(b"b")
+        with pytest.raises(OSError) as err:
+            conns[2].send(b"c")
+        assert err.value.errno == errno.ENOBUFS
+        assert "vm.max_map_count" in str(err.value)
+        assert client.stats()["window_map_budget_refusals"] == 1
+        # room for the server's two receive windows (both stacks are in this
+        # process and share its budget); once the first connection's bytes
+        # are read and acknowledged its slots are given back, and the third
+        # send takes one (no new map)
+        _testing.window_map_budget(mapped + 4)
+        assert peers[0].recv(1, timeout=5) == b"a"
+        _settle(server)
+        _settle(client)
+        conns[2].send(b"c")
+        assert peers[2].recv(1, timeout=5) == b"c"
+        assert _testing.window_map_budget()[1] == mapped + 4
+    finally:
+        _testing.window_map_budget(0)
+    for c in conns + peers + [listener]:
+        c.close()

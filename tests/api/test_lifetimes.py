@@ -223,6 +223,43 @@ def test_closed_connection_collected_warns_nothing(pair):
     s.close()
 
 
+def test_listener_collected_unclosed_stops_listening_with_a_warning(pair):
+    """A listener nobody holds can never be accepted from: collecting it
+    closes it (connections are then refused) and warns, as socket.socket."""
+    server, client = pair
+    listener = server.listen(80)
+    with pytest.warns(ResourceWarning, match="unclosed <netchan.Listener"):
+        del listener
+        gc.collect()
+    assert server.stats()["listeners"] == 0
+    with pytest.raises(ConnectionRefusedError):
+        client.connect((SERVER_IP, 80), timeout=5)
+    again = server.listen(80)           # the port is free again
+    again.close()
+
+
+def test_udp_socket_collected_unclosed_unbinds_with_a_warning(pair):
+    server, _ = pair
+    sock = server.udp(5353)
+    with pytest.warns(ResourceWarning, match="unclosed <netchan.UdpSocket"):
+        del sock
+        gc.collect()
+    server.udp(5353).close()            # the port is free again
+
+
+def test_closed_listener_and_udp_socket_collected_warn_nothing(pair):
+    server, _ = pair
+    listener = server.listen(80)
+    sock = server.udp(5353)
+    listener.close()
+    sock.close()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        del listener, sock
+        gc.collect()
+    assert not [x for x in w if issubclass(x.category, ResourceWarning)]
+
+
 # ---- views ------------------------------------------------------------------------
 
 def test_receive_view_released_after_stack_close_sends_nothing(pair):

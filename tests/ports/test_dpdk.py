@@ -627,10 +627,13 @@ def test_memif_tcp_between_two_stacks(need_dpdk, memif_socket):
 # ---- net_af_packet on a veth pair to a Linux peer (root) ---------------------
 
 @pytest.fixture
-def veth_namespaces():
+def veth_namespaces(request):
     """Two namespaces joined by a veth pair, no route out: (ns_netchan,
     iface_netchan, ns_linux). The Linux end has 198.18.0.2/15; netchan's end
-    has no address (netchan owns 198.18.0.1, the kernel must not)."""
+    has no address (netchan owns 198.18.0.1, the kernel must not).
+    Parametrized indirectly with "csum-offload": Linux keeps its tx checksum
+    offload on (TSO/GSO off), so its frames carry partial checksums."""
+    csum_offload = getattr(request, "param", None) == "csum-offload"
     require_root()
     require(shutil.which("ethtool"), "needs ethtool")
     tag = uuid.uuid4().hex[:6]
@@ -646,17 +649,20 @@ def veth_namespaces():
         subprocess.run(["ip", "-n", ns_a, "link", "set", if_a, "up"], check=True)
         subprocess.run(["ip", "-n", ns_b, "link", "set", if_b, "up"], check=True)
         subprocess.run(["ip", "-n", ns_b, "addr", "add", "198.18.0.2/15", "dev", if_b], check=True)
-        # Full-size frames with full checksums from Linux: net_af_packet copies
-        # ring frames of 2 KiB and does not finish partial checksums.
+        # MTU-sized frames from Linux: net_af_packet copies ring frames of
+        # 2 KiB (no virtio-net header, so no GSO). Checksums full, or (param
+        # "csum-offload") partial: the port recognises them (ncport.c).
         subprocess.run(["ip", "netns", "exec", ns_b, "ethtool", "-K", if_b, "tso", "off",
-                        "gso", "off", "tx", "off"], check=True, capture_output=True)
+                        "gso", "off", "tx", "on" if csum_offload else "off"],
+                       check=True, capture_output=True)
         yield ns_a, if_a, ns_b
     finally:
         for ns in made:
             subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
-def test_af_packet_veth_linux_peer_ping_arp_tcp(need_dpdk, veth_namespaces, tmp_path):
+@pytest.mark.parametrize("veth_namespaces", ["full-csum", "csum-offload"], indirect=True)
+def test_af_packet_veth_linux_peer_ping_arp_tcp(need_dpdk, veth_namespaces, tmp_path, request):
     require(shutil.which("ping"), "needs ping (iputils-ping)")
     ns_a, if_a, ns_b = veth_namespaces
     ready, stop = str(tmp_path / "ready"), str(tmp_path / "stop")
@@ -688,6 +694,11 @@ def test_af_packet_veth_linux_peer_ping_arp_tcp(need_dpdk, veth_namespaces, tmp_
     assert res["tcp_received"] == 4 << 20
     assert res["stats"]["port_rx_dropped"] == 0 and res["eth"]["ipackets"] > 0
     assert _linux_tcp_counter(ns_b, "InCsumErrors") == 0      # netchan's checksums were right
+    partial = res["stats"]["dpdk_rx_csum_partial"]
+    if request.node.callspec.params["veth_namespaces"] == "csum-offload":
+        assert partial > 1000       # every TCP frame of 4 MiB came with a partial checksum
+    else:
+        assert partial == 0
 
 
 def _linux_tcp_counter(ns, name):

@@ -21,13 +21,13 @@ def isn_for(peer, sport):
 # ---- RFC 6528 ISNs ----------------------------------------------------------------
 
 def test_isn_differs_per_four_tuple(peer):
-    peer.stack.listen(LOCAL_PORT)
+    listener = peer.stack.listen(LOCAL_PORT)
     a, b = isn_for(peer, 40001), isn_for(peer, 40002)
     assert (a - b) & MASK not in (0, 1, 2)
 
 
 def test_isn_grows_with_a_4_microsecond_clock(peer):
-    peer.stack.listen(LOCAL_PORT)
+    listener = peer.stack.listen(LOCAL_PORT)
     a = isn_for(peer, 40001)
     peer.send("R", seq=IRS + 1, ack=None, sport=40001)      # forget the half-open one
     peer.advance(1)
@@ -39,7 +39,7 @@ def test_isn_is_reproducible_with_a_seed(make_peer):
     isns = []
     for seed in (5, 5, 6):
         peer = make_peer(seed=seed)
-        peer.stack.listen(LOCAL_PORT)
+        listener = peer.stack.listen(LOCAL_PORT)
         isns.append(isn_for(peer, 40001))
     assert isns[0] == isns[1] != isns[2]
 
@@ -47,8 +47,9 @@ def test_isn_is_reproducible_with_a_seed(make_peer):
 # ---- RFC 4987 SYN cookies -----------------------------------------------------------
 
 def full_listener(peer, backlog=2):
-    """A listener whose SYN queue is full of half-open connections."""
-    listener = peer.stack.listen(LOCAL_PORT, backlog=backlog)
+    """A listener whose SYN queue is full of half-open connections (kept by
+    the peer: a listener nobody holds is closed)."""
+    listener = peer.listener = peer.stack.listen(LOCAL_PORT, backlog=backlog)
     for i in range(backlog):
         syn(peer, sport=41000 + i, irs=9000)
         peer.expect("SA")

@@ -12,7 +12,7 @@ def test_data_is_acked_and_readable(peer):
 
 
 def test_syn_to_listener_gets_synack_with_options(peer):
-    peer.stack.listen(LOCAL_PORT)
+    listener = peer.stack.listen(LOCAL_PORT)
     peer.send("S", seq=IRS, ack=None, options=[("MSS", 1460), ("SAckOK", b""),
                                                 ("Timestamp", (7, 0)), ("NOP", None),
                                                 ("WScale", 7)])

@@ -273,7 +273,7 @@ class TestTimeWait:
     def test_takeover_iss_is_above_the_old_sequence_space(self, peer, conn):
         # RFC 1122 4.2.2.13: the new ISS must exceed every sequence number
         # of the old incarnation (and, as in Linux, its last window too)
-        peer.stack.listen(LOCAL_PORT)
+        listener = peer.stack.listen(LOCAL_PORT)
         conn.close()
         peer.send("S", seq=IRS + 100000, ack=None)
         sa = peer.expect("SA", ack=IRS + 100001)
@@ -281,14 +281,14 @@ class TestTimeWait:
         assert 65535 < above < 2**31
 
     def test_syn_at_old_rcv_nxt_is_not_accepted(self, peer, conn):
-        peer.stack.listen(LOCAL_PORT)
+        listener = peer.stack.listen(LOCAL_PORT)
         conn.close()
         peer.send("S", seq=RCV_NXT + 1, ack=None)
         peer.expect("A", seq=FIN + 1, ack=RCV_NXT + 1)
         assert tw_state(peer, conn) == "TIME_WAIT"
 
     def test_syn_below_old_sequence_space_is_not_accepted(self, peer, conn):
-        peer.stack.listen(LOCAL_PORT)
+        listener = peer.stack.listen(LOCAL_PORT)
         conn.close()
         peer.send("S", seq=IRS - 1000, ack=None)
         peer.expect("A", seq=FIN + 1, ack=RCV_NXT + 1)
@@ -303,7 +303,7 @@ class TestTimeWait:
     def test_syn_with_a_handle_held_is_not_accepted(self, peer):
         # the application may still read: the 4-tuple is not free yet
         conn = conn_in(peer, "TIME_WAIT")
-        peer.stack.listen(LOCAL_PORT)
+        listener = peer.stack.listen(LOCAL_PORT)
         peer.send("S", seq=IRS + 100000, ack=None)
         peer.expect("A", seq=FIN + 1, ack=RCV_NXT + 1)
         assert conn.state == "TIME_WAIT"

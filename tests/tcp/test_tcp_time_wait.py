@@ -121,7 +121,7 @@ class TestReuse:
     ])
     def test_with_timestamps_on_both(self, peer, tsval, seq, taken):
         record(peer, ts_recent=TS_RECENT)
-        peer.stack.listen(LOCAL_PORT)
+        listener = peer.stack.listen(LOCAL_PORT)
         peer.send("S", seq=seq, ack=None, options=[("MSS", 1460)] + ts(tsval))
         if taken:
             sa = peer.expect("SA", ack=seq + 1)
@@ -133,13 +133,13 @@ class TestReuse:
 
     def test_old_connection_without_timestamps_new_one_with_them(self, peer):
         record(peer)
-        peer.stack.listen(LOCAL_PORT)
+        listener = peer.stack.listen(LOCAL_PORT)
         peer.send("S", seq=IRS - 1000, ack=None, options=ts(1))
         peer.expect("SA", ack=IRS - 999)
 
     def test_new_syn_without_timestamps_needs_a_higher_sequence_number(self, peer):
         record(peer, ts_recent=TS_RECENT)
-        peer.stack.listen(LOCAL_PORT)
+        listener = peer.stack.listen(LOCAL_PORT)
         peer.send("S", seq=IRS - 1000, ack=None)
         peer.expect("A", seq=FIN + 1, ack=RCV_NXT)
         peer.send("S", seq=IRS + 100000, ack=None)

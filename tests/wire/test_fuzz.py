@@ -430,7 +430,7 @@ def seed_frames(stack, port):
 def test_fuzz_stack_with_malformed_frames(raw_peer, vclock):
     stack, port = raw_peer
     rng = random.Random(SEED)
-    stack.listen(LISTEN_PORT, backlog=64)        # the fuzzed listener
+    fuzzed_listener = stack.listen(LISTEN_PORT, backlog=64)  # noqa: F841 (kept open)
     data_listener = stack.listen(DATA_PORT, backlog=16)
     udp = stack.udp((SERVER_IP, UDP_BOUND))
     h = Harness(stack, port, vclock, udp)

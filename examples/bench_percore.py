@@ -1,0 +1,142 @@
+"""One stack per core vs one stack (issue 11): examples/percore_echo.py on
+the bare end of a veth pair with N=1 or N=2 stacks, Linux clients in a peer
+namespace. Run as root; makes two namespaces and a veth pair, removes them.
+
+    PYTHONPATH=python python3 examples/bench_percore.py crr --runs 3
+    PYTHONPATH=python python3 examples/bench_percore.py rr --runs 3
+
+Modes (--clients client processes in the peer namespace, --seconds each):
+  crr   connect, one 64 B line and its answer, close: transactions/s
+  rr    one connection per client, 64 B lines ping-pong: round trips/s
+Prints one line per run and the median (min-max) per N, and the ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+PEER_IP, NC_IP, PREFIX, PORT = "198.18.0.1", "198.18.0.2", 15, 7
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+CLIENT = r"""
+import json, socket, sys, time
+mode, host, port, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+msg = b"x" * 63 + b"\n"
+def exchange(s):
+    s.sendall(msg)
+    got = b""
+    while not got.endswith(b"\n"):
+        d = s.recv(256)
+        if not d:
+            raise ConnectionError("closed")
+        got += d
+n, end = 0, time.monotonic() + seconds
+if mode == "crr":
+    while time.monotonic() < end:
+        with socket.create_connection((host, port), timeout=10) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            exchange(s)
+        n += 1
+else:
+    s = socket.create_connection((host, port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while time.monotonic() < end:
+        exchange(s)
+        n += 1
+    s.close()
+print(json.dumps({"n": n, "rate": n / seconds}), flush=True)
+"""
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+
+class Veth:
+    def __init__(self):
+        tag = uuid.uuid4().hex[:6]
+        self.peer_ns, self.nc_ns = f"ncpc-p-{tag}", f"ncpc-n-{tag}"
+        self.peer_dev, self.nc_dev = f"ncpp{tag}", f"ncpn{tag}"
+
+    def __enter__(self):
+        sh("ip", "netns", "add", self.peer_ns)
+        sh("ip", "netns", "add", self.nc_ns)
+        sh("ip", "link", "add", self.peer_dev, "netns", self.peer_ns, "type", "veth",
+           "peer", "name", self.nc_dev, "netns", self.nc_ns)
+        sh("ip", "-n", self.peer_ns, "addr", "add", f"{PEER_IP}/{PREFIX}", "dev", self.peer_dev)
+        for ns, dev in ((self.peer_ns, self.peer_dev), (self.nc_ns, self.nc_dev)):
+            sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "netns", "exec", self.peer_ns, "sysctl", "-qw",
+           "net.ipv4.ip_local_port_range=10000 60999")
+        time.sleep(0.5)                     # carrier (linkwatch)
+        return self
+
+    def __exit__(self, *exc):
+        sh("ip", "netns", "del", self.peer_ns, check=False)
+        sh("ip", "netns", "del", self.nc_ns, check=False)
+
+
+def one_run(v, n, mode, seconds, clients):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    server = subprocess.Popen(["ip", "netns", "exec", v.nc_ns, sys.executable,
+                               os.path.join(HERE, "percore_echo.py"), f"afpacket:{v.nc_dev}",
+                               f"{NC_IP}/{PREFIX}", str(n)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        ready = 0
+        while ready < n:
+            line = server.stdout.readline()
+            if not line:
+                raise RuntimeError("the server ended before it listened")
+            ready += "listening" in line
+        procs = [subprocess.Popen(["ip", "netns", "exec", v.peer_ns, sys.executable, "-c", CLIENT,
+                                   mode, NC_IP, str(PORT), str(seconds)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(clients)]
+        total = 0.0
+        for p in procs:
+            out, err = p.communicate(timeout=seconds + 60)
+            if p.returncode:
+                raise RuntimeError(f"client failed: {err.strip()[-300:]}")
+            total += json.loads(out)["rate"]
+        return total
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=("crr", "rr"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--clients", type=int, default=4)
+    a = ap.parse_args()
+    results = {1: [], 2: []}
+    with Veth() as v:
+        for r in range(a.runs):
+            for n in (1, 2):
+                rate = one_run(v, n, a.mode, a.seconds, a.clients)
+                results[n].append(rate)
+                print(f"run {r + 1}: {n} stack(s): {a.mode} {rate:,.0f}/s", flush=True)
+    med = {n: statistics.median(v) for n, v in results.items()}
+    for n, vals in results.items():
+        print(f"{a.mode} with {n} stack(s): {med[n]:,.0f}/s (min {min(vals):,.0f}, "
+              f"max {max(vals):,.0f}) over {a.runs} runs, {a.clients} Linux clients")
+    print(f"ratio 2 stacks / 1 stack: {med[2] / med[1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

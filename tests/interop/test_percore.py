@@ -1,0 +1,143 @@
+"""One stack per core on a real link (issue 11): two netchan stacks on the
+same veth end, queue 0/2 and 1/2, against the Linux kernel in a namespace.
+Each TCP flow must reach the stack of queue (sport + dport) % 2 (the
+kernel applies each socket's steering filter), both stacks must make
+outgoing connections whose replies come back to them, and a ping is
+answered once (by queue 0), not twice."""
+import os
+import sys
+import textwrap
+
+from linux_peer import LINUX_IP, NETCHAN_IP, PREFIX, veth, veth6  # noqa: F401
+from netchan.steer import steer_queue
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "percore_echo.py")
+
+
+def test_flows_reach_the_stack_of_their_queue(veth):
+    server = veth.netchan_proc(EXAMPLE, veth.port(), f"{NETCHAN_IP}/{PREFIX}", "2")
+    server.wait_for("queue 0/2: listening")
+    server.wait_for("queue 1/2: listening")
+    client = textwrap.dedent(f"""
+        import socket
+        for i in range(24):
+            with socket.create_connection(("{NETCHAN_IP}", 7), timeout=10) as s:
+                s.sendall(b"hi\\n")
+                got = b""
+                while not got.endswith(b"\\n"):
+                    chunk = s.recv(100)
+                    if not chunk:
+                        break
+                    got += chunk
+                print(s.getsockname()[1], got.decode().strip(), flush=True)
+    """)
+    out = veth.linux(sys.executable, "-c", client, timeout=60).stdout.split("\n")
+    seen = set()
+    lines = [line for line in out if line]
+    assert len(lines) == 24
+    for line in lines:
+        sport, answer = line.split(" ", 1)
+        k = steer_queue(int(sport), 7, 2)
+        assert answer == f"queue {k}: hi", line
+        seen.add(k)
+    assert seen == {0, 1}
+    ping = veth.linux("ping", "-c", "3", "-i", "0.2", "-W", "2", NETCHAN_IP, check=False)
+    assert " 3 received" in ping.stdout, ping.stdout
+    assert "DUP!" not in ping.stdout, ping.stdout
+
+
+def test_each_stack_connects_out_and_gets_its_replies(veth):
+    echo = textwrap.dedent("""
+        import socket, threading
+        srv = socket.create_server(("0.0.0.0", 9000), backlog=64)
+        print("READY", flush=True)
+        def serve(c):
+            with c:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    c.sendall(d)
+        while True:
+            c, _ = srv.accept()
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+    """)
+    server = veth.linux_proc(sys.executable, "-c", echo)
+    server.wait_for("READY")
+    code = textwrap.dedent(f"""
+        import sys
+        import netchan
+        from netchan.percore import run_per_core
+        from netchan.steer import steer_queue
+
+        def work(uri, k, n):
+            with netchan.Stack(uri, ip="{NETCHAN_IP}/{PREFIX}") as st:
+                for i in range(8):
+                    c = st.connect(("{LINUX_IP}", 9000), timeout=10)
+                    assert steer_queue(c.getsockname()[1], 9000, n) == k
+                    msg = f"queue {{k}} conn {{i}}".encode()
+                    c.sendall(msg)
+                    got = b""
+                    while len(got) < len(msg):
+                        got += c.recv(100, timeout=10)
+                    assert got == msg, got
+                    c.close()
+                print(f"queue {{k}}: 8 echoes", flush=True)
+
+        codes = run_per_core(work, "{veth.port()}", n=2)
+        print("codes", codes, flush=True)
+        sys.exit(max(codes))
+    """)
+    res = veth.netchan_python(code, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "queue 0: 8 echoes" in res.stdout and "queue 1: 8 echoes" in res.stdout
+
+
+def test_each_stack_connects_out_over_ipv6(veth6):
+    """The steering filter reads IPv6 ports too: each stack's IPv6
+    connections get their replies, and NDP reaches every queue."""
+    from linux_peer import LINUX_IP6, NETCHAN_IP6, PREFIX6
+    echo = textwrap.dedent("""
+        import socket, threading
+        srv = socket.create_server(("::", 9000), family=socket.AF_INET6, backlog=64)
+        print("READY", flush=True)
+        def serve(c):
+            with c:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    c.sendall(d)
+        while True:
+            c, _ = srv.accept()
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+    """)
+    server = veth6.linux_proc(sys.executable, "-c", echo)
+    server.wait_for("READY")
+    code = textwrap.dedent(f"""
+        import sys
+        import netchan
+        from netchan.percore import run_per_core
+        from netchan.steer import steer_queue
+
+        def work(uri, k, n):
+            with netchan.Stack(uri, ip=["{NETCHAN_IP}/{PREFIX}", "{NETCHAN_IP6}/{PREFIX6}"]) as st:
+                for i in range(8):
+                    c = st.connect(("{LINUX_IP6}", 9000), timeout=10)
+                    assert steer_queue(c.getsockname()[1], 9000, n) == k
+                    msg = f"queue {{k}} conn {{i}}".encode()
+                    c.sendall(msg)
+                    got = b""
+                    while len(got) < len(msg):
+                        got += c.recv(100, timeout=10)
+                    assert got == msg, got
+                    c.close()
+                print(f"queue {{k}}: 8 echoes", flush=True)
+
+        codes = run_per_core(work, "{veth6.port()}", n=2)
+        print("codes", codes, flush=True)
+        sys.exit(max(codes))
+    """)
+    res = veth6.netchan_python(code, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "queue 0: 8 echoes" in res.stdout and "queue 1: 8 echoes" in res.stdout
