@@ -6,3 +6,4 @@ cdef void tcp_ip_finish(StackState *st, uint8_t *iph, uint32_t laddr, uint32_t r
                         bint no_csum) noexcept nogil
 cdef void tcp_ip_send_cached(StackState *st, uint32_t b, uint32_t raddr, uint8_t *mac,
                              uint32_t *mac_gen) noexcept nogil
+cdef void tcp_ip_checksum(uint8_t *iph, uint32_t raddr, uint32_t seg_len) noexcept nogil

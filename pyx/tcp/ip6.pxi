@@ -34,12 +34,19 @@ cdef inline void tcp_ip_finish(StackState *st, uint8_t *iph, uint32_t laddr, uin
     if addr_is_v6(raddr):
         ipv6_write(iph, ip6_addr(st, laddr), ip6_peer_addr(st, raddr), IP_PROTO_TCP,
                    st.cfg.ttl, tcp_flow_label(st, laddr, raddr, lport, rport), seg_len)
-        if not no_csum:
-            tcp6_fill_checksum(iph + IPV6_HLEN, seg_len, iph)
     else:
         ipv4_write(iph, laddr, raddr, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), seg_len, True)
-        if not no_csum:
-            tcp_fill_checksum(iph + IPV4_HLEN, seg_len, iph)
+    if not no_csum:
+        tcp_ip_checksum(iph, raddr, seg_len)
+
+
+cdef inline void tcp_ip_checksum(uint8_t *iph, uint32_t raddr, uint32_t seg_len) noexcept nogil:
+    """The TCP checksum over the pseudo header of iph's family (for a caller
+    that changes the header after tcp_ip_finish(..., no_csum=True))."""
+    if addr_is_v6(raddr):
+        tcp6_fill_checksum(iph + IPV6_HLEN, seg_len, iph)
+    else:
+        tcp_fill_checksum(iph + IPV4_HLEN, seg_len, iph)
 
 
 cdef inline void tcp_ip_send_cached(StackState *st, uint32_t b, uint32_t raddr, uint8_t *mac,
