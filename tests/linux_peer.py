@@ -30,6 +30,9 @@ from conftest import require, require_root
 LINUX_IP = "198.18.0.1"
 NETCHAN_IP = "198.18.0.2"
 PREFIX = 15
+LINUX_IP6 = "2001:2::1"         # the benchmarking prefix 2001:2::/48 (RFC 5180)
+NETCHAN_IP6 = "2001:2::2"
+PREFIX6 = 64
 PACKAGE_PATH = os.path.dirname(os.path.dirname(os.path.abspath(netchan.__file__)))
 
 
@@ -136,7 +139,8 @@ class Proc:
 class VethLink:
     """Two namespaces joined by a veth pair; see the module docstring."""
 
-    def __init__(self):
+    def __init__(self, ipv6=False):
+        self.ipv6 = ipv6
         tag = uuid.uuid4().hex[:6]
         self.linux_ns = f"nc-linux-{tag}"
         self.netchan_ns = f"nc-netchan-{tag}"
@@ -151,11 +155,21 @@ class VethLink:
             "type", "veth", "peer", "name", self.netchan_dev, "netns", self.netchan_ns)
         self.linux("ip", "addr", "add", f"{LINUX_IP}/{PREFIX}", "dev", self.linux_dev)
         for ns, dev in ((self.linux_ns, self.linux_dev), (self.netchan_ns, self.netchan_dev)):
-            # no IPv6 chatter (router solicitations, DAD) in the captures
+            # no IPv6 chatter (router solicitations, DAD) in the captures;
+            # with ipv6, the kernel's end speaks it (the netchan end never:
+            # the kernel must not own netchan's addresses)
+            on = self.ipv6 and dev == self.linux_dev
             run("ip", "netns", "exec", ns, "sysctl", "-qw",
-                f"net.ipv6.conf.{dev}.disable_ipv6=1")
+                f"net.ipv6.conf.{dev}.disable_ipv6={0 if on else 1}")
+            if on:
+                run("ip", "netns", "exec", ns, "sysctl", "-qw",
+                    f"net.ipv6.conf.{dev}.router_solicitations=0")
             run("ip", "-n", ns, "link", "set", "lo", "up")
             run("ip", "-n", ns, "link", "set", dev, "up")
+        if self.ipv6:
+            # nodad: usable at once (netchan's DAD probe still asks for it)
+            self.linux("ip", "-6", "addr", "add", f"{LINUX_IP6}/{PREFIX6}", "dev",
+                       self.linux_dev, "nodad")
         # carrier comes a moment after `up` (linkwatch): wait for it
         deadline = time.monotonic() + 10
         for ns, dev in ((self.linux_ns, self.linux_dev), (self.netchan_ns, self.netchan_dev)):
@@ -241,14 +255,24 @@ def stats_of(proc):
     pytest.fail("no stats line from netchan; output:\n" + proc.output())
 
 
-@pytest.fixture
-def veth():
+def _veth(ipv6):
     require_root()
     for tool in ("ip", "ethtool", "nft", "nstat", "ss", "curl", "tcpdump", "ping"):
         require(_tool(tool), f"needs {tool} (bash ci/install-deps.sh installs it)")
-    link = VethLink()
+    link = VethLink(ipv6)
     try:
         link.setup()
         yield link
     finally:
         link.close()
+
+
+@pytest.fixture
+def veth():
+    yield from _veth(False)
+
+
+@pytest.fixture
+def veth6():
+    """veth with IPv6 on the kernel's end: LINUX_IP6/64 beside LINUX_IP."""
+    yield from _veth(True)

@@ -79,4 +79,21 @@ NC_INLINE uint64_t nc_csum_pseudo_ipv4(const uint8_t *src_dst8, uint8_t proto, u
     return nc_csum_partial(src_dst8, 8, nc_csum_partial(ph, 4, 0));
 }
 
+/* Partial sum of the IPv6 pseudo header (RFC 8200 8.1): source and
+ * destination (32 bytes as they lie in the header), the upper-layer length
+ * as 32 bits and the next header. */
+NC_INLINE uint64_t nc_csum_pseudo_ipv6(const uint8_t *src_dst32, uint8_t proto, uint32_t l4_len)
+{
+    uint8_t ph[8];
+    ph[0] = (uint8_t)(l4_len >> 24);
+    ph[1] = (uint8_t)(l4_len >> 16);
+    ph[2] = (uint8_t)(l4_len >> 8);
+    ph[3] = (uint8_t)l4_len;
+    ph[4] = 0;
+    ph[5] = 0;
+    ph[6] = 0;
+    ph[7] = proto;
+    return nc_csum_partial(src_dst32, 32, nc_csum_partial(ph, 8, 0));
+}
+
 #endif /* NETCHAN_CSUM_H */

@@ -44,6 +44,8 @@ MAX_BUSY_POLL = 10.0
 MAX_RETRIES = 255
 MAX_SEED = 2 ** 128 - 2                 # the seed and seed + 1 become 16-byte keys
 EXAMPLE_IP = "198.18.0.1/15"
+EXAMPLE_IP6 = "2001:2::1/64"
+MAX_IP6 = 3                     # given IPv6 addresses (a link-local one is added: 4 in C)
 
 DEFAULTS = dict(
     max_conns=4096, max_time_wait=65536, rcvbuf=None, sndbuf=None, window_memory=None, msl=30.0, rto_min=1.0, rto_max=60.0,
@@ -95,6 +97,7 @@ class StackConfig:
     export_stats: bool
     seed: int | None
     ttl: int
+    ip6: tuple = ()             # IPv6 addresses with prefix, e.g. ("2001:2::1/64",)
 
     @property
     def interface(self) -> ipaddress.IPv4Interface:
@@ -220,6 +223,82 @@ def check_ip(ip) -> ipaddress.IPv4Interface:
     return iface
 
 
+def check_ip6(ip, whole=None) -> ipaddress.IPv6Interface:
+    """'2001:2::1/64' -> IPv6Interface, refusing what no host may use.
+    `whole` is the ip= value the address came from (for the message)."""
+    shown = f"ip={whole!r}" if whole is not None else f"ip={ip!r}"
+    text = ip.strip()
+    if "/" not in text:
+        raise ValueError(f"{shown}: add a prefix length to {text}, e.g. {text}/64 (the "
+                         f"link's prefix: which addresses are reached directly)")
+    try:
+        iface = ipaddress.IPv6Interface(text)
+    except ValueError:
+        raise ValueError(f"{shown}: {text!r} is not an IPv6 address with a prefix length, "
+                         f"e.g. {EXAMPLE_IP6}") from None
+    addr, p = iface.ip, iface.network.prefixlen
+    if p == 0 or p == 128:
+        raise ValueError(f"{shown}: {text} has a /{p} prefix, which "
+                         f"{'leaves no neighbour on' if p == 128 else 'puts every address on'} "
+                         f"the link; use the link's prefix, e.g. {addr}/64")
+    kinds = (
+        (addr.is_unspecified, "the unspecified address (::)"),
+        (addr.is_loopback, "the loopback address (::1 belongs to the kernel's lo)"),
+        (addr.is_multicast, "a multicast address (ff00::/8: a group, not a host)"),
+        (addr.ipv4_mapped is not None, "an IPv4-mapped address (::ffff:0:0/96); give the "
+                                       "IPv4 address itself"),
+    )
+    for bad, what in kinds:
+        if bad:
+            raise ValueError(f"{shown}: {addr} is {what}; use a unicast address, e.g. "
+                             f"{EXAMPLE_IP6}")
+    return iface
+
+
+def check_ips(ip) -> tuple:
+    """ip= as one address or a list of them -> (IPv4Interface, (IPv6Interface, ...)):
+    exactly one IPv4 address (IPv6-only stacks are not supported yet) and
+    up to MAX_IP6 IPv6 ones, no address twice."""
+    if isinstance(ip, (str, ipaddress.IPv4Interface)):
+        items = [ip]
+    elif isinstance(ip, (list, tuple)):
+        items = list(ip)
+        if not items:
+            raise ValueError(f"ip={ip!r}: give at least one address, e.g. "
+                             f"[{EXAMPLE_IP!r}, {EXAMPLE_IP6!r}]")
+    else:
+        raise TypeError(f"ip={ip!r}: expected a string like {EXAMPLE_IP!r} or a list like "
+                        f"[{EXAMPLE_IP!r}, {EXAMPLE_IP6!r}]")
+    v4, v6 = [], []
+    for item in items:
+        if isinstance(item, str) and ":" in item:
+            v6.append(check_ip6(item, ip))
+        elif isinstance(item, (str, ipaddress.IPv4Interface)):
+            v4.append(check_ip(item) if len(items) == 1 else _check_ip_in_list(item, ip))
+        else:
+            raise TypeError(f"ip={ip!r}: {item!r} is not an address string like "
+                            f"{EXAMPLE_IP!r} or {EXAMPLE_IP6!r}")
+    if len(v4) != 1:
+        raise ValueError(f"ip={ip!r}: give exactly one IPv4 address (found {len(v4)}); "
+                         f"IPv6-only stacks and several IPv4 addresses are not supported yet, "
+                         f"e.g. [{EXAMPLE_IP!r}, {EXAMPLE_IP6!r}]")
+    if len(v6) > MAX_IP6:
+        raise ValueError(f"ip={ip!r}: at most {MAX_IP6} IPv6 addresses (found {len(v6)})")
+    seen = set()
+    for a in v6:
+        if a.ip in seen:
+            raise ValueError(f"ip={ip!r}: {a.ip} is given twice; give each address once")
+        seen.add(a.ip)
+    return v4[0], tuple(v6)
+
+
+def _check_ip_in_list(item, whole):
+    try:
+        return check_ip(item)
+    except ValueError as e:
+        raise ValueError(f"ip={whole!r}: {item!r}: {str(e).split(': ', 1)[1]}") from None
+
+
 def check_keepalive(value) -> tuple | None:
     """None, or (idle seconds, interval seconds, probe count) -> (ns, ns, count)."""
     if value is None:
@@ -293,7 +372,7 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
         raise TypeError(f"unknown Stack option{'s' if len(unknown) > 1 else ''} "
                         f"{', '.join(sorted(unknown))}; valid: {', '.join(sorted(DEFAULTS))}")
     o = {**DEFAULTS, **options}
-    iface = check_ip(ip)
+    iface, ifaces6 = check_ips(ip)
     rto_min = check_seconds(o["rto_min"], "rto_min", 0.0, MAX_SECONDS, lo_open=True)
     rto_initial = check_seconds(o["rto_initial"], "rto_initial", 0.0, MAX_SECONDS, lo_open=True)
     rto_max = check_seconds(o["rto_max"], "rto_max", 0.0, MAX_SECONDS, lo_open=True)
@@ -303,6 +382,7 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
     background = check_bool(o["background"], "background")
     return StackConfig(
         ip=str(iface.ip),
+        ip6=tuple(str(a) for a in ifaces6),
         prefixlen=iface.network.prefixlen,
         netmask=str(iface.network.netmask),
         mtu=check_mtu(mtu),
@@ -355,8 +435,8 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
 
 
 def parse_address(address, what: str = "address") -> tuple[str, int]:
-    """(host, port) for connect() and sendto(): host an IPv4 address (no name
-    lookups), port 1..65535. Returns (str host, int port)."""
+    """(host, port) for connect() and sendto(): host an IPv4 or IPv6 address
+    (no name lookups), port 1..65535. Returns (str host, int port)."""
     if isinstance(address, str):
         host, sep, port = address.rpartition(":")
         example = (f"({host!r}, {int(port)})" if sep and port.isdigit() and host
@@ -370,10 +450,10 @@ def parse_address(address, what: str = "address") -> tuple[str, int]:
     if not isinstance(host, str):
         raise TypeError(f"{what}={address!r}: the host must be a string like '198.18.0.2'")
     try:
-        ipaddress.IPv4Address(host)
+        ipaddress.ip_address(host)
     except ValueError:
-        raise ValueError(f"{what}={address!r}: {host!r} is not an IPv4 address (netchan does "
-                         f"no name lookups)") from None
+        raise ValueError(f"{what}={address!r}: {host!r} is not an IPv4 or IPv6 address "
+                         f"(netchan does no name lookups)") from None
     if isinstance(port, bool) or not isinstance(port, numbers.Integral):
         raise TypeError(f"{what}={address!r}: the port must be a whole number, e.g. 80")
     port = operator.index(port)

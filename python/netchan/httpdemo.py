@@ -84,20 +84,26 @@ def _read_request(conn, timeout):
     return data.split(b"\r\n", 1)[0]
 
 
+def _ips(text):
+    """--ip 198.18.0.2/15 or, dual-stack, 198.18.0.2/15,2001:2::2/64."""
+    return text.split(",") if "," in text else text
+
+
 def serve(args) -> int:
     import netchan
     body = body_bytes(args.size, args.seed)
     header = (f"HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n"
               f"Content-Length: {len(body)}\r\n\r\n").encode()
     served = 0
-    with netchan.Stack(args.port, ip=args.ip, **_stack_options(args)) as stack:
+    with netchan.Stack(args.port, ip=_ips(args.ip), **_stack_options(args)) as stack:
         try:
             listener = stack.listen(args.tcp_port)
             _log(f"listening on {stack.ip}:{args.tcp_port} mac {stack.mac} "
                  f"body {len(body)} bytes sha256 {_sha256(body).hexdigest()}")
             while args.connections == 0 or served < args.connections:
                 conn = listener.accept()
-                peer = "%s:%d" % conn.getpeername()
+                host, port = conn.getpeername()[:2]
+                peer = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
                 try:
                     started = time.monotonic()
                     line = _read_request(conn, args.io_timeout)
@@ -137,7 +143,7 @@ def fetch(args) -> int:
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
     digest = _sha256()
     total = 0
-    with netchan.Stack(args.port, ip=args.ip, **_stack_options(args)) as stack:
+    with netchan.Stack(args.port, ip=_ips(args.ip), **_stack_options(args)) as stack:
         try:
             deadline = time.monotonic() + args.connect_timeout
             while True:
@@ -150,7 +156,7 @@ def fetch(args) -> int:
                     _log(f"connect: {e}; retrying")
                     stack.poll(0.2)
             started = time.monotonic()
-            conn.sendall(f"GET {path} HTTP/1.0\r\nHost: {url.hostname}\r\n"
+            conn.sendall(f"GET {path} HTTP/1.0\r\nHost: {url.netloc}\r\n"
                          f"User-Agent: netchan-httpdemo\r\n\r\n".encode())
             head = b""
             while b"\r\n\r\n" not in head:
@@ -216,7 +222,8 @@ def add_commands(p) -> None:
         c = sub.add_parser(name)
         c.add_argument("--port", required=True,
                        help="port URI, e.g. afpacket:veth1?pcap=/tmp/x.pcap&loss=0.02&seed=1")
-        c.add_argument("--ip", required=True, help="this stack's address/prefix, e.g. 198.18.0.2/15")
+        c.add_argument("--ip", required=True, help="this stack's address/prefix, e.g. 198.18.0.2/15, "
+                       "or several, comma-separated: 198.18.0.2/15,2001:2::2/64")
         c.add_argument("--io-timeout", type=float, default=60.0,
                        help="seconds to wait for any progress (default 60)")
         c.add_argument("--msl", type=float, default=1.0,

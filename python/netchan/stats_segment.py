@@ -120,7 +120,7 @@ def remove_stale_segments_once(directory: str = DIRECTORY) -> list[str]:
 
 
 def read_segment(path: str) -> dict | None:
-    """One stack's counters: {'pid', 'uri', 'ip', 'mac', 'counters': {...},
+    """One stack's counters: {'pid', 'uri', 'ip', 'mac', 'addresses', 'counters': {...},
     'wire': {...}, 'ports': [{'kind', 'counters'}], 'path'}; None if the file
     is not a (finished) stats segment of this version."""
     with open(path, "rb") as f:
@@ -143,4 +143,4 @@ def read_segment(path: str) -> dict | None:
                 ports.append({"kind": kind, "counters": dict(zip(fields, vals))})
                 off += 8 * len(fields)
     return {"pid": meta["pid"], "uri": meta["uri"], "ip": meta["ip"], "mac": meta["mac"],
-            "counters": counters, "wire": wire, "ports": ports, "path": path}
+            "addresses": meta.get("addresses", [meta["ip"]]), "counters": counters, "wire": wire, "ports": ports, "path": path}

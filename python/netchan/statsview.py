@@ -55,7 +55,9 @@ def list_stacks(pid: int | None = None, clean: bool = True,
 
 
 def _print_stack(seg: dict, show_all: bool) -> None:
-    print(f"pid {seg['pid']}  {seg['uri']}  ip {seg['ip']}  mac {seg['mac']}")
+    six = [a for a in seg.get("addresses", [])[1:]]
+    print(f"pid {seg['pid']}  {seg['uri']}  ip {seg['ip']}  mac {seg['mac']}"
+          + (f"  ipv6 {' '.join(six)}" if six else ""))
     rows = [(k, v) for k, v in seg["counters"].items() if show_all or v]
     rows += [(k, v) for k, v in seg["wire"].items() if show_all or v]
     for p in seg["ports"]:

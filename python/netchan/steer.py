@@ -73,6 +73,7 @@ def afpacket_filter(k: int, n: int) -> list[tuple[int, int, int, int]]:
 
     op(_LD_H_ABS, 12)                               # ethertype
     op(_JMP_JEQ_K, 0x0806, "accept", None)          # ARP: every queue
+    op(_JMP_JEQ_K, 0x86DD, "ipv6", None)
     op(_JMP_JEQ_K, 0x0800, None, "other")           # IPv4, else queue 0
     op(_LD_H_ABS, 20)                               # flags and fragment offset
     op(_JMP_JSET_K, 0x3fff, "other", None)          # a fragment: not every piece has ports
@@ -96,6 +97,28 @@ def afpacket_filter(k: int, n: int) -> list[tuple[int, int, int, int]]:
     op(_LD_H_IND, 14 + 8)
     op(_ST, 0)
     op(_LD_H_IND, 14 + 8 + 2)
+    op(_JMP_JA, 0, "sum", "sum")
+    # IPv6 with TCP/UDP/ICMPv6 right after the fixed header (as every peer
+    # sends them; extension headers go to queue 0)
+    prog.append("ipv6")
+    op(_LD_B_ABS, 20)                               # next header
+    op(_JMP_JEQ_K, 6, "ports6", None)
+    op(_JMP_JEQ_K, 17, "ports6", None)
+    op(_JMP_JEQ_K, 58, None, "other")
+    op(_LD_B_ABS, 54)                               # ICMPv6 type
+    op(_JMP_JEQ_K, 135, "accept", None)             # neighbour solicitation and
+    op(_JMP_JEQ_K, 136, "accept", None)             # advertisement: every queue, as ARP
+    op(_JMP_JEQ_K, 1, "quoted6", None)              # unreachable
+    op(_JMP_JEQ_K, 2, "quoted6", "other")           # packet too big
+    prog.append("quoted6")                          # the ports of the packet it quotes
+    op(_LD_H_ABS, 54 + 8 + 40)
+    op(_ST, 0)
+    op(_LD_H_ABS, 54 + 8 + 42)
+    op(_JMP_JA, 0, "sum", "sum")
+    prog.append("ports6")
+    op(_LD_H_ABS, 54)
+    op(_ST, 0)
+    op(_LD_H_ABS, 56)
     op(_JMP_JA, 0, "sum", "sum")
     prog.append("ports")
     op(_LD_H_IND, 14)                               # source port

@@ -20,6 +20,9 @@ host has a route out (only the on-link 198.18.0.0/15).
 Address plan (198.18.0.0/15, reserved for benchmarking):
     host I, kernel   198.18.0.I/15   assigned to eth0 (ping, iperf3, curl use it)
     host I, netchan  198.18.1.I/15   NOT assigned to the kernel
+  and with up(ipv6=True) / `up --ipv6` (IPv6 stays off on the links otherwise):
+    host I, kernel   2001:2::I/64    assigned to eth0 (hex I; ping -6, curl -6)
+    host I, netchan  2001:2::1:I/64  NOT assigned to the kernel
 A netchan stack on an AF_PACKET or DPDK port shares eth0 with the kernel; if
 the kernel also owned netchan's address it would answer netchan's peers with
 RSTs. So netchan uses 198.18.1.I, which the kernel of host I does not own
@@ -72,6 +75,9 @@ MAX_HOSTS = 250
 PREFIXLEN = 15
 KERNEL_NET = "198.18.0."
 NETCHAN_NET = "198.18.1."
+PREFIXLEN6 = 64               # with up(ipv6=True): the benchmarking prefix 2001:2::/48 (RFC 5180)
+KERNEL_NET6 = "2001:2::"
+NETCHAN_NET6 = "2001:2::1:"
 TBF_LATENCY = "50ms"          # how long a packet may wait in tbf before it is dropped
 LOSS_MODULUS = 1000           # loss resolution: 0.1%
 
@@ -221,6 +227,7 @@ class HostInfo:
     loss_per_mille: int | None
     loss_dropped: int | None    # packets the loss rule dropped so far
     tx_csum_offload: bool | None
+    netchan_ip6: str | None = None  # with IPv6 on: the plan's IPv6 address for netchan
 
     @property
     def loss(self) -> float | None:
@@ -255,7 +262,8 @@ class TestbedInfo:
             csum = "-" if h.tx_csum_offload is None else ("on" if h.tx_csum_offload else "off")
             rows.append((h.host, h.netns, h.iface, h.mac or "(missing)", str(h.mtu or "-"),
                          h.state or "-", ",".join(h.kernel_ips) or "-",
-                         h.netchan_ip, format_rate(h.rate_bits), loss, csum))
+                         ",".join(filter(None, (h.netchan_ip, h.netchan_ip6))),
+                         format_rate(h.rate_bits), loss, csum))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -273,6 +281,16 @@ def kernel_ip(index: int) -> str:
 def netchan_ip(index: int) -> str:
     """The address netchan uses on host `index` (198.18.1.I, not the kernel's)."""
     return f"{NETCHAN_NET}{index}"
+
+
+def kernel_ip6(index: int) -> str:
+    """The IPv6 address the kernel of host `index` owns with ipv6=True (2001:2::I)."""
+    return f"{KERNEL_NET6}{index:x}"
+
+
+def netchan_ip6(index: int) -> str:
+    """The IPv6 address netchan uses on host `index` (2001:2::1:I, not the kernel's)."""
+    return f"{NETCHAN_NET6}{index:x}"
 
 
 def list_testbeds() -> list[str]:
@@ -355,12 +373,14 @@ class Testbed:
     # ---- up ----------------------------------------------------------------
 
     def up(self, hosts: int = 2, rate=None, loss=None, *, mtu: int = 1500,
-           kernel_ips: bool = True, offload: bool = True,
+           kernel_ips: bool = True, offload: bool = True, ipv6: bool = False,
            delay=None, reorder=None, duplicate=None, corrupt=None) -> "Testbed":
         """Make (or converge) the testbed: `hosts` namespaces, links, addresses,
         rate (e.g. '1gbit') and loss (e.g. '1%'); None removes a rate or loss
         set before. offload=False turns off checksum and segmentation offloads
         on every eth0 (AF_PACKET peers then see complete, MTU-sized frames).
+        ipv6=True turns IPv6 on on every eth0 and gives the kernel of host I
+        2001:2::I/64 (unless kernel_ips=False); netchan's is 2001:2::1:I/64.
         Returns self."""
         for key, value in (("delay", delay), ("reorder", reorder), ("duplicate", duplicate),
                            ("corrupt", corrupt)):
@@ -409,6 +429,7 @@ class Testbed:
                     fresh = self._ensure_bridge(hosts, int(mtu))
                 for i in range(1, hosts + 1):
                     self._ensure_host(i, int(mtu), kernel_ips)
+                    self._ensure_ipv6(i, bool(ipv6), kernel_ips)
                     self._ensure_offload(i, offload)
                     self._ensure_rate(self.host_netns(i), HOST_IFACE, rate_bits)
                     if hosts > 2:
@@ -436,8 +457,9 @@ class Testbed:
                                f"number of hosts, first run: netchan testbed down --name {self.name}")
 
     def _prepare_netns(self, ns: str) -> None:
-        # netchan is IPv4 only: no IPv6 router solicitations, DAD or MLD on the
-        # test links (they would be the only unsolicited frames AF_PACKET sees)
+        # IPv6 off unless asked (up(ipv6=True) turns it on for eth0 only): no
+        # router solicitations, DAD or MLD on the test links otherwise (they
+        # would be the only unsolicited frames AF_PACKET sees)
         _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
               "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"],
              f"disabling IPv6 in {ns}")
@@ -523,6 +545,43 @@ class Testbed:
             for addr, plen in want - have:
                 ipr.addr("add", index=idx, address=addr, prefixlen=plen)
             ipr.link("set", index=idx, state="up")
+
+    def _ipv6_on(self, ns: str) -> bool:
+        r = _run(["ip", "netns", "exec", ns, "sysctl", "-n",
+                  f"net.ipv6.conf.{HOST_IFACE}.disable_ipv6"], "reading IPv6 state", check=False)
+        return r.returncode == 0 and r.stdout.strip() == "0"
+
+    def _ensure_ipv6(self, i: int, on: bool, kernel_ips: bool) -> None:
+        """IPv6 on eth0 only when asked (no router solicitations: there is no
+        router), with the kernel's address added without DAD (usable at once;
+        a netchan stack's own DAD still asks for its address)."""
+        ns = self.host_netns(i)
+        dev = f"net.ipv6.conf.{HOST_IFACE}"
+        if not on:
+            _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", f"{dev}.disable_ipv6=1"],
+                 f"disabling IPv6 on {HOST_IFACE} in {ns}")
+            return
+        _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", f"{dev}.disable_ipv6=0",
+              f"{dev}.router_solicitations=0", f"{dev}.accept_ra=0"],
+             f"enabling IPv6 on {HOST_IFACE} in {ns}")
+        want = f"{kernel_ip6(i)}/{PREFIXLEN6}"
+        have = self._kernel_ips6(ns)
+        for a in have:
+            if a != want or not kernel_ips:
+                _run(["ip", "-n", ns, "-6", "addr", "del", a, "dev", HOST_IFACE],
+                     f"removing {a} in {ns}")
+        if kernel_ips and want not in have:
+            _run(["ip", "-n", ns, "-6", "addr", "add", want, "dev", HOST_IFACE, "nodad"],
+                 f"adding {want} in {ns}")
+
+    def _kernel_ips6(self, ns: str) -> list:
+        r = _run(["ip", "-n", ns, "-j", "-6", "addr", "show", "dev", HOST_IFACE, "scope",
+                  "global"], "listing IPv6 addresses", check=False)
+        if r.returncode != 0 or not r.stdout.strip():
+            return []
+        # (ip -j lists the addresses the filter left out as empty objects)
+        return [f"{a['local']}/{a['prefixlen']}" for link in json.loads(r.stdout)
+                for a in link.get("addr_info", []) if "local" in a]
 
     def _ensure_offload(self, i: int, offload: bool) -> None:
         ns = self.host_netns(i)
@@ -636,13 +695,17 @@ class Testbed:
                     addrs = [f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}"
                              for a in ipr.get_addr(index=idx, family=2)]
             loss = self._nft_loss(ns) if idx is not None else None
+            six = idx is not None and self._ipv6_on(ns)
+            if six:
+                addrs += self._kernel_ips6(ns)
             info.hosts.append(HostInfo(
                 host=role, index=i, netns=ns, iface=HOST_IFACE, mac=mac, mtu=mtu, state=state,
                 kernel_ips=addrs, netchan_ip=f"{netchan_ip(i)}/{PREFIXLEN}",
                 rate_bits=self._tbf_rate(ns, HOST_IFACE) if idx is not None else None,
                 loss_per_mille=loss[0] if loss else None,
                 loss_dropped=loss[1] if loss else None,
-                tx_csum_offload=self._tx_csum(ns) if idx is not None else None))
+                tx_csum_offload=self._tx_csum(ns) if idx is not None else None,
+                netchan_ip6=f"{netchan_ip6(i)}/{PREFIXLEN6}" if six else None))
         return info
 
     def _tx_csum(self, ns: str) -> bool | None:

@@ -32,7 +32,8 @@ def _main(args) -> int:
     if action == "up":
         tb = Testbed(args.name)
         tb.up(hosts=args.hosts, rate=args.rate, loss=args.loss, mtu=args.mtu,
-              kernel_ips=args.kernel_ip, offload=args.offload == "on", delay=args.delay,
+              kernel_ips=args.kernel_ip, offload=args.offload == "on", ipv6=args.ipv6,
+              delay=args.delay,
               reorder=args.reorder, duplicate=args.duplicate, corrupt=args.corrupt)
         _print_info(tb.status(), args.name, args.json)
         if args.loss is not None and args.offload == "on" and parse_loss(args.loss):
@@ -99,6 +100,9 @@ def add_parser(sub) -> None:
     up.add_argument("--no-kernel-ip", dest="kernel_ip", action="store_false",
                     help="give the kernel no address on eth0 (default: 198.18.0.I on host I; "
                          "netchan uses 198.18.1.I either way)")
+    up.add_argument("--ipv6", action="store_true",
+                    help="IPv6 on every eth0: the kernel of host I gets 2001:2::I/64, netchan "
+                         "uses 2001:2::1:I/64 (default: IPv6 off)")
     up.add_argument("--offload", choices=("on", "off"), default="on",
                     help="checksum/segmentation offloads on eth0 (off: AF_PACKET peers see "
                          "complete frames; default on)")

@@ -454,11 +454,11 @@ cdef class Connection(SocketTimeouts):
 
     def getpeername(self):
         cdef Tcb *t = self._t()
-        return (_u32_to_ip(t.raddr), t.rport)
+        return _tcp_endpoint(self.st, t.raddr, t.rport, t.raddr, True)
 
     def getsockname(self):
         cdef Tcb *t = self._t()
-        return (_u32_to_ip(t.laddr), t.lport)
+        return _tcp_endpoint(self.st, t.laddr, t.lport, t.raddr, False)
 
     def info(self):
         """TCP state as a dict (like Linux's TCP_INFO): windows, congestion

@@ -127,7 +127,8 @@ cdef class Stack:
             raise
 
     def _setup(self, cfg, VirtualClock clock):
-        self.port.check_address(cfg.ip)
+        for a in (cfg.ip, *(a6.split("/")[0] for a6 in cfg.ip6)):
+            self.port.check_address(a)
         cdef uint32_t port_mtu = self.port.p.mtu
         if cfg.mtu is not None and cfg.mtu != port_mtu:
             raise ValueError(f"mtu={cfg.mtu}: the port's MTU is {port_mtu}")
@@ -146,6 +147,7 @@ cdef class Stack:
         memcpy(st.mac, self.port.p.mac, 6)
         st.ip = int(_ipaddress.IPv4Address(cfg.ip))
         st.netmask = int(_ipaddress.IPv4Address(cfg.netmask))
+        _set_addresses_v6(st, cfg.ip6)
         st.mtu = port_mtu
         st.cfg.rcvbuf = rcv
         st.cfg.sndbuf = snd
@@ -216,6 +218,7 @@ cdef class Stack:
         if not self.port.link_up:
             return                      # nobody there to ask or to tell
         arp_probe_and_announce(st, False)
+        ndp_dad_and_announce(st, False)
         tx_flush(st)
         if self.vclock is not None:
             for _ in range(2):
@@ -223,13 +226,16 @@ cdef class Stack:
                     s._poll_once(self.vclock.now_ns)
         else:
             give_up = self._now() + <uint64_t>(ADDRESS_PROBE_WAIT * 1e9)
-            while st.ctr[C_ARP_ADDRESS_CONFLICT] == 0 and self._now() < give_up:
+            while (st.ctr[C_ARP_ADDRESS_CONFLICT] | st.ctr[C_NDP_ADDRESS_CONFLICT]) == 0 and \
+                    self._now() < give_up:
                 self._poll_once(self._now())
         if st.ctr[C_ARP_ADDRESS_CONFLICT]:
             mac = ":".join(f"{st.conflict_mac[i]:02x}" for i in range(6))
             raise _os_error(_EADDRINUSE, f"{self.ip} is already in use on {self.uri} by the host "
                                          f"with MAC {mac}; give this stack another address")
+        _check_dad(st, self.uri)
         arp_probe_and_announce(st, True)
+        ndp_dad_and_announce(st, True)
         tx_flush(st)
 
     cdef Port _open_port(self, object port, object mtu):
@@ -546,12 +552,11 @@ cdef class Stack:
         cdef StackState *st = self.st
         from netchan.config import parse_address
         host, rport = parse_address(address, "address")
-        cdef uint32_t raddr = _ip_to_u32(host)
+        cdef uint32_t laddr, raddr
         if timeout is not None and float(timeout) < 0:
             raise ValueError(f"connect(timeout={timeout!r}): give None (wait as long as the "
                              f"handshake takes), seconds > 0, or 0 (return at once)")
-        if (raddr & st.netmask) != (st.ip & st.netmask):
-            raise _os_error(_EHOSTUNREACH, f"{host} is not on {self.ip}'s network (no routes yet)")
+        laddr, raddr = _connect_addresses(st, host, self.ip)
         cdef uint16_t lport
         if source_port is not None:
             lport = int(source_port)
@@ -572,8 +577,8 @@ cdef class Stack:
                                             f"{st.cfg.max_conns}): raise max_conns or close "
                                             f"connections")
         stack_set_now(st, self._now())
-        tcp_open_tcb(st, t, st.ip, raddr, lport, rport,
-                     tcp_isn(st, st.ip, raddr, lport, rport, st.now))
+        tcp_open_tcb(st, t, laddr, raddr, lport, rport,
+                     tcp_isn(st, laddr, raddr, lport, rport, st.now))
         t.mss = 536
         t.flags |= TF_HANDLE
         t.rtt_start = st.now
@@ -641,6 +646,10 @@ cdef class Stack:
         return _u32_to_ip(self.st.ip)
 
     @property
+    def addresses(self):
+        return _addresses(self.st)
+
+    @property
     def network(self):
         return str(_ipaddress.IPv4Network((self.st.ip & self.st.netmask, _u32_to_ip(self.st.netmask))))
 
@@ -696,13 +705,8 @@ cdef class Stack:
         return d
 
     def arp_table(self):
-        """{ip: mac} of resolved neighbours."""
-        cdef StackState *st = self.st
-        out = {}
-        for i in range(ARP_TABLE_SIZE):
-            if st.arp[i].state == ARP_REACHABLE:
-                out[_u32_to_ip(st.arp[i].ip)] = ":".join(f"{st.arp[i].mac[k]:02x}" for k in range(6))
-        return out
+        """{address: mac} of resolved neighbours (ARP and NDP)."""
+        return _neighbours(self.st)
 
     # ---- readiness and event loops (pyx/api/readiness.pxi) -------------------------
 

@@ -26,6 +26,7 @@ cdef tuple stats_segment_open(Stack stack, bint export):
         p = p.inner
     head = layout.encode_header(C_COUNT, WIRE_ERROR_COUNT - 1, {
         "pid": _os.getpid(), "uri": stack.uri, "ip": stack.ip, "mac": stack.mac,
+        "addresses": stack.addresses,
         "counters": list(COUNTER_NAMES), "wire": list(WIRE_ERROR_NAMES[1:]),
         "port_fields": list(PORT_STAT_FIELDS), "ports": kinds[:layout.PORT_SLOTS],
     })

@@ -32,13 +32,18 @@ cdef class UdpSocket(SocketTimeouts):
         cdef StackState *st = self.stack.st
         from netchan.config import parse_address
         host, port = parse_address(address, "address")
-        cdef uint32_t dst = _ip_to_u32(host)
+        cdef bytes dst6 = _udp6_destination(st, host)
+        cdef uint32_t dst = 0 if dst6 is not None else _ip_to_u32(host)
         cdef Py_buffer view
         cdef int rc
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             stack_set_now(st, self.stack._now())
-            rc = udp_send(st, self.port, dst, int(port), <const uint8_t *>view.buf, view.len)
+            if dst6 is not None:
+                rc = udp6_send(st, self.port, <const uint8_t *><const char *>dst6, int(port),
+                               <const uint8_t *>view.buf, view.len)
+            else:
+                rc = udp_send(st, self.port, dst, int(port), <const uint8_t *>view.buf, view.len)
             if rc < 0:
                 raise _os_error(-rc, f"sendto {host}:{port} ({view.len} bytes, MTU {st.mtu})")
             self.stack._kick()
@@ -65,7 +70,10 @@ cdef class UdpSocket(SocketTimeouts):
                 d = &u.big[u.big_head]
                 n = d.len if d.len < bufsize else <uint32_t>bufsize
                 data = PyBytes_FromStringAndSize(<char *>d.data, n)
-                src = (_u32_to_ip(d.src), d.sport)
+                if d.src == 0:          # IPv6 (udp_queue_big6)
+                    src = (str(_ipaddress.IPv6Address(bytes(d.src6[:16]))), d.sport, 0, 0)
+                else:
+                    src = (_u32_to_ip(d.src), d.sport)
                 free(d.data)
                 d.data = NULL
                 u.big_head = (u.big_head + 1) % UDP_BIG_MAX
@@ -81,7 +89,11 @@ cdef class UdpSocket(SocketTimeouts):
         if n > bufsize:
             n = bufsize
         data = PyBytes_FromStringAndSize(<char *>l4 + UDP_HLEN, n)
-        src = (_u32_to_ip(<uint32_t>nb.user[1]), rd16(l4))
+        if <uint32_t>nb.user[1] == 0:       # IPv6: the source is in the frame (classify6)
+            src = (str(_ipaddress.IPv6Address(bytes(nc_buf_data(nb)[ETH_HLEN + 8:ETH_HLEN + 24]))),
+                   rd16(l4), 0, 0)
+        else:
+            src = (_u32_to_ip(<uint32_t>nb.user[1]), rd16(l4))
         st.port.ops.free_burst(st.port, &b, 1)
         return data, src
 
@@ -136,7 +148,7 @@ cdef UdpSocket udp_socket_open(Stack stack, object bind):
         host, port = stack.ip, bind or 0
     else:
         host, port = bind
-    if host not in (None, "", "0.0.0.0") and _ip_to_u32(host) != st.ip:
+    if host not in (None, "", "0.0.0.0", "::") and not _is_our_address(st, host):
         raise _os_error(_errno.EADDRNOTAVAIL, f"{host} is not this stack's address ({stack.ip})")
     port = int(port or 0)
     if port == 0:

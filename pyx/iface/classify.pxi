@@ -35,6 +35,60 @@ cdef inline bint ip_source_valid(uint32_t src) noexcept nogil:
     return first != 0 and first != 127 and first < 224
 
 
+cdef bint stack_rx_tcp(StackState *st, uint32_t b, uint32_t l4_off, uint32_t l4_len,
+                       uint32_t src, uint32_t dst, const uint8_t *src_mac,
+                       const TcpHdr *th) noexcept nogil:
+    """A checked TCP segment (IPv4 or IPv6: src and dst as TCP keeps them,
+    tcp/ip6.pxi) to its connection's channel, its TIME_WAIT record or its
+    listener's channel. False when none takes it: the caller answers with
+    a RST and drops it; otherwise b is consumed."""
+    cdef nc_buf *nb = nc_port_buf(st.port, b)
+    cdef uint32_t id
+    cdef int32_t lid
+    cdef Tcb *t
+    cdef Listener *l
+    buf_note(nb, l4_off, l4_len, src, dst, src_mac)
+    id = flow_lookup(st, src, th.sport, th.dport)
+    if id != NC_BUF_NONE:
+        t = &st.tcbs[id]
+        if t.chan == 0:
+            # its first frame this poll: lease it the next channel of the
+            # pool (returned after its drain, iface/poll.pxi)
+            if st.nactive >= CHAN_POOL:
+                stack_drop(st, b)       # cannot happen: see below
+                return True
+            st.active[st.nactive] = id
+            st.nactive += 1
+            t.chan = <uint8_t>st.nactive    # channel nactive - 1 (CHAN_POOL <= 255)
+        if nc_ring_enqueue(stack_chan_at(st, t.chan - 1), b) == 0:
+            # Cannot happen either, so no counter: a poll takes at most
+            # RX_ROUNDS x BURST (128) frames and drains every channel it
+            # leased before it returns; there are CHAN_POOL (128)
+            # channels of CHAN_SIZE (128) slots each.
+            stack_drop(st, b)
+        return True
+    id = tw_lookup(st, src, th.sport, th.dport)
+    if id != NC_BUF_NONE:
+        # TIME_WAIT keeps no channel: its record answers at once
+        tcp_time_wait_input(st, id, src, dst, src_mac, th)
+        stack_drop(st, b)
+        return True
+    lid = st.listen_by_port[th.dport]
+    if lid >= 0 and (th.flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_RST:
+        l = &st.listeners[lid]
+        if nc_ring_enqueue(l.chan, b) == 0:
+            st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
+            l.overflows += 1
+            stack_drop(st, b)
+            return True
+        if not l.in_active:
+            l.in_active = True
+            st.listen_active[st.nlisten_active] = lid
+            st.nlisten_active += 1
+        return True
+    return False
+
+
 cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
     """Classify one received frame; always consumes b (queued, sent back or freed)."""
     cdef FragDatagram *f
@@ -63,9 +117,13 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         st.wire_err[rc] += 1
         stack_drop(st, b)
         return
-    if memcmp(eth.dst, st.mac, 6) != 0 and memcmp(eth.dst, BROADCAST_MAC, 6) != 0:
+    if (memcmp(eth.dst, st.mac, 6) != 0 and memcmp(eth.dst, BROADCAST_MAC, 6) != 0 and
+            not (eth.ethertype == ETH_P_IPV6 and ip6_mac_ours(st, eth.dst))):
         st.ctr[C_RX_NOT_FOR_US] += 1
         stack_drop(st, b)
+        return
+    if eth.ethertype == ETH_P_IPV6:
+        stack_rx_ipv6(st, b, &eth, verify)
         return
     if eth.ethertype == ETH_P_ARP:
         rc = arp_parse(eth.payload, eth.payload_len, &arp)
@@ -113,47 +171,10 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
             stack_drop(st, b)
             return
         st.ctr[C_RX_TCP] += 1
-        buf_note(nb, <uint32_t>(ip.payload - p), ip.payload_len, ip.src, ip.dst, eth.src)
-        id = flow_lookup(st, ip.src, th.sport, th.dport)
-        if id != NC_BUF_NONE:
-            t = &st.tcbs[id]
-            if t.chan == 0:
-                # its first frame this poll: lease it the next channel of the
-                # pool (returned after its drain, iface/poll.pxi)
-                if st.nactive >= CHAN_POOL:
-                    stack_drop(st, b)       # cannot happen: see below
-                    return
-                st.active[st.nactive] = id
-                st.nactive += 1
-                t.chan = <uint8_t>st.nactive    # channel nactive - 1 (CHAN_POOL <= 255)
-            if nc_ring_enqueue(stack_chan_at(st, t.chan - 1), b) == 0:
-                # Cannot happen either, so no counter: a poll takes at most
-                # RX_ROUNDS x BURST (128) frames and drains every channel it
-                # leased before it returns; there are CHAN_POOL (128)
-                # channels of CHAN_SIZE (128) slots each.
-                stack_drop(st, b)
-            return
-        id = tw_lookup(st, ip.src, th.sport, th.dport)
-        if id != NC_BUF_NONE:
-            # TIME_WAIT keeps no channel: its record answers at once
-            tcp_time_wait_input(st, id, ip.src, ip.dst, eth.src, &th)
+        if not stack_rx_tcp(st, b, <uint32_t>(ip.payload - p), ip.payload_len, ip.src, ip.dst,
+                            eth.src, &th):
+            tcp_reply_rst(st, &ip, &th, eth.src)
             stack_drop(st, b)
-            return
-        lid = st.listen_by_port[th.dport]
-        if lid >= 0 and (th.flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_RST:
-            l = &st.listeners[lid]
-            if nc_ring_enqueue(l.chan, b) == 0:
-                st.ctr[C_TCP_LISTEN_OVERFLOW] += 1
-                l.overflows += 1
-                stack_drop(st, b)
-                return
-            if not l.in_active:
-                l.in_active = True
-                st.listen_active[st.nlisten_active] = lid
-                st.nlisten_active += 1
-            return
-        tcp_reply_rst(st, &ip, &th, eth.src)
-        stack_drop(st, b)
         return
     if ip.proto == IP_PROTO_UDP:
         rc = udp_parse(ip.payload, ip.payload_len, ip.hdr, &udp, verify)
@@ -202,7 +223,12 @@ cdef inline bint buf_tcp(StackState *st, uint32_t b, TcpHdr *th) noexcept nogil:
     cdef uint32_t n = <uint32_t>(nb.user[0] >> 32)
     if tcp_parse(p + off, n, NULL, th, False) != WIRE_OK:
         return False
-    th.ip_ecn = p[ETH_HLEN + 1] & 3     # (the IPv4 header follows the Ethernet header)
+    # the IP header follows the Ethernet header; ECN is the low two bits of
+    # IPv4's TOS byte, of IPv6's traffic class (bits 4-5 of its second byte)
+    if rd16(p + 12) == ETH_P_IPV6:
+        th.ip_ecn = (p[ETH_HLEN + 1] >> 4) & 3
+    else:
+        th.ip_ecn = p[ETH_HLEN + 1] & 3
     return True
 
 

@@ -91,4 +91,23 @@ cdef enum:  # counters (Ctr)
     C_TCP_HYSTART_EXITS
     C_TCP_SYN_DATA_QUEUED
     C_TCP_PMTU_RAISED
+    # IPv6 (iface/classify6.pxi, iface/ndp.pxi, ip/icmp6.pxi)
+    C_RX_IPV6
+    C_TX_IPV6
+    C_RX_IP6_NOT_FOR_US
+    C_RX_NDP_NS
+    C_RX_NDP_NA
+    C_TX_NDP_NS
+    C_TX_NDP_NA
+    C_NDP_QUEUE_FULL
+    C_NDP_UNRESOLVED
+    C_NDP_ADDRESS_CONFLICT
+    C_RX_ICMP6_ECHO
+    C_TX_ICMP6_ECHO_REPLY
+    C_RX_ICMP6_OTHER
+    C_TX_ICMP6_UNREACH
+    C_IP6_FRAGS_IN
+    C_IP6_REASSEMBLED
+    C_IP6_REASM_DROPPED
+    C_IP6_PEER_TABLE_FULL
     C_COUNT

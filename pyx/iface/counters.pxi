@@ -27,4 +27,9 @@ COUNTER_NAMES = (
     "tcp_ecn_negotiated", "tcp_ecn_ce_seen", "tcp_ecn_reductions",
     "tcp_hystart_css", "tcp_hystart_css_spurious", "tcp_hystart_exits", "tcp_syn_data_queued",
     "tcp_pmtu_raised",
+    "rx_ipv6", "tx_ipv6", "rx_ip6_not_for_us",
+    "rx_ndp_ns", "rx_ndp_na", "tx_ndp_ns", "tx_ndp_na",
+    "ndp_queue_full", "ndp_unresolved", "ndp_address_conflict",
+    "rx_icmp6_echo", "tx_icmp6_echo_reply", "rx_icmp6_other", "tx_icmp6_unreach",
+    "ip6_frags_in", "ip6_reassembled", "ip6_reasm_dropped", "ip6_peer_table_full",
 )

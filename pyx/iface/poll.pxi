@@ -188,6 +188,7 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
     timers_run(st, st.now)
     tw_expire(st, st.now)
     arp_tick(st)
+    nd_tick(st)
     frag_expire(st)
     stack_output(st)
     if st.now >= st.stats_next_copy:
@@ -215,4 +216,6 @@ cdef uint64_t stack_next_deadline(StackState *st) noexcept nogil:
         for i in range(st.nfrags):
             if st.frags[i].active:
                 d = min_nonzero(d, st.frags[i].expires)
+    if st.v6.n_addr:
+        d = min_nonzero(d, nd_next_deadline(st))
     return d

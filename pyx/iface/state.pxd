@@ -69,6 +69,10 @@ cdef struct StackState:
     uint32_t arp_gen            # bumped whenever a mapping changes
     uint64_t arp_next_scan
     uint8_t conflict_mac[6]     # the last host seen claiming our address
+    # IPv6: our addresses and the neighbour cache (iface/ndp.pxi)
+    Ip6State v6
+    Ip6Peer *peers6             # remote IPv6 addresses, interned (iface/ip6peers.pxi)
+    uint32_t peers6_mask
     # connections
     Tcb *tcbs
     uint32_t *tcb_free

@@ -64,6 +64,7 @@ cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams,
     st.cfg.arp_retry_ns = 1000000000ULL
     st.cfg.arp_max_tries = 5
     st.arp_gen = 1
+    st.v6.conflict_addr = -1
     st.tick_ns = 1000000
     return st
 
@@ -128,6 +129,7 @@ cdef void stack_state_free(StackState *st) noexcept nogil:
     if st == NULL:
         return
     arena_destroy(&st.rcv_arena)
+    free(st.peers6)
     arena_destroy(&st.snd_arena)
     for i in range(st.max_listeners if st.listeners != NULL else 0):
         free(st.listeners[i].aq)

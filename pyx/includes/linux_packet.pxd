@@ -184,6 +184,7 @@ cdef extern from "<linux/virtio_net.h>" nogil:
     uint8_t VIRTIO_NET_HDR_F_DATA_VALID
     uint8_t VIRTIO_NET_HDR_GSO_NONE
     uint8_t VIRTIO_NET_HDR_GSO_TCPV4
+    uint8_t VIRTIO_NET_HDR_GSO_TCPV6
     uint8_t VIRTIO_NET_HDR_GSO_ECN
     # fields in host byte order (legacy virtio, as packet sockets use it)
     struct virtio_net_hdr:

@@ -92,6 +92,7 @@ cdef extern from "netchan/csum.h" nogil:
     uint64_t nc_csum_partial(const void *data, size_t len, uint64_t sum)
     uint16_t nc_csum_fold(uint64_t sum)
     uint64_t nc_csum_pseudo_ipv4(const uint8_t *src_dst8, uint8_t proto, uint16_t l4_len)
+    uint64_t nc_csum_pseudo_ipv6(const uint8_t *src_dst32, uint8_t proto, uint32_t l4_len)
 
 
 cdef extern from "netchan/port.h" nogil:

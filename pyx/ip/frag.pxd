@@ -1,4 +1,5 @@
-# IPv4 reassembly and reassembled UDP datagrams (ip/frag.pxi; UDP's side queue is udp/udp.pxd's)
+# IPv4 and IPv6 reassembly and reassembled UDP datagrams (ip/frag.pxi, ip/frag6.pxi; UDP's
+# side queue is udp/udp.pxd's). Both families share the pool of datagram slots.
 
 cdef struct FragDatagram:
     bint active
@@ -10,7 +11,10 @@ cdef struct FragDatagram:
     uint32_t received           # payload bytes held (no overlaps, so exact)
     uint64_t expires
     uint8_t src_mac[6]
-    uint8_t ip_hdr[20]          # a header of the datagram (for checksums and ICMP)
+    uint8_t ip_hdr[40]          # a header of the datagram (for checksums and ICMP; IPv6: the
+                                # fixed header, whose addresses are the datagram's key)
+    bint v6
+    uint32_t ident6             # IPv6: the fragment header's identification
     uint8_t *data               # REASM_MAX bytes
     uint64_t *units             # REASM_UNITS bits
 
@@ -22,3 +26,5 @@ cdef FragDatagram *ip_fragment_input(StackState *st, const Ipv4Hdr *ip,
                                      const uint8_t *src_mac) noexcept nogil
 
 cdef void frag_release(StackState *st, FragDatagram *f) noexcept nogil
+cdef FragDatagram *ip6_fragment_input(StackState *st, const Ipv6Hdr *ip,
+                                      const uint8_t *src_mac) noexcept nogil

@@ -83,7 +83,7 @@ cdef FragDatagram *ip_fragment_input(StackState *st, const Ipv4Hdr *ip,
     frag_expire(st)
     for i in range(st.nfrags):
         if st.frags[i].active:
-            if (st.frags[i].ident == ip.ident and st.frags[i].src == ip.src and
+            if (not st.frags[i].v6 and st.frags[i].ident == ip.ident and st.frags[i].src == ip.src and
                     st.frags[i].dst == ip.dst and st.frags[i].proto == ip.proto):
                 f = &st.frags[i]
                 break
@@ -96,6 +96,7 @@ cdef FragDatagram *ip_fragment_input(StackState *st, const Ipv4Hdr *ip,
             return NULL
         f = free_slot
         f.active = True
+        f.v6 = False
         f.proto = ip.proto
         f.ident = ip.ident
         f.src = ip.src

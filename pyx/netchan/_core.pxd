@@ -13,11 +13,11 @@
 #   mem:    base                                   mapped regions, window arenas, pools, channels
 #   wire:   base                                   parse/emit of frames (pure functions)
 #   ports:  base mem wire                          drivers behind the nc_port vtable
-#   ip:     base mem wire iface/state iface/counters iface/txq iface/arp
-#                                                  IPv4 output, reassembly, ICMP
-#   udp:    base mem wire ip iface/state iface/counters iface/txq iface/arp
+#   ip:     base mem wire iface/state iface/counters iface/txq iface/arp iface/ndp iface/ip6peers
+#                                                  IP output, reassembly, ICMP, ICMPv6
+#   udp:    base mem wire ip iface/state iface/counters iface/txq iface/arp iface/ndp iface/ip6peers
 #                                                  UDP sockets' C side
-#   tcp:    base mem wire ip iface/state iface/counters iface/txq iface/arp iface/flows
+#   tcp:    base mem wire ip iface/state iface/counters iface/txq iface/arp iface/ndp iface/ip6peers iface/flows
 #                                                  control blocks, input, output, timers
 #   iface:  base mem wire ports ip udp tcp         the interface: state, classifier, ARP,
 #                                                  transmit queue, poll loop (the only
@@ -54,13 +54,17 @@ include "wire/bytes.pxd"
 include "wire/ethernet.pxd"
 include "wire/ipv4.pxd"
 include "wire/tcp.pxd"
+include "wire/ipv6.pxd"
 include "ports/base.pxd"
 include "ports/afpacket.pxd"
 include "iface/counters.pxd"
 include "iface/arp.pxd"
+include "iface/ndp.pxd"
+include "iface/ip6peers.pxd"
 include "iface/flows.pxd"
 include "ip/frag.pxd"
 include "udp/udp.pxd"
+include "udp/udp6.pxd"
 include "tcp/seq.pxd"
 include "tcp/tcb.pxd"
 include "tcp/listen.pxd"
@@ -68,9 +72,11 @@ include "tcp/timewait.pxd"
 include "iface/state.pxd"
 include "iface/txq.pxd"
 include "iface/classify.pxd"
+include "iface/classify6.pxd"
 include "iface/poll.pxd"
 include "ip/output.pxd"
 include "ip/icmp.pxd"
+include "ip/icmp6.pxd"
 include "tcp/wheel.pxd"
 include "tcp/cc.pxd"
 include "tcp/cc_newreno.pxd"
@@ -80,6 +86,7 @@ include "tcp/rack.pxd"
 include "tcp/prr.pxd"
 include "tcp/ecn.pxd"
 include "tcp/hystart.pxd"
+include "tcp/ip6.pxd"
 include "tcp/output.pxd"
 include "tcp/receive.pxd"
 include "tcp/ack.pxd"

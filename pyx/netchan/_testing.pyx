@@ -18,6 +18,7 @@ cdef int _EADDRINUSE = _errno.EADDRINUSE
 import os as _os
 
 include "testing/wire_py.pxi"
+include "testing/wire6_py.pxi"
 include "testing/debug.pxi"
 include "testing/channel.pxi"
 include "testing/capture_port.pxi"

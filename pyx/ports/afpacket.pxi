@@ -68,6 +68,22 @@ def _parse_mac(str text):
     return mac
 
 
+def kernel_ipv6_addresses():
+    """[(interface, address)] of every IPv6 address the kernel owns in this
+    network namespace (/proc/net/if_inet6; none when IPv6 is off)."""
+    import ipaddress
+    out = []
+    try:
+        with open("/proc/net/if_inet6") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 6:
+                    out.append((parts[5], str(ipaddress.IPv6Address(bytes.fromhex(parts[0])))))
+    except OSError:
+        pass
+    return out
+
+
 def kernel_ipv4_addresses():
     """[(interface, address)] of every IPv4 address the kernel owns in this
     network namespace (SIOCGIFCONF)."""
@@ -185,13 +201,15 @@ cdef class AfPacketPort(Port):
 
     def check_address(self, ip):
         """Refuse an address the kernel owns in this network namespace: it
-        would answer ARP for it and reset netchan's connections."""
-        for name, addr in kernel_ipv4_addresses():
+        would answer ARP (or NDP) for it and reset netchan's connections."""
+        six = ":" in str(ip)
+        for name, addr in (kernel_ipv6_addresses() if six else kernel_ipv4_addresses()):
             if addr == str(ip):
                 raise OSError(
                     _errno.EADDRINUSE,
                     f"afpacket:{self.iface}: the kernel owns {ip} (on {name}) in this network "
-                    f"namespace and would answer netchan's peers itself (ARP, RST). Give netchan "
+                    f"namespace and would answer netchan's peers itself ({'NDP' if six else 'ARP'}, "
+                    f"RST). Give netchan "
                     f"an address the kernel does not have, or remove it with "
                     f"`ip addr del {ip}/PREFIX dev {name}`")
 

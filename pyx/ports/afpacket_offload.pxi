@@ -27,17 +27,32 @@ cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type
     cdef uint8_t *pip
     cdef uint8_t *pl4
     cdef bint last
-    if snap < ETH_HLEN + IPV4_HLEN or rd16(data + 12) != ETH_P_IPV4 or (ip[0] >> 4) != 4:
+    # IPv6 (gso_type TCPV6): the fixed header and TCP right after it (a
+    # super-frame with extension headers is not cut: counted unsupported)
+    cdef bint v6 = snap >= ETH_HLEN + IPV6_HLEN and rd16(data + 12) == ETH_P_IPV6 and \
+        (ip[0] >> 4) == 6 and ip[6] == IP_PROTO_TCP and gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV6
+    if not v6 and (snap < ETH_HLEN + IPV4_HLEN or rd16(data + 12) != ETH_P_IPV4 or
+                   (ip[0] >> 4) != 4):
         st.x.rx_gso_unsupported += 1
         return 1
-    ihl = (ip[0] & 0x0f) * 4
-    tot = rd16(ip + 2)
-    proto = ip[9]
+    if v6:
+        ihl = IPV6_HLEN
+        tot = IPV6_HLEN + rd16(ip + 4)
+        proto = IP_PROTO_TCP
+    else:
+        ihl = (ip[0] & 0x0f) * 4
+        tot = rd16(ip + 2)
+        proto = ip[9]
     if ihl < IPV4_HLEN or tot < ihl or ETH_HLEN + tot > snap:
         st.x.rx_gso_bad += 1
         return 1
     l4 = ip + ihl
-    if proto == IP_PROTO_TCP and gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV4:
+    if v6:
+        if tot < ihl + TCP_HLEN:
+            st.x.rx_gso_bad += 1
+            return 1
+        l4hl = (l4[12] >> 4) * 4
+    elif proto == IP_PROTO_TCP and gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV4:
         if tot < ihl + TCP_HLEN:
             st.x.rx_gso_bad += 1
             return 1
@@ -59,10 +74,11 @@ cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type
         # nobody vouched for it: check the whole L4 checksum once here, then
         # its segments are as good as verified
         if nc_csum_fold(nc_csum_partial(l4, tot - ihl,
+                nc_csum_pseudo_ipv6(ip + 8, proto, tot - ihl) if v6 else
                 nc_csum_pseudo_ipv4(ip + 12, proto, <uint16_t>(tot - ihl)))) != 0:
             st.x.rx_gso_bad += 1
             return 1
-    ident = rd16(ip + 4)
+    ident = 0 if v6 else rd16(ip + 4)
     seq = rd32(l4 + 4) if proto == IP_PROTO_TCP else 0
     while st.gso_off < payload:
         if k[0] >= n:
@@ -83,11 +99,14 @@ cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type
         nb.flags = NC_BUF_F_CSUM_OK
         pip = p + ETH_HLEN
         pl4 = pip + ihl
-        wr16(pip + 2, <uint16_t>(ihl + l4hl + chunk))
-        wr16(pip + 4, <uint16_t>(ident + seg))
-        pip[10] = 0
-        pip[11] = 0
-        store_csum(pip + 10, nc_csum_fold(nc_csum_partial(pip, ihl, 0)))
+        if v6:
+            wr16(pip + 4, <uint16_t>(l4hl + chunk))
+        else:
+            wr16(pip + 2, <uint16_t>(ihl + l4hl + chunk))
+            wr16(pip + 4, <uint16_t>(ident + seg))
+            pip[10] = 0
+            pip[11] = 0
+            store_csum(pip + 10, nc_csum_fold(nc_csum_partial(pip, ihl, 0)))
         if proto == IP_PROTO_TCP:
             # as tcp_gso_segment: CWR on the first segment only, FIN and PSH
             # on the last only
@@ -108,18 +127,26 @@ cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type
 
 
 cdef inline uint32_t afp_tcp_payload(const uint8_t *f, uint32_t len_, uint32_t *hdr) noexcept nogil:
-    """The TCP payload length of an IPv4 TCP frame that TSO may carry (no
-    fragment, no Ethernet padding, headers inside the frame), else 0.
-    hdr: its Ethernet + IP + TCP header length."""
+    """The TCP payload length of an IPv4 or IPv6 TCP frame that TSO may
+    carry (no fragment or extension header, no Ethernet padding, headers
+    inside the frame), else 0. hdr: its Ethernet + IP + TCP header length."""
     cdef uint32_t ihl, tot, thl
-    if len_ < ETH_HLEN + IPV4_HLEN + TCP_HLEN or rd16(f + 12) != ETH_P_IPV4:
-        return 0
-    if (f[ETH_HLEN] >> 4) != 4 or f[ETH_HLEN + 9] != IP_PROTO_TCP:
-        return 0
-    ihl = (f[ETH_HLEN] & 0x0f) * 4
-    tot = rd16(f + ETH_HLEN + 2)
-    if ihl < IPV4_HLEN or ETH_HLEN + tot != len_ or rd16(f + ETH_HLEN + 6) & 0x3fff:
-        return 0
+    if len_ >= ETH_HLEN + IPV6_HLEN + TCP_HLEN and rd16(f + 12) == ETH_P_IPV6:
+        if (f[ETH_HLEN] >> 4) != 6 or f[ETH_HLEN + 6] != IP_PROTO_TCP:
+            return 0
+        ihl = IPV6_HLEN
+        tot = IPV6_HLEN + rd16(f + ETH_HLEN + 4)
+        if ETH_HLEN + tot != len_:
+            return 0
+    else:
+        if len_ < ETH_HLEN + IPV4_HLEN + TCP_HLEN or rd16(f + 12) != ETH_P_IPV4:
+            return 0
+        if (f[ETH_HLEN] >> 4) != 4 or f[ETH_HLEN + 9] != IP_PROTO_TCP:
+            return 0
+        ihl = (f[ETH_HLEN] & 0x0f) * 4
+        tot = rd16(f + ETH_HLEN + 2)
+        if ihl < IPV4_HLEN or ETH_HLEN + tot != len_ or rd16(f + ETH_HLEN + 6) & 0x3fff:
+            return 0
     thl = (f[ETH_HLEN + ihl + 12] >> 4) * 4
     if thl < TCP_HLEN or ihl + thl >= tot:
         return 0
@@ -149,12 +176,14 @@ cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint
     cdef uint8_t *ip
     cdef uint8_t *th
     cdef lpk.virtio_net_hdr *vh
+    cdef bint v6
     if n < 2:
         return 0
     mss = afp_tcp_payload(f, nb.len, &hdr)
     if mss == 0:
         return 0
-    ihl = (f[ETH_HLEN] & 0x0f) * 4
+    v6 = rd16(f + 12) == ETH_P_IPV6
+    ihl = IPV6_HLEN if v6 else (f[ETH_HLEN] & 0x0f) * 4
     flags = f[ETH_HLEN + ihl + 13]
     if flags & ~(TCP_ACK | TCP_ECE):
         return 0                    # SYN, FIN, RST, URG, PSH, CWR: not a middle segment
@@ -171,11 +200,15 @@ cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint
         gflags = g[ETH_HLEN + ihl + 13]
         if (gflags & ~(TCP_PSH | TCP_FIN)) != flags or rd32(g + ETH_HLEN + ihl + 4) != seq:
             break
+        # IPv6: Ethernet + version..flow label; next header..addresses
+        if v6 and (memcmp(f, g, ETH_HLEN + 4) != 0
+                   or memcmp(f + ETH_HLEN + 6, g + ETH_HLEN + 6, IPV6_HLEN - 6) != 0):
+            break
         # Ethernet + IP version..tos; IP flags..protocol; IP addresses and
         # options; TCP ports; ack + data offset; window; urgent + options
-        if (memcmp(f, g, ETH_HLEN + 2) != 0
+        if (not v6 and (memcmp(f, g, ETH_HLEN + 2) != 0
                 or memcmp(f + ETH_HLEN + 6, g + ETH_HLEN + 6, 4) != 0
-                or memcmp(f + ETH_HLEN + 12, g + ETH_HLEN + 12, ihl - 12) != 0
+                or memcmp(f + ETH_HLEN + 12, g + ETH_HLEN + 12, ihl - 12) != 0)
                 or memcmp(f + ETH_HLEN + ihl, g + ETH_HLEN + ihl, 4) != 0
                 or memcmp(f + ETH_HLEN + ihl + 8, g + ETH_HLEN + ihl + 8, 5) != 0
                 or memcmp(f + ETH_HLEN + ihl + 14, g + ETH_HLEN + ihl + 14, 2) != 0
@@ -201,18 +234,23 @@ cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint
         total += nb.len - hdr
     ip = frame + ETH_HLEN
     th = ip + ihl
-    wr16(ip + 2, <uint16_t>(total - ETH_HLEN))
-    ip[10] = 0
-    ip[11] = 0
-    store_csum(ip + 10, nc_csum_fold(nc_csum_partial(ip, ihl, 0)))
     th[13] = last_flags
     # checksum partial: the field holds the pseudo-header sum (uncomplemented),
     # the kernel adds the rest per segment
-    store_csum(th + 16, <uint16_t>~nc_csum_fold(nc_csum_pseudo_ipv4(
-        ip + 12, IP_PROTO_TCP, <uint16_t>(total - ETH_HLEN - ihl))))
+    if v6:
+        wr16(ip + 4, <uint16_t>(total - ETH_HLEN - IPV6_HLEN))
+        store_csum(th + 16, <uint16_t>~nc_csum_fold(nc_csum_pseudo_ipv6(
+            ip + 8, IP_PROTO_TCP, total - ETH_HLEN - IPV6_HLEN)))
+    else:
+        wr16(ip + 2, <uint16_t>(total - ETH_HLEN))
+        ip[10] = 0
+        ip[11] = 0
+        store_csum(ip + 10, nc_csum_fold(nc_csum_partial(ip, ihl, 0)))
+        store_csum(th + 16, <uint16_t>~nc_csum_fold(nc_csum_pseudo_ipv4(
+            ip + 12, IP_PROTO_TCP, <uint16_t>(total - ETH_HLEN - ihl))))
     vh = <lpk.virtio_net_hdr *>out
     vh.flags = lpk.VIRTIO_NET_HDR_F_NEEDS_CSUM
-    vh.gso_type = lpk.VIRTIO_NET_HDR_GSO_TCPV4
+    vh.gso_type = lpk.VIRTIO_NET_HDR_GSO_TCPV6 if v6 else lpk.VIRTIO_NET_HDR_GSO_TCPV4
     vh.hdr_len = <uint16_t>hdr
     vh.gso_size = <uint16_t>mss
     vh.csum_start = <uint16_t>(ETH_HLEN + ihl)

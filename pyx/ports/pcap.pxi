@@ -26,6 +26,12 @@ cdef void pcap__fill_tcp_checksum(uint8_t *frame, uint32_t n) noexcept nogil:
     leaves it out, a Linux peer sends a partial one): write it in, so that
     the capture reads as valid. The stack trusts the frame either way."""
     cdef uint32_t ihl, total
+    if n >= ETH_HLEN + IPV6_HLEN + TCP_HLEN and rd16(frame + 12) == ETH_P_IPV6:
+        # IPv6 with TCP right after the fixed header (as netchan sends it)
+        total = rd16(frame + ETH_HLEN + 4)
+        if frame[ETH_HLEN + 6] == IP_PROTO_TCP and TCP_HLEN <= total <= n - ETH_HLEN - IPV6_HLEN:
+            tcp6_fill_checksum(frame + ETH_HLEN + IPV6_HLEN, total, frame + ETH_HLEN)
+        return
     if n < ETH_HLEN + IPV4_HLEN + TCP_HLEN or rd16(frame + 12) != ETH_P_IPV4:
         return
     ihl = (frame[ETH_HLEN] & 0xf) * 4

@@ -78,7 +78,10 @@ cdef void ecn_output(StackState *st, Tcb *t, uint8_t *iph, uint8_t *th, uint32_t
         if t.flags & TF_CWR_PENDING:
             th[13] |= TCP_CWR
             t.flags &= ~TF_CWR_PENDING
-        iph[1] = (iph[1] & 0xFC) | 2                # ECT(0)
-        iph[10] = 0
-        iph[11] = 0
-        store_csum(iph + 10, nc_csum_fold(nc_csum_partial(iph, IPV4_HLEN, 0)))
+        if addr_is_v6(t.raddr):
+            iph[1] = (iph[1] & 0xCF) | (2 << 4)     # ECT(0): the traffic class's low bits
+        else:
+            iph[1] = (iph[1] & 0xFC) | 2            # ECT(0)
+            iph[10] = 0
+            iph[11] = 0
+            store_csum(iph + 10, nc_csum_fold(nc_csum_partial(iph, IPV4_HLEN, 0)))

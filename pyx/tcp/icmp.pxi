@@ -23,7 +23,7 @@ cdef void tcp_icmp_unreach(StackState *st, const IcmpQuote *q) noexcept nogil:
         mtu = q.mtu
         if mtu < 68:
             mtu = 576                    # an old router that does not say: RFC 1191 plateau
-        mss = mtu - IPV4_HLEN - TCP_HLEN - (12 if t.flags & TF_TS_OK else 0)
+        mss = mtu - tcp_ip_hlen(t.raddr) - TCP_HLEN - (12 if t.flags & TF_TS_OK else 0)
         if mss < 64:
             mss = 64
         if mss < t.mss:

@@ -111,9 +111,8 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
         return False
     nb = nc_port_buf(st.port, b)
     p = nc_buf_data(nb)
-    eth_write(p, ZERO_MAC, st.mac, ETH_P_IPV4)
-    iph = p + ETH_HLEN
-    th = iph + IPV4_HLEN
+    iph = tcp_frame_start(st, p, ZERO_MAC, t.raddr)
+    th = iph + tcp_ip_hlen(t.raddr)
     o.present = 0
     o.sack_count = 0
     win = tcp_window_to_advertise(t)
@@ -138,13 +137,13 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
                           flags, <uint16_t>wfield, &o)
     if dlen:
         memcpy(th + hl, window_at(&t.snd, data_off), dlen)
-    ipv4_write(iph, t.laddr, t.raddr, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), hl + dlen, True)
+    tcp_ip_finish(st, iph, t.laddr, t.raddr, t.lport, t.rport, hl + dlen, True)
     ecn_output(st, t, iph, th, seq, flags, dlen)    # ECN marks (tcp/ecn.pxi)
     if st.port.caps & NC_CAP_CSUM_TRUSTED:
         nb.flags |= NC_BUF_F_CSUM_OK    # the shm peer trusts it (no checksum pass)
     else:
-        tcp_fill_checksum(th, hl + dlen, iph)
-    nb.len = ETH_HLEN + IPV4_HLEN + hl + dlen
+        tcp_ip_checksum(iph, t.raddr, hl + dlen)
+    nb.len = <uint32_t>(th - p) + hl + dlen
     if flags & TCP_ACK:
         t.flags &= ~(TF_ACK_NOW | TF_DELACK | TF_WND_UPDATE)
         t.t_delack = 0
@@ -156,7 +155,7 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
             t.rcv_adv = t.rcv_nxt + (wfield << t.rcv_wscale)
     st.ctr[C_TCP_SEGS_OUT] += 1
     st.ctr[C_TCP_DATA_OUT_BYTES] += dlen
-    ip_send_cached(st, b, t.raddr, t.rmac, &t.rmac_gen)
+    tcp_ip_send_cached(st, b, t.raddr, t.rmac, &t.rmac_gen)
     return True
 
 
@@ -186,13 +185,13 @@ cdef bint tcp_reply_stateless(StackState *st, uint32_t laddr, uint32_t raddr,
         return False
     nb = nc_port_buf(st.port, b)
     p = nc_buf_data(nb)
-    eth_write(p, dst_mac, st.mac, ETH_P_IPV4)
-    iph = p + ETH_HLEN
-    tcp = iph + IPV4_HLEN
+    iph = tcp_frame_start(st, p, dst_mac, raddr)
+    tcp = iph + tcp_ip_hlen(raddr)
     hl = tcp_write_header(tcp, lport, rport, seq, ack, flags, window, o)
-    ipv4_write(iph, laddr, raddr, IP_PROTO_TCP, st.cfg.ttl, next_ip_ident(st), hl, True)
-    tcp_fill_checksum(tcp, hl, iph)
-    nb.len = ETH_HLEN + IPV4_HLEN + hl
+    tcp_ip_finish(st, iph, laddr, raddr, lport, rport, hl, False)
+    nb.len = <uint32_t>(tcp - p) + hl
+    if addr_is_v6(raddr):
+        st.ctr[C_TX_IPV6] += 1
     tx_enqueue(st, b)
     return True
 

@@ -59,7 +59,7 @@ cdef void syncookie_reply(StackState *st, uint32_t src, uint32_t dst, const uint
     cdef uint32_t cookie = syncookie_make(st, dst, src, th.dport, th.sport, th.seq, &th.opts)
     cdef TcpOptions o
     cdef uint32_t win = st.cfg.rcvbuf if st.cfg.rcvbuf < 65535 else 65535
-    tcp_syn_options(st, &o, <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN),
+    tcp_syn_options(st, &o, <uint16_t>(st.mtu - tcp_ip_hlen(src) - TCP_HLEN),
                     <uint8_t>tcp_pick_wscale(st.cfg.rcvbuf), th.opts.present)
     if o.present & OPT_TIMESTAMP:
         o.ts_val = <uint32_t>(st.now // 1000000)

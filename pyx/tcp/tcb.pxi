@@ -175,6 +175,8 @@ cdef void tcb_free_quiet(StackState *st, Tcb *t) noexcept nogil:
         st.port.ops.free_burst(st.port, bufs, k)
     window_detach(&t.rcv, &st.rcv_arena)
     window_detach(&t.snd, &st.snd_arena)
+    ip6_peer_release(st, t.raddr)
+    t.raddr = 0
     t.gen += 1
     t.flags = 0
     st.tcb_free[st.tcb_nfree] = t.id
@@ -229,7 +231,8 @@ cdef void tcp_open_tcb(StackState *st, Tcb *t, uint32_t laddr, uint32_t raddr, u
     t.snd_nxt = iss
     t.snd_max = iss
     t.rcv_wscale = <uint8_t>tcp_pick_wscale(t.rcv.size) if st.cfg.window_scaling else 0
-    t.adv_mss = <uint16_t>(st.mtu - IPV4_HLEN - TCP_HLEN)
+    t.adv_mss = <uint16_t>(st.mtu - tcp_ip_hlen(raddr) - TCP_HLEN)
+    ip6_peer_hold(st, raddr)
     t.rto = st.cfg.rto_init_ns
     t.ts_offset = <uint32_t>siphash_tuple(st.isn_key1, st.isn_key0, laddr, raddr, lport, rport, 1)
 
@@ -257,7 +260,7 @@ cdef void tcp_negotiate(StackState *st, Tcb *t, const TcpOptions *o) noexcept no
         t.flags &= ~TF_TS_OK
     # RFC 9293 3.7.1 / RFC 6691: the MSS counts no options; clamp to our MTU,
     # then leave room for the timestamp option every segment carries.
-    mss = st.mtu - IPV4_HLEN - TCP_HLEN
+    mss = st.mtu - tcp_ip_hlen(t.raddr) - TCP_HLEN
     if peer_mss < mss:
         mss = peer_mss
     if t.flags & TF_TS_OK:

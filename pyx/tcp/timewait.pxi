@@ -111,6 +111,7 @@ cdef void tw__remove(StackState *st, uint32_t id) noexcept nogil:
     st.tw_index[i].hash = 0
     st.tw_index[i].id = 0
     tw__unlink(st, id)
+    ip6_peer_release(st, r.raddr)
     r.hash = 0
     r.next = st.tw_free
     st.tw_free = id
@@ -158,6 +159,8 @@ cdef void tcp_time_wait_record(StackState *st, Tcb *t) noexcept nogil:
     h = flow_hash(st, t.raddr, t.rport, t.lport)
     r.hash = h
     r.raddr = t.raddr
+    r.laddr6 = <uint16_t>t.laddr if addr_is_v6(t.raddr) else 0
+    ip6_peer_hold(st, t.raddr)          # before the control block lets go of it
     r.rport = t.rport
     r.lport = t.lport
     r.snd_nxt = t.snd_max
@@ -192,7 +195,7 @@ cdef void tw__ack(StackState *st, TwRecord *r, const uint8_t *dst_mac) noexcept 
         o.present = OPT_TIMESTAMP
         o.ts_val = <uint32_t>(st.now // 1000000) + r.ts_offset
         o.ts_ecr = r.ts_recent
-    if tcp_reply_stateless(st, st.ip, r.raddr, dst_mac, r.lport, r.rport, r.snd_nxt, r.rcv_nxt,
+    if tcp_reply_stateless(st, r.laddr6 if addr_is_v6(r.raddr) else st.ip, r.raddr, dst_mac, r.lport, r.rport, r.snd_nxt, r.rcv_nxt,
                            TCP_ACK, <uint16_t>(wfield if wfield < 65535 else 65535), &o):
         st.ctr[C_TCP_SEGS_OUT] += 1
 

@@ -161,6 +161,8 @@ def parse_frame(frame, bint verify_checksums=True):
         out["arp"] = {"op": arp.oper, "sha": _mac_str(arp.sha), "spa": _ip_str(arp.spa),
                       "tha": _mac_str(arp.tha), "tpa": _ip_str(arp.tpa)}
         return out
+    if eth.ethertype == ETH_P_IPV6:
+        return _parse_ipv6(out, eth.payload, eth.payload_len, verify_checksums)
     if eth.ethertype != ETH_P_IPV4:
         raise WireError(WIRE_ERROR_NAMES[ERR_ETH_TYPE], out)
     rc = ipv4_parse(eth.payload, eth.payload_len, &ip, verify_checksums)

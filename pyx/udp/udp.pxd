@@ -4,7 +4,8 @@ cdef enum:
 cdef struct BigDgram:           # a reassembled UDP datagram waiting for recvfrom
     uint8_t *data
     uint32_t len
-    uint32_t src
+    uint32_t src                # IPv4; 0: IPv6, the source is src6
+    uint8_t src6[16]
     uint16_t sport
     uint64_t seq                # arrival order against the socket's channel
 
@@ -22,4 +23,6 @@ cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
                   const uint8_t *data, uint32_t n) noexcept nogil
 
 cdef void udp_queue_big(StackState *st, UdpSock *u, uint32_t src, const UdpHdr *udp) noexcept nogil
+cdef void udp_queue_big6(StackState *st, UdpSock *u, const uint8_t *src6,
+                         const UdpHdr *udp) noexcept nogil
 cdef void udp_free_big(UdpSock *u) noexcept nogil

@@ -8,4 +8,6 @@ WIRE_ERROR_NAMES = (
     "rx_icmp_short", "rx_icmp_csum",
     "rx_udp_short", "rx_udp_len", "rx_udp_csum",
     "rx_tcp_short", "rx_tcp_doff", "rx_tcp_csum", "rx_tcp_option",
+    "rx_ip6_short", "rx_ip6_version", "rx_ip6_len", "rx_ip6_ext", "rx_ip6_option",
+    "rx_ip6_routing", "rx_ip6_fragment", "rx_icmp6_short", "rx_icmp6_csum", "rx_ndp_format",
 )

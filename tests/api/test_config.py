@@ -244,3 +244,50 @@ def test_stats_segment_is_private_to_its_owner(vclock):
     from conftest import unique
     with netchan.Stack(f"pair:{unique('mode')}", ip="198.18.0.1/15", clock=vclock) as s:
         assert stat.S_IMODE(os.stat(s.stats_path).st_mode) == 0o600
+
+
+# ---- several addresses (IPv4 and IPv6) ---------------------------------------------
+
+@pytest.mark.parametrize("ip, words", [
+    (["2001:2::1/64"], ["exactly one IPv4 address (found 0)", "IPv6-only"]),
+    (["198.18.0.1/15", "198.18.0.2/15"], ["exactly one IPv4 address (found 2)"]),
+    (["198.18.0.1/15", "2001:2::1"], ["add a prefix length to 2001:2::1", "2001:2::1/64"]),
+    (["198.18.0.1/15", "2001:2::1/128"], ["/128", "no neighbour"]),
+    (["198.18.0.1/15", "2001:2::1/0"], ["/0", "every address"]),
+    (["198.18.0.1/15", "::/64"], ["unspecified"]),
+    (["198.18.0.1/15", "::1/64"], ["loopback"]),
+    (["198.18.0.1/15", "ff02::1/64"], ["multicast"]),
+    (["198.18.0.1/15", "::ffff:198.18.0.1/96"], ["IPv4-mapped"]),
+    (["198.18.0.1/15", "2001:2::zz/64"], ["not an IPv6 address"]),
+    (["198.18.0.1/15", "2001:2::1/64", "2001:2::1/64"], ["given twice"]),
+    (["198.18.0.1/15"] + [f"2001:2::{i}/64" for i in range(1, 5)], ["at most 3 IPv6"]),
+    (["198.18.0.0/15", "2001:2::1/64"], ["'198.18.0.0/15'", "network address"]),
+    ([], ["at least one address"]),
+])
+def test_bad_address_lists(ip, words):
+    with pytest.raises(ValueError) as e:
+        stack_config(ip)
+    msg = str(e.value)
+    assert f"ip={ip!r}" in msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_address_list_kinds():
+    with pytest.raises(TypeError, match="is not an address string"):
+        stack_config(["198.18.0.1/15", 5])
+    with pytest.raises(TypeError, match="or a list like"):
+        stack_config({"198.18.0.1/15"})
+
+
+def test_good_address_lists():
+    cfg = stack_config(["2001:2::1/64", "198.18.0.1/15", "fe80::1/64"])
+    assert cfg.ip == "198.18.0.1" and cfg.ip6 == ("2001:2::1/64", "fe80::1/64")
+    assert stack_config("198.18.0.1/15").ip6 == ()
+    assert stack_config(("198.18.0.1/15",)).ip == "198.18.0.1"
+
+
+def test_parse_address_takes_ipv6():
+    assert parse_address(("2001:2::2", 80)) == ("2001:2::2", 80)
+    with pytest.raises(ValueError, match="not an IPv4 or IPv6 address"):
+        parse_address(("2001:2::zz", 80))

@@ -57,6 +57,47 @@ def test_stats_reads_a_running_stack_in_another_process():
     assert netchan_cli("stats", "--pid", str(proc.pid)).returncode == 1
 
 
+LIVE_STACK6 = textwrap.dedent("""
+    import sys, netchan
+    s = netchan.Stack(sys.argv[1], ip=["198.18.0.1/15", "2001:2::1/64"])
+    u = s.udp(("::", 53))
+    print("READY", s.stats_path, flush=True)
+    data, addr = u.recvfrom(timeout=60)
+    print("GOT", data.decode(), addr[0], flush=True)
+    sys.stdin.read()
+    s.close()
+""")
+
+
+def test_stats_counts_ipv6_separately():
+    """`netchan stats` lists a dual-stack stack's addresses and its IPv6
+    counters (rx_ipv6, NDP, ...) beside the IPv4 ones."""
+    import netchan
+    name = unique("stats6")
+    proc = subprocess.Popen([sys.executable, "-c", LIVE_STACK6, f"shm:{name}"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=python_env())
+    try:
+        ready, path = proc.stdout.readline().split()
+        with netchan.Stack(f"shm:{name}", ip=["198.18.0.2/15", "2001:2::2/64"],
+                           export_stats=False) as s:
+            s.udp().sendto(b"hi6", ("2001:2::1", 53))          # waits for NDP
+            s.run_until(lambda: s.stats()["rx_ndp_na"] >= 1,   # the answer; the datagram leaves
+                        timeout=10)
+            assert proc.stdout.readline().split() == ["GOT", "hi6", "2001:2::2"]
+            out = netchan_cli("stats", "--pid", str(proc.pid), "--json")
+        assert out.returncode == 0, out.stderr
+        (seg,) = json.loads(out.stdout)
+        assert seg["addresses"][:2] == ["198.18.0.1/15", "2001:2::1/64"]
+        c = seg["counters"]
+        assert c["rx_ipv6"] >= 2 and c["rx_ndp_ns"] >= 1 and c["tx_ndp_na"] >= 1, c
+        text = netchan_cli("stats", "--pid", str(proc.pid)).stdout
+        assert "ipv6 2001:2::1/64" in text and "rx_ipv6" in text and "tx_ndp_na" in text
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
 def test_stats_removes_segments_of_dead_processes():
     path = f"/dev/shm/netchan-stats.{2**22 + 12345}.0"   # a pid that cannot exist
     with open(path, "wb") as f:

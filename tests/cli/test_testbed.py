@@ -470,3 +470,29 @@ def test_context_manager_takes_the_testbed_down():
         assert not any(ns.startswith(f"nc-{name}-") for ns in netns_list())
     finally:
         Testbed(name).down()
+
+
+def test_ipv6_on_request(make_testbed):
+    """up(ipv6=True): IPv6 on every eth0, the kernel of host I owns
+    2001:2::I/64 (the benchmarking prefix, RFC 5180), netchan's plan address
+    is 2001:2::1:I/64; without it (the default, and when converging back)
+    IPv6 is off again."""
+    _require_testbed_tools("ping")
+    tb = make_testbed()
+    tb.up(hosts=2, ipv6=True)
+    info = tb.status()
+    assert [h.kernel_ips for h in info.hosts] == [["198.18.0.1/15", "2001:2::1/64"],
+                                                  ["198.18.0.2/15", "2001:2::2/64"]]
+    assert [h.netchan_ip6 for h in info.hosts] == ["2001:2::1:1/64", "2001:2::1:2/64"]
+    assert "2001:2::1:2/64" in info.format()
+    r = tb.exec("h1", ["ping", "-6", "-c", "1", "-W", "2", "2001:2::2"], capture_output=True,
+                text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # no route out over IPv6 either: only the on-link /64 (and link-local)
+    routes = tb.exec("h1", ["ip", "-j", "-6", "route", "show"], capture_output=True, text=True,
+                     check=True).stdout
+    assert {r["dst"] for r in json.loads(routes)} <= {"2001:2::/64", "fe80::/64"}
+    tb.up(hosts=2)
+    info = tb.status()
+    assert [h.kernel_ips for h in info.hosts] == [["198.18.0.1/15"], ["198.18.0.2/15"]]
+    assert all(h.netchan_ip6 is None for h in info.hosts)

@@ -8,7 +8,7 @@ import os
 import sys
 import textwrap
 
-from linux_peer import LINUX_IP, NETCHAN_IP, PREFIX, veth  # noqa: F401
+from linux_peer import LINUX_IP, NETCHAN_IP, PREFIX, veth, veth6  # noqa: F401
 from netchan.steer import steer_queue
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "percore_echo.py")
@@ -89,5 +89,55 @@ def test_each_stack_connects_out_and_gets_its_replies(veth):
         sys.exit(max(codes))
     """)
     res = veth.netchan_python(code, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "queue 0: 8 echoes" in res.stdout and "queue 1: 8 echoes" in res.stdout
+
+
+def test_each_stack_connects_out_over_ipv6(veth6):
+    """The steering filter reads IPv6 ports too: each stack's IPv6
+    connections get their replies, and NDP reaches every queue."""
+    from linux_peer import LINUX_IP6, NETCHAN_IP6, PREFIX6
+    echo = textwrap.dedent("""
+        import socket, threading
+        srv = socket.create_server(("::", 9000), family=socket.AF_INET6, backlog=64)
+        print("READY", flush=True)
+        def serve(c):
+            with c:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    c.sendall(d)
+        while True:
+            c, _ = srv.accept()
+            threading.Thread(target=serve, args=(c,), daemon=True).start()
+    """)
+    server = veth6.linux_proc(sys.executable, "-c", echo)
+    server.wait_for("READY")
+    code = textwrap.dedent(f"""
+        import sys
+        import netchan
+        from netchan.percore import run_per_core
+        from netchan.steer import steer_queue
+
+        def work(uri, k, n):
+            with netchan.Stack(uri, ip=["{NETCHAN_IP}/{PREFIX}", "{NETCHAN_IP6}/{PREFIX6}"]) as st:
+                for i in range(8):
+                    c = st.connect(("{LINUX_IP6}", 9000), timeout=10)
+                    assert steer_queue(c.getsockname()[1], 9000, n) == k
+                    msg = f"queue {{k}} conn {{i}}".encode()
+                    c.sendall(msg)
+                    got = b""
+                    while len(got) < len(msg):
+                        got += c.recv(100, timeout=10)
+                    assert got == msg, got
+                    c.close()
+                print(f"queue {{k}}: 8 echoes", flush=True)
+
+        codes = run_per_core(work, "{veth6.port()}", n=2)
+        print("codes", codes, flush=True)
+        sys.exit(max(codes))
+    """)
+    res = veth6.netchan_python(code, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "queue 0: 8 echoes" in res.stdout and "queue 1: 8 echoes" in res.stdout

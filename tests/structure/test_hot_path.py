@@ -20,6 +20,10 @@ HOT = [
     "tw_lookup", "tw_claim", "tcp_time_wait_input", "tcp_time_wait_record", "tw_expire",
     "tcp_time_wait_reuse_ok",
     "ip_fragment_input", "ip_output",
+    # per IPv6 packet
+    "stack_rx_ipv6", "stack_rx_icmp6", "stack_rx_tcp", "stack_rx_reassembled6", "nd_input",
+    "ip6_send", "ip6_send_cached", "icmp6_echo_reply_in_place", "tcp6_reply_rst",
+    "ip6_peer_find", "ip6_peer_intern", "ip6_fragment_input", "udp6_send",
     # ports
     "link_rx_burst", "link_tx_burst", "link_alloc_burst", "link_free_burst", "link_wait",
     "fault_rx_burst", "fault_tx_burst", "fault_process", "pcap_rx_burst", "pcap_tx_burst",
