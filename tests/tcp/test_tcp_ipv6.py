@@ -196,3 +196,41 @@ def test_packet_too_big_lowers_the_mss(six):
     # 1280 - 40 - 20 = 1220 bytes a segment (no timestamps negotiated)
     assert again and all(len(s[IPv6]) <= 1280 for s in again)
     assert len(again[0][TCP].payload) == 1220 and again[0][TCP].seq == iss + 1
+
+
+def test_ecn_over_ipv6_uses_the_traffic_class(vclock):
+    """RFC 3168 over IPv6: ECT(0) goes in the traffic class's low bits (the
+    flow label and checksum intact), and CE is read from there, never from
+    the flow label's bits in the same byte."""
+    name = unique("ecn6")
+    port = netchan.open_port(netchan.parse_port_uri(f"pair:{name}"))
+    stack = netchan.Stack(f"pair:{name}", ip=["198.18.0.1/15", f"{OURS}/64"], clock=vclock,
+                          seed=1, ecn=True, delayed_ack=0)
+    port.recv()
+    try:
+        lst = stack.listen(80)
+        e = Ether(src=port.mac, dst=stack.mac)
+        (synack,) = send(stack, port, e / IPv6(src=PEER, dst=OURS) /
+                         TCP(sport=40000, dport=80, flags="SEC", seq=1000))
+        assert synack[TCP].flags == "SAE"
+        ack = synack[TCP].seq + 1
+        assert send(stack, port, e / IPv6(src=PEER, dst=OURS) /
+                    TCP(sport=40000, dport=80, flags="A", seq=1001, ack=ack)) == []
+        conn = lst.accept(timeout=0)
+        conn.send(b"ect")
+        stack.poll()
+        (data,) = [Ether(f) for f in port.recv()]
+        assert data[IPv6].tc & 3 == 2 and data[IPv6].fl == synack[IPv6].fl and csum_ok(data)
+
+        def ce_seen():
+            return stack.stats()["tcp_ecn_ce_seen"]
+        # not CE: the flow label's top bits share the byte with the traffic class
+        send(stack, port, e / IPv6(src=PEER, dst=OURS, tc=0, fl=0x30000) /
+             TCP(sport=40000, dport=80, flags="PA", seq=1001, ack=ack + 3) / b"a")
+        assert ce_seen() == 0
+        (echo,) = send(stack, port, e / IPv6(src=PEER, dst=OURS, tc=3, fl=0x30000) /
+                       TCP(sport=40000, dport=80, flags="PA", seq=1002, ack=ack + 3) / b"b")
+        assert ce_seen() == 1 and "E" in str(echo[TCP].flags)    # CE echoed as ECE
+    finally:
+        stack.close(linger=0)
+        port.close()
