@@ -44,6 +44,16 @@ def _check_iperf3_shape(doc, reverse=0, flows=1):
             assert k in part, (key, k)
         assert part["bytes"] > 0 and part["bits_per_second"] > 0
     assert "retransmits" in end["sum_sent"]
+    # per connection, as iperf3: end.streams[i].sender/receiver, intervals[j].streams[i]
+    assert len(end["streams"]) == flows
+    assert sum(st["sender"]["bytes"] for st in end["streams"]) == end["sum_sent"]["bytes"]
+    assert (sum(st["receiver"]["bytes"] for st in end["streams"]) ==
+            end["sum_received"]["bytes"])
+    assert sorted(st["sender"]["socket"] for st in end["streams"]) == sorted(
+        st["receiver"]["socket"] for st in end["streams"])
+    for iv in doc["intervals"]:
+        assert len(iv["streams"]) == flows
+        assert sum(st["bytes"] for st in iv["streams"]) == iv["sum"]["bytes"]
     cpu = end["cpu_utilization_percent"]
     for k in ("host_total", "host_user", "host_system", "remote_total", "remote_user",
               "remote_system"):

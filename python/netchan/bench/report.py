@@ -219,6 +219,19 @@ def _sum(start, end, nbytes, retransmits=None, sender=True):
     return d
 
 
+def _end_streams(sent, recv):
+    """iperf3's end.streams: per connection, what its sender sent and its
+    receiver received ("socket" numbers the connections from 1)."""
+    out = []
+    for k, (sb, rb) in enumerate(zip(sent.get("stream_bytes") or [],
+                                     recv.get("stream_bytes") or [])):
+        snd = _sum(0.0, sent["seconds"], sb)
+        rcv = _sum(0.0, recv["seconds"], rb, sender=False)
+        snd["socket"] = rcv["socket"] = k + 1
+        out.append({"sender": snd, "receiver": rcv})
+    return out
+
+
 def iperf3_doc(r, args, layout, peer):
     """A stream result in iperf3's -J shape (start, intervals, end)."""
     if r.get("iperf3"):
@@ -232,7 +245,12 @@ def iperf3_doc(r, args, layout, peer):
         s["omitted"] = False
         if ev.get("cwnd"):
             s["snd_cwnd"] = sum(ev["cwnd"])
-        intervals.append({"streams": [], "sum": s})
+        streams = []
+        for k, nbytes in enumerate(ev.get("stream_bytes") or []):
+            st = _sum(ev["start"], ev["end"], nbytes, sender=not args.reverse)
+            st.update(socket=k + 1, omitted=False)
+            streams.append(st)
+        intervals.append({"streams": streams, "sum": s})
     c, s = r["cpu"]["client"], r["cpu"]["server"]
     return {
         "label": r["label"],
@@ -246,7 +264,7 @@ def iperf3_doc(r, args, layout, peer):
                                  "blksize": args.size, "omit": args.warmup, "duration": args.time,
                                  "bytes": 0, "blocks": 0, "reverse": int(args.reverse)}},
         "intervals": intervals,
-        "end": {"streams": [],
+        "end": {"streams": _end_streams(sent, recv),
                 "sum_sent": _sum(0.0, sent["seconds"], sent["bytes"], sent.get("retransmits")),
                 "sum_received": _sum(0.0, recv["seconds"], recv["bytes"], sender=False),
                 "cpu_utilization_percent": {"host_total": c[0], "host_user": c[1],

@@ -146,8 +146,10 @@ def _tcp_result(label, stack, mode, s, c, args):
         secs = receiver["seconds"] or 1e-9
         out = {"label": label, "stack": stack, "tool": "netchan.bench",
                "sent": {"bytes": sender["bytes"], "seconds": sender["seconds"],
-                        "retransmits": sender.get("retransmits")},
-               "received": {"bytes": receiver["bytes"], "seconds": secs},
+                        "retransmits": sender.get("retransmits"),
+                        "stream_bytes": sender.get("stream_bytes")},
+               "received": {"bytes": receiver["bytes"], "seconds": secs,
+                            "stream_bytes": receiver.get("stream_bytes")},
                "bits_per_second": receiver["bytes"] * 8 / secs,
                "intervals": c.get("intervals", []),
                "client": c, "server": s}

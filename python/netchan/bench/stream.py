@@ -50,6 +50,10 @@ class Meter:
         self.t_start = None        # first measured moment
         self.total = 0
         self.i_bytes = 0
+        # per connection (iperf3's streams), in connection order
+        self.k_of = {id(c): k for k, c in enumerate(conns)}
+        self.c_total = [0] * len(conns)
+        self.c_i_bytes = [0] * len(conns)
         self.i_start = None
         self.rtx0 = 0
         self.intervals = []
@@ -59,11 +63,15 @@ class Meter:
         self.cpu0 = cpu_times()
         self.rtx0 = self.rtx_i = self.end.retransmits(self.conns)
 
-    def add(self, n, now):
+    def add(self, n, now, conn=None):
         if self.t_start is None:
             return
         self.total += n
         self.i_bytes += n
+        if conn is not None:
+            k = self.k_of[id(conn)]
+            self.c_total[k] += n
+            self.c_i_bytes[k] += n
         if self.report and now - self.i_start >= self.interval:
             self.flush(now)
 
@@ -75,10 +83,12 @@ class Meter:
         cwnds = [self.end.cwnd(c) for c in self.conns]
         ev = {"start": round(self.i_start - self.t_start, 6), "end": round(now - self.t_start, 6),
               "bytes": self.i_bytes, "retransmits": rtx - self.rtx_i,
-              "cwnd": [w for w in cwnds if w is not None]}
+              "cwnd": [w for w in cwnds if w is not None],
+              "stream_bytes": list(self.c_i_bytes)}
         self.rtx_i = rtx
         emit(event="interval", **ev)
         self.i_bytes, self.i_start = 0, now
+        self.c_i_bytes = [0] * len(self.conns)
 
     def done(self, now, **extra):
         if self.t_start is None:
@@ -89,7 +99,8 @@ class Meter:
         seconds = now - self.t_start
         emit(event="result", bytes=self.total, seconds=seconds,
              cpu_user=u1 - self.cpu0[0], cpu_sys=s1 - self.cpu0[1],
-             retransmits=self.end.retransmits(self.conns) - self.rtx0, **extra)
+             retransmits=self.end.retransmits(self.conns) - self.rtx0,
+             stream_bytes=list(self.c_total), **extra)
 
 
 def send(end, conns, cfg, report):
@@ -120,7 +131,7 @@ def send(end, conns, cfg, report):
             if meter.t_start is None and now >= measure_at:
                 meter.begin(now)
             else:
-                meter.add(n, now)
+                meter.add(n, now, c)
         if now >= stop_at:
             break
     sent_until = time.perf_counter()    # iperf3's sender time: until the last write
@@ -189,11 +200,11 @@ def _receive_loop(end, conns, open_, zc, hs, buf, bufv, meter, warmup):
                 measure_at = now + warmup
                 if warmup <= 0:
                     meter.begin(now)
-                    meter.add(n, now)
+                    meter.add(n, now, c)
             elif meter.t_start is None and now >= measure_at:
                 meter.begin(now)
             else:
-                meter.add(n, now)
+                meter.add(n, now, c)
     meter.done(last or time.perf_counter(), sha256=_digests(hs, conns),
                checksum=checksum & 0xFFFFFFFFFFFFFFFF)
 
