@@ -110,4 +110,5 @@ cdef enum:  # counters (Ctr)
     C_IP6_REASSEMBLED
     C_IP6_REASM_DROPPED
     C_IP6_PEER_TABLE_FULL
+    C_IP6_FRAGS_OUT
     C_COUNT

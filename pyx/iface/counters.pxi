@@ -31,5 +31,5 @@ COUNTER_NAMES = (
     "rx_ndp_ns", "rx_ndp_na", "tx_ndp_ns", "tx_ndp_na",
     "ndp_queue_full", "ndp_unresolved", "ndp_address_conflict",
     "rx_icmp6_echo", "tx_icmp6_echo_reply", "rx_icmp6_other", "tx_icmp6_unreach",
-    "ip6_frags_in", "ip6_reassembled", "ip6_reasm_dropped", "ip6_peer_table_full",
+    "ip6_frags_in", "ip6_reassembled", "ip6_reasm_dropped", "ip6_peer_table_full", "ip6_frags_out",
 )

@@ -118,6 +118,7 @@ cdef struct StackState:
     uint64_t isn_key0
     uint64_t isn_key1
     uint16_t ip_ident
+    uint32_t ip6_ident          # fragments' identification (keyed on use)
     uint32_t eph_next
     # IPv4 reassembly (ip/frag.pxi) and ICMP errors
     FragDatagram *frags         # [nfrags], 64 KiB each, allocated when the stack starts

@@ -1,7 +1,7 @@
 """UDP over IPv6: one socket takes datagrams of both families, recvfrom
 names an IPv6 sender with the socket module's 4-tuple, sendto reaches an
-IPv6 peer on one of our prefixes (no fragmentation: EMSGSIZE beyond the
-MTU), checked on the wire with scapy."""
+IPv6 peer on one of our prefixes (a datagram larger than the MTU leaves in
+fragments, RFC 8200 4.5), checked on the wire with scapy."""
 import errno
 
 import pytest
@@ -62,7 +62,7 @@ def test_sendto_limits(dual):
     a, _ = dual
     s = a.udp()
     with pytest.raises(OSError) as info:
-        s.sendto(b"x" * (a.mtu - 40 - 8 + 1), (B6, 9))
+        s.sendto(b"x" * (65535 - 8 + 1), (B6, 9))      # more than an IPv6 payload holds
     assert info.value.errno == errno.EMSGSIZE
     with pytest.raises(OSError) as info:
         s.sendto(b"x", ("2001:3::1", 9))
@@ -100,6 +100,61 @@ def test_a_datagram_on_the_wire(vclock):
         assert stack.stats()["rx_udp_csum"] == 1
         with pytest.raises(BlockingIOError):
             s.recvfrom(timeout=0)
+    finally:
+        stack.close()
+        port.close()
+
+
+def test_a_datagram_larger_than_the_mtu_is_fragmented_and_reassembled(dual, vclock):
+    a, b = dual
+    server = a.udp(("::", 5000))
+    client = b.udp()
+    big = bytes(range(256)) * 160                         # 40,960 bytes: 28 fragments
+    client.sendto(big, (A6, 5000))
+    pump(vclock, a, b, rounds=10)
+    data, src = server.recvfrom(timeout=0)
+    assert data == big and src == (B6, client.getsockname()[1], 0, 0)
+    frags = b.stats()["ip6_frags_out"]
+    assert frags == -(-(len(big) + 8) // ((b.mtu - 40 - 8) & ~7))
+    assert a.stats()["ip6_reassembled"] == 1
+
+
+def test_fragments_on_the_wire_reassemble_in_scapy(vclock):
+    """Each fragment within the MTU, offsets in 8-byte units, M on all but the
+    last, one identification; scapy's defragment6 rebuilds the datagram and
+    its UDP checksum holds."""
+    from scapy.layers.inet6 import IPv6ExtHdrFragment, defragment6
+    name = unique("udp6f")
+    port = netchan.open_port(netchan.parse_port_uri(f"pair:{name}"))
+    stack = netchan.Stack(f"pair:{name}", ip=["198.18.0.1/15", f"{A6}/64"], clock=vclock)
+    try:
+        port.recv()
+        s = stack.udp()
+        port.send(bytes(Ether(src=port.mac, dst=stack.mac) / IPv6(src=B6, dst=A6, hlim=255) /
+                        ICMPv6ND_NA(tgt=B6, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=port.mac)))
+        stack.poll()
+        payload = bytes((i * 7) & 0xFF for i in range(5000))
+        s.sendto(payload, (B6, 7777))
+        stack.poll()
+        frames = [Ether(f) for f in port.recv()]
+        frags = [f for f in frames if IPv6ExtHdrFragment in f]
+        if not frags:                       # the neighbour was not known yet: answer the NS
+            port.send(bytes(Ether(src=port.mac, dst=stack.mac) / IPv6(src=B6, dst=A6, hlim=255) /
+                            ICMPv6ND_NA(tgt=B6, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=port.mac)))
+            stack.poll()
+            frags = [Ether(f) for f in port.recv()]
+        assert len(frags) == 4
+        assert all(len(f) - 14 <= stack.mtu for f in frags)
+        hdrs = [f[IPv6ExtHdrFragment] for f in frags]
+        assert len({h.id for h in hdrs}) == 1
+        assert [h.m for h in hdrs] == [1, 1, 1, 0]
+        assert all(h.offset * 8 == i * ((stack.mtu - 48) & ~7) for i, h in enumerate(hdrs))
+        whole = IPv6(bytes(defragment6([f[IPv6] for f in frags])))    # re-dissected
+        udp = whole[UDP]
+        assert bytes(udp.payload) == payload and udp.dport == 7777
+        got = udp.chksum
+        del udp.chksum
+        assert IPv6(bytes(whole))[UDP].chksum == got
     finally:
         stack.close()
         port.close()

@@ -128,3 +128,33 @@ def test_an_ipv6_address_the_kernel_owns_is_refused(veth6):
     assert r.stdout.startswith("REFUSED 98 "), r.stdout + r.stderr
     assert f"the kernel owns {LINUX_IP6} (on {veth6.linux_dev})" in r.stdout
     assert "(NDP, RST)" in r.stdout
+
+
+def test_linux_reassembles_netchans_ipv6_fragments(veth6):
+    """A 20,000-byte UDP datagram from netchan over IPv6 leaves in fragments
+    and the kernel hands it whole to a socket."""
+    import textwrap
+    listener = veth6.linux_proc("python3", "-u", "-c", textwrap.dedent(f"""
+        import hashlib, socket
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("{LINUX_IP6}", 9999))
+        print("READY", flush=True)
+        data, src = s.recvfrom(65535)
+        print("GOT", len(data), hashlib.sha256(data).hexdigest(), flush=True)
+    """))
+    listener.wait_for("READY")
+    payload = bytes((i * 31) & 0xFF for i in range(20000))
+    code = textwrap.dedent(f"""
+        import netchan
+        with netchan.Stack("{veth6.port()}", ip=["{NETCHAN_IP}/{PREFIX}", "{NETCHAN_IP6}/{PREFIX6}"]) as st:
+            u = st.udp(("::", 0))
+            u.sendto(bytes((i * 31) & 0xFF for i in range(20000)), ("{LINUX_IP6}", 9999))
+            st.run_until(lambda: st.stats()["ip6_frags_out"] >= 14, timeout=10)
+            print("frags", st.stats()["ip6_frags_out"], flush=True)
+            for _ in range(50):
+                st.poll(0.01)
+    """)
+    res = veth6.netchan_python(code, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    line = listener.wait_for("GOT", timeout=20)
+    assert line.split()[1:] == ["20000", hashlib.sha256(payload).hexdigest()]
