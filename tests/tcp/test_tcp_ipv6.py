@@ -164,7 +164,7 @@ def test_a_v6_connection_passes_through_time_wait(dual, vclock):
     assert b.stats()["time_wait"] == 0
 
 
-def test_packet_too_big_lowers_the_mss(six):
+def test_packet_too_big_lowers_the_mss(six, vclock):
     """RFC 8201: a PTB quoting a segment in flight lowers the connection's
     MSS to fit (never below the 1280-byte minimum MTU) and what no longer
     fits is sent again in smaller segments; a PTB quoting nothing in flight
@@ -196,6 +196,13 @@ def test_packet_too_big_lowers_the_mss(six):
     # 1280 - 40 - 20 = 1220 bytes a segment (no timestamps negotiated)
     assert again and all(len(s[IPv6]) <= 1280 for s in again)
     assert len(again[0][TCP].payload) == 1220 and again[0][TCP].seq == iss + 1
+    # RFC 8201 5.3 (as RFC 1191 6.3): ten minutes on, the next ACK of new data
+    # puts the MSS back; if the path still cannot carry it, a PTB says so again
+    top = max(x[TCP].seq + len(x[TCP].payload) for x in segs + again)
+    vclock.advance(601 * 10**9)
+    send(stack, port, e / IPv6(src=PEER, dst=OURS) /
+         TCP(sport=40000, dport=80, flags="A", seq=1001, ack=top, window=65535))
+    assert conn.mss == 1440 and stack.stats()["tcp_pmtu_raised"] == 1
 
 
 def test_ecn_over_ipv6_uses_the_traffic_class(vclock):
