@@ -4,6 +4,7 @@ ends; and the super-frames checked as they arrive at the kernel's end, by an
 independent packet socket with PACKET_VNET_HDR parsed with scapy."""
 import hashlib
 import json
+import sys
 
 import pytest
 
@@ -106,7 +107,8 @@ def test_super_frame_carries_the_right_vnet_header(veth, tmp_path):
     gso_size = the MSS (1448 with timestamps), the header length, checksum
     partial over TCP (start at the TCP header, offset 16) and the
     pseudo-header sum of the whole super-frame in the checksum field."""
-    cap = veth.linux_proc("python3", "-u", "-c", _CAPTURE, veth.linux_dev)
+    # the interpreter running the tests: it has scapy (a system python3 may not)
+    cap = veth.linux_proc(sys.executable, "-u", "-c", _CAPTURE, veth.linux_dev)
     cap.wait_for("capturing")
     server = _serve(veth, 4 << 20, 24)
     assert _curl(veth, "", tmp_path / "down") == 4 << 20
