@@ -3,8 +3,8 @@
     sudo python3 examples/percore_echo.py afpacket:eth1 198.18.0.2/15 [N]
 
 Every stack owns queue k of N of the link: a connection reaches the stack
-of queue (client port + 7) % N, which answers each line with
-"queue K: LINE". Stops on Ctrl-C or SIGTERM.
+of queue steer_queue(client port, 7, N) (netchan.steer), which answers each
+line with "queue K: LINE". Stops on Ctrl-C or SIGTERM.
 """
 import signal
 import sys

@@ -12,8 +12,9 @@ queue k of N of the same link (see netchan.steer for how flows are steered).
 
 Each process gets the link's URI with `queue=k/n` added. Stacks share the
 address and the MAC: every one answers ARP for it; a TCP or UDP flow reaches
-the stack of queue (source port + destination port) % n, and each stack
-picks its local ports so that its own connections come back to it.
+the stack of queue netchan.steer.steer_queue(source port, destination port,
+n), and each stack picks its local ports so that its own connections come
+back to it.
 """
 from __future__ import annotations
 

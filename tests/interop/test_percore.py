@@ -1,7 +1,7 @@
 """One stack per core on a real link (issue 11): two netchan stacks on the
 same veth end, queue 0/2 and 1/2, against the Linux kernel in a namespace.
-Each TCP flow must reach the stack of queue (sport + dport) % 2 (the
-kernel applies each socket's steering filter), both stacks must make
+Each TCP flow must reach the stack of queue steer_queue(sport, dport, 2)
+(the kernel applies each socket's steering filter), both stacks must make
 outgoing connections whose replies come back to them, and a ping is
 answered once (by queue 0), not twice."""
 import os
@@ -46,23 +46,29 @@ def test_flows_reach_the_stack_of_their_queue(veth):
     assert "DUP!" not in ping.stdout, ping.stdout
 
 
-def test_each_stack_connects_out_and_gets_its_replies(veth):
-    echo = textwrap.dedent("""
-        import socket, threading
-        srv = socket.create_server(("0.0.0.0", 9000), backlog=64)
-        print("READY", flush=True)
-        def serve(c):
-            with c:
-                while True:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    c.sendall(d)
+# A Linux echo server on port 9000 (listening on `bind`), and a netchan
+# client with one stack per queue: each connects 8 times and checks that its
+# local port steers to its own queue and that the echo comes back to it.
+_LINUX_ECHO = """
+import socket, sys, threading
+family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+srv = socket.create_server((sys.argv[1], 9000), family=family, backlog=64)
+print("READY", flush=True)
+def serve(c):
+    with c:
         while True:
-            c, _ = srv.accept()
-            threading.Thread(target=serve, args=(c,), daemon=True).start()
-    """)
-    server = veth.linux_proc(sys.executable, "-c", echo)
+            d = c.recv(65536)
+            if not d:
+                return
+            c.sendall(d)
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+
+def _connect_out_per_queue(link, ips, server_ip, bind):
+    server = link.linux_proc(sys.executable, "-c", _LINUX_ECHO, bind)
     server.wait_for("READY")
     code = textwrap.dedent(f"""
         import sys
@@ -71,9 +77,9 @@ def test_each_stack_connects_out_and_gets_its_replies(veth):
         from netchan.steer import steer_queue
 
         def work(uri, k, n):
-            with netchan.Stack(uri, ip="{NETCHAN_IP}/{PREFIX}") as st:
+            with netchan.Stack(uri, ip={ips!r}) as st:
                 for i in range(8):
-                    c = st.connect(("{LINUX_IP}", 9000), timeout=10)
+                    c = st.connect(({server_ip!r}, 9000), timeout=10)
                     assert steer_queue(c.getsockname()[1], 9000, n) == k
                     msg = f"queue {{k}} conn {{i}}".encode()
                     c.sendall(msg)
@@ -84,60 +90,22 @@ def test_each_stack_connects_out_and_gets_its_replies(veth):
                     c.close()
                 print(f"queue {{k}}: 8 echoes", flush=True)
 
-        codes = run_per_core(work, "{veth.port()}", n=2)
+        codes = run_per_core(work, {link.port()!r}, n=2)
         print("codes", codes, flush=True)
         sys.exit(max(codes))
     """)
-    res = veth.netchan_python(code, timeout=120)
+    res = link.netchan_python(code, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "queue 0: 8 echoes" in res.stdout and "queue 1: 8 echoes" in res.stdout
+
+
+def test_each_stack_connects_out_and_gets_its_replies(veth):
+    _connect_out_per_queue(veth, f"{NETCHAN_IP}/{PREFIX}", LINUX_IP, "0.0.0.0")
 
 
 def test_each_stack_connects_out_over_ipv6(veth6):
     """The steering filter reads IPv6 ports too: each stack's IPv6
     connections get their replies, and NDP reaches every queue."""
     from linux_peer import LINUX_IP6, NETCHAN_IP6, PREFIX6
-    echo = textwrap.dedent("""
-        import socket, threading
-        srv = socket.create_server(("::", 9000), family=socket.AF_INET6, backlog=64)
-        print("READY", flush=True)
-        def serve(c):
-            with c:
-                while True:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    c.sendall(d)
-        while True:
-            c, _ = srv.accept()
-            threading.Thread(target=serve, args=(c,), daemon=True).start()
-    """)
-    server = veth6.linux_proc(sys.executable, "-c", echo)
-    server.wait_for("READY")
-    code = textwrap.dedent(f"""
-        import sys
-        import netchan
-        from netchan.percore import run_per_core
-        from netchan.steer import steer_queue
-
-        def work(uri, k, n):
-            with netchan.Stack(uri, ip=["{NETCHAN_IP}/{PREFIX}", "{NETCHAN_IP6}/{PREFIX6}"]) as st:
-                for i in range(8):
-                    c = st.connect(("{LINUX_IP6}", 9000), timeout=10)
-                    assert steer_queue(c.getsockname()[1], 9000, n) == k
-                    msg = f"queue {{k}} conn {{i}}".encode()
-                    c.sendall(msg)
-                    got = b""
-                    while len(got) < len(msg):
-                        got += c.recv(100, timeout=10)
-                    assert got == msg, got
-                    c.close()
-                print(f"queue {{k}}: 8 echoes", flush=True)
-
-        codes = run_per_core(work, "{veth6.port()}", n=2)
-        print("codes", codes, flush=True)
-        sys.exit(max(codes))
-    """)
-    res = veth6.netchan_python(code, timeout=120)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "queue 0: 8 echoes" in res.stdout and "queue 1: 8 echoes" in res.stdout
+    _connect_out_per_queue(veth6, [f"{NETCHAN_IP}/{PREFIX}", f"{NETCHAN_IP6}/{PREFIX6}"],
+                           LINUX_IP6, "::")

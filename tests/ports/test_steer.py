@@ -56,7 +56,7 @@ def test_queue_uri_adds_the_parameter():
 @pytest.mark.parametrize("k,n", [(0, 2), (1, 2), (2, 3)])
 def test_connections_of_a_queue_use_ports_that_steer_to_it(vclock, k, n):
     """Queue k of a pair link is its own link: the stacks on queue k meet,
-    and the client's local ports satisfy (lport + rport) % n == k."""
+    and the client's local ports satisfy steer_queue(lport, rport, n) == k."""
     name = unique("steer")
     a = netchan.Stack(f"pair:{name}?queue={k}/{n}", ip=f"{SERVER}/15", clock=vclock, seed=1)
     b = netchan.Stack(f"pair:{name}?queue={k}/{n}", ip=f"{CLIENT}/15", clock=vclock, seed=2)
