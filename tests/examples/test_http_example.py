@@ -8,7 +8,6 @@ import importlib.util
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -52,15 +51,9 @@ def start(argv, prefix=()):
 
 def stop(proc, timeout=20):
     """SIGINT (the examples shut down cleanly on it) and the rest of the
-    output; SIGKILL and a failure if it lingers."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        raise AssertionError(f"{proc.args} did not stop on SIGINT; output: {out!r}")
+    output (bench_http.stop_server: SIGKILL and an error if it lingers);
+    the example must exit 0."""
+    out = bench.stop_server(proc, timeout)
     assert proc.returncode == 0, out
     return out
 
