@@ -9,12 +9,20 @@ Modes (--clients client processes in the peer namespace, --seconds each):
   crr   connect, one 64 B line and its answer, close: transactions/s
   rr    one connection per client, 64 B lines ping-pong: round trips/s
 Prints one line per run and the median (min-max) per N, and the ratio.
+
+On a machine whose clients share the cores with the stacks (this one has
+two), the rate alone cannot show scaling: the clients take the second core.
+So each run also reports the CPU time of the server's processes (user +
+system, from /proc) and of the clients (their rusage): transactions per
+server CPU-second is the cost of one transaction in netchan; if two stacks
+keep it, each added core adds one stack's rate.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -84,6 +92,30 @@ class Veth:
         sh("ip", "netns", "del", self.nc_ns, check=False)
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of process root and all its descendants
+    now alive (the per-core stacks are children of the server process)."""
+    parent, cpu = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state ppid ... utime(12th) stime(13th), 0-based 11, 12
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(child for child, ppid in parent.items() if ppid == pid)
+    return total
+
+
 def one_run(v, n, mode, seconds, clients):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     server = subprocess.Popen(["ip", "netns", "exec", v.nc_ns, sys.executable,
@@ -97,6 +129,8 @@ def one_run(v, n, mode, seconds, clients):
             if not line:
                 raise RuntimeError("the server ended before it listened")
             ready += "listening" in line
+        server_cpu0 = tree_cpu_seconds(server.pid)
+        client_cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         procs = [subprocess.Popen(["ip", "netns", "exec", v.peer_ns, sys.executable, "-c", CLIENT,
                                    mode, NC_IP, str(PORT), str(seconds)],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -107,7 +141,10 @@ def one_run(v, n, mode, seconds, clients):
             if p.returncode:
                 raise RuntimeError(f"client failed: {err.strip()[-300:]}")
             total += json.loads(out)["rate"]
-        return total
+        server_cpu = tree_cpu_seconds(server.pid) - server_cpu0
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client_cpu = (ru.ru_utime - client_cpu0.ru_utime) + (ru.ru_stime - client_cpu0.ru_stime)
+        return total, server_cpu, client_cpu
     finally:
         server.terminate()
         try:
@@ -125,17 +162,26 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     a = ap.parse_args()
     results = {1: [], 2: []}
+    per_cpu = {1: [], 2: []}
     with Veth() as v:
         for r in range(a.runs):
             for n in (1, 2):
-                rate = one_run(v, n, a.mode, a.seconds, a.clients)
+                rate, server_cpu, client_cpu = one_run(v, n, a.mode, a.seconds, a.clients)
                 results[n].append(rate)
-                print(f"run {r + 1}: {n} stack(s): {a.mode} {rate:,.0f}/s", flush=True)
+                # transactions per CPU-second of the server's processes
+                per_cpu[n].append(rate * a.seconds / max(server_cpu, 1e-9))
+                print(f"run {r + 1}: {n} stack(s): {a.mode} {rate:,.0f}/s; server CPU "
+                      f"{server_cpu:.2f} s ({server_cpu / a.seconds:.0%} of one core), clients "
+                      f"{client_cpu:.2f} s; {per_cpu[n][-1]:,.0f} per server CPU-second",
+                      flush=True)
     med = {n: statistics.median(v) for n, v in results.items()}
+    eff = {n: statistics.median(v) for n, v in per_cpu.items()}
     for n, vals in results.items():
         print(f"{a.mode} with {n} stack(s): {med[n]:,.0f}/s (min {min(vals):,.0f}, "
-              f"max {max(vals):,.0f}) over {a.runs} runs, {a.clients} Linux clients")
-    print(f"ratio 2 stacks / 1 stack: {med[2] / med[1]:.2f}x")
+              f"max {max(vals):,.0f}) over {a.runs} runs, {a.clients} Linux clients; "
+              f"{eff[n]:,.0f} per server CPU-second")
+    print(f"ratio 2 stacks / 1 stack: {med[2] / med[1]:.2f}x; per server CPU-second "
+          f"{eff[2] / eff[1]:.2f}x (1.00 = each stack as cheap as one alone)")
 
 
 if __name__ == "__main__":

@@ -53,11 +53,10 @@ cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
     cdef uint64_t new_head
     cdef uint32_t data_acked
     cdef uint64_t r
-    # SYN takes one sequence number but no window byte
-    if t.snd_una == t.iss:
-        new_head = t.snd.head + acked - 1
-    else:
-        new_head = t.snd.head + acked
+    # (the SYN's sequence number was taken by tcp_established: every byte
+    # acked here is a window byte; SND.UNA == ISS again after 2^32 bytes
+    # says nothing about the SYN)
+    new_head = t.snd.head + acked
     if new_head > t.snd.tail:
         new_head = t.snd.tail                   # the FIN is acked too
     data_acked = <uint32_t>(new_head - t.snd.head)
@@ -102,6 +101,14 @@ cdef void tcp_ack_new_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
     else:
         t.dupacks = 0
         cc_on_ack(st, t, data_acked)
+    # Marks that SND.UNA has passed mark nothing more; pulled along with it,
+    # so that no mark falls 2^31 behind and reads as ahead again in modulo
+    # 2^32 comparisons (a long flow would then never enter recovery, probe
+    # a tail, or answer an ECE again)
+    if not t.in_recovery and seq_gt(t.snd_una, t.recover):
+        t.recover = t.snd_una
+    if seq_gt(t.snd_una, t.ecn_recover):
+        t.ecn_recover = t.snd_una
     # retransmission timer (RFC 6298 5.2, 5.3)
     if t.snd_una == t.snd_max:
         t.t_rexmt = 0

@@ -409,8 +409,9 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
     cdef uint32_t n = <uint32_t>(t.snd.tail - off) if t.snd.tail > off else 0
     cdef uint8_t flags = TCP_ACK
     cdef uint32_t span
-    if t.snd_una == t.iss:
-        return 0        # the SYN is retransmitted by tcp_output
+    if t.state == SYN_SENT or t.state == SYN_RECEIVED:
+        return 0        # the SYN is retransmitted by tcp_output (not SND.UNA == ISS:
+                        # that holds again after 2^32 bytes)
     if n > <uint32_t>(t.snd_max - seq):
         n = t.snd_max - seq     # only what was sent: new data is tcp_send_new's (window, snd_max)
     if n > maxlen:

@@ -140,6 +140,19 @@ cdef Tcb *debug_build_tcb(StackState *st, uint8_t s, uint32_t raddr, int local_p
     return t
 
 
+def debug_tcb_set(Connection conn, *, iss=None, recover=None, ecn_recover=None):
+    """Rewrite sequence marks of a connection's control block, as if it had
+    sent 2^32 bytes more (iss) or its last loss recovery had ended long ago
+    (recover, ecn_recover), states a test cannot reach by sending that much."""
+    cdef Tcb *t = conn._t()
+    if iss is not None:
+        t.iss = <uint32_t>(iss & 0xffffffff)
+    if recover is not None:
+        t.recover = <uint32_t>(recover & 0xffffffff)
+    if ecn_recover is not None:
+        t.ecn_recover = <uint32_t>(ecn_recover & 0xffffffff)
+
+
 def debug_tcb(Connection conn):
     """Every field of the connection's control block, raw (for tests)."""
     return debug_tcb_fields(conn._t())

@@ -4,6 +4,8 @@ avoidance, fast retransmit and fast recovery (window inflation, partial and
 full ACKs, `recover`), limited transmit, and the window after an RTO."""
 import pytest
 
+from netchan._testing import debug_tcb_set
+
 from tcp_harness import ISS, payload
 from tcp_tools import MSS, ack, counter, data_of, send_segments  # noqa: F401
 
@@ -216,6 +218,23 @@ def test_fast_retransmit_again_once_above_recover(peer):
     peer.recv()
     dupacks(peer, 3, ack_no=seq_of(12))             # a new loss in the next window
     assert counter(peer.stack, "tcp_fast_retransmits") == 2
+
+
+def test_recover_follows_snd_una_so_it_never_falls_2_to_the_31_behind(peer):
+    """A recovery that ended 2^31 - 2 segments' worth of bytes ago: once the
+    flow has sent a little more, the old mark would read as ahead of SND.UNA
+    (sequence comparison modulo 2^32) and bar fast retransmit for good,
+    unless every new ACK pulls it along."""
+    conn = newreno(peer)
+    debug_tcb_set(conn, recover=ISS + 1 - (2**31 - 2 * MSS))
+    send_segments(peer, conn, 20)
+    ack(peer, seq_of(1))                            # still within 2^31 of the mark
+    ack(peer, seq_of(4))                            # 2^31 + 2 MSS past where it was
+    peer.recv()
+    assert peer.tcb(conn)["recover"] == seq_of(4) & 0xffffffff
+    dupacks(peer, 3, ack_no=seq_of(4))
+    assert counter(peer.stack, "tcp_fast_retransmits") == 1
+    assert in_recovery(conn) == "newreno"
 
 
 # ---- limited transmit (RFC 3042) --------------------------------------------------

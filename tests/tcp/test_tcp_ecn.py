@@ -4,6 +4,8 @@ sender's response: a loss's reduction, once per window, then CWR."""
 import pytest
 from scapy.all import IP, TCP, Ether
 
+from netchan._testing import debug_tcb_set
+
 from tcp_harness import IRS, ISS, LOCAL_IP, LOCAL_PORT, PEER_IP, PEER_PORT
 from tcp_tools import MSS, ack, counter, send_segments
 
@@ -108,6 +110,21 @@ def test_ece_reduces_once_per_window_and_cwr_follows(make_peer):
     segs = [s for s in peer.recv() if len(s.payload)]
     assert "C" in str(segs[0].flags)                     # CWR on the next new data
     assert counter(peer.stack, "tcp_retransmits") == 0
+
+
+def test_ece_is_answered_after_2_to_the_31_bytes_without_one(make_peer):
+    """The once-per-window mark follows SND.UNA: an ECE long after the last
+    one still reduces (a mark left 2^31 behind would read as ahead)."""
+    peer = ecn_peer(make_peer)
+    conn, iss = handshake_ecn(peer)
+    debug_tcb_set(conn, ecn_recover=iss + 1 - (2**31 - 2 * MSS))
+    conn.send(bytes(4 * MSS))
+    peer.recv()
+    peer.send("A", seq=IRS + 1, ack=iss + 1 + MSS)       # within 2^31 of the mark
+    cwnd = conn.cwnd
+    peer.send("AE", seq=IRS + 1, ack=iss + 1 + 3 * MSS)  # 2^31 + MSS past it
+    assert counter(peer.stack, "tcp_ecn_reductions") == 1
+    assert conn.cwnd < cwnd
 
 
 def test_ece_is_ignored_without_negotiation(peer):

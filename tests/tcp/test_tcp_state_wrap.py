@@ -3,6 +3,7 @@ The initial sequence numbers sit just below the wrap so that data, FINs and
 ACKs cross it. Sequence arguments are masked to 32 bits by the harness."""
 import pytest
 
+from netchan._testing import debug_tcb_set
 from tcp_harness import LOCAL_PORT
 
 TOP = 2**32
@@ -185,3 +186,39 @@ class TestClosingWrap:
         sa = peer.expect("SA", ack=101)
         peer.send("A", seq=101, ack=sa.seq + 1)
         assert listener.accept(timeout=0).state == "ESTABLISHED"
+
+
+class TestSndUnaBackAtTheIss:
+    """After 2^32 bytes SND.UNA passes the ISS again: the SYN's sequence
+    number must not be taken for an unacknowledged SYN then (the release of
+    acknowledged bytes would keep one byte, retransmissions would stop)."""
+
+    @pytest.fixture
+    def conn(self, peer):
+        conn = conn_in(peer, "ESTABLISHED", rto=0.2)
+        conn.send(b"0123456789")
+        peer.expect("PA", seq=SND_NXT, data=b"0123456789")
+        # as if this connection had sent 2^32 bytes more: ISS = SND.UNA + 4
+        debug_tcb_set(conn, iss=SND_NXT + 4)
+        return conn
+
+    def test_acks_from_the_iss_release_exactly_the_acked_bytes(self, peer, conn):
+        send(peer, "A", RCV_NXT, ack=SND_NXT + 4)
+        t = peer.tcb(conn)
+        assert t["snd_una"] == t["iss"]
+        assert t["snd_tail"] - t["snd_head"] == 6       # "456789" still held
+        send(peer, "A", RCV_NXT, ack=SND_NXT + 6)      # the first ACK from the ISS
+        t = peer.tcb(conn)
+        assert t["snd_tail"] - t["snd_head"] == 4       # "6789"
+
+    def test_retransmission_from_the_iss(self, peer, conn):
+        send(peer, "A", RCV_NXT, ack=SND_NXT + 4)
+        peer.advance(1.0)                               # the RTO fires
+        peer.expect(seq=(SND_NXT + 4) & (TOP - 1), data=b"456789")
+
+    def test_new_data_after_the_iss_carries_the_right_bytes(self, peer, conn):
+        send(peer, "A", RCV_NXT, ack=SND_NXT + 4)
+        send(peer, "A", RCV_NXT, ack=SND_NXT + 10)
+        conn.send(b"abc")
+        peer.expect("PA", seq=(SND_NXT + 10) & (TOP - 1), data=b"abc")
+        assert peer.tcb(conn)["snd_tail"] == peer.tcb(conn)["snd_head"] + 3
