@@ -147,6 +147,24 @@ class XskSocket:
         out["xdp_zerocopy"] = d["zerocopy"]
         return out
 
+    def problems(self) -> list:
+        """What went wrong so far, each with what to do about it ([] if nothing)."""
+        if self.closed:
+            return []
+        d = self.info()
+        out = []
+        if d["xdp_rx_ring_full"]:
+            out.append(f"{d['xdp_rx_ring_full']} frames were dropped by the kernel because the "
+                       "rx ring was full: poll more often or raise ring=")
+        if d["xdp_rx_dropped"]:
+            out.append(f"{d['xdp_rx_dropped']} frames were dropped by the kernel (too long for a "
+                       "4 KiB UMEM frame, or no fill-ring frame): lower the peer's MTU or raise bufs=")
+        if d["xdp_rx_invalid_descs"] or d["xdp_tx_invalid_descs"] or d["tx_invalid"]:
+            out.append(f"invalid descriptors: rx {d['xdp_rx_invalid_descs']}, tx "
+                       f"{d['xdp_tx_invalid_descs']}, refused buffers {d['tx_invalid']}: a bug, "
+                       "please report it")
+        return out
+
     def close(self):
         if not self.closed:
             self.closed = True

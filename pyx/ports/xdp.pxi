@@ -38,6 +38,10 @@ cdef class XdpPort(Port):
             d.update(self.sock.counters())
         return d
 
+    def problems(self):
+        """What went wrong on this port so far, with what to do ([] if nothing)."""
+        return self.sock.problems()
+
     @property
     def mode(self):
         """What the socket bound as: "zerocopy", "copy" (native XDP) or "skb"."""
