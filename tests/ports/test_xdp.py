@@ -48,6 +48,22 @@ def test_uri_errors_say_what_is_wrong(uri, message):
         parse_port_uri(uri)
 
 
+def test_port_c_compiles_without_warnings():
+    """builders/xdp/ncxsk.c alone, warnings as errors."""
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    have = subprocess.run(["pkg-config", "--exists", "libxdp", "libbpf"]).returncode == 0
+    require(have, "needs libxdp-dev and libbpf-dev (bash ci/install-deps.sh installs them)")
+    cflags = subprocess.run(["pkg-config", "--cflags", "libxdp", "libbpf"], check=True,
+                            capture_output=True, text=True).stdout.split()
+    here = os.path.join(root, "builders", "xdp")
+    res = subprocess.run([os.environ.get("CC", "cc"), "-fsyntax-only", "-std=gnu11", "-Wall",
+                          "-Wextra", "-Werror", "-D_GNU_SOURCE", "-I", os.path.join(root, "include"),
+                          "-I", here, *cflags, os.path.join(here, "ncxsk.c")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
 def _require_xdp():
     require(netchan.HAS_XDP, "netchan built without libxdp/libbpf "
             "(bash ci/install-deps.sh installs libxdp-dev and libbpf-dev; then rebuild)")
