@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl
 
 from netchan.units import parse_size
 
-KINDS = ("pair", "shm", "afpacket", "xdp", "dpdk")
+KINDS = ("pair", "shm", "afpacket", "dpdk", "xdp")
 LINK_PARAMS = {"bufs", "hugepages"}
 AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
