@@ -48,6 +48,15 @@ def test_uri_errors_say_what_is_wrong(uri, message):
         parse_port_uri(uri)
 
 
+def test_built_without_libxdp_says_what_to_install(monkeypatch):
+    """The flag, not a build failure: xdp: then names the packages."""
+    from netchan import xdp
+    monkeypatch.setattr(xdp, "lib", None)
+    with pytest.raises(xdp.XdpError, match="libxdp-dev libbpf-dev") as e:
+        xdp.XskSocket("veth1")
+    assert e.value.errno == errno.ENOSYS
+
+
 def test_port_c_compiles_without_warnings():
     """builders/xdp/ncxsk.c alone, warnings as errors."""
     import os
