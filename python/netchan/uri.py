@@ -133,9 +133,10 @@ def parse_port_uri(uri: str) -> PortSpec:
                                  "(RSS steering is not done): run one stack per port")
             if kind == "xdp":
                 raise ValueError(f"port URI {uri!r}: queue=K/N is not supported on xdp: ports: "
-                                 "libxdp's default program hands each rx queue to one socket, "
-                                 "so flows are spread by the NIC's hash, not netchan's; bind "
-                                 "one stack per hardware queue with qid=K (docs/xdp.md)")
+                                 "an rx queue holds one UMEM with one fill ring, so N stacks "
+                                 "cannot share one queue, and the NIC's hash, not netchan's, spreads "
+                                 "flows over queues; bind one stack per hardware queue with "
+                                 "qid=K (docs/xdp.md)")
             from netchan.steer import parse_queue
             spec.queue = parse_queue(value)
         elif key == "pcap":
