@@ -9,6 +9,9 @@
 - netchan._dpdk: the cffi binding to DPDK, built only where
   `pkg-config libdpdk` succeeds (builders/dpdk/); its absence is the flag
   netchan.HAS_DPDK, never a build failure.
+- netchan._xdp: the cffi binding of netchan's own AF_XDP port, built only
+  where `pkg-config libxdp libbpf` succeeds (builders/xdp/); without it
+  netchan.HAS_XDP is False and an `xdp:` port says which packages to install.
 
 Generated C goes to build/, never next to the sources.
 """
@@ -26,6 +29,16 @@ def _have_libdpdk():
         return False
     try:
         subprocess.run(["pkg-config", "--exists", "libdpdk"], check=True)
+        return True
+    except (OSError, subprocess.CalledProcessError):
+        return False
+
+
+def _have_libxdp():
+    if os.environ.get("NETCHAN_NO_XDP"):
+        return False
+    try:
+        subprocess.run(["pkg-config", "--exists", "libxdp", "libbpf"], check=True)
         return True
     except (OSError, subprocess.CalledProcessError):
         return False
@@ -64,9 +77,14 @@ def _core_extension():
 
 
 kwargs = {"ext_modules": _core_extension()}
+cffi_modules = []
 if _have_libdpdk():
+    cffi_modules.append("builders/dpdk/build.py:ffibuilder")
+if _have_libxdp():
+    cffi_modules.append("builders/xdp/build.py:ffibuilder")
+if cffi_modules:
     sys.path.insert(0, os.path.join(HERE, "builders"))
-    kwargs["cffi_modules"] = ["builders/dpdk/build.py:ffibuilder"]
+    kwargs["cffi_modules"] = cffi_modules
     kwargs["setup_requires"] = ["cffi>=1.15"]
 
 setup(**kwargs)

@@ -41,6 +41,12 @@ try:
 except ImportError:
     HAS_DPDK = False
 
+try:
+    from netchan import _xdp  # noqa: F401
+    HAS_XDP = True
+except ImportError:
+    HAS_XDP = False
+
 def _version() -> str:
     """The installed distribution's version (pyproject.toml's, one source)."""
     from importlib.metadata import PackageNotFoundError, version

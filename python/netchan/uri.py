@@ -1,7 +1,7 @@
 """Port URIs: `KIND:TARGET?key=value&...`.
 
 Kinds: pair:NAME (two stacks in one process), shm:NAME (two processes),
-afpacket:IFACE and dpdk:DEVARGS (real links). Any port takes wrapper
+afpacket:IFACE, xdp:IFACE and dpdk:DEVARGS (real links). Any port takes wrapper
 parameters: fault injection (loss, dup, reorder, corrupt, delay, hold, seed,
 fault_dir), pcap=FILE and queue=K/N (one stack per core: this stack owns
 queue K of N of the link; see netchan.steer and docs/percore.md).
@@ -18,6 +18,16 @@ port's own MAC; default: a stable locally administered one).
     shm:bench?loss=0.01&reorder=2%&seed=7
     pair:t?delay=5ms&pcap=/tmp/t.pcap
     afpacket:veth1?loss=0.02&seed=3&pcap=/tmp/veth1.pcap
+
+xdp:IFACE is netchan's own AF_XDP socket on one rx queue of IFACE (docs/xdp.md);
+it takes mode=auto|copy|zerocopy|skb (auto: native zero-copy, else native
+copy, else generic skb mode), qid=K (the interface's rx queue, default 0),
+bufs=N (UMEM frames of 4 KiB, default 8192), ring=N (entries of each of the
+four rings, a power of two, default 2048) and wakeup=0|1 (the need_wakeup
+flag, default 1):
+
+    xdp:veth1?mode=copy
+    xdp:eth2?qid=1&mode=zerocopy
 
 dpdk:DEVARGS names a DPDK device, a vdev with its driver arguments or a PCI
 address, and takes eal= (EAL arguments, see netchan.dpdk), bufs= (mbufs in
@@ -36,12 +46,14 @@ from urllib.parse import parse_qsl
 
 from netchan.units import parse_size
 
-KINDS = ("pair", "shm", "afpacket", "dpdk")
+KINDS = ("pair", "shm", "afpacket", "dpdk", "xdp")
 LINK_PARAMS = {"bufs", "hugepages"}
 AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
 OTHER_PARAMS = {"pcap", "queue"}
 DPDK_PARAMS = {"eal", "rxd", "txd", "promisc"}
+XDP_PARAMS = {"mode", "qid", "ring", "wakeup"}
+XDP_MODES = ("auto", "copy", "zerocopy", "skb")
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s)?\s*$")
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, None: 1_000_000_000}
@@ -119,6 +131,12 @@ def parse_port_uri(uri: str) -> PortSpec:
             if kind == "dpdk":
                 raise ValueError(f"port URI {uri!r}: queue= is not supported on dpdk: ports yet "
                                  "(RSS steering is not done): run one stack per port")
+            if kind == "xdp":
+                raise ValueError(f"port URI {uri!r}: queue=K/N is not supported on xdp: ports: "
+                                 "an rx queue holds one UMEM with one fill ring, so N stacks "
+                                 "cannot share one queue, and the NIC's hash, not netchan's, spreads "
+                                 "flows over queues; bind one stack per hardware queue with "
+                                 "qid=K (docs/xdp.md)")
             from netchan.steer import parse_queue
             spec.queue = parse_queue(value)
         elif key == "pcap":
@@ -130,6 +148,10 @@ def parse_port_uri(uri: str) -> PortSpec:
                 spec.link["nbufs"] = int(value)
             except ValueError:
                 raise ValueError(f"bufs={value!r}: expected a buffer count") from None
+        elif kind == "xdp" and key in XDP_PARAMS:
+            spec.link.update(_xdp_param(key, value))
+        elif key in XDP_PARAMS - AFPACKET_PARAMS:
+            raise ValueError(f"port URI {uri!r}: {key}= is an xdp: parameter")
         elif key in AFPACKET_PARAMS and kind != "afpacket":
             raise ValueError(f"port URI {uri!r}: {key}= is an afpacket: parameter")
         elif key == "blocks":
@@ -171,6 +193,9 @@ def parse_port_uri(uri: str) -> PortSpec:
                 except ValueError:
                     raise ValueError(f"{key}={value!r}: expected a descriptor count") from None
         elif key == "hugepages":
+            if kind == "xdp":
+                raise ValueError(f"port URI {uri!r}: hugepages= applies to shm: links; an xdp: "
+                                 "port's UMEM is ordinary pages")
             if kind == "dpdk":
                 raise ValueError(f"port URI {uri!r}: hugepages= applies to shm: links; a dpdk: "
                                  "port uses hugepages unless its EAL runs with --no-huge (eal=)")
@@ -180,6 +205,36 @@ def parse_port_uri(uri: str) -> PortSpec:
         else:
             valid = sorted(LINK_PARAMS | FAULT_PARAMS | OTHER_PARAMS
                            | (DPDK_PARAMS if kind == "dpdk" else set())
-                           | (AFPACKET_PARAMS if kind == "afpacket" else set()))
+                           | (AFPACKET_PARAMS if kind == "afpacket" else set())
+                           | (XDP_PARAMS if kind == "xdp" else set()))
             raise ValueError(f"port URI {uri!r}: unknown parameter {key!r}; valid: {', '.join(valid)}")
     return spec
+
+
+def _xdp_param(key: str, value: str) -> dict:
+    """One xdp: parameter, checked: {link keyword: value}."""
+    if key == "mode":
+        if value not in XDP_MODES:
+            raise ValueError(f"mode={value!r}: use auto (zero-copy, else copy, else skb), copy "
+                             "(native XDP, copy mode), zerocopy (native XDP, zero-copy, or fail) "
+                             "or skb (generic XDP: any interface, slowest)")
+        return {"mode": value}
+    if key == "wakeup":
+        if value not in ("0", "1"):
+            raise ValueError(f"wakeup={value!r}: use 1 (the kernel says when it needs a kick, "
+                             "the default) or 0 (kick on every transmit)")
+        return {"need_wakeup": value == "1"}
+    if key == "qid":
+        try:
+            qid = int(value)
+        except ValueError:
+            raise ValueError(f"qid={value!r}: expected the interface's rx queue number, "
+                             "e.g. qid=0") from None
+        if qid < 0:
+            raise ValueError(f"qid={value!r}: a queue number is 0 or more")
+        return {"qid": qid}
+    n = _count(value, key)
+    if n < 64 or n & (n - 1):
+        raise ValueError(f"ring={value!r}: ring entries must be a power of two of at least 64, "
+                         "e.g. ring=2048")
+    return {"ring": n}

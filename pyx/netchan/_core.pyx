@@ -42,6 +42,7 @@ include "ports/afpacket_rx.pxi"
 include "ports/afpacket_tx.pxi"
 include "ports/afpacket.pxi"
 include "ports/dpdk.pxi"
+include "ports/xdp.pxi"
 include "ports/open.pxi"
 include "ports/pps.pxi"
 

@@ -19,6 +19,8 @@ def open_port(spec, mtu=None):
         port = open_shm(target, mtu, spec.link.get("nbufs"), spec.link.get("hugepages"))
     elif spec.kind == "afpacket":
         port = open_afpacket(spec.target, mtu, queue=spec.queue, **spec.link)
+    elif spec.kind == "xdp":
+        port = open_xdp(spec.target, mtu, **spec.link)
     elif spec.kind == "dpdk":
         from netchan import dpdk as _dpdk_control
         port = _dpdk_control.open_port(spec.target, mtu=mtu, uri=f"dpdk:{spec.target}",

@@ -84,11 +84,13 @@ def testbed_link(args):
 def testbed_offload(args) -> bool:
     """The veth's offloads (TSO, GSO, checksum): on unless asked, except for
     DPDK's net_af_packet and net_af_xdp, which take neither partial
-    checksums nor TSO-sized frames (docs/dpdk.md). Both turns run with the
-    same setting."""
+    checksums nor TSO-sized frames (docs/dpdk.md), and netchan's own xdp:
+    port, whose native XDP program turns the peer's TSO off while it is
+    attached (only during netchan's turn: off for both is the same setting
+    for both). Both turns run with the same setting."""
     if args.offload is not None:
         return args.offload == "on"
-    return not testbed_link(args).startswith("dpdk:")
+    return not testbed_link(args).startswith(("dpdk:", "xdp:"))
 
 
 def testbed_layout(args, testbed) -> Layout:

@@ -53,7 +53,7 @@ def add_parsers(bench_parser):
     g = common.add_argument_group("link")
     g.add_argument("--link", "--port", dest="link", default=None,
                    help="port URI for netchan: shm:NAME (default shm:bench-PID), "
-                        "afpacket:IFACE, dpdk:..., with ?fault or pcap parameters")
+                        "afpacket:IFACE, xdp:IFACE, dpdk:..., with ?fault or pcap parameters")
     g.add_argument("--server-link", "--server-port", dest="server_link", default=None,
                    help="port URI of the server end when the two ends differ "
                         "(e.g. dpdk:net_memif0,role=server,socket=/tmp/m.sock)")
@@ -65,7 +65,7 @@ def add_parsers(bench_parser):
                         "--link defaults to afpacket:eth0)")
     g.add_argument("--offload", choices=("on", "off"), default=None,
                    help="the testbed veth's TSO/GSO/checksum offloads, for both turns "
-                        "(default on; off for dpdk: links, which cannot take them)")
+                        "(default on; off for dpdk: and xdp: links, which cannot take them)")
     g.add_argument("--mtu", type=int_range(576, 65535), default=None,
                    help="netchan's MTU (default: 65535 on shm, the interface's elsewhere)")
     g.add_argument("--window", type=positive_size, default=None,
