@@ -232,3 +232,28 @@ def test_an_unanswered_gateway_fails_connections_through_it(vclock, opened):
     with pytest.raises(OSError) as info:
         c.send(b"x")
     assert info.value.errno == errno.EHOSTUNREACH
+
+
+def test_time_wait_answers_from_the_address_the_connection_had(vclock, opened):
+    """A TIME_WAIT record keeps which of our addresses its connection used."""
+    stack, port, _ = start(vclock, ["198.18.0.1/15", "198.18.0.3/15"], msl=10.0)
+    opened.append((stack, port))
+    listener = stack.listen(80)
+    arp_learn(stack, port, "198.18.0.9", "198.18.0.3")
+    peer = Ether(src=port.mac, dst=stack.mac) / IP(src="198.18.0.9", dst="198.18.0.3")
+    (synack,) = to_stack(stack, port, peer / TCP(sport=4000, dport=80, flags="S", seq=100))
+    ours = synack[TCP].seq + 1
+    to_stack(stack, port, peer / TCP(sport=4000, dport=80, flags="A", seq=101, ack=ours))
+    conn = listener.accept(timeout=0)
+    conn.close()                                    # we close first: we hold TIME_WAIT
+    stack.poll()
+    (fin,) = [Ether(f) for f in port.recv()]
+    assert fin[TCP].flags == "FA" and fin[IP].src == "198.18.0.3"
+    out = to_stack(stack, port, peer / TCP(sport=4000, dport=80, flags="FA", seq=101,
+                                            ack=ours + 1))
+    assert [f[TCP].flags for f in out] == ["A"]
+    assert stack.stats()["tcp_time_wait_created"] == 1
+    (again,) = to_stack(stack, port, peer / TCP(sport=4000, dport=80, flags="FA", seq=101,
+                                                ack=ours + 1))
+    assert again[IP].src == "198.18.0.3" and again[TCP].flags == "A"
+    assert again[TCP].ack == 102
