@@ -11,12 +11,15 @@ netchan learns the router from radvd's advertisement, forms an address by
 SLAAC, and fetches a file from a Linux server in far_ns over IPv6 and over
 IPv4 (through gateway=), byte-exact; the far host's ping -6 to netchan's
 SLAAC address is answered through the router. Also: an IPv6-only netchan
-stack with two addresses serves curl -6 on both. All addresses are from
+stack with two addresses serves curl -6 on both; the kernel's DAD finds
+netchan's address defended; a snooping Linux bridge forwards solicitations
+to netchan through the group its MLD report registered. All addresses are from
 198.18.0.0/15 and 2001:2::/48; every namespace is the test's own."""
 import hashlib
 import ipaddress
 import re
 import textwrap
+import time
 import uuid
 
 import pytest
@@ -174,3 +177,94 @@ def test_an_ipv6_only_stack_serves_curl_on_each_of_its_addresses(veth6, tmp_path
     stats = stats_of(server)
     assert stats["rx_icmp6_echo"] == 4 and stats.get("rx_arp_request", 0) == 0, stats
     assert LINUX_IP6 not in (a1, a2)
+
+
+def test_the_kernels_dad_finds_netchans_address_taken(veth6):
+    """netchan defends its address against the kernel's duplicate address
+    detection (RFC 4862 5.4.3): the kernel marks its copy dadfailed."""
+    server = veth6.netchan_proc("-m", "netchan.httpdemo", "serve", "--port", veth6.port(),
+                                "--ip", "2001:2::2/64", "--size", "1024", "--seed", "1",
+                                "--connections", "0")
+    server.wait_for("httpdemo: listening")
+    veth6.linux("ip", "-6", "addr", "add", "2001:2::2/64", "dev", veth6.linux_dev)
+    deadline = time.monotonic() + 10
+    while True:
+        shown = veth6.linux("ip", "-6", "addr", "show", "dev", veth6.linux_dev).stdout
+        if "dadfailed" in shown or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert re.search(r"2001:2::2/64 scope global .*dadfailed", shown), shown
+    server.stop()
+    stats = stats_of(server)
+    assert stats["rx_ndp_ns"] >= 1 and stats["tx_ndp_na"] >= 1, stats
+
+
+def _counter(pid, name):
+    """One counter of a running netchan process (its stats segment)."""
+    import json
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "netchan", "stats", "--pid", str(pid), "--json"],
+                         capture_output=True, text=True, timeout=30).stdout
+    segs = json.loads(out or "[]")
+    return segs[0]["counters"][name] if segs else 0
+
+
+def test_a_snooping_linux_bridge_forwards_solicitations_to_netchan(veth6):
+    """MLD (RFC 3810) against the Linux bridge's multicast snooping: the
+    kernel's end of the veth becomes a port of a bridge that is its own MLD
+    querier and floods no unregistered multicast to netchan's port; a host
+    on another port resolves and pings netchan only because netchan's
+    reports put its solicited-node group on that port."""
+    tag = uuid.uuid4().hex[:6]
+    host, hdev, bdev = f"nc-host-{tag}", f"nch{tag}", f"ncb{tag}"
+    sw = veth6.linux
+    run("ip", "netns", "add", host)
+    try:
+        sw("ip", "addr", "flush", "dev", veth6.linux_dev)
+        # its own querier, querying every second from the start (centiseconds),
+        # so that snooping applies at once rather than after half a minute
+        sw("ip", "link", "add", "br0", "type", "bridge", "mcast_snooping", "1",
+           "mcast_querier", "1", "mcast_startup_query_interval", "100",
+           "mcast_query_response_interval", "100", "mcast_query_interval", "300")
+        sw("sysctl", "-qw", "net.ipv6.conf.br0.disable_ipv6=0")
+        sw("ip", "link", "set", veth6.linux_dev, "master", "br0")
+        run("ip", "link", "add", bdev, "netns", veth6.linux_ns, "type", "veth", "peer", "name",
+            hdev, "netns", host)
+        sw("ip", "link", "set", bdev, "master", "br0")
+        sw("ip", "link", "set", bdev, "up")
+        sw("ip", "link", "set", "br0", "up")
+        sw("bridge", "link", "set", "dev", veth6.linux_dev, "mcast_flood", "off")
+        run("ip", "-n", host, "link", "set", "lo", "up")
+        run("ip", "-n", host, "-6", "addr", "add", "2001:2::1/64", "dev", hdev, "nodad")
+        run("ip", "-n", host, "link", "set", hdev, "up")
+        server = veth6.netchan_proc("-m", "netchan.httpdemo", "serve", "--port", veth6.port(),
+                                    "--ip", "2001:2::2/64", "--size", "1024", "--seed", "1",
+                                    "--connections", "0")
+        server.wait_for("httpdemo: listening")
+        group = f"port {veth6.linux_dev} grp ff02::1:ff00:2"
+        deadline = time.monotonic() + 60
+        mdb = ""
+        # netchan's report registered, and its DAD over (the advertisement
+        # that ends it must not be what teaches the host netchan's MAC)
+        while (group not in mdb or _counter(server.pid, "ndp_dad_done") < 2) and \
+                time.monotonic() < deadline:
+            mdb = sw("bridge", "mdb", "show", "dev", "br0").stdout
+            time.sleep(0.1)
+        # the host's solicitations reach netchan only through that entry (no
+        # flooding to its port): the first pings may go before the bridge
+        # has become the querier, and so are retried up to a deadline
+        while True:
+            ping = run("ip", "netns", "exec", host, "ping", "-6", "-c", "1", "-W", "1",
+                       "2001:2::2", check=False)
+            if ping.returncode == 0 or time.monotonic() > deadline:
+                break
+        assert f"port {veth6.linux_dev} grp ff02::1:ff00:2" in mdb, mdb
+        assert ping.returncode == 0, ping.stdout + ping.stderr + mdb
+        server.stop()
+        stats = stats_of(server)
+        # the solicitation came through the group; the bridge's queries were answered
+        assert stats["rx_ndp_ns"] >= 1 and stats["rx_mld_query"] >= 1, stats
+        assert stats["tx_mld_report"] >= 2, stats
+    finally:
+        run("ip", "netns", "del", host, check=False)
