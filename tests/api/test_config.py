@@ -294,6 +294,7 @@ def test_good_address_lists():
 def test_ipv6_only_and_several_ipv4_addresses():
     cfg = stack_config(["2001:2::1/64"])
     assert (cfg.ip, cfg.ip4, cfg.ip6, cfg.interface) == (None, (), ("2001:2::1/64",), None)
+    assert stack_config("2001:2::1/64").ip6 == ("2001:2::1/64",)          # one string too
     cfg = stack_config(["198.18.0.1/15", "198.18.0.3/15", "2001:2::1/64", "2001:2::3/64"])
     assert cfg.ip == "198.18.0.1" and cfg.ip4 == ("198.18.0.1/15", "198.18.0.3/15")
     assert cfg.ip6 == ("2001:2::1/64", "2001:2::3/64") and not cfg.slaac
