@@ -11,6 +11,7 @@ RUNS=${RUNS:-5}
 T=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 L=nccl$T; N=nccn$T; LD=cl$T; ND=cn$T
 cleanup() {
+    set +e      # the server dies by our signal: its status must not stop the cleanup
     [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
     ip netns del $L 2>/dev/null; ip netns del $N 2>/dev/null
 }
