@@ -103,6 +103,38 @@ cdef object _check_dad(StackState *st, str uri):
                                        f"{mac}; give this stack another address")
 
 
+cdef bint _claim_probe(StackState *st, bint link_up):
+    """Start claiming our addresses: DAD's clock starts now (RFC 4862 5.4);
+    on a link that is up, join our solicited-node groups (MLD) and probe
+    every address (ARP probes, DAD solicitations). False: link down."""
+    for k in range(st.v6.n_addr):
+        st.v6.dad_until[k] = st.now + st.v6.dad_ns
+    if not link_up:
+        return False
+    mld_report(st, MLD2_CHANGE_TO_EXCLUDE, NULL)
+    arp_probe_and_announce(st, False)
+    ndp_dad_and_announce(st, False)
+    tx_flush(st)
+    return True
+
+
+cdef object _claim_finish(StackState *st, str uri):
+    """After the probes' wait: refuse to start (EADDRINUSE) when another
+    host answered for one of our addresses; else announce them and start
+    soliciting routers (the first solicitation goes now)."""
+    if st.ctr[C_ARP_ADDRESS_CONFLICT]:
+        mac = ":".join(f"{st.conflict_mac[i]:02x}" for i in range(6))
+        taken = _u32_to_ip(st.v4.addr[st.v4.conflict_addr if st.v4.conflict_addr >= 0 else 0])
+        raise _os_error(_errno.EADDRINUSE, f"{taken} is already in use on {uri} by the host "
+                                           f"with MAC {mac}; give this stack another address")
+    _check_dad(st, uri)
+    arp_probe_and_announce(st, True)
+    ndp_dad_and_announce(st, True)
+    rs_start(st)
+    router6_tick(st)
+    tx_flush(st)
+
+
 cdef tuple _connect_addresses(StackState *st, str host, str shown):
     """(laddr, raddr) as TCP keeps them for a connection to host (tcp/ip6.pxi):
     the source is picked as RFC 6724 says (ip4_source_for, ip6_source_for):

@@ -212,23 +212,15 @@ cdef class Stack:
     # ---- construction helpers -------------------------------------------------
 
     def _claim_address(self):
-        """RFC 5227 in brief: probe for our address before using it and
-        refuse to start if another host on the link answers; then announce
-        it, so that peers holding a previous owner's MAC for it take ours.
-        The wait is short and bounded (the peers of a virtual link answer
-        within a poll; a real one gets ADDRESS_PROBE_WAIT): a host that
-        answers later is still counted (arp_address_conflict)."""
+        """Probe for our addresses (ARP, RFC 5227 in brief; DAD), wait
+        briefly and refuse to start if another host answers, then announce
+        them (addresses.pxi: _claim_probe, _claim_finish). The wait is short
+        and bounded (the peers of a virtual link answer within a poll; a
+        real one gets ADDRESS_PROBE_WAIT): a later answer is still counted."""
         cdef StackState *st = self.st
         cdef Stack s
-        for k in range(st.v6.n_addr):   # DAD's clock starts now (RFC 4862 5.4)
-            st.v6.dad_until[k] = st.now + st.v6.dad_ns
-        if not self.port.link_up:
+        if not _claim_probe(st, self.port.link_up):
             return                      # nobody there to ask or to tell
-        # join our solicited-node groups (MLD), then DAD and ARP probes
-        mld_report(st, MLD2_CHANGE_TO_EXCLUDE, NULL)
-        arp_probe_and_announce(st, False)
-        ndp_dad_and_announce(st, False)
-        tx_flush(st)
         if self.vclock is not None:
             for _ in range(2):
                 for s in self.group:
@@ -238,17 +230,7 @@ cdef class Stack:
             while (st.ctr[C_ARP_ADDRESS_CONFLICT] | st.ctr[C_NDP_ADDRESS_CONFLICT]) == 0 and \
                     self._now() < give_up:
                 self._poll_once(self._now())
-        if st.ctr[C_ARP_ADDRESS_CONFLICT]:
-            mac = ":".join(f"{st.conflict_mac[i]:02x}" for i in range(6))
-            taken = _u32_to_ip(st.v4.addr[st.v4.conflict_addr if st.v4.conflict_addr >= 0 else 0])
-            raise _os_error(_EADDRINUSE, f"{taken} is already in use on {self.uri} by the host "
-                                         f"with MAC {mac}; give this stack another address")
-        _check_dad(st, self.uri)
-        arp_probe_and_announce(st, True)
-        ndp_dad_and_announce(st, True)
-        rs_start(st)
-        router6_tick(st)                # the first router solicitation goes now
-        tx_flush(st)
+        _claim_finish(st, self.uri)
 
     cdef Port _open_port(self, object port, object mtu):
         if isinstance(port, Port):
