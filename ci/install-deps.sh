@@ -47,6 +47,7 @@ declare -A PROBE=(
   [docker-compose]=docker-compose
   [nftables]=nft
   [iproute2]=ip
+  [radvd]=radvd
 )
 
 have_dpkg=0

@@ -45,7 +45,10 @@ MAX_RETRIES = 255
 MAX_SEED = 2 ** 128 - 2                 # the seed and seed + 1 become 16-byte keys
 EXAMPLE_IP = "198.18.0.1/15"
 EXAMPLE_IP6 = "2001:2::1/64"
-MAX_IP6 = 3                     # given IPv6 addresses (a link-local one is added: 4 in C)
+MAX_IP4 = 4                     # IPv4 addresses of one stack (IP4_MAX_ADDRS in C)
+MAX_IP6 = 4                     # given IPv6 addresses; C holds 8 (IP6_MAX_ADDRS): the
+                                # link-local one and SLAAC's take the rest
+DAD_MODES = ("optimistic", "wait", "off")
 
 DEFAULTS = dict(
     max_conns=4096, max_time_wait=65536, rcvbuf=None, sndbuf=None, window_memory=None, msl=30.0, rto_min=1.0, rto_max=60.0,
@@ -53,16 +56,16 @@ DEFAULTS = dict(
     sack=True, window_scaling=True, cc="cubic", recovery="rack", ecn=False, hystart=True, nodelay=False, keepalive=None,
     syncookies=True, challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
     frag_max_bytes=1 << 20, busy_poll=50e-6, background=False, export_stats=True,
-    seed=None, ttl=64,
+    seed=None, ttl=64, gateway=None, dad="optimistic", dad_timeout=1.0,
 )
 
 
 @dataclass(frozen=True)
 class StackConfig:
     """A Stack's settings, checked and normalised (see stack_config)."""
-    ip: str                     # the host address, e.g. "198.18.0.1"
-    prefixlen: int              # e.g. 15
-    netmask: str                # e.g. "255.254.0.0"
+    ip: str | None              # the first IPv4 address, e.g. "198.18.0.1" (None: IPv6 only)
+    prefixlen: int | None       # its prefix, e.g. 15
+    netmask: str | None         # e.g. "255.254.0.0"
     mtu: int | None             # None: the link's
     max_conns: int
     max_time_wait: int          # TIME_WAIT records; the oldest are recycled beyond
@@ -98,10 +101,15 @@ class StackConfig:
     seed: int | None
     ttl: int
     ip6: tuple = ()             # IPv6 addresses with prefix, e.g. ("2001:2::1/64",)
+    ip4: tuple = ()             # every IPv4 address with prefix, the first is ip
+    slaac: bool = False         # ip= had "slaac": addresses from router advertisements
+    gateway: str | None = None  # IPv4 default gateway
+    dad: str = "optimistic"     # one of DAD_MODES (RFC 4429 / RFC 4862 / none)
+    dad_timeout_ns: int = 1_000_000_000     # RetransTimer: how long DAD listens
 
     @property
-    def interface(self) -> ipaddress.IPv4Interface:
-        return ipaddress.IPv4Interface(f"{self.ip}/{self.prefixlen}")
+    def interface(self) -> ipaddress.IPv4Interface | None:
+        return None if self.ip is None else ipaddress.IPv4Interface(f"{self.ip}/{self.prefixlen}")
 
     @property
     def memory_estimate(self) -> int:
@@ -256,9 +264,10 @@ def check_ip6(ip, whole=None) -> ipaddress.IPv6Interface:
 
 
 def check_ips(ip) -> tuple:
-    """ip= as one address or a list of them -> (IPv4Interface, (IPv6Interface, ...)):
-    exactly one IPv4 address (IPv6-only stacks are not supported yet) and
-    up to MAX_IP6 IPv6 ones, no address twice."""
+    """ip= as one address or a list of them -> ((IPv4Interface, ...),
+    (IPv6Interface, ...), slaac): up to MAX_IP4 IPv4 and MAX_IP6 IPv6
+    addresses (either family may be absent, not both), no address twice,
+    and "slaac" to take IPv6 addresses from router advertisements."""
     if isinstance(ip, (str, ipaddress.IPv4Interface)):
         items = [ip]
     elif isinstance(ip, (list, tuple)):
@@ -269,27 +278,69 @@ def check_ips(ip) -> tuple:
     else:
         raise TypeError(f"ip={ip!r}: expected a string like {EXAMPLE_IP!r} or a list like "
                         f"[{EXAMPLE_IP!r}, {EXAMPLE_IP6!r}]")
-    v4, v6 = [], []
+    v4, v6, slaac = [], [], False
     for item in items:
-        if isinstance(item, str) and ":" in item:
+        if isinstance(item, str) and item.strip().lower() == "slaac":
+            if slaac:
+                raise ValueError(f"ip={ip!r}: 'slaac' is given twice; give it once")
+            slaac = True
+        elif isinstance(item, str) and ":" in item:
             v6.append(check_ip6(item, ip))
         elif isinstance(item, (str, ipaddress.IPv4Interface)):
             v4.append(check_ip(item) if len(items) == 1 else _check_ip_in_list(item, ip))
         else:
             raise TypeError(f"ip={ip!r}: {item!r} is not an address string like "
-                            f"{EXAMPLE_IP!r} or {EXAMPLE_IP6!r}")
-    if len(v4) != 1:
-        raise ValueError(f"ip={ip!r}: give exactly one IPv4 address (found {len(v4)}); "
-                         f"IPv6-only stacks and several IPv4 addresses are not supported yet, "
-                         f"e.g. [{EXAMPLE_IP!r}, {EXAMPLE_IP6!r}]")
+                            f"{EXAMPLE_IP!r} or {EXAMPLE_IP6!r} (or 'slaac')")
+    if not v4 and not v6 and not slaac:
+        raise ValueError(f"ip={ip!r}: give at least one address, e.g. {EXAMPLE_IP!r}")
+    if len(v4) > MAX_IP4:
+        raise ValueError(f"ip={ip!r}: at most {MAX_IP4} IPv4 addresses (found {len(v4)}); "
+                         f"run another stack for more")
     if len(v6) > MAX_IP6:
         raise ValueError(f"ip={ip!r}: at most {MAX_IP6} IPv6 addresses (found {len(v6)})")
-    seen = set()
-    for a in v6:
+    seen = {}
+    for a in (*v4, *v6):
         if a.ip in seen:
+            if seen[a.ip] != a.network.prefixlen:
+                raise ValueError(f"ip={ip!r}: {a.ip} is given with two prefixes "
+                                 f"(/{seen[a.ip]} and /{a.network.prefixlen}); give it once, "
+                                 f"with the link's prefix")
             raise ValueError(f"ip={ip!r}: {a.ip} is given twice; give each address once")
-        seen.add(a.ip)
-    return v4[0], tuple(v6)
+        seen[a.ip] = a.network.prefixlen
+    return tuple(v4), tuple(v6), slaac
+
+
+def check_gateway(gateway, v4) -> str | None:
+    """The IPv4 default gateway: on the prefix of one of our addresses, not one of them."""
+    if gateway is None:
+        return None
+    if not isinstance(gateway, str):
+        raise TypeError(f"gateway={gateway!r}: expected an IPv4 address string like "
+                        f"'198.18.0.254'")
+    try:
+        g = ipaddress.IPv4Address(gateway.strip())
+    except ValueError:
+        raise ValueError(f"gateway={gateway!r}: expected an IPv4 address like '198.18.0.254' "
+                         f"(IPv6 routers are learned from router advertisements)") from None
+    if not v4:
+        raise ValueError(f"gateway={gateway!r}: this stack has no IPv4 address; add one to "
+                         f"ip= or drop gateway=")
+    if any(g == a.ip for a in v4):
+        raise ValueError(f"gateway={gateway!r}: that is this stack's own address; give the "
+                         f"router's address")
+    if not any(g in a.network for a in v4):
+        nets = ", ".join(str(a.network) for a in v4)
+        raise ValueError(f"gateway={gateway!r}: not on this stack's network ({nets}); the "
+                         f"gateway must be reachable on the link")
+    return str(g)
+
+
+def check_dad(value) -> str:
+    if value not in DAD_MODES:
+        raise ValueError(f"dad={value!r}: choose one of {', '.join(map(repr, DAD_MODES))} "
+                         f"('optimistic': use IPv6 addresses at once while DAD listens, RFC "
+                         f"4429; 'wait': not before DAD ends, RFC 4862; 'off': no DAD)")
+    return value
 
 
 def _check_ip_in_list(item, whole):
@@ -372,7 +423,8 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
         raise TypeError(f"unknown Stack option{'s' if len(unknown) > 1 else ''} "
                         f"{', '.join(sorted(unknown))}; valid: {', '.join(sorted(DEFAULTS))}")
     o = {**DEFAULTS, **options}
-    iface, ifaces6 = check_ips(ip)
+    ifaces4, ifaces6, slaac = check_ips(ip)
+    iface = ifaces4[0] if ifaces4 else None
     rto_min = check_seconds(o["rto_min"], "rto_min", 0.0, MAX_SECONDS, lo_open=True)
     rto_initial = check_seconds(o["rto_initial"], "rto_initial", 0.0, MAX_SECONDS, lo_open=True)
     rto_max = check_seconds(o["rto_max"], "rto_max", 0.0, MAX_SECONDS, lo_open=True)
@@ -381,10 +433,17 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
                          f"rto_max={o['rto_max']!r}: need rto_min <= rto_initial <= rto_max")
     background = check_bool(o["background"], "background")
     return StackConfig(
-        ip=str(iface.ip),
+        ip=None if iface is None else str(iface.ip),
         ip6=tuple(str(a) for a in ifaces6),
-        prefixlen=iface.network.prefixlen,
-        netmask=str(iface.network.netmask),
+        ip4=tuple(str(a) for a in ifaces4),
+        slaac=slaac,
+        gateway=check_gateway(o["gateway"], ifaces4),
+        dad=check_dad(o["dad"]),
+        dad_timeout_ns=check_seconds(o["dad_timeout"], "dad_timeout", 0.0, 60.0, lo_open=True,
+                                     hint="RFC 4862's RetransTimer: how long DAD listens for "
+                                          "another owner; 1 s by default"),
+        prefixlen=None if iface is None else iface.network.prefixlen,
+        netmask=None if iface is None else str(iface.network.netmask),
         mtu=check_mtu(mtu),
         max_conns=check_max_conns(o["max_conns"]),
         max_time_wait=check_int(o["max_time_wait"], "max_time_wait", 1, MAX_TIME_WAIT,

@@ -98,7 +98,8 @@ def serve(args) -> int:
     with netchan.Stack(args.port, ip=_ips(args.ip), **_stack_options(args)) as stack:
         try:
             listener = stack.listen(args.tcp_port)
-            _log(f"listening on {stack.ip}:{args.tcp_port} mac {stack.mac} "
+            shown = stack.ip or f"[{stack.addresses[0].split('/')[0]}]"     # IPv6 only
+            _log(f"listening on {shown}:{args.tcp_port} mac {stack.mac} "
                  f"body {len(body)} bytes sha256 {_sha256(body).hexdigest()}")
             while args.connections == 0 or served < args.connections:
                 conn = listener.accept()

@@ -55,8 +55,10 @@ def list_stacks(pid: int | None = None, clean: bool = True,
 
 
 def _print_stack(seg: dict, show_all: bool) -> None:
-    six = [a for a in seg.get("addresses", [])[1:]]
-    print(f"pid {seg['pid']}  {seg['uri']}  ip {seg['ip']}  mac {seg['mac']}"
+    addresses = seg.get("addresses", [seg["ip"]])
+    four = [a.split("/")[0] for a in addresses if a and ":" not in a]     # none: IPv6 only
+    six = [a for a in addresses if a and ":" in a]
+    print(f"pid {seg['pid']}  {seg['uri']}  ip {' '.join(four) or '-'}  mac {seg['mac']}"
           + (f"  ipv6 {' '.join(six)}" if six else ""))
     rows = [(k, v) for k, v in seg["counters"].items() if show_all or v]
     rows += [(k, v) for k, v in seg["wire"].items() if show_all or v]

@@ -55,7 +55,9 @@ cdef class Stack:
 
     port     a port URI (pair:NAME, shm:NAME, ...) with optional wrappers,
              e.g. "shm:bench?loss=0.01&seed=7", or a Port object
-    ip       this stack's address with its prefix length
+    ip       this stack's address with its prefix length, or a list: up to 4
+             IPv4 and 4 IPv6 addresses (either family may be absent), and
+             "slaac" for IPv6 addresses from router advertisements
     mtu      IP MTU (the shm/pair link is virtual: up to 65535); None takes the
              link's (1500 for a new link)
     clock    None for CLOCK_MONOTONIC, or a VirtualClock (tests)
@@ -97,6 +99,9 @@ cdef class Stack:
       export_stats=True       counters readable by `netchan stats`
       seed=None               an int makes ISNs and ports reproducible
       ttl=64                  IPv4 time to live
+      gateway=None            IPv4 default gateway (IPv6 routers come from advertisements)
+      dad='optimistic' dad_timeout=1.0   IPv6 duplicate address detection: 'optimistic'
+                              (RFC 4429), 'wait' (RFC 4862) or 'off'; seconds it listens
     """
 
     def __cinit__(self):
@@ -128,7 +133,7 @@ cdef class Stack:
             raise
 
     def _setup(self, cfg, VirtualClock clock):
-        for a in (cfg.ip, *(a6.split("/")[0] for a6 in cfg.ip6)):
+        for a in (*(a4.split("/")[0] for a4 in cfg.ip4), *(a6.split("/")[0] for a6 in cfg.ip6)):
             self.port.check_address(a)
         cdef uint32_t port_mtu = self.port.p.mtu
         if cfg.mtu is not None and cfg.mtu != port_mtu:
@@ -146,9 +151,8 @@ cdef class Stack:
         stack_state_channels(st, self.chan_region.ptr)
         st.port = self.port.p
         memcpy(st.mac, self.port.p.mac, 6)
-        st.ip = int(_ipaddress.IPv4Address(cfg.ip))
-        st.netmask = int(_ipaddress.IPv4Address(cfg.netmask))
-        _set_addresses_v6(st, cfg.ip6)
+        _set_addresses_v4(st, cfg)
+        _set_addresses_v6(st, cfg)
         st.mtu = port_mtu
         st.cfg.rcvbuf = rcv
         st.cfg.sndbuf = snd
@@ -208,19 +212,15 @@ cdef class Stack:
     # ---- construction helpers -------------------------------------------------
 
     def _claim_address(self):
-        """RFC 5227 in brief: probe for our address before using it and
-        refuse to start if another host on the link answers; then announce
-        it, so that peers holding a previous owner's MAC for it take ours.
-        The wait is short and bounded (the peers of a virtual link answer
-        within a poll; a real one gets ADDRESS_PROBE_WAIT): a host that
-        answers later is still counted (arp_address_conflict)."""
+        """Probe for our addresses (ARP, RFC 5227 in brief; DAD), wait
+        briefly and refuse to start if another host answers, then announce
+        them (addresses.pxi: _claim_probe, _claim_finish). The wait is short
+        and bounded (the peers of a virtual link answer within a poll; a
+        real one gets ADDRESS_PROBE_WAIT): a later answer is still counted."""
         cdef StackState *st = self.st
         cdef Stack s
-        if not self.port.link_up:
+        if not _claim_probe(st, self.port.link_up):
             return                      # nobody there to ask or to tell
-        arp_probe_and_announce(st, False)
-        ndp_dad_and_announce(st, False)
-        tx_flush(st)
         if self.vclock is not None:
             for _ in range(2):
                 for s in self.group:
@@ -230,14 +230,7 @@ cdef class Stack:
             while (st.ctr[C_ARP_ADDRESS_CONFLICT] | st.ctr[C_NDP_ADDRESS_CONFLICT]) == 0 and \
                     self._now() < give_up:
                 self._poll_once(self._now())
-        if st.ctr[C_ARP_ADDRESS_CONFLICT]:
-            mac = ":".join(f"{st.conflict_mac[i]:02x}" for i in range(6))
-            raise _os_error(_EADDRINUSE, f"{self.ip} is already in use on {self.uri} by the host "
-                                         f"with MAC {mac}; give this stack another address")
-        _check_dad(st, self.uri)
-        arp_probe_and_announce(st, True)
-        ndp_dad_and_announce(st, True)
-        tx_flush(st)
+        _claim_finish(st, self.uri)
 
     cdef Port _open_port(self, object port, object mtu):
         if isinstance(port, Port):
@@ -564,7 +557,7 @@ cdef class Stack:
         if timeout is not None and float(timeout) < 0:
             raise ValueError(f"connect(timeout={timeout!r}): give None (wait as long as the "
                              f"handshake takes), seconds > 0, or 0 (return at once)")
-        laddr, raddr = _connect_addresses(st, host, self.ip)
+        laddr, raddr = _connect_addresses(st, host, self.uri)
         cdef uint16_t lport
         if source_port is not None:
             lport = int(source_port)
@@ -641,17 +634,29 @@ cdef class Stack:
         t.flags |= TF_HANDLE
         return c
 
-    def udp(self, bind=None):
+    def udp(self, bind=None, dontfrag=False):
         """A UDP socket bound to bind=(ip, port) or to a port of the
-        stack's address; port 0 or None picks one."""
+        stack's address; port 0 or None picks one. dontfrag: a datagram
+        over the MTU raises EMSGSIZE instead of leaving in fragments."""
         self._check_open()
-        return udp_socket_open(self, bind)
+        return udp_socket_open(self, bind, dontfrag)
 
     # ---- introspection ---------------------------------------------------------------
 
     @property
     def ip(self):
-        return _u32_to_ip(self.st.ip)
+        """The first IPv4 address (None for an IPv6-only stack); all are in addresses."""
+        return _u32_to_ip(self.st.ip) if self.st.v4.n_addr else None
+
+    def address_state(self, address):
+        """"preferred", "optimistic", "tentative" or "duplicate" (DAD, docs/ipv6.md)."""
+        self._check_open()
+        return _address_state(self.st, address)
+
+    def routes(self):
+        """{"gateway": IPv4's or None, "routers": [IPv6], "prefixes": [on-link IPv6]}."""
+        self._check_open()
+        return _routes(self.st)
 
     @property
     def addresses(self):
@@ -659,6 +664,8 @@ cdef class Stack:
 
     @property
     def network(self):
+        if not self.st.v4.n_addr:
+            return None
         return str(_ipaddress.IPv4Network((self.st.ip & self.st.netmask, _u32_to_ip(self.st.netmask))))
 
     @property

@@ -19,8 +19,22 @@ cdef class UdpSocket(SocketTimeouts):
         return &self.stack.st.udps[self.uid]
 
     def getsockname(self):
-        self._u()
-        return (self.stack.ip, self.port)
+        cdef UdpSock *u = self._u()
+        return (_u32_to_ip(u.bind_ip) if u.bind_ip else (self.stack.ip or "::"), self.port)
+
+    @property
+    def dontfrag(self):
+        """True: a datagram larger than the MTU raises EMSGSIZE rather than
+        leaving in fragments (IPV6_DONTFRAG; over IPv4 the DF bit is set,
+        as IP_PMTUDISC_DO)."""
+        return bool(self._u().dont_frag)
+
+    @dontfrag.setter
+    def dontfrag(self, value):
+        cdef UdpSock *u = self._u()
+        if not isinstance(value, bool):
+            raise TypeError(f"dontfrag={value!r}: expected True or False")
+        u.dont_frag = value
 
     @property
     def drops(self):
@@ -28,7 +42,7 @@ cdef class UdpSocket(SocketTimeouts):
 
     def sendto(self, data, address):
         """Send one datagram to (host, port); returns its length."""
-        self._u()
+        cdef UdpSock *u = self._u()
         cdef StackState *st = self.stack.st
         from netchan.config import parse_address
         host, port = parse_address(address, "address")
@@ -41,9 +55,10 @@ cdef class UdpSocket(SocketTimeouts):
             stack_set_now(st, self.stack._now())
             if dst6 is not None:
                 rc = udp6_send(st, self.port, <const uint8_t *><const char *>dst6, int(port),
-                               <const uint8_t *>view.buf, view.len)
+                               <const uint8_t *>view.buf, view.len, u.dont_frag)
             else:
-                rc = udp_send(st, self.port, dst, int(port), <const uint8_t *>view.buf, view.len)
+                rc = udp_send(st, u.bind_ip, self.port, dst, int(port),
+                              <const uint8_t *>view.buf, view.len, u.dont_frag)
             if rc < 0:
                 raise _os_error(-rc, f"sendto {host}:{port} ({view.len} bytes, MTU {st.mtu})")
             self.stack._kick()
@@ -141,15 +156,21 @@ cdef class UdpSocket(SocketTimeouts):
         return f"<netchan.UdpSocket {self.stack.ip}:{self.port}{' closed' if closed else ''}>"
 
 
-cdef UdpSocket udp_socket_open(Stack stack, object bind):
+cdef UdpSocket udp_socket_open(Stack stack, object bind, object dontfrag):
     """Bind a UDP socket of stack (Stack.udp)."""
     cdef StackState *st = stack.st
+    if not isinstance(dontfrag, bool):
+        raise TypeError(f"dontfrag={dontfrag!r}: expected True or False")
     if bind is None or isinstance(bind, int):
-        host, port = stack.ip, bind or 0
+        host, port = None, bind or 0
     else:
         host, port = bind
     if host not in (None, "", "0.0.0.0", "::") and not _is_our_address(st, host):
-        raise _os_error(_errno.EADDRNOTAVAIL, f"{host} is not this stack's address ({stack.ip})")
+        raise _os_error(_errno.EADDRNOTAVAIL, f"{host} is not one of this stack's addresses "
+                                              f"({', '.join(_addresses(st))})")
+    cdef uint32_t bind_ip = 0
+    if host not in (None, "", "0.0.0.0", "::") and _ipaddress.ip_address(host).version == 4:
+        bind_ip = int(_ipaddress.IPv4Address(host))
     port = int(port or 0)
     if port == 0:
         for i in range(EPHEMERAL_HI - EPHEMERAL_LO + 1):
@@ -178,6 +199,8 @@ cdef UdpSocket udp_socket_open(Stack stack, object bind):
         raise MemoryError()
     nc_ring_init(u.chan, st.cfg.udp_chan_size)
     u.port = port
+    u.bind_ip = bind_ip
+    u.dont_frag = dontfrag
     u.active = True
     st.udp_by_port[port] = uid
     cdef UdpSocket s = UdpSocket.__new__(UdpSocket)

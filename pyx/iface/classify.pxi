@@ -24,7 +24,7 @@ cdef inline void stack_drop(StackState *st, uint32_t b) noexcept nogil:
 
 
 cdef inline bint ip_is_ours(StackState *st, uint32_t dst) noexcept nogil:
-    return dst == st.ip
+    return ip4_addr_index(st, dst) >= 0
 
 
 cdef inline bint ip_source_valid(uint32_t src) noexcept nogil:
@@ -294,7 +294,7 @@ cdef void stack_rx_reassembled(StackState *st, FragDatagram *f) noexcept nogil:
             st.ctr[C_RX_ICMP_ECHO] += 1
             f.data[0] = ICMP_ECHO_REPLY
             icmp_fill_checksum(f.data, f.total)
-            if ip_output(st, IP_PROTO_ICMP, f.src, f.data, f.total, False) == 0:
+            if ip_output(st, IP_PROTO_ICMP, f.dst, f.src, f.data, f.total, False) == 0:
                 st.ctr[C_TX_ICMP_ECHO_REPLY] += 1
         else:
             stack_rx_icmp_error(st, &icmp)

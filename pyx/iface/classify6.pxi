@@ -55,6 +55,14 @@ cdef void stack_rx_icmp6(StackState *st, uint32_t b, const Ipv6Hdr *ip, int ours
             nd_input(st, ip, &nd, eth.src)
         stack_drop(st, b)
         return
+    if ic.type == ND_ROUTER_ADVERT:
+        ra_input(st, ip, &ic, eth.src)
+        stack_drop(st, b)
+        return
+    if ic.type == MLD_QUERY:
+        mld_query_input(st, ip, &ic)
+        stack_drop(st, b)
+        return
     if ic.type == ICMP6_ECHO_REQUEST and ic.code == 0 and ours >= 0:
         st.ctr[C_RX_ICMP6_ECHO] += 1
         icmp6_echo_reply_in_place(st, b, ip, eth.src)
@@ -137,6 +145,8 @@ cdef void stack_rx_ipv6(StackState *st, uint32_t b, const EthHdr *eth, bint veri
         return
     st.ctr[C_RX_IPV6] += 1
     ours = ip6_addr_index(st, ip.dst)
+    if ours >= 0 and not ip6_addr_usable(st, <uint32_t>ours):
+        ours = -1                       # tentative or duplicate: not ours (RFC 4862 5.4)
     if ours < 0 and not (ip6_is_multicast(ip.dst) and
                          (ip.dst[1] & 0x0f) == 2 and   # link-scope groups only
                          (ip6_solicited_index(st, ip.dst) >= 0 or

@@ -111,4 +111,12 @@ cdef enum:  # counters (Ctr)
     C_IP6_REASM_DROPPED
     C_IP6_PEER_TABLE_FULL
     C_IP6_FRAGS_OUT
+    C_UDP_TOO_BIG               # a dont_frag datagram over the MTU: EMSGSIZE
+    C_TX_NDP_RS
+    C_RX_NDP_RA
+    C_NDP_RA_IGNORED            # an RA not from a link-local router, or about nothing we use
+    C_IP6_NO_ROUTE              # off every on-link prefix with no default router
+    C_TX_MLD_REPORT
+    C_RX_MLD_QUERY
+    C_NDP_DAD_DONE              # addresses that finished DAD (tentative/optimistic -> preferred)
     C_COUNT

@@ -32,4 +32,6 @@ COUNTER_NAMES = (
     "ndp_queue_full", "ndp_unresolved", "ndp_address_conflict",
     "rx_icmp6_echo", "tx_icmp6_echo_reply", "rx_icmp6_other", "tx_icmp6_unreach",
     "ip6_frags_in", "ip6_reassembled", "ip6_reasm_dropped", "ip6_peer_table_full", "ip6_frags_out",
+    "udp_too_big", "tx_ndp_rs", "rx_ndp_ra", "ndp_ra_ignored", "ip6_no_route",
+    "tx_mld_report", "rx_mld_query", "ndp_dad_done",
 )

@@ -1,9 +1,10 @@
 # Neighbour discovery (RFC 4861) for the stack's IPv6 addresses: the
 # neighbour cache (ARP's design: a small open-addressed table, a bounded
 # queue of frames per address being resolved, retries, expiry), answers to
-# solicitations, duplicate address detection (RFC 4862 5.4) and the
-# unsolicited advertisement at start. No router discovery: every address is
-# on the link (docs/ipv6.md).
+# solicitations, duplicate address detection (RFC 4862 5.4, optimistic per
+# RFC 4429 by default) with each address's state, the unsolicited
+# advertisement, and the next hop: on-link destinations directly, others
+# through a default router (learned by iface/router6.pxi).
 
 cdef uint8_t ALL_NODES[16]
 memset(ALL_NODES, 0, 16)
@@ -67,19 +68,76 @@ cdef inline bint ip6_on_prefix(const uint8_t *a, const uint8_t *b, uint32_t plen
     return (a[full] & mask) == (b[full] & mask)
 
 
+cdef inline bint ip6_addr_usable(StackState *st, uint32_t i) noexcept nogil:
+    """Usable as a source and answered for: DAD done, or optimistic."""
+    return st.v6.astate[i] == ADDR_PREFERRED or st.v6.astate[i] == ADDR_OPTIMISTIC
+
+
+cdef inline uint32_t ip6_common_bits(const uint8_t *a, const uint8_t *b) noexcept nogil:
+    cdef uint32_t i = 0, n = 0
+    cdef uint8_t x
+    while i < 16 and a[i] == b[i]:
+        i += 1
+    n = 8 * i
+    if i < 16:
+        x = a[i] ^ b[i]
+        while not (x & 0x80):
+            x <<= 1
+            n += 1
+    return n
+
+
 cdef inline const uint8_t *ip6_source_for(StackState *st, const uint8_t *dst) noexcept nogil:
-    """Our address to send to dst from: the one whose prefix holds dst, else
-    a link-local one for a link-local destination, else the first global
-    one (RFC 6724 in brief)."""
-    cdef uint32_t i
+    """Our address to send to dst from (RFC 6724 5, the rules that matter
+    here): a usable one (not tentative nor duplicate, rule 3's spirit), of
+    dst's scope (rule 2: link-local for link-local), with the longest
+    prefix in common with dst (rule 8); the first address when none is."""
+    cdef uint32_t i, bits, best_bits = 0
+    cdef int best = -1
     cdef bint want_ll = ip6_is_link_local(dst)
     for i in range(st.v6.n_addr):
-        if ip6_on_prefix(st.v6.addr + 16 * i, dst, st.v6.plen[i]):
-            return st.v6.addr + 16 * i
+        if not ip6_addr_usable(st, i) or ip6_is_link_local(st.v6.addr + 16 * i) != want_ll:
+            continue
+        bits = ip6_common_bits(st.v6.addr + 16 * i, dst)
+        if best < 0 or bits > best_bits:
+            best, best_bits = <int>i, bits
+    if best < 0:
+        for i in range(st.v6.n_addr):
+            if ip6_addr_usable(st, i):
+                return st.v6.addr + 16 * i
+        return st.v6.addr
+    return st.v6.addr + 16 * best
+
+
+cdef inline bint ip6_on_link(StackState *st, const uint8_t *a) noexcept nogil:
+    """a is reached directly: link-local, on the prefix of one of our
+    addresses, or on a prefix a router advertised as on-link."""
+    cdef uint32_t i
+    if ip6_is_link_local(a):
+        return True
     for i in range(st.v6.n_addr):
-        if ip6_is_link_local(st.v6.addr + 16 * i) == want_ll:
-            return st.v6.addr + 16 * i
-    return st.v6.addr
+        if st.v6.astate[i] != ADDR_DUPLICATE and \
+                ip6_on_prefix(st.v6.addr + 16 * i, a, st.v6.plen[i]):
+            return True
+    for i in range(IP6_MAX_PREFIXES):
+        if st.v6.prefixes[i].expires > st.now and \
+                ip6_on_prefix(st.v6.prefixes[i].prefix, a, st.v6.prefixes[i].plen):
+            return True
+    return False
+
+
+cdef inline const uint8_t *ip6_next_hop(StackState *st, const uint8_t *dst) noexcept nogil:
+    """Whom to hand a packet for dst to on the link (RFC 4861 5.2): dst
+    itself when on-link (or multicast), else a default router; dst when
+    there is none (NDP then fails it: counted in ip6_no_route)."""
+    cdef uint32_t i
+    if ip6_is_multicast(dst) or ip6_on_link(st, dst):
+        return dst
+    for i in range(IP6_MAX_ROUTERS):
+        if st.v6.routers[i].expires > st.now:
+            return st.v6.routers[i].ip
+    st.ctr[C_IP6_NO_ROUTE] += 1
+    return dst
 
 
 cdef inline uint32_t nd_hash(const uint8_t *a) noexcept nogil:
@@ -156,6 +214,11 @@ cdef void nd_resolved(StackState *st, NdEntry *e, const uint8_t *mac) noexcept n
     e.q_tail = NC_BUF_NONE
 
 
+cdef void nd_learn(StackState *st, const uint8_t *a, const uint8_t *mac) noexcept nogil:
+    """a is at mac (a router's advertisement said so)."""
+    nd_resolved(st, nd_slot_for(st, a), mac)
+
+
 cdef void nd_send(StackState *st, uint8_t type, uint8_t flags, const uint8_t *target,
                   const uint8_t *src, const uint8_t *dst, const uint8_t *eth_dst) noexcept nogil:
     """An NS or NA from src (NULL: the unspecified address, for DAD, which
@@ -197,9 +260,14 @@ cdef void nd_solicit(StackState *st, const uint8_t *target, const uint8_t *eth_d
 
 
 cdef void nd_conflict(StackState *st, int i, const uint8_t *mac) noexcept nogil:
+    """Another host has (or claims) our address i: counted; one still in
+    DAD becomes duplicate, never used (RFC 4862 5.4.5)."""
     st.ctr[C_NDP_ADDRESS_CONFLICT] += 1
     st.v6.conflict_addr = <int8_t>i
     memcpy(st.v6.conflict_mac, mac, 6)
+    if st.v6.astate[i] != ADDR_PREFERRED:
+        st.v6.astate[i] = ADDR_DUPLICATE
+        st.arp_gen += 1                 # cached next hops re-check
 
 
 cdef void nd_input(StackState *st, const Ipv6Hdr *ip, const NdpMsg *m,
@@ -210,22 +278,34 @@ cdef void nd_input(StackState *st, const Ipv6Hdr *ip, const NdpMsg *m,
     cdef uint8_t gmac[6]
     if m.type == ND_NEIGHBOR_SOLICIT:
         st.ctr[C_RX_NDP_NS] += 1
-        if i < 0:
-            return                              # not about us (e.g. another host's DAD)
+        if i < 0 or memcmp(eth_src, st.mac, 6) == 0 or st.v6.astate[i] == ADDR_DUPLICATE:
+            return                              # not about us (or our own, looped back)
         if ip6_is_unspecified(ip.src):
-            # another host's DAD for our address (RFC 4862 5.4.3): defend it
-            # with an advertisement to all nodes (the prober then gives up;
-            # like an ARP probe, this is not counted as a conflict here)
-            if memcmp(eth_src, st.mac, 6) != 0:
-                ip6_multicast_mac(gmac, ALL_NODES)
-                nd_send(st, ND_NEIGHBOR_ADVERT, ND_NA_OVERRIDE, m.target, m.target, ALL_NODES, gmac)
+            if st.v6.astate[i] == ADDR_TENTATIVE:
+                # another host's DAD for an address we are still checking:
+                # both tried it at once, neither may keep it (RFC 4862 5.4.3)
+                nd_conflict(st, i, eth_src)
+                return
+            # another host's DAD for an address we use (preferred, or
+            # optimistic: already in use, so first come keeps it): defend
+            # it with an advertisement to all nodes (the prober then gives
+            # up; like an ARP probe, this is not counted as a conflict here;
+            # no override from an optimistic address, RFC 4429 3.3)
+            ip6_multicast_mac(gmac, ALL_NODES)
+            nd_send(st, ND_NEIGHBOR_ADVERT,
+                    ND_NA_OVERRIDE if st.v6.astate[i] == ADDR_PREFERRED else 0,
+                    m.target, m.target, ALL_NODES, gmac)
             return
-        # RFC 4861 7.2.3: learn the sender, then answer it (solicited, override)
+        if st.v6.astate[i] == ADDR_TENTATIVE:
+            return                              # not ours yet (RFC 4862 5.4.3)
+        # RFC 4861 7.2.3: learn the sender, then answer it (solicited; an
+        # optimistic address does not override, RFC 4429 3.3)
         mac = m.lladdr if m.lladdr != NULL else eth_src
         if not (mac[0] & 1):
             nd_resolved(st, nd_slot_for(st, ip.src), mac)
-        nd_send(st, ND_NEIGHBOR_ADVERT, ND_NA_SOLICITED | ND_NA_OVERRIDE, m.target, m.target,
-                ip.src, mac)
+        nd_send(st, ND_NEIGHBOR_ADVERT,
+                ND_NA_SOLICITED | (ND_NA_OVERRIDE if st.v6.astate[i] == ADDR_PREFERRED else 0),
+                m.target, m.target, ip.src, mac)
         return
     st.ctr[C_RX_NDP_NA] += 1
     mac = m.lladdr if m.lladdr != NULL else eth_src
@@ -241,16 +321,20 @@ cdef void nd_input(StackState *st, const Ipv6Hdr *ip, const NdpMsg *m,
 
 
 cdef void nd_unreachable(StackState *st, const uint8_t *a) noexcept nogil:
-    """NDP gave up on a: connections still opening to it fail now with
-    EHOSTUNREACH, as arp_unreachable does for IPv4."""
+    """NDP gave up on a: connections still opening to it (or through it,
+    a router) fail now with EHOSTUNREACH, as arp_unreachable does for IPv4;
+    a router that stopped answering leaves the default router list."""
     cdef uint32_t i
     cdef Tcb *t
     for i in range(st.cfg.max_conns):
         t = &st.tcbs[i]
         if t.state == SYN_SENT and addr_is_v6(t.raddr) and \
-                memcmp(ip6_peer_addr(st, t.raddr), a, 16) == 0:
+                memcmp(ip6_next_hop(st, ip6_peer_addr(st, t.raddr)), a, 16) == 0:
             tcp_closed(st, t, EHOSTUNREACH)
             st.progress += 1
+    for i in range(IP6_MAX_ROUTERS):
+        if memcmp(st.v6.routers[i].ip, a, 16) == 0:
+            st.v6.routers[i].expires = 0
 
 
 cdef void nd_tick(StackState *st) noexcept nogil:
@@ -258,6 +342,20 @@ cdef void nd_tick(StackState *st) noexcept nogil:
     frames waiting are dropped and counted)."""
     cdef uint32_t i
     cdef NdEntry *e
+    cdef uint8_t gmac[6]
+    for i in range(st.v6.n_addr):
+        if (st.v6.astate[i] == ADDR_OPTIMISTIC or st.v6.astate[i] == ADDR_TENTATIVE) and \
+                st.now >= st.v6.dad_until[i]:
+            # DAD heard nobody for RetransTimer (RFC 4862 5.4): ours now, and
+            # announced with override (which an optimistic address could
+            # not set, RFC 4429 3.3)
+            st.v6.astate[i] = ADDR_PREFERRED
+            st.ctr[C_NDP_DAD_DONE] += 1
+            st.arp_gen += 1
+            st.progress += 1
+            ip6_multicast_mac(gmac, ALL_NODES)
+            nd_send(st, ND_NEIGHBOR_ADVERT, ND_NA_OVERRIDE, st.v6.addr + 16 * i,
+                    st.v6.addr + 16 * i, ALL_NODES, gmac)
     if st.v6.n_addr == 0 or st.now < st.v6.nd_next_scan:
         return
     st.v6.nd_next_scan = st.now + st.cfg.arp_retry_ns // 4
@@ -277,6 +375,9 @@ cdef void nd_tick(StackState *st) noexcept nogil:
 cdef uint64_t nd_next_deadline(StackState *st) noexcept nogil:
     cdef uint64_t d = 0
     cdef uint32_t i
+    for i in range(st.v6.n_addr):
+        if st.v6.astate[i] == ADDR_OPTIMISTIC or st.v6.astate[i] == ADDR_TENTATIVE:
+            d = min_nonzero(d, st.v6.dad_until[i])
     for i in range(ND_TABLE_SIZE):
         if st.v6.nd[i].state == ARP_INCOMPLETE:
             # nd_tick looks only from nd_next_scan on (as arp_tick does)
@@ -296,6 +397,7 @@ cdef void ip6_send(StackState *st, uint32_t b, const uint8_t *dst) noexcept nogi
         ip6_multicast_mac(nc_buf_data(nb), dst)
         tx_enqueue(st, b)
         return
+    dst = ip6_next_hop(st, dst)
     e = nd_slot_for(st, dst)
     if e.state == ARP_REACHABLE:
         memcpy(nc_buf_data(nb), e.mac, 6)
@@ -323,10 +425,12 @@ cdef void ip6_send(StackState *st, uint32_t b, const uint8_t *dst) noexcept nogi
 
 
 cdef void ndp_dad_and_announce(StackState *st, bint announce) noexcept nogil:
-    """At start (RFC 4862 5.4.2): a solicitation from :: for each of our
-    addresses asks whether another host has it; then (announce) one
-    unsolicited advertisement each to all nodes, override set (RFC 4861
-    7.2.6), so that peers holding a previous owner's MAC take ours."""
+    """At start (RFC 4862 5.4.2): a solicitation from :: for each address
+    still in DAD asks whether another host has it; then (announce) one
+    unsolicited advertisement, override set (RFC 4861 7.2.6), for each
+    address already preferred (dad="off"), so that peers holding a previous
+    owner's MAC take ours. An address in DAD is announced when DAD ends
+    (nd_tick)."""
     cdef uint8_t group[16]
     cdef uint8_t gmac[6]
     cdef uint32_t i
@@ -334,12 +438,38 @@ cdef void ndp_dad_and_announce(StackState *st, bint announce) noexcept nogil:
     for i in range(st.v6.n_addr):
         a = st.v6.addr + 16 * i
         if announce:
-            ip6_multicast_mac(gmac, ALL_NODES)
-            nd_send(st, ND_NEIGHBOR_ADVERT, ND_NA_OVERRIDE, a, a, ALL_NODES, gmac)
-        else:
+            if st.v6.astate[i] == ADDR_PREFERRED:
+                ip6_multicast_mac(gmac, ALL_NODES)
+                nd_send(st, ND_NEIGHBOR_ADVERT, ND_NA_OVERRIDE, a, a, ALL_NODES, gmac)
+        elif st.v6.astate[i] == ADDR_OPTIMISTIC or st.v6.astate[i] == ADDR_TENTATIVE:
             ip6_solicited_node(group, a)
             ip6_multicast_mac(gmac, group)
             nd_send(st, ND_NEIGHBOR_SOLICIT, 0, a, NULL, group, gmac)
+
+
+cdef int ip6_addr_add(StackState *st, const uint8_t *a, uint8_t plen) noexcept nogil:
+    """Take one more address (SLAAC) with DAD as the stack's mode says, its
+    solicitation sent now. Its index, or -1 when the table is full."""
+    cdef uint32_t i = st.v6.n_addr
+    cdef uint8_t group[16]
+    cdef uint8_t gmac[6]
+    if i >= IP6_MAX_ADDRS:
+        return -1
+    memcpy(st.v6.addr + 16 * i, a, 16)
+    st.v6.plen[i] = plen
+    st.v6.n_addr += 1
+    if st.v6.dad_mode == DAD_OFF:
+        st.v6.astate[i] = ADDR_PREFERRED
+        ip6_multicast_mac(gmac, ALL_NODES)
+        nd_send(st, ND_NEIGHBOR_ADVERT, ND_NA_OVERRIDE, a, a, ALL_NODES, gmac)
+    else:
+        st.v6.astate[i] = ADDR_OPTIMISTIC if st.v6.dad_mode == DAD_OPTIMISTIC else ADDR_TENTATIVE
+        st.v6.dad_until[i] = st.now + st.v6.dad_ns
+        ip6_solicited_node(group, a)
+        ip6_multicast_mac(gmac, group)
+        nd_send(st, ND_NEIGHBOR_SOLICIT, 0, a, NULL, group, gmac)
+    st.arp_gen += 1
+    return <int>i
 
 
 cdef void ip6_send_cached(StackState *st, uint32_t b, const uint8_t *dst, uint8_t *mac,
@@ -349,7 +479,7 @@ cdef void ip6_send_cached(StackState *st, uint32_t b, const uint8_t *dst, uint8_
     (st.arp_gen counts both caches' changes)."""
     cdef NdEntry *e
     if mac_gen[0] != st.arp_gen:
-        e = nd_find(st, dst)
+        e = nd_find(st, ip6_next_hop(st, dst))
         if e == NULL or e.state != ARP_REACHABLE or e.expires < st.now:
             ip6_send(st, b, dst)            # resolve, refresh or queue
             return

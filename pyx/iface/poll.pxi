@@ -189,6 +189,7 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
     tw_expire(st, st.now)
     arp_tick(st)
     nd_tick(st)
+    router6_tick(st)
     frag_expire(st)
     stack_output(st)
     if st.now >= st.stats_next_copy:
@@ -218,4 +219,5 @@ cdef uint64_t stack_next_deadline(StackState *st) noexcept nogil:
                 d = min_nonzero(d, st.frags[i].expires)
     if st.v6.n_addr:
         d = min_nonzero(d, nd_next_deadline(st))
+        d = min_nonzero(d, router6_next_deadline(st))
     return d

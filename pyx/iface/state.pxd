@@ -54,8 +54,9 @@ cdef struct StackConfig:
 cdef struct StackState:
     nc_port *port
     uint8_t mac[6]
-    uint32_t ip
+    uint32_t ip                 # the first IPv4 address (0: IPv6 only); all of them in v4
     uint32_t netmask
+    Ip4State v4
     uint32_t mtu                # IP MTU of the port
     StackConfig cfg
     uint64_t now

@@ -14,7 +14,7 @@ cdef void icmp_echo_reply_in_place(StackState *st, uint32_t b, Ipv4Hdr *ip, Icmp
         # drop the request's IP options: slide the ICMP message down
         memmove(iph + IPV4_HLEN, ip.payload, icmp_len)
     eth_write(p, src_mac, st.mac, ETH_P_IPV4)
-    ipv4_write(iph, st.ip, ip.src, IP_PROTO_ICMP, st.cfg.ttl, next_ip_ident(st), icmp_len, False)
+    ipv4_write(iph, ip.dst, ip.src, IP_PROTO_ICMP, st.cfg.ttl, next_ip_ident(st), icmp_len, False)
     iph[IPV4_HLEN] = ICMP_ECHO_REPLY
     icmp_fill_checksum(iph + IPV4_HLEN, icmp_len)
     nb.len = ETH_HLEN + IPV4_HLEN + icmp_len
@@ -32,7 +32,7 @@ cdef void icmp_send_error(StackState *st, uint8_t type, uint8_t code, const Ipv4
     icmp_write_header(msg, type, code, 0)
     memcpy(msg + ICMP_HLEN, ip.hdr, quoted)
     icmp_fill_checksum(msg, ICMP_HLEN + quoted)
-    if ip_output(st, IP_PROTO_ICMP, ip.src, msg, ICMP_HLEN + quoted, False) == 0:
+    if ip_output(st, IP_PROTO_ICMP, ip.dst, ip.src, msg, ICMP_HLEN + quoted, False) == 0:
         st.ctr[C_TX_ICMP_UNREACH] += 1
 
 
@@ -50,7 +50,7 @@ cdef bint icmp_quoted_tcp(StackState *st, const IcmpHdr *icmp, IcmpQuote *q) noe
     qhl = (icmp.body[0] & 0x0f) * 4
     if qhl < IPV4_HLEN or icmp.body_len < qhl + 8 or icmp.body[9] != IP_PROTO_TCP:
         return False
-    if rd32(icmp.body + 12) != st.ip:
+    if ip4_addr_index(st, rd32(icmp.body + 12)) < 0:
         return False
     l4 = icmp.body + qhl
     q.code = icmp.code

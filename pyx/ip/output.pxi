@@ -15,11 +15,11 @@ cdef inline uint16_t next_ip_ident(StackState *st) noexcept nogil:
     return st.ip_ident
 
 
-cdef int ip_output(StackState *st, uint8_t proto, uint32_t dst, const uint8_t *payload,
-                   uint32_t n, bint dont_frag) noexcept nogil:
-    """Send an IP datagram whose payload is already complete (checksums
-    included), in fragments when it is larger than the MTU (RFC 791).
-    0, or -errno."""
+cdef int ip_output(StackState *st, uint8_t proto, uint32_t src, uint32_t dst,
+                   const uint8_t *payload, uint32_t n, bint dont_frag) noexcept nogil:
+    """Send an IP datagram from our address src whose payload is already
+    complete (checksums included), in fragments when it is larger than the
+    MTU (RFC 791), unless dont_frag (then EMSGSIZE). 0, or -errno."""
     cdef uint32_t chunk = (st.mtu - IPV4_HLEN) & ~<uint32_t>7
     cdef uint32_t off = 0, k, b
     cdef uint16_t ident = next_ip_ident(st)
@@ -39,7 +39,7 @@ cdef int ip_output(StackState *st, uint8_t proto, uint32_t dst, const uint8_t *p
         nb = nc_port_buf(st.port, b)
         iph = frame_start_ip(st, nb)
         memcpy(iph + IPV4_HLEN, payload + off, k)
-        ipv4_write(iph, st.ip, dst, proto, st.cfg.ttl, ident, k, dont_frag)
+        ipv4_write(iph, src, dst, proto, st.cfg.ttl, ident, k, dont_frag)
         if off + k < n or off:
             # fragment: offset in 8-byte units, MF on all but the last
             wr16(iph + 6, <uint16_t>((off >> 3) | (IP_MF if off + k < n else 0)))

@@ -15,7 +15,7 @@ cdef struct TwRecord:           # 56 bytes: what TIME_WAIT needs of a connection
     uint32_t ts_offset          # our TSval = ms clock + ts_offset
     uint8_t rcv_wscale
     uint8_t flags               # TW_*
-    uint16_t laddr6             # an IPv6 peer's: the index of our address (tcp/ip6.pxi)
+    uint16_t laddr6             # the index of our address (IPv6: tcp/ip6.pxi; IPv4: in st.v4)
     uint32_t trace_id           # the control block it came from (trace only)
     uint32_t prev               # age list, oldest (earliest expiry) first
     uint32_t next               # (also the free list)

@@ -159,7 +159,7 @@ cdef void tcp_time_wait_record(StackState *st, Tcb *t) noexcept nogil:
     h = flow_hash(st, t.raddr, t.rport, t.lport)
     r.hash = h
     r.raddr = t.raddr
-    r.laddr6 = <uint16_t>t.laddr if addr_is_v6(t.raddr) else 0
+    r.laddr6 = <uint16_t>(t.laddr if addr_is_v6(t.raddr) else ip4_addr_index(st, t.laddr))
     ip6_peer_hold(st, t.raddr)          # before the control block lets go of it
     r.rport = t.rport
     r.lport = t.lport
@@ -195,7 +195,9 @@ cdef void tw__ack(StackState *st, TwRecord *r, const uint8_t *dst_mac) noexcept 
         o.present = OPT_TIMESTAMP
         o.ts_val = <uint32_t>(st.now // 1000000) + r.ts_offset
         o.ts_ecr = r.ts_recent
-    if tcp_reply_stateless(st, r.laddr6 if addr_is_v6(r.raddr) else st.ip, r.raddr, dst_mac, r.lport, r.rport, r.snd_nxt, r.rcv_nxt,
+    cdef uint32_t laddr = r.laddr6 if addr_is_v6(r.raddr) else (
+        st.v4.addr[r.laddr6] if r.laddr6 < st.v4.n_addr else st.ip)
+    if tcp_reply_stateless(st, laddr, r.raddr, dst_mac, r.lport, r.rport, r.snd_nxt, r.rcv_nxt,
                            TCP_ACK, <uint16_t>(wfield if wfield < 65535 else 65535), &o):
         st.ctr[C_TCP_SEGS_OUT] += 1
 

@@ -129,6 +129,9 @@ cdef class TcbHarness:
         memcpy(st.mac, self.cp.port.mac, 6)
         st.ip = _ip_to_u32(cfg.ip)
         st.netmask = _ip_to_u32(cfg.netmask)
+        st.v4.addr[0] = st.ip
+        st.v4.mask[0] = st.netmask
+        st.v4.n_addr = 1
         st.mtu = <uint32_t>mtu
         # the settings, as Stack._setup copies them (pyx/api/stack.pxi)
         st.cfg.rcvbuf = rcv

@@ -12,15 +12,16 @@ cdef struct BigDgram:           # a reassembled UDP datagram waiting for recvfro
 cdef struct UdpSock:
     bint active
     uint16_t port
-    uint32_t bind_ip            # 0 = any of ours
+    uint32_t bind_ip            # 0 = any of ours (IPv4: the source of what it sends)
+    bint dont_frag              # EMSGSIZE rather than fragments (IP_PMTUDISC_DO / IPV6_DONTFRAG)
     nc_ring *chan               # received datagrams (buffer indices), bounded
     uint64_t drops
     BigDgram *big               # [UDP_BIG_MAX] reassembled datagrams, allocated on first use
     uint32_t big_head
     uint32_t big_len
 
-cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
-                  const uint8_t *data, uint32_t n) noexcept nogil
+cdef int udp_send(StackState *st, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                  const uint8_t *data, uint32_t n, bint dont_frag) noexcept nogil
 
 cdef void udp_queue_big(StackState *st, UdpSock *u, uint32_t src, const UdpHdr *udp) noexcept nogil
 cdef void udp_queue_big6(StackState *st, UdpSock *u, const uint8_t *src6,

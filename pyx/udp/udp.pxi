@@ -1,24 +1,32 @@
 # UDP's C side: datagrams out through ip_output, reassembled ones queued
 # beside a socket's channel.
 
-cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
-                  const uint8_t *data, uint32_t n) noexcept nogil:
-    """0, or -errno (EMSGSIZE: more than an IPv4 datagram holds; ENOBUFS).
-    A datagram larger than the MTU leaves in fragments (ip_output)."""
+cdef int udp_send(StackState *st, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+                  const uint8_t *data, uint32_t n, bint dont_frag) noexcept nogil:
+    """0, or -errno (EMSGSIZE: more than an IPv4 datagram holds, or more
+    than the MTU with dont_frag; ENOBUFS). src 0: our address for dst. A
+    datagram larger than the MTU leaves in fragments (ip_output), unless
+    dont_frag; every datagram with dont_frag carries DF (path MTU discovery,
+    RFC 1191)."""
     cdef uint32_t b
     cdef nc_buf *nb
     cdef uint8_t *iph
     cdef uint8_t pseudo[20]
     if n + IPV4_HLEN + UDP_HLEN > IPV4_MAX_LEN:
         return -_EMSGSIZE
+    if dont_frag and n + IPV4_HLEN + UDP_HLEN > st.mtu:
+        st.ctr[C_UDP_TOO_BIG] += 1
+        return -_EMSGSIZE
+    if src == 0:
+        src = ip4_source_for(st, dst)
     st.ctr[C_TX_UDP] += 1
     if n + IPV4_HLEN + UDP_HLEN > st.mtu:
         # whole datagram in the scratch area, checksummed, then fragmented
         memcpy(st.scratch + UDP_HLEN, data, n)
-        wr32(pseudo + 12, st.ip)
+        wr32(pseudo + 12, src)
         wr32(pseudo + 16, dst)
         udp_write(st.scratch, sport, dport, n, pseudo)
-        return ip_output(st, IP_PROTO_UDP, dst, st.scratch, UDP_HLEN + n, False)
+        return ip_output(st, IP_PROTO_UDP, src, dst, st.scratch, UDP_HLEN + n, False)
     b = tx_alloc(st)
     if b == NC_BUF_NONE:
         return -_ENOBUFS
@@ -26,7 +34,8 @@ cdef int udp_send(StackState *st, uint16_t sport, uint32_t dst, uint16_t dport,
     iph = frame_start_ip(st, nb)
     if n:
         memcpy(iph + IPV4_HLEN + UDP_HLEN, data, n)
-    ipv4_write(iph, st.ip, dst, IP_PROTO_UDP, st.cfg.ttl, next_ip_ident(st), UDP_HLEN + n, False)
+    ipv4_write(iph, src, dst, IP_PROTO_UDP, st.cfg.ttl, next_ip_ident(st), UDP_HLEN + n,
+               dont_frag)
     udp_write(iph + IPV4_HLEN, sport, dport, n, iph)
     nb.len = ETH_HLEN + IPV4_HLEN + UDP_HLEN + n
     ip_send(st, b, dst)

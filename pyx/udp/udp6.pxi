@@ -6,8 +6,9 @@
 # IPv6 header).
 
 cdef int udp6_send(StackState *st, uint16_t sport, const uint8_t *dst, uint16_t dport,
-                   const uint8_t *data, uint32_t n) noexcept nogil:
-    """0, or -errno (EMSGSIZE: more than an IPv6 payload holds; ENOBUFS).
+                   const uint8_t *data, uint32_t n, bint dont_frag) noexcept nogil:
+    """0, or -errno (EMSGSIZE: more than an IPv6 payload holds, or more
+    than the MTU with dont_frag, RFC 3542 11.2's IPV6_DONTFRAG; ENOBUFS).
     A datagram larger than the MTU leaves in fragments (ip6_output_fragments)."""
     cdef uint32_t b
     cdef nc_buf *nb
@@ -15,6 +16,9 @@ cdef int udp6_send(StackState *st, uint16_t sport, const uint8_t *dst, uint16_t 
     cdef uint8_t pseudo[IPV6_HLEN]
     cdef const uint8_t *src
     if n + UDP_HLEN > 65535:
+        return -_EMSGSIZE
+    if dont_frag and n + IPV6_HLEN + UDP_HLEN > st.mtu:
+        st.ctr[C_UDP_TOO_BIG] += 1
         return -_EMSGSIZE
     if n + IPV6_HLEN + UDP_HLEN > st.mtu:
         st.ctr[C_TX_UDP] += 1

@@ -249,8 +249,12 @@ def test_stats_segment_is_private_to_its_owner(vclock):
 # ---- several addresses (IPv4 and IPv6) ---------------------------------------------
 
 @pytest.mark.parametrize("ip, words", [
-    (["2001:2::1/64"], ["exactly one IPv4 address (found 0)", "IPv6-only"]),
-    (["198.18.0.1/15", "198.18.0.2/15"], ["exactly one IPv4 address (found 2)"]),
+    ([f"198.18.0.{i}/15" for i in range(1, 6)], ["at most 4 IPv4 addresses (found 5)"]),
+    (["198.18.0.1/15", "198.18.0.1/24"], ["198.18.0.1 is given with two prefixes",
+                                          "/15 and /24"]),
+    (["2001:2::1/64", "2001:2::1/48"], ["2001:2::1 is given with two prefixes"]),
+    (["198.18.0.1/15", "198.18.0.1/15"], ["198.18.0.1 is given twice"]),
+    (["slaac", "slaac"], ["'slaac' is given twice"]),
     (["198.18.0.1/15", "2001:2::1"], ["add a prefix length to 2001:2::1", "2001:2::1/64"]),
     (["198.18.0.1/15", "2001:2::1/128"], ["/128", "no neighbour"]),
     (["198.18.0.1/15", "2001:2::1/0"], ["/0", "every address"]),
@@ -260,7 +264,7 @@ def test_stats_segment_is_private_to_its_owner(vclock):
     (["198.18.0.1/15", "::ffff:198.18.0.1/96"], ["IPv4-mapped"]),
     (["198.18.0.1/15", "2001:2::zz/64"], ["not an IPv6 address"]),
     (["198.18.0.1/15", "2001:2::1/64", "2001:2::1/64"], ["given twice"]),
-    (["198.18.0.1/15"] + [f"2001:2::{i}/64" for i in range(1, 5)], ["at most 3 IPv6"]),
+    (["198.18.0.1/15"] + [f"2001:2::{i}/64" for i in range(1, 6)], ["at most 4 IPv6"]),
     (["198.18.0.0/15", "2001:2::1/64"], ["'198.18.0.0/15'", "network address"]),
     ([], ["at least one address"]),
 ])
@@ -285,6 +289,39 @@ def test_good_address_lists():
     assert cfg.ip == "198.18.0.1" and cfg.ip6 == ("2001:2::1/64", "fe80::1/64")
     assert stack_config("198.18.0.1/15").ip6 == ()
     assert stack_config(("198.18.0.1/15",)).ip == "198.18.0.1"
+
+
+def test_ipv6_only_and_several_ipv4_addresses():
+    cfg = stack_config(["2001:2::1/64"])
+    assert (cfg.ip, cfg.ip4, cfg.ip6, cfg.interface) == (None, (), ("2001:2::1/64",), None)
+    assert stack_config("2001:2::1/64").ip6 == ("2001:2::1/64",)          # one string too
+    cfg = stack_config(["198.18.0.1/15", "198.18.0.3/15", "2001:2::1/64", "2001:2::3/64"])
+    assert cfg.ip == "198.18.0.1" and cfg.ip4 == ("198.18.0.1/15", "198.18.0.3/15")
+    assert cfg.ip6 == ("2001:2::1/64", "2001:2::3/64") and not cfg.slaac
+    cfg = stack_config(["198.18.0.1/15", "slaac"])
+    assert cfg.slaac and cfg.ip6 == () and stack_config(["SLAAC"]).ip is None
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(gateway="198.18.0.1"), ["own address"]),
+    (dict(gateway="10.0.0.1"), ["not on this stack's network (198.18.0.0/15)"]),
+    (dict(gateway="2001:2::ff"), ["router advertisements"]),
+    (dict(ip=["2001:2::1/64"], gateway="198.18.0.254"), ["no IPv4 address"]),
+    (dict(dad="fast"), ["'optimistic', 'wait', 'off'"]),
+    (dict(dad_timeout=0), ["dad_timeout=0", "RetransTimer"]),
+])
+def test_bad_gateway_and_dad_say_what_to_fix(kwargs, words):
+    with pytest.raises(ValueError) as e:
+        stack_config(**{"ip": "198.18.0.1/15", **kwargs})
+    for w in words:
+        assert w in str(e.value), str(e.value)
+
+
+def test_gateway_and_dad_settings():
+    cfg = stack_config("198.18.0.1/15", gateway="198.18.0.254", dad="wait", dad_timeout=0.5)
+    assert (cfg.gateway, cfg.dad, cfg.dad_timeout_ns) == ("198.18.0.254", "wait", 500_000_000)
+    cfg = stack_config("198.18.0.1/15")
+    assert (cfg.gateway, cfg.dad, cfg.dad_timeout_ns) == (None, "optimistic", 1_000_000_000)
 
 
 def test_parse_address_takes_ipv6():

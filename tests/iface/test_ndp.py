@@ -8,7 +8,7 @@ import errno
 import pytest
 from scapy.layers.inet import TCP, UDP
 from scapy.layers.inet6 import (ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6EchoRequest,
-                                ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
+                                ICMPv6MLReport2, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6ND_RS, ICMPv6NDOptDstLLAddr,
                                 ICMPv6NDOptSrcLLAddr, ICMPv6ParamProblem, IPv6,
                                 IPv6ExtHdrDestOpt)
 from scapy.layers.l2 import Ether
@@ -71,25 +71,42 @@ def test_addresses_include_a_link_local_one(v6peer):
     assert stack.ip == "198.18.0.1"
 
 
-def test_dad_then_an_unsolicited_advertisement_at_start(v6peer):
+def test_mld_then_dad_at_start_and_the_advertisement_when_dad_ends(v6peer, vclock):
+    """Optimistic DAD (the default, RFC 4429): the stack joins its
+    solicited-node groups (MLDv2), probes each address from ::, solicits
+    routers, and announces each address (override set) only when DAD has
+    heard nobody for RetransTimer (1 s)."""
     stack, port, start = v6peer
     six = [f for f in start if IPv6 in f]
     dad = [f for f in six if ICMPv6ND_NS in f]
-    ann = [f for f in six if ICMPv6ND_NA in f]
+    assert [f for f in six if ICMPv6ND_NA in f] == []
     assert [f[ICMPv6ND_NS].tgt for f in dad] == [a.split("/")[0] for a in stack.addresses[1:]]
     for f in dad:
         assert f[IPv6].src == "::" and f[IPv6].hlim == 255 and ICMPv6NDOptSrcLLAddr not in f
         assert f[IPv6].dst.startswith("ff02::1:ff") and f.dst.startswith("33:33:ff")
         assert checks(f, ICMPv6ND_NS)
+    mld = [f for f in six if ICMPv6MLReport2 in f]
+    rs = [f for f in six if ICMPv6ND_RS in f]
+    assert len(mld) == 1 and len(rs) == 1
+    # joined before probing (RFC 4862 5.4.2); routers solicited after
+    assert start.index(mld[0]) < min(start.index(f) for f in dad) < start.index(rs[0])
+    for addr in (OURS, stack.addresses[2].split("/")[0]):
+        assert stack.address_state(addr) == "optimistic"
+    vclock.advance(999_000_000)
+    stack.poll()
+    assert [f for f in map(Ether, port.recv()) if ICMPv6ND_NA in f] == []
+    vclock.advance(1_000_000)
+    stack.poll()
+    ann = [f for f in map(Ether, port.recv()) if ICMPv6ND_NA in f]
     assert [f[ICMPv6ND_NA].tgt for f in ann] == [f[ICMPv6ND_NS].tgt for f in dad]
     for f in ann:
         assert f[IPv6].dst == "ff02::1" and f.dst == "33:33:00:00:00:01"
         assert (f[ICMPv6ND_NA].O, f[ICMPv6ND_NA].S, f[ICMPv6ND_NA].R) == (1, 0, 0)
         assert f[ICMPv6NDOptDstLLAddr].lladdr == stack.mac
-    # DAD strictly before the announcements (and the ARP claim beside them)
-    assert max(start.index(f) for f in dad) < min(start.index(f) for f in ann)
+    assert stack.address_state(OURS) == "preferred"
     s = stack.stats()
     assert s["tx_ndp_ns"] == len(dad) and s["tx_ndp_na"] == len(ann) == 2
+    assert s["ndp_dad_done"] == 2
 
 
 def test_a_solicitation_is_answered_and_the_sender_learned(v6peer):
@@ -97,11 +114,12 @@ def test_a_solicitation_is_answered_and_the_sender_learned(v6peer):
     (na,) = learn_peer(stack, port)
     assert na.dst == port.mac and na[IPv6].src == OURS and na[IPv6].dst == PEER
     assert na[IPv6].hlim == 255
-    assert (na[ICMPv6ND_NA].tgt, na[ICMPv6ND_NA].S, na[ICMPv6ND_NA].O) == (OURS, 1, 1)
+    # optimistic (DAD still listening): no override (RFC 4429 3.3)
+    assert (na[ICMPv6ND_NA].tgt, na[ICMPv6ND_NA].S, na[ICMPv6ND_NA].O) == (OURS, 1, 0)
     assert na[ICMPv6NDOptDstLLAddr].lladdr == stack.mac and checks(na, ICMPv6ND_NA)
     assert stack.arp_table()[PEER] == port.mac
     s = stack.stats()
-    assert (s["rx_ndp_ns"], s["tx_ndp_na"], s["rx_ipv6"]) == (1, 3, 1)
+    assert (s["rx_ndp_ns"], s["tx_ndp_na"], s["rx_ipv6"]) == (1, 1, 1)
 
 
 def test_frames_for_other_groups_and_addresses_are_not_ours(v6peer):
