@@ -186,17 +186,29 @@ def _require_testbed():
     require(shutil.which("ip") is not None, "iproute2 is not installed")
 
 
-def _bench_namespaces():
+def _bench_namespaces(pid):
+    """The namespaces of the testbed bench process `pid` made (its testbed is
+    named bench{pid}); other runs on the machine have their own."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return [ln.split()[0] for ln in out.splitlines() if ln.startswith("nc-bench")]
+    return [ln.split()[0] for ln in out.splitlines() if ln.startswith(f"nc-bench{pid}-")]
+
+
+def bench_json_pid(*args, timeout=120):
+    """bench_json, also returning the bench process's pid."""
+    p = subprocess.Popen([sys.executable, "-m", "netchan", "bench", *args, "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=python_env())
+    out, err = p.communicate(timeout=timeout)
+    assert "Traceback" not in err, err
+    assert p.returncode == 0, err
+    return json.loads(out), p.pid
 
 
 @pytest.mark.root
 @pytest.mark.parametrize("mode", ["stream", "rr"])
 def test_testbed_afpacket_against_the_linux_kernel(mode):
     _require_testbed()
-    before = _bench_namespaces()
-    doc = bench_json(mode, *SHORT, "--testbed", "--kernel", "python")
+    doc, pid = bench_json_pid(mode, *SHORT, "--testbed", "--kernel", "python")
     assert doc["link"] == "testbed veth (offloads on), afpacket:eth0"
     if mode == "stream":
         _check_iperf3_shape(doc)
@@ -205,16 +217,16 @@ def test_testbed_afpacket_against_the_linux_kernel(mode):
         _check_iperf3_shape(doc["kernel"])
     else:
         assert doc["netchan"]["transactions"] > 0 and doc["kernel"]["transactions"] > 0
-    assert _bench_namespaces() == before       # made and removed by the run
+    assert _bench_namespaces(pid) == []        # made and removed by the run
 
 
 @pytest.mark.root
 def test_testbed_pps_afpacket():
     _require_testbed()
     require(shutil.which("sockperf") is not None, "sockperf is not installed")
-    doc = bench_json("pps", *SHORT, "--testbed")
+    doc, pid = bench_json_pid("pps", *SHORT, "--testbed")
     assert doc["netchan"]["frames"] > 0 and doc["kernel"]["frames"] > 0
-    assert not _bench_namespaces()
+    assert not _bench_namespaces(pid)
 
 
 def test_a_terminal_gets_the_rich_live_table():
