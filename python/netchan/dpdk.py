@@ -68,6 +68,9 @@ DEFAULT_TXD = 1024
 MEMPOOL_CACHE = 256
 MEMIF_CONNECT_TIMEOUT = 10.0        # seconds a memif client waits for its server
 MEMIF_RECONNECT_INTERVAL = 1.0      # seconds before a memif client tries again
+# The kernel keeps XDP_PACKET_HEADROOM bytes in front of every frame it writes
+# into an AF_XDP UMEM chunk, on top of the headroom the PMD declares.
+XDP_PACKET_HEADROOM = 256
 
 _PCI_ADDRESS = re.compile(r"^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
 
@@ -478,7 +481,17 @@ class Device:
             # it copies whole TPACKET ring frames (framesz=, 2048 by default)
             m = re.search(r"(?:^|,)framesz=(\d+)", self.drvargs)
             frame_room = max(frame_room, int(m.group(1)) if m else 2048)
+        elif self.driver == "net_af_xdp":
+            # 22.11's af_xdp makes each mbuf one UMEM chunk (chunk = mempool
+            # object, headroom = everything before the mbuf's data), and the
+            # kernel adds XDP_PACKET_HEADROOM before the frame. A frame longer
+            # than what is left is dropped by the kernel and seen only as
+            # `imissed` (rx_dropped of the XSK): with 2 KiB objects that was
+            # 1408 bytes, so MTU-sized TCP segments never arrived.
+            frame_room += XDP_PACKET_HEADROOM
         self._make_pool(frame_room, socket)
+        if self.driver == "net_af_xdp":
+            self._check_af_xdp_chunk(want_mtu)
         conf = ffi.new("struct rte_eth_conf *")
         if mtu is not None:
             lib.netchan_eth_conf_set_mtu(conf, want_mtu)
@@ -518,6 +531,17 @@ class Device:
         dp.rx_partial_csum = int(self.driver in PARTIAL_CSUM_DRIVERS)
         if not any(dp.port.mac):
             self._assign_mac()
+
+    def _check_af_xdp_chunk(self, mtu):
+        """A UMEM chunk is at most a page (unaligned chunk mode): say which
+        MTU fits instead of a socket that silently drops big frames."""
+        page = os.sysconf("SC_PAGESIZE")
+        stride = self.pool_info()["stride"]
+        if stride > page:
+            fits = page - (stride - self.pool_info()["data_room"]) - XDP_PACKET_HEADROOM - 18
+            raise ValueError(
+                f"mtu={mtu}: net_af_xdp puts each frame in one {page}-byte UMEM chunk, with "
+                f"room for an MTU of at most {fits}; use mtu={fits} or less")
 
     def _start(self):
         if self.driver == "net_memif" and "role=client" in self.drvargs:
