@@ -7,9 +7,14 @@
  * rte_eth_rx_burst and rte_eth_tx_burst are static inline: the stack calls
  * them through nc_port.ops (one indirect call per burst, from Cython, without
  * the GIL); Python only creates, inspects and retires the port. */
+#define _GNU_SOURCE     /* ppoll */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_errno.h>
@@ -458,12 +463,29 @@ static uint64_t netchan_dpdk_next_deadline(struct nc_port *p)
     return UINT64_MAX;
 }
 
-/* Poll-mode drivers have no doorbell: return at once (caps lacks
- * NC_CAP_SLEEP, so the stack naps briefly instead). */
+/* Most poll-mode drivers have no doorbell: return at once (caps lacks
+ * NC_CAP_SLEEP, so the stack naps briefly instead). net_af_xdp's XSK socket
+ * is one: it turns readable as soon as the kernel puts a frame in its rx
+ * ring, so an idle stack sleeps there and wakes for the next frame, not at
+ * the end of a 1 ms nap (rr over net_af_xdp was bound by those naps). */
 static void netchan_dpdk_wait(struct nc_port *p, uint64_t timeout_ns)
 {
-    (void)p;
-    (void)timeout_ns;
+    struct netchan_dpdk_port *dp = (struct netchan_dpdk_port *)p;
+    struct pollfd pfd;
+    struct timespec ts;
+    if (dp->wake_fd < 0)
+        return;
+    pfd.fd = dp->wake_fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
+    ts.tv_nsec = (long)(timeout_ns % 1000000000u);
+    if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR) {
+        dp->wait_poll_failed++;
+        ts.tv_sec = 0;
+        ts.tv_nsec = timeout_ns < 1000000u ? (long)timeout_ns : 1000000L;
+        nanosleep(&ts, NULL);       /* never spin hot on a broken descriptor */
+    }
 }
 
 static int netchan_dpdk_link_up(struct nc_port *p)
@@ -564,6 +586,7 @@ struct netchan_dpdk_port *netchan_dpdk_port_new(uint16_t port_id, uint16_t queue
     memcpy(dp->port.mac, mac.addr_bytes, 6);
     dp->port.mtu = mtu;
     dp->port.caps = 0;
+    dp->wake_fd = -1;
     return dp;
 }
 
@@ -607,6 +630,28 @@ int netchan_dpdk_port_resume(struct netchan_dpdk_port *dp)
 void netchan_dpdk_port_free(struct netchan_dpdk_port *dp)
 {
     free(dp);
+}
+
+/* The address family of socket fd (SO_DOMAIN), or -1. Python's socket
+ * module cannot wrap an AF_XDP socket (it has no getsockname), so the
+ * control plane asks here which descriptor is the af_xdp PMD's XSK. */
+int netchan_socket_domain(int fd)
+{
+    int dom = -1;
+    socklen_t len = sizeof(dom);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) != 0)
+        return -1;
+    return dom;
+}
+
+/* Sleep on fd in wait() (NC_CAP_SLEEP); -1: no doorbell. */
+void netchan_dpdk_port_set_wake_fd(struct netchan_dpdk_port *dp, int fd)
+{
+    dp->wake_fd = fd;
+    if (fd >= 0)
+        dp->port.caps |= NC_CAP_SLEEP;
+    else
+        dp->port.caps &= ~NC_CAP_SLEEP;
 }
 
 /* The header of buffer idx (for tests and tools; the stack has nc_port_buf). */

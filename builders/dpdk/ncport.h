@@ -56,6 +56,9 @@ struct netchan_dpdk_port {
     int rx_partial_csum;        /* the driver hands over what a local kernel sent with checksum
                                    offload (af_xdp, af_packet, tap on a veth): recognise it */
     int retired;
+    int wake_fd;                /* a file descriptor that turns readable when a frame waits
+                                   (net_af_xdp's XSK socket), or -1: wait() sleeps on it */
+    uint32_t wait_poll_failed;  /* ppoll errors other than EINTR (then wait() naps instead) */
 };
 
 /* A pktmbuf pool whose mbufs are index-addressable (see above); frame_room
@@ -76,6 +79,10 @@ void netchan_dpdk_port_retire(struct netchan_dpdk_port *dp);
 void netchan_dpdk_port_pause(struct netchan_dpdk_port *dp);
 int netchan_dpdk_port_resume(struct netchan_dpdk_port *dp);
 void netchan_dpdk_port_free(struct netchan_dpdk_port *dp);
+/* Let wait() sleep until fd is readable (NC_CAP_SLEEP); -1 turns that off. */
+void netchan_dpdk_port_set_wake_fd(struct netchan_dpdk_port *dp, int fd);
+/* The address family (SO_DOMAIN) of socket fd, or -1. */
+int netchan_socket_domain(int fd);
 /* Receive and free whatever waits in the rx queue; returns how many. */
 uint32_t netchan_dpdk_port_drain(struct netchan_dpdk_port *dp);
 /* The header of buffer idx, or NULL (for tests and tools). */

@@ -352,6 +352,24 @@ _DRIVER_DEFAULTS = {
 PARTIAL_CSUM_DRIVERS = ("net_af_xdp", "net_af_packet", "net_tap")
 
 
+AF_XDP = 44     # socket.AF_XDP, which Python 3.11 does not name
+
+
+def _xsk_fds() -> set:
+    """This process's AF_XDP sockets (the af_xdp PMD keeps its XSK's file
+    descriptor to itself; a new one after rx queue set-up is the queue's)."""
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                continue
+        except OSError:
+            continue
+        if lib.netchan_socket_domain(int(name)) == AF_XDP:
+            found.add(int(name))
+    return found
+
+
 def _driver_defaults(driver, drvargs: str) -> str:
     extra = _DRIVER_DEFAULTS.get(driver)
     if not extra:
@@ -498,6 +516,7 @@ class Device:
         self._check(lib.rte_eth_dev_configure(pid, 1, 1, conf), "rte_eth_dev_configure")
         if mtu is not None and not lib.NETCHAN_HAS_RXMODE_MTU:
             self._check(lib.rte_eth_dev_set_mtu(pid, want_mtu), f"setting MTU {want_mtu}")
+        xsk_before = _xsk_fds() if self.driver == "net_af_xdp" else None
         nrx = ffi.new("uint16_t *", self.rxd)
         ntx = ffi.new("uint16_t *", self.txd)
         self._check(lib.rte_eth_dev_adjust_nb_rx_tx_desc(pid, nrx, ntx),
@@ -529,6 +548,14 @@ class Device:
         # drivers that read what a local kernel sends (over a veth) see its
         # offloaded checksums half done: the port recognises them (ncport.c)
         dp.rx_partial_csum = int(self.driver in PARTIAL_CSUM_DRIVERS)
+        self.wake_fd = -1
+        if xsk_before is not None:
+            # the XSK socket the rx queue set-up made: readable when a frame
+            # waits, so an idle stack sleeps on it instead of napping
+            new = sorted(_xsk_fds() - xsk_before)
+            if len(new) == 1:
+                self.wake_fd = new[0]
+                lib.netchan_dpdk_port_set_wake_fd(dp, self.wake_fd)
         if not any(dp.port.mac):
             self._assign_mac()
 
@@ -692,7 +719,8 @@ class Device:
         return {"dpdk_rx_multiseg_dropped": self._dp.rx_multiseg,
                 "dpdk_rx_csum_partial": self._dp.rx_csum_partial,
                 "dpdk_rx_foreign_dropped": self._dp.rx_foreign,
-                "dpdk_tx_invalid": self._dp.tx_invalid}
+                "dpdk_tx_invalid": self._dp.tx_invalid,
+                "dpdk_wait_poll_failed": self._dp.wait_poll_failed}
 
     def _check_open(self):
         if self.closed:

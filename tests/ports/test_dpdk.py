@@ -337,7 +337,9 @@ def scenario_veth_server(driver, iface, ready_file, stop_file, send_bytes):
     listener = stack.listen(5001)
     with open(ready_file, "w") as f:
         f.write(stack.port.mac)
-    res = {"mac": stack.port.mac}
+    dev = stack.port.device
+    res = {"mac": stack.port.mac, "wake_fd": dev.wake_fd,
+           "caps_sleep": bool(dev._dp.port.caps & 1)}       # NC_CAP_SLEEP
     conn = listener.accept(timeout=60)
     h, n = hashlib.sha256(), 0
     while True:
@@ -718,6 +720,9 @@ def test_veth_linux_peer_ping_arp_tcp_both_ways(need_dpdk, veth_namespaces, driv
         open(stop, "w").close()
     res = _result(server, 30)
     assert res["tcp_received"] == VETH_BYTES
+    # net_af_xdp has a doorbell (its XSK socket): an idle stack sleeps on it
+    assert res["caps_sleep"] == (driver == "net_af_xdp") == (res["wake_fd"] >= 0)
+    assert res["stats"]["dpdk_wait_poll_failed"] == 0
     assert res["stats"]["port_rx_dropped"] == 0 and res["eth"]["ipackets"] > 0
     assert _linux_tcp_counter(ns_b, "InCsumErrors") == 0      # netchan's checksums were right
     partial = res["stats"]["dpdk_rx_csum_partial"]
