@@ -7,7 +7,9 @@
  * rte_eth_rx_burst and rte_eth_tx_burst are static inline: the stack calls
  * them through nc_port.ops (one indirect call per burst, from Cython, without
  * the GIL); Python only creates, inspects and retires the port. */
-#define _GNU_SOURCE     /* ppoll */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* ppoll (the build passes it already) */
+#endif
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
@@ -303,6 +306,13 @@ static uint32_t netchan_dpdk_rx_burst(struct nc_port *p, uint32_t *bufs, uint32_
             h->flags = ((mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
                         (mb->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
                        ? NC_BUF_F_CSUM_OK : 0;
+            /* good: the classifier skips its own pass; bad: the stack's
+             * check finds it again, drops and counts it by protocol */
+            if (h->flags)
+                dp->rx_csum_good++;
+            else if ((mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+                     (mb->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+                dp->rx_csum_bad++;
             if (dp->rx_partial_csum && !h->flags &&
                 netchan_csum_is_partial(rte_pktmbuf_mtod(mb, const uint8_t *), h->len)) {
                 h->flags = NC_BUF_F_CSUM_OK;
@@ -318,6 +328,44 @@ static uint32_t netchan_dpdk_rx_burst(struct nc_port *p, uint32_t *bufs, uint32_
             break;
     }
     return got;
+}
+
+/* A TCP segment the stack left without its checksum (NC_BUF_F_CSUM_OK on
+ * a port with NC_CAP_CSUM_TRUSTED): ask the PMD for it as DPDK wants it
+ * (l2/l3/l4 lengths, TX_IPV4|TX_IPV6 and TX_TCP_CKSUM, the pseudo-header sum
+ * in the checksum field: rte_ipv4_phdr_cksum/rte_ipv6_phdr_cksum). The IP
+ * header checksum is the stack's, always. Anything else goes out as it is
+ * (a buffer can carry CSUM_OK from receive, with its checksums in place). */
+static inline void netchan_dpdk_tx_csum(struct netchan_dpdk_port *dp, struct rte_mbuf *mb)
+{
+    uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *);
+    uint32_t len = mb->data_len, l3, l4;
+    uint64_t ol;
+    uint16_t phdr;
+    if (len < 14 + 20 + 20)
+        return;
+    if (f[12] == 0x08 && f[13] == 0x00 && (f[14] >> 4) == 4 && f[14 + 9] == 6) {
+        l3 = (uint32_t)(f[14] & 0xf) * 4;
+        if (l3 < 20 || 14 + l3 + 20 > len)
+            return;
+        ol = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+        phdr = rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)(f + 14), ol);
+    } else if (f[12] == 0x86 && f[13] == 0xdd && len >= 14 + 40 + 20 && f[14 + 6] == 6) {
+        l3 = 40;        /* netchan sends no extension headers */
+        ol = RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_TCP_CKSUM;
+        phdr = rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)(f + 14), ol);
+    } else {
+        return;
+    }
+    l4 = (uint32_t)(f[14 + l3 + 12] >> 4) * 4;
+    if (l4 < 20 || 14 + l3 + l4 > len)
+        return;
+    memcpy(f + 14 + l3 + 16, &phdr, 2);     /* network order already */
+    mb->ol_flags = ol;
+    mb->l2_len = 14;
+    mb->l3_len = l3;
+    mb->l4_len = l4;
+    dp->tx_csum_offloaded++;
 }
 
 /* Check a buffer the stack hands over for transmit and point its mbuf at
@@ -346,6 +394,8 @@ static inline struct rte_mbuf *netchan_dpdk_tx_prepare(struct netchan_dpdk_port 
     mb->ol_flags = 0;
     mb->tx_offload = 0;
     mb->packet_type = 0;
+    if ((h->flags & NC_BUF_F_CSUM_OK) && dp->tx_csum)
+        netchan_dpdk_tx_csum(dp, mb);
     return mb;
 }
 
@@ -642,6 +692,15 @@ int netchan_socket_domain(int fd)
     if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) != 0)
         return -1;
     return dom;
+}
+
+void netchan_dpdk_port_set_tx_csum(struct netchan_dpdk_port *dp, int tx_tcp_csum)
+{
+    dp->tx_csum = tx_tcp_csum != 0;
+    if (dp->tx_csum)
+        dp->port.caps |= NC_CAP_CSUM_TRUSTED;
+    else
+        dp->port.caps &= ~NC_CAP_CSUM_TRUSTED;
 }
 
 /* Sleep on fd in wait() (NC_CAP_SLEEP); -1: no doorbell. */

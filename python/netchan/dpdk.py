@@ -354,6 +354,16 @@ PARTIAL_CSUM_DRIVERS = ("net_af_xdp", "net_af_packet", "net_tap")
 
 AF_XDP = 44     # socket.AF_XDP, which Python 3.11 does not name
 
+# Offloads netchan asks for where the PMD has them (Device.offloads says
+# which it got; Device.offload_capa what the PMD offers of these).
+RX_CSUM_OFFLOADS = {"ipv4_cksum": lib.RTE_ETH_RX_OFFLOAD_IPV4_CKSUM,
+                    "tcp_cksum": lib.RTE_ETH_RX_OFFLOAD_TCP_CKSUM,
+                    "udp_cksum": lib.RTE_ETH_RX_OFFLOAD_UDP_CKSUM} if lib else {}
+TX_OFFLOADS = {"ipv4_cksum": lib.RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
+               "tcp_cksum": lib.RTE_ETH_TX_OFFLOAD_TCP_CKSUM,
+               "udp_cksum": lib.RTE_ETH_TX_OFFLOAD_UDP_CKSUM,
+               "tcp_tso": lib.RTE_ETH_TX_OFFLOAD_TCP_TSO} if lib else {}
+
 
 def _xsk_fds() -> set:
     """This process's AF_XDP sockets (the af_xdp PMD keeps its XSK's file
@@ -389,11 +399,12 @@ class Device:
     them. Use open_port() for a netchan Port; this is its control side."""
 
     def __init__(self, devargs: str, *, nbufs=None, rxd=None, txd=None, mtu=None,
-                 promisc=False, eal=None):
+                 promisc=False, eal=None, offload=True):
         _require()
         if not devargs or not isinstance(devargs, str):
             raise ValueError(f"dpdk: needs a device, e.g. net_ring0 (got {devargs!r})")
         self.closed = True
+        self.offload = bool(offload)
         self.devargs = devargs
         self.name, _, self.drvargs = devargs.partition(",")
         if is_pci_address(self.name) and self.name.count(":") == 1:
@@ -511,6 +522,7 @@ class Device:
         if self.driver == "net_af_xdp":
             self._check_af_xdp_chunk(want_mtu)
         conf = ffi.new("struct rte_eth_conf *")
+        self._choose_offloads(info, conf)
         if mtu is not None:
             lib.netchan_eth_conf_set_mtu(conf, want_mtu)
         self._check(lib.rte_eth_dev_configure(pid, 1, 1, conf), "rte_eth_dev_configure")
@@ -548,6 +560,7 @@ class Device:
         # drivers that read what a local kernel sends (over a veth) see its
         # offloaded checksums half done: the port recognises them (ncport.c)
         dp.rx_partial_csum = int(self.driver in PARTIAL_CSUM_DRIVERS)
+        lib.netchan_dpdk_port_set_tx_csum(dp, int("tcp_cksum" in self.offloads["tx"]))
         self.wake_fd = -1
         if xsk_before is not None:
             # the XSK socket the rx queue set-up made: readable when a frame
@@ -558,6 +571,23 @@ class Device:
                 lib.netchan_dpdk_port_set_wake_fd(dp, self.wake_fd)
         if not any(dp.port.mac):
             self._assign_mac()
+
+    def _choose_offloads(self, info, conf):
+        """Turn on the checksum offloads the PMD has (none of them is needed:
+        what is missing is done in software). rx: frames the PMD vouches for
+        skip the stack's check. tx: the stack leaves TCP checksums out and
+        the PMD fills them in. TSO is reported, not used (the stack sends no
+        super-frames on a dpdk: port). offload=0 turns all of it off."""
+        have_rx, have_tx = int(info.rx_offload_capa), int(info.tx_offload_capa)
+        self.offload_capa = {
+            "rx": [n for n, bit in RX_CSUM_OFFLOADS.items() if have_rx & bit],
+            "tx": [n for n, bit in TX_OFFLOADS.items() if have_tx & bit]}
+        rx = {n: b for n, b in RX_CSUM_OFFLOADS.items() if have_rx & b} if self.offload else {}
+        tx = ({"tcp_cksum": lib.RTE_ETH_TX_OFFLOAD_TCP_CKSUM}
+              if self.offload and have_tx & lib.RTE_ETH_TX_OFFLOAD_TCP_CKSUM else {})
+        conf.rxmode.offloads = sum(rx.values())
+        conf.txmode.offloads = sum(tx.values())
+        self.offloads = {"rx": sorted(rx), "tx": sorted(tx)}
 
     def _check_af_xdp_chunk(self, mtu):
         """A UMEM chunk is at most a page (unaligned chunk mode): say which
@@ -720,7 +750,10 @@ class Device:
                 "dpdk_rx_csum_partial": self._dp.rx_csum_partial,
                 "dpdk_rx_foreign_dropped": self._dp.rx_foreign,
                 "dpdk_tx_invalid": self._dp.tx_invalid,
-                "dpdk_wait_poll_failed": self._dp.wait_poll_failed}
+                "dpdk_wait_poll_failed": self._dp.wait_poll_failed,
+                "dpdk_rx_csum_good": self._dp.rx_csum_good,
+                "dpdk_rx_csum_bad": self._dp.rx_csum_bad,
+                "dpdk_tx_csum_offloaded": self._dp.tx_csum_offloaded}
 
     def _check_open(self):
         if self.closed:
@@ -787,7 +820,7 @@ def open_device(devargs: str, **kw) -> Device:
 
 
 def open_port(devargs: str, *, mtu=None, nbufs=None, rxd=None, txd=None, promisc=False,
-              eal=None, uri=None):
+              eal=None, uri=None, offload=True):
     """A netchan Port (netchan._core.DpdkPort) on DPDK device `devargs`:
     a vdev with its arguments (net_ring0, net_memif0,role=server,socket=PATH,
     net_af_packet0,iface=veth0) or a PCI address. `eal` is a list of EAL
@@ -795,7 +828,8 @@ def open_port(devargs: str, *, mtu=None, nbufs=None, rxd=None, txd=None, promisc
     from netchan._core import DpdkPort
     if isinstance(eal, str):
         eal = parse_eal_param(eal)
-    dev = Device(devargs, nbufs=nbufs, rxd=rxd, txd=txd, mtu=mtu, promisc=promisc, eal=eal)
+    dev = Device(devargs, nbufs=nbufs, rxd=rxd, txd=txd, mtu=mtu, promisc=promisc, eal=eal,
+                 offload=offload)
     try:
         return DpdkPort(dev, uri or f"dpdk:{devargs}")
     except BaseException:

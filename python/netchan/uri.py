@@ -21,7 +21,8 @@ port's own MAC; default: a stable locally administered one).
 
 dpdk:DEVARGS names a DPDK device, a vdev with its driver arguments or a PCI
 address, and takes eal= (EAL arguments, see netchan.dpdk), bufs= (mbufs in
-its pool), rxd=/txd= (descriptors per queue) and promisc=0|1:
+its pool), rxd=/txd= (descriptors per queue), promisc=0|1 and offload=0|1
+(checksum offloads where the driver has them; on by default):
 
     dpdk:net_ring0
     dpdk:net_memif0,role=server,socket=/tmp/nc.sock
@@ -41,7 +42,7 @@ LINK_PARAMS = {"bufs", "hugepages"}
 AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
 OTHER_PARAMS = {"pcap", "queue"}
-DPDK_PARAMS = {"eal", "rxd", "txd", "promisc"}
+DPDK_PARAMS = {"eal", "rxd", "txd", "promisc", "offload"}
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s)?\s*$")
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, None: 1_000_000_000}
@@ -165,6 +166,11 @@ def parse_port_uri(uri: str) -> PortSpec:
                 if value not in ("0", "1"):
                     raise ValueError(f"promisc={value!r}: use 0 or 1")
                 spec.link["promisc"] = value == "1"
+            elif key == "offload":
+                if value not in ("0", "1"):
+                    raise ValueError(f"offload={value!r}: use 0 (checksums in software even "
+                                     "where the driver could do them) or 1 (the default)")
+                spec.link["offload"] = value == "1"
             else:
                 try:
                     spec.link[key] = int(value)
