@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/filter.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -701,6 +702,18 @@ void netchan_dpdk_port_set_tx_csum(struct netchan_dpdk_port *dp, int tx_tcp_csum
         dp->port.caps |= NC_CAP_CSUM_TRUSTED;
     else
         dp->port.caps &= ~NC_CAP_CSUM_TRUSTED;
+}
+
+/* Attach a classic BPF program (struct sock_filter[], len bytes) to socket
+ * fd: 0 or -errno. For a queue of a per-core set (netchan.steer). */
+int netchan_attach_filter(int fd, const uint8_t *code, uint32_t len)
+{
+    struct sock_fprog prog;
+    prog.len = (unsigned short)(len / sizeof(struct sock_filter));
+    prog.filter = (struct sock_filter *)(uintptr_t)code;
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+        return -errno;
+    return 0;
 }
 
 /* Sleep on fd in wait() (NC_CAP_SLEEP); -1: no doorbell. */

@@ -91,6 +91,8 @@ void netchan_dpdk_port_set_wake_fd(struct netchan_dpdk_port *dp, int fd);
 void netchan_dpdk_port_set_tx_csum(struct netchan_dpdk_port *dp, int tx_tcp_csum);
 /* The address family (SO_DOMAIN) of socket fd, or -1. */
 int netchan_socket_domain(int fd);
+/* SO_ATTACH_FILTER with a classic BPF program of len bytes: 0 or -errno. */
+int netchan_attach_filter(int fd, const uint8_t *code, uint32_t len);
 /* Receive and free whatever waits in the rx queue; returns how many. */
 uint32_t netchan_dpdk_port_drain(struct netchan_dpdk_port *dp);
 /* The header of buffer idx, or NULL (for tests and tools). */

@@ -365,6 +365,52 @@ TX_OFFLOADS = {"ipv4_cksum": lib.RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
                "tcp_tso": lib.RTE_ETH_TX_OFFLOAD_TCP_TSO} if lib else {}
 
 
+AF_PACKET = 17
+
+
+def _socket_fds(family: int) -> set:
+    """This process's sockets of an address family. The PMDs keep their
+    sockets to themselves (net_af_xdp's XSK, net_af_packet's packet socket);
+    a new one after a set-up step is the device's. Python's socket module
+    cannot wrap an XSK, so the family is read in C (SO_DOMAIN)."""
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                continue
+        except OSError:
+            continue
+        if lib.netchan_socket_domain(int(name)) == family:
+            found.add(int(name))
+    return found
+
+
+def _check_queue_driver(name, drvargs):
+    """queue=K/N works where netchan can steer the PMD's own socket."""
+    drv = _vdev_driver(name)
+    if drv != "net_af_packet" or is_pci_address(name):
+        raise ValueError(
+            f"dpdk:{name}: queue= needs net_af_packet (each process opens its own device on the "
+            f"interface and netchan's steering filter goes on its socket); {drv} has no queue "
+            f"netchan can steer on this machine (docs/percore.md, DPDK): run one stack per "
+            f"port, or use afpacket:IFACE?queue=K/N")
+    m = re.search(r"(?:^|,)qpairs=(\d+)", drvargs)
+    if m and int(m.group(1)) != 1:
+        raise ValueError(f"dpdk:{name},{drvargs}: queue= takes one queue pair per process "
+                         f"(qpairs=1): the driver's own fan-out hashes with the kernel's seed")
+
+
+# Offloads netchan asks for where the PMD has them (Device.offloads says
+# which it got; Device.offload_capa what the PMD offers of these).
+RX_CSUM_OFFLOADS = {"ipv4_cksum": lib.RTE_ETH_RX_OFFLOAD_IPV4_CKSUM,
+                    "tcp_cksum": lib.RTE_ETH_RX_OFFLOAD_TCP_CKSUM,
+                    "udp_cksum": lib.RTE_ETH_RX_OFFLOAD_UDP_CKSUM} if lib else {}
+TX_OFFLOADS = {"ipv4_cksum": lib.RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
+               "tcp_cksum": lib.RTE_ETH_TX_OFFLOAD_TCP_CKSUM,
+               "udp_cksum": lib.RTE_ETH_TX_OFFLOAD_UDP_CKSUM,
+               "tcp_tso": lib.RTE_ETH_TX_OFFLOAD_TCP_TSO} if lib else {}
+
+
 def _xsk_fds() -> set:
     """This process's AF_XDP sockets (the af_xdp PMD keeps its XSK's file
     descriptor to itself; a new one after rx queue set-up is the queue's)."""
@@ -399,12 +445,14 @@ class Device:
     them. Use open_port() for a netchan Port; this is its control side."""
 
     def __init__(self, devargs: str, *, nbufs=None, rxd=None, txd=None, mtu=None,
-                 promisc=False, eal=None, offload=True):
+                 promisc=False, eal=None, offload=True, queue=None):
         _require()
         if not devargs or not isinstance(devargs, str):
             raise ValueError(f"dpdk: needs a device, e.g. net_ring0 (got {devargs!r})")
         self.closed = True
         self.offload = bool(offload)
+        self.queue = None if queue is None or queue[1] == 1 else tuple(queue)
+        self.steer_drained = 0
         self.devargs = devargs
         self.name, _, self.drvargs = devargs.partition(",")
         if is_pci_address(self.name) and self.name.count(":") == 1:
@@ -421,6 +469,8 @@ class Device:
             raise ValueError(
                 f"bufs={self.nbufs} is too few for rxd={self.rxd} + txd={self.txd} descriptors "
                 f"plus the stack's own buffers: use at least {self.rxd + self.txd + 512}")
+        if self.queue is not None:
+            _check_queue_driver(self.name, self.drvargs)
         init(eal, target=devargs)
         self._hotplugged = None
         self._mempool = ffi.NULL
@@ -440,6 +490,10 @@ class Device:
 
     def _attach(self) -> int:
         pid = _lookup(self.name)
+        if pid is not None and self.queue is not None:
+            raise ValueError(f"dpdk:{self.devargs}?queue={self.queue[0]}/{self.queue[1]}: the "
+                             f"device exists already (made by the EAL's --vdev?), so its socket "
+                             f"cannot be given its queue's filter: leave it out of eal=")
         if pid is not None:
             for dev in _devices:
                 if not dev.closed and dev.port_id == pid:
@@ -460,6 +514,7 @@ class Device:
             bus = "vdev"
             drv = _vdev_driver(self.name)
         self.drvargs = _driver_defaults(drv, self.drvargs)
+        packet_before = _socket_fds(AF_PACKET) if self.queue is not None else None
         rc = lib.rte_eal_hotplug_add(bus.encode(), self.name.encode(), self.drvargs.encode())
         if rc < 0:
             why = (f"hot-plugging {bus} device {self.devargs!r} failed: {_rte_strerror(-rc)}")
@@ -478,7 +533,26 @@ class Device:
             self._hotplugged = None
             raise _not_found(self.name, f"{bus} device {self.name!r} was probed but made no "
                                         "ethdev by that name")
+        if packet_before is not None:
+            self._steer(_socket_fds(AF_PACKET) - packet_before)
         return pid
+
+    def _steer(self, fds):
+        """queue=K/N on net_af_packet: the PMD's packet socket gets netchan's
+        steering filter (netchan.steer.afpacket_filter, as an afpacket:
+        port's), so this process sees only its queue's flows. The socket
+        was bound at probe: what reached it before the filter is drained
+        once the device has started (steer_drained)."""
+        from netchan import steer
+        k, n = self.queue
+        if len(fds) != 1:
+            raise DpdkError(f"dpdk:{self.devargs}?queue={k}/{n}: expected the driver to open "
+                            f"one packet socket, found {len(fds)}")
+        code = steer.pack_filter(steer.afpacket_filter(k, n))
+        rc = lib.netchan_attach_filter(next(iter(fds)), code, len(code))
+        if rc < 0:
+            raise OSError(-rc, f"dpdk:{self.devargs}?queue={k}/{n}: the kernel refused the "
+                               f"steering filter: {os.strerror(-rc)}")
 
     def _check(self, rc, what):
         if rc < 0:
@@ -528,7 +602,7 @@ class Device:
         self._check(lib.rte_eth_dev_configure(pid, 1, 1, conf), "rte_eth_dev_configure")
         if mtu is not None and not lib.NETCHAN_HAS_RXMODE_MTU:
             self._check(lib.rte_eth_dev_set_mtu(pid, want_mtu), f"setting MTU {want_mtu}")
-        xsk_before = _xsk_fds() if self.driver == "net_af_xdp" else None
+        xsk_before = _socket_fds(AF_XDP) if self.driver == "net_af_xdp" else None
         nrx = ffi.new("uint16_t *", self.rxd)
         ntx = ffi.new("uint16_t *", self.txd)
         self._check(lib.rte_eth_dev_adjust_nb_rx_tx_desc(pid, nrx, ntx),
@@ -565,12 +639,14 @@ class Device:
         if xsk_before is not None:
             # the XSK socket the rx queue set-up made: readable when a frame
             # waits, so an idle stack sleeps on it instead of napping
-            new = sorted(_xsk_fds() - xsk_before)
+            new = sorted(_socket_fds(AF_XDP) - xsk_before)
             if len(new) == 1:
                 self.wake_fd = new[0]
                 lib.netchan_dpdk_port_set_wake_fd(dp, self.wake_fd)
         if not any(dp.port.mac):
             self._assign_mac()
+        if self.queue is not None:
+            self.steer_drained = lib.netchan_dpdk_port_drain(dp)
 
     def _choose_offloads(self, info, conf):
         """Turn on the checksum offloads the PMD has (none of them is needed:
@@ -820,7 +896,7 @@ def open_device(devargs: str, **kw) -> Device:
 
 
 def open_port(devargs: str, *, mtu=None, nbufs=None, rxd=None, txd=None, promisc=False,
-              eal=None, uri=None, offload=True):
+              eal=None, uri=None, offload=True, queue=None):
     """A netchan Port (netchan._core.DpdkPort) on DPDK device `devargs`:
     a vdev with its arguments (net_ring0, net_memif0,role=server,socket=PATH,
     net_af_packet0,iface=veth0) or a PCI address. `eal` is a list of EAL
@@ -829,7 +905,7 @@ def open_port(devargs: str, *, mtu=None, nbufs=None, rxd=None, txd=None, promisc
     if isinstance(eal, str):
         eal = parse_eal_param(eal)
     dev = Device(devargs, nbufs=nbufs, rxd=rxd, txd=txd, mtu=mtu, promisc=promisc, eal=eal,
-                 offload=offload)
+                 offload=offload, queue=queue)
     try:
         return DpdkPort(dev, uri or f"dpdk:{devargs}")
     except BaseException:

@@ -117,9 +117,6 @@ def parse_port_uri(uri: str) -> PortSpec:
                 raise ValueError(f"fault_dir={value!r}: use both, tx or rx")
             spec.fault["direction"] = value
         elif key == "queue":
-            if kind == "dpdk":
-                raise ValueError(f"port URI {uri!r}: queue= is not supported on dpdk: ports yet "
-                                 "(RSS steering is not done): run one stack per port")
             from netchan.steer import parse_queue
             spec.queue = parse_queue(value)
         elif key == "pcap":
