@@ -473,6 +473,7 @@ class Device:
             _check_queue_driver(self.name, self.drvargs)
         init(eal, target=devargs)
         self._hotplugged = None
+        self._packet_sockets = set()
         self._mempool = ffi.NULL
         self._dp = None
         self._started = False
@@ -514,7 +515,7 @@ class Device:
             bus = "vdev"
             drv = _vdev_driver(self.name)
         self.drvargs = _driver_defaults(drv, self.drvargs)
-        packet_before = _socket_fds(AF_PACKET) if self.queue is not None else None
+        packet_before = _socket_fds(AF_PACKET) if drv == "net_af_packet" else None
         rc = lib.rte_eal_hotplug_add(bus.encode(), self.name.encode(), self.drvargs.encode())
         if rc < 0:
             why = (f"hot-plugging {bus} device {self.devargs!r} failed: {_rte_strerror(-rc)}")
@@ -534,7 +535,9 @@ class Device:
             raise _not_found(self.name, f"{bus} device {self.name!r} was probed but made no "
                                         "ethdev by that name")
         if packet_before is not None:
-            self._steer(_socket_fds(AF_PACKET) - packet_before)
+            self._packet_sockets = _socket_fds(AF_PACKET) - packet_before
+            if self.queue is not None:
+                self._steer(self._packet_sockets)
         return pid
 
     def _steer(self, fds):
@@ -635,14 +638,19 @@ class Device:
         # offloaded checksums half done: the port recognises them (ncport.c)
         dp.rx_partial_csum = int(self.driver in PARTIAL_CSUM_DRIVERS)
         lib.netchan_dpdk_port_set_tx_csum(dp, int("tcp_cksum" in self.offloads["tx"]))
-        self.wake_fd = -1
+        # A doorbell where the driver has one socket per queue: an idle stack
+        # sleeps on it (readable when a frame waits) instead of napping.
+        # net_af_xdp: the XSK its rx queue set-up made; net_af_packet: its
+        # packet socket (poll says readable while the TPACKET_V2 ring holds
+        # a frame the PMD has not taken).
+        wake = []
         if xsk_before is not None:
-            # the XSK socket the rx queue set-up made: readable when a frame
-            # waits, so an idle stack sleeps on it instead of napping
-            new = sorted(_socket_fds(AF_XDP) - xsk_before)
-            if len(new) == 1:
-                self.wake_fd = new[0]
-                lib.netchan_dpdk_port_set_wake_fd(dp, self.wake_fd)
+            wake = sorted(_socket_fds(AF_XDP) - xsk_before)
+        elif self.driver == "net_af_packet":
+            wake = sorted(self._packet_sockets)
+        self.wake_fd = wake[0] if len(wake) == 1 else -1
+        if self.wake_fd >= 0:
+            lib.netchan_dpdk_port_set_wake_fd(dp, self.wake_fd)
         if not any(dp.port.mac):
             self._assign_mac()
         if self.queue is not None:
