@@ -385,7 +385,7 @@ def _socket_fds(family: int) -> set:
     return found
 
 
-def _check_queue_driver(name, drvargs):
+def check_queue_driver(name, drvargs):
     """queue=K/N works where netchan can steer the PMD's own socket."""
     drv = _vdev_driver(name)
     if drv != "net_af_packet" or is_pci_address(name):
@@ -470,7 +470,7 @@ class Device:
                 f"bufs={self.nbufs} is too few for rxd={self.rxd} + txd={self.txd} descriptors "
                 f"plus the stack's own buffers: use at least {self.rxd + self.txd + 512}")
         if self.queue is not None:
-            _check_queue_driver(self.name, self.drvargs)
+            check_queue_driver(self.name, self.drvargs)
         init(eal, target=devargs)
         self._hotplugged = None
         self._packet_sockets = set()

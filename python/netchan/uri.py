@@ -119,6 +119,10 @@ def parse_port_uri(uri: str) -> PortSpec:
         elif key == "queue":
             from netchan.steer import parse_queue
             spec.queue = parse_queue(value)
+            if kind == "dpdk" and spec.queue[1] > 1:
+                from netchan.dpdk import check_queue_driver
+                name, _, drvargs = target.partition(",")
+                check_queue_driver(name, drvargs)
         elif key == "pcap":
             if not value:
                 raise ValueError("pcap= needs a file name")

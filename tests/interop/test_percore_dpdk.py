@@ -73,11 +73,11 @@ def test_dpdk_each_stack_connects_out_and_gets_its_replies(dpdk_veth):
 
 
 def test_dpdk_queue_needs_a_driver_netchan_can_steer():
-    from netchan.dpdk import _check_queue_driver
+    from netchan.dpdk import check_queue_driver
     with pytest.raises(ValueError, match="queue= needs net_af_packet"):
-        _check_queue_driver("net_af_xdp0", "iface=eth0")
+        check_queue_driver("net_af_xdp0", "iface=eth0")
     with pytest.raises(ValueError, match="queue= needs net_af_packet"):
-        _check_queue_driver("0000:03:00.0", "")
+        check_queue_driver("0000:03:00.0", "")
     with pytest.raises(ValueError, match=r"qpairs=1"):
-        _check_queue_driver("net_af_packet0", "iface=eth0,qpairs=2")
-    _check_queue_driver("net_af_packet0", "iface=eth0,qpairs=1")
+        check_queue_driver("net_af_packet0", "iface=eth0,qpairs=2")
+    check_queue_driver("net_af_packet0", "iface=eth0,qpairs=1")
