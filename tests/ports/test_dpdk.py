@@ -325,12 +325,13 @@ def scenario_memif_tcp(role, sock, nbytes):
     return res
 
 
-def scenario_linux_peer_server(uri, ready_file, stop_file, send_bytes):
+def scenario_linux_peer_server(uri, ready_file, stop_file, send_bytes, expect_bad=0):
     """A netchan stack on `uri` (net_af_packet, net_af_xdp, net_tap with a
     Linux peer on the interface): answers ARP and ping (while it waits in
     accept), serves one TCP connection (answers with the sha256 of what it
     received), then sends `send_bytes` of REVERSE_SEED's bytes on a second
-    connection, then keeps answering until told to stop."""
+    connection, then keeps answering until told to stop and until the stack
+    has counted `expect_bad` TCP segments with a bad checksum."""
     import random
     import netchan
     stack = netchan.Stack(uri, ip="198.18.0.1/15")
@@ -357,8 +358,10 @@ def scenario_linux_peer_server(uri, ready_file, stop_file, send_bytes):
         conn.sendall(random.Random(REVERSE_SEED).randbytes(int(send_bytes)), timeout=60)
         conn.close()
     deadline = time.monotonic() + 30
-    while not os.path.exists(stop_file) and time.monotonic() < deadline:
+    while ((not os.path.exists(stop_file) or stack.stats()["rx_tcp_csum"] < int(expect_bad))
+           and time.monotonic() < deadline):
         stack.poll(0.02)
+    res["rx_tcp_csum"] = stack.stats()["rx_tcp_csum"]
     res["stats"] = stack.port.stats()
     res["eth"] = stack.port.device.eth_stats()
     stack.close()
@@ -768,7 +771,7 @@ def test_tap_checksum_offloads_with_linux_peer(need_dpdk, offload, tmp_path):
     server = None
     try:
         server = _spawn("linux_peer_server", f"dpdk:net_tap0,iface={tap}?offload={offload}",
-                        ready, stop, VETH_BYTES, prefix=["ip", "netns", "exec", ns])
+                        ready, stop, VETH_BYTES, BAD_SEGMENTS, prefix=["ip", "netns", "exec", ns])
         deadline = time.monotonic() + 30
         while not os.path.exists(ready):
             assert server.poll() is None, server.communicate()
@@ -787,6 +790,11 @@ def test_tap_checksum_offloads_with_linux_peer(need_dpdk, offload, tmp_path):
         import random
         want = random.Random(REVERSE_SEED).randbytes(VETH_BYTES)
         assert reader.stdout.decode().split() == [str(VETH_BYTES), hashlib.sha256(want).hexdigest()]
+        with open(ready) as f:
+            mac = f.read().strip()
+        bad = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", BAD_TCP_SENDER,
+                              tap, mac], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 0, bad.stderr
         open(stop, "w").close()
         res = _result(server, 30)
         server = None
@@ -805,10 +813,30 @@ def test_tap_checksum_offloads_with_linux_peer(need_dpdk, offload, tmp_path):
                                    "tx": ["tcp_cksum"]}
         assert st["dpdk_tx_csum_offloaded"] > 10000      # every segment of 16 MiB out
         assert st["dpdk_rx_csum_good"] > 10000           # every segment of 16 MiB in
+        assert st["dpdk_rx_csum_bad"] == BAD_SEGMENTS    # the PMD saw them...
     else:
         assert res["offloads"] == {"rx": [], "tx": []}
         assert st["dpdk_tx_csum_offloaded"] == 0 and st["dpdk_rx_csum_good"] == 0
-    assert st["dpdk_rx_csum_bad"] == 0 and st["port_rx_dropped"] == 0
+        assert st["dpdk_rx_csum_bad"] == 0
+    assert res["rx_tcp_csum"] == BAD_SEGMENTS       # ...and the stack dropped and counted them
+    assert st["port_rx_dropped"] == 0
+
+
+BAD_SEGMENTS = 3
+
+# Three TCP segments to netchan with a wrong checksum, sent on the tap by a
+# packet socket (scapy builds them, then the checksum is spoiled).
+BAD_TCP_SENDER = """
+import sys
+from scapy.all import Ether, IP, TCP, Raw, sendp, conf
+conf.verb = 0
+iface, mac = sys.argv[1], sys.argv[2]
+for i in range(3):
+    f = Ether(dst=mac) / IP(src="198.18.0.2", dst="198.18.0.1") / TCP(sport=40000 + i, dport=5001, flags="A") / Raw(b"x" * 20)
+    f = Ether(bytes(f))
+    f[TCP].chksum ^= 0x1234
+    sendp(f, iface=iface)
+"""
 
 
 def _linux_tcp_counter(ns, name):
