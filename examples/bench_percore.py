@@ -4,10 +4,13 @@ namespace. Run as root; makes two namespaces and a veth pair, removes them.
 
     PYTHONPATH=python python3 examples/bench_percore.py crr --runs 3
     PYTHONPATH=python python3 examples/bench_percore.py rr --runs 3
+    PYTHONPATH=python python3 examples/bench_percore.py rr --runs 3 --link dpdk-afpacket
 
 Modes (--clients client processes in the peer namespace, --seconds each):
   crr   connect, one 64 B line and its answer, close: transactions/s
   rr    one connection per client, 64 B lines ping-pong: round trips/s
+--link afpacket (default) or dpdk-afpacket (each stack its own DPDK
+net_af_packet device on the veth; segmentation off on the Linux end).
 Prints one line per run and the median (min-max) per N, and the ratio.
 
 On a machine whose clients share the cores with the stacks (this one has
@@ -116,10 +119,14 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
-def one_run(v, n, mode, seconds, clients):
+LINKS = {"afpacket": "afpacket:{dev}", "dpdk-afpacket": "dpdk:net_af_packet0,iface={dev}"}
+
+
+def one_run(v, n, mode, seconds, clients, link="afpacket"):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     server = subprocess.Popen(["ip", "netns", "exec", v.nc_ns, sys.executable,
-                               os.path.join(HERE, "percore_echo.py"), f"afpacket:{v.nc_dev}",
+                               os.path.join(HERE, "percore_echo.py"),
+                               LINKS[link].format(dev=v.nc_dev),
                                f"{NC_IP}/{PREFIX}", str(n)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
@@ -160,13 +167,18 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--link", choices=sorted(LINKS), default="afpacket")
     a = ap.parse_args()
     results = {1: [], 2: []}
     per_cpu = {1: [], 2: []}
     with Veth() as v:
+        if a.link != "afpacket":     # net_af_packet takes no super-frames (docs/dpdk.md)
+            sh("ip", "netns", "exec", v.peer_ns, "ethtool", "-K", v.peer_dev, "tso", "off",
+               "gso", "off")
         for r in range(a.runs):
             for n in (1, 2):
-                rate, server_cpu, client_cpu = one_run(v, n, a.mode, a.seconds, a.clients)
+                rate, server_cpu, client_cpu = one_run(v, n, a.mode, a.seconds, a.clients,
+                                                       a.link)
                 results[n].append(rate)
                 # transactions per CPU-second of the server's processes
                 per_cpu[n].append(rate * a.seconds / max(server_cpu, 1e-9))
@@ -178,7 +190,7 @@ def main():
     eff = {n: statistics.median(v) for n, v in per_cpu.items()}
     for n, vals in results.items():
         print(f"{a.mode} with {n} stack(s): {med[n]:,.0f}/s (min {min(vals):,.0f}, "
-              f"max {max(vals):,.0f}) over {a.runs} runs, {a.clients} Linux clients; "
+              f"max {max(vals):,.0f}) over {a.runs} runs, {a.clients} Linux clients, {a.link}; "
               f"{eff[n]:,.0f} per server CPU-second")
     print(f"ratio 2 stacks / 1 stack: {med[2] / med[1]:.2f}x; per server CPU-second "
           f"{eff[2] / eff[1]:.2f}x (1.00 = each stack as cheap as one alone)")

@@ -92,6 +92,25 @@ uint16_t netchan_pktmbuf_priv_size(struct rte_mempool *mp);
 #define NETCHAN_HAS_RXMODE_MTU 0
 #endif
 
+/* Offload capability bits: RTE_ETH_*_OFFLOAD_* since 21.11, DEV_*_OFFLOAD_*
+ * before. */
+#ifndef RTE_ETH_TX_OFFLOAD_TCP_CKSUM
+#define RTE_ETH_RX_OFFLOAD_IPV4_CKSUM DEV_RX_OFFLOAD_IPV4_CKSUM
+#define RTE_ETH_RX_OFFLOAD_UDP_CKSUM DEV_RX_OFFLOAD_UDP_CKSUM
+#define RTE_ETH_RX_OFFLOAD_TCP_CKSUM DEV_RX_OFFLOAD_TCP_CKSUM
+#define RTE_ETH_TX_OFFLOAD_IPV4_CKSUM DEV_TX_OFFLOAD_IPV4_CKSUM
+#define RTE_ETH_TX_OFFLOAD_UDP_CKSUM DEV_TX_OFFLOAD_UDP_CKSUM
+#define RTE_ETH_TX_OFFLOAD_TCP_CKSUM DEV_TX_OFFLOAD_TCP_CKSUM
+#define RTE_ETH_TX_OFFLOAD_TCP_TSO DEV_TX_OFFLOAD_TCP_TSO
+#endif
+#ifndef RTE_MBUF_F_TX_TCP_CKSUM             /* mbuf flag names before 21.11 */
+#define RTE_MBUF_F_TX_IPV4 PKT_TX_IPV4
+#define RTE_MBUF_F_TX_IPV6 PKT_TX_IPV6
+#define RTE_MBUF_F_TX_TCP_CKSUM PKT_TX_TCP_CKSUM
+#define RTE_MBUF_F_RX_IP_CKSUM_BAD PKT_RX_IP_CKSUM_BAD
+#define RTE_MBUF_F_RX_L4_CKSUM_BAD PKT_RX_L4_CKSUM_BAD
+#endif
+
 /* cffi-cdef: begin */
 /* struct rte_eth_link has bit-fields (which cffi cannot mix with "...;"):
  * read through netchan_eth_link_get into this plain struct instead. */

@@ -7,13 +7,22 @@
  * rte_eth_rx_burst and rte_eth_tx_burst are static inline: the stack calls
  * them through nc_port.ops (one indirect call per burst, from Cython, without
  * the GIL); Python only creates, inspects and retires the port. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* ppoll (the build passes it already) */
+#endif
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <linux/filter.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
@@ -298,6 +307,13 @@ static uint32_t netchan_dpdk_rx_burst(struct nc_port *p, uint32_t *bufs, uint32_
             h->flags = ((mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
                         (mb->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
                        ? NC_BUF_F_CSUM_OK : 0;
+            /* good: the classifier skips its own pass; bad: the stack's
+             * check finds it again, drops and counts it by protocol */
+            if (h->flags)
+                dp->rx_csum_good++;
+            else if ((mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+                     (mb->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+                dp->rx_csum_bad++;
             if (dp->rx_partial_csum && !h->flags &&
                 netchan_csum_is_partial(rte_pktmbuf_mtod(mb, const uint8_t *), h->len)) {
                 h->flags = NC_BUF_F_CSUM_OK;
@@ -313,6 +329,44 @@ static uint32_t netchan_dpdk_rx_burst(struct nc_port *p, uint32_t *bufs, uint32_
             break;
     }
     return got;
+}
+
+/* A TCP segment the stack left without its checksum (NC_BUF_F_CSUM_OK on
+ * a port with NC_CAP_CSUM_TRUSTED): ask the PMD for it as DPDK wants it
+ * (l2/l3/l4 lengths, TX_IPV4|TX_IPV6 and TX_TCP_CKSUM, the pseudo-header sum
+ * in the checksum field: rte_ipv4_phdr_cksum/rte_ipv6_phdr_cksum). The IP
+ * header checksum is the stack's, always. Anything else goes out as it is
+ * (a buffer can carry CSUM_OK from receive, with its checksums in place). */
+static inline void netchan_dpdk_tx_csum(struct netchan_dpdk_port *dp, struct rte_mbuf *mb)
+{
+    uint8_t *f = rte_pktmbuf_mtod(mb, uint8_t *);
+    uint32_t len = mb->data_len, l3, l4;
+    uint64_t ol;
+    uint16_t phdr;
+    if (len < 14 + 20 + 20)
+        return;
+    if (f[12] == 0x08 && f[13] == 0x00 && (f[14] >> 4) == 4 && f[14 + 9] == 6) {
+        l3 = (uint32_t)(f[14] & 0xf) * 4;
+        if (l3 < 20 || 14 + l3 + 20 > len)
+            return;
+        ol = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+        phdr = rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)(f + 14), ol);
+    } else if (f[12] == 0x86 && f[13] == 0xdd && len >= 14 + 40 + 20 && f[14 + 6] == 6) {
+        l3 = 40;        /* netchan sends no extension headers */
+        ol = RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_TCP_CKSUM;
+        phdr = rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)(f + 14), ol);
+    } else {
+        return;
+    }
+    l4 = (uint32_t)(f[14 + l3 + 12] >> 4) * 4;
+    if (l4 < 20 || 14 + l3 + l4 > len)
+        return;
+    memcpy(f + 14 + l3 + 16, &phdr, 2);     /* network order already */
+    mb->ol_flags = ol;
+    mb->l2_len = 14;
+    mb->l3_len = l3;
+    mb->l4_len = l4;
+    dp->tx_csum_offloaded++;
 }
 
 /* Check a buffer the stack hands over for transmit and point its mbuf at
@@ -341,6 +395,8 @@ static inline struct rte_mbuf *netchan_dpdk_tx_prepare(struct netchan_dpdk_port 
     mb->ol_flags = 0;
     mb->tx_offload = 0;
     mb->packet_type = 0;
+    if ((h->flags & NC_BUF_F_CSUM_OK) && dp->tx_csum)
+        netchan_dpdk_tx_csum(dp, mb);
     return mb;
 }
 
@@ -458,12 +514,29 @@ static uint64_t netchan_dpdk_next_deadline(struct nc_port *p)
     return UINT64_MAX;
 }
 
-/* Poll-mode drivers have no doorbell: return at once (caps lacks
- * NC_CAP_SLEEP, so the stack naps briefly instead). */
+/* Most poll-mode drivers have no doorbell: return at once (caps lacks
+ * NC_CAP_SLEEP, so the stack naps briefly instead). net_af_xdp's XSK socket
+ * is one: it turns readable as soon as the kernel puts a frame in its rx
+ * ring, so an idle stack sleeps there and wakes for the next frame, not at
+ * the end of a 1 ms nap (rr over net_af_xdp was bound by those naps). */
 static void netchan_dpdk_wait(struct nc_port *p, uint64_t timeout_ns)
 {
-    (void)p;
-    (void)timeout_ns;
+    struct netchan_dpdk_port *dp = (struct netchan_dpdk_port *)p;
+    struct pollfd pfd;
+    struct timespec ts;
+    if (dp->wake_fd < 0)
+        return;
+    pfd.fd = dp->wake_fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
+    ts.tv_nsec = (long)(timeout_ns % 1000000000u);
+    if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR) {
+        dp->wait_poll_failed++;
+        ts.tv_sec = 0;
+        ts.tv_nsec = timeout_ns < 1000000u ? (long)timeout_ns : 1000000L;
+        nanosleep(&ts, NULL);       /* never spin hot on a broken descriptor */
+    }
 }
 
 static int netchan_dpdk_link_up(struct nc_port *p)
@@ -564,6 +637,7 @@ struct netchan_dpdk_port *netchan_dpdk_port_new(uint16_t port_id, uint16_t queue
     memcpy(dp->port.mac, mac.addr_bytes, 6);
     dp->port.mtu = mtu;
     dp->port.caps = 0;
+    dp->wake_fd = -1;
     return dp;
 }
 
@@ -607,6 +681,49 @@ int netchan_dpdk_port_resume(struct netchan_dpdk_port *dp)
 void netchan_dpdk_port_free(struct netchan_dpdk_port *dp)
 {
     free(dp);
+}
+
+/* The address family of socket fd (SO_DOMAIN), or -1. Python's socket
+ * module cannot wrap an AF_XDP socket (it has no getsockname), so the
+ * control plane asks here which descriptor is the af_xdp PMD's XSK. */
+int netchan_socket_domain(int fd)
+{
+    int dom = -1;
+    socklen_t len = sizeof(dom);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) != 0)
+        return -1;
+    return dom;
+}
+
+void netchan_dpdk_port_set_tx_csum(struct netchan_dpdk_port *dp, int tx_tcp_csum)
+{
+    dp->tx_csum = tx_tcp_csum != 0;
+    if (dp->tx_csum)
+        dp->port.caps |= NC_CAP_CSUM_TRUSTED;
+    else
+        dp->port.caps &= ~NC_CAP_CSUM_TRUSTED;
+}
+
+/* Attach a classic BPF program (struct sock_filter[], len bytes) to socket
+ * fd: 0 or -errno. For a queue of a per-core set (netchan.steer). */
+int netchan_attach_filter(int fd, const uint8_t *code, uint32_t len)
+{
+    struct sock_fprog prog;
+    prog.len = (unsigned short)(len / sizeof(struct sock_filter));
+    prog.filter = (struct sock_filter *)(uintptr_t)code;
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+        return -errno;
+    return 0;
+}
+
+/* Sleep on fd in wait() (NC_CAP_SLEEP); -1: no doorbell. */
+void netchan_dpdk_port_set_wake_fd(struct netchan_dpdk_port *dp, int fd)
+{
+    dp->wake_fd = fd;
+    if (fd >= 0)
+        dp->port.caps |= NC_CAP_SLEEP;
+    else
+        dp->port.caps &= ~NC_CAP_SLEEP;
 }
 
 /* The header of buffer idx (for tests and tools; the stack has nc_port_buf). */

@@ -56,6 +56,14 @@ struct netchan_dpdk_port {
     int rx_partial_csum;        /* the driver hands over what a local kernel sent with checksum
                                    offload (af_xdp, af_packet, tap on a veth): recognise it */
     int retired;
+    int wake_fd;                /* a file descriptor that turns readable when a frame waits
+                                   (net_af_xdp's XSK socket), or -1: wait() sleeps on it */
+    uint32_t wait_poll_failed;  /* ppoll errors other than EINTR (then wait() naps instead) */
+    int tx_csum;                /* the PMD computes TCP checksums (RTE_ETH_TX_OFFLOAD_TCP_CKSUM):
+                                   the stack leaves them out (NC_CAP_CSUM_TRUSTED) */
+    uint64_t tx_csum_offloaded; /* frames whose TCP checksum the PMD was asked to compute */
+    uint64_t rx_csum_good;      /* frames the PMD vouched for (IP and L4 checksum good) */
+    uint64_t rx_csum_bad;       /* frames the PMD found bad (left to the stack to drop) */
 };
 
 /* A pktmbuf pool whose mbufs are index-addressable (see above); frame_room
@@ -76,6 +84,15 @@ void netchan_dpdk_port_retire(struct netchan_dpdk_port *dp);
 void netchan_dpdk_port_pause(struct netchan_dpdk_port *dp);
 int netchan_dpdk_port_resume(struct netchan_dpdk_port *dp);
 void netchan_dpdk_port_free(struct netchan_dpdk_port *dp);
+/* Let wait() sleep until fd is readable (NC_CAP_SLEEP); -1 turns that off. */
+void netchan_dpdk_port_set_wake_fd(struct netchan_dpdk_port *dp, int fd);
+/* tx_tcp_csum: the ethdev's tx queue computes TCP checksums (offload
+ * enabled): the stack then leaves them out and the port asks the PMD. */
+void netchan_dpdk_port_set_tx_csum(struct netchan_dpdk_port *dp, int tx_tcp_csum);
+/* The address family (SO_DOMAIN) of socket fd, or -1. */
+int netchan_socket_domain(int fd);
+/* SO_ATTACH_FILTER with a classic BPF program of len bytes: 0 or -errno. */
+int netchan_attach_filter(int fd, const uint8_t *code, uint32_t len);
 /* Receive and free whatever waits in the rx queue; returns how many. */
 uint32_t netchan_dpdk_port_drain(struct netchan_dpdk_port *dp);
 /* The header of buffer idx, or NULL (for tests and tools). */

@@ -48,9 +48,11 @@ struct nc_port_ops {
 #define NC_CAP_VIRTUAL_TIME 0x2u /* frames move only when polled; safe with a virtual clock */
 #define NC_CAP_PEER_HOST    0x4u /* link_up() going false means the one host at the other
                                     end died: its connections are gone for good */
-#define NC_CAP_CSUM_TRUSTED 0x8u /* frames reach only a netchan peer in this host's memory
-                                    (shm): a sender may leave the TCP checksum out and mark
-                                    the buffer NC_BUF_F_CSUM_OK, as loopback does in Linux */
+#define NC_CAP_CSUM_TRUSTED 0x8u /* a sender may leave the TCP checksum out and mark the
+                                    buffer NC_BUF_F_CSUM_OK: frames reach only a netchan
+                                    peer in this host's memory (shm, as loopback in Linux),
+                                    or the port has the device fill it in (dpdk: with the
+                                    PMD's TX_TCP_CKSUM offload) */
 /* cffi-cdef: end */
 
 /* The port's counters, all uint64_t, listed once: this list makes

@@ -72,6 +72,11 @@ MEMIF_RECONNECT_INTERVAL = 1.0      # seconds before a memif client tries again
 _PCI_ADDRESS = re.compile(r"^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
 
 
+from netchan.dpdk_drivers import (  # noqa: E402  (what netchan knows of particular PMDs)
+    AF_PACKET, AF_XDP, PARTIAL_CSUM_DRIVERS, RX_CSUM_OFFLOADS, TX_OFFLOADS, XDP_PACKET_HEADROOM,
+    _driver_defaults, _socket_fds, _vdev_driver, check_queue_driver)
+
+
 class DpdkError(RuntimeError):
     """A DPDK set-up step failed; the message says what to do."""
 
@@ -336,43 +341,19 @@ def _not_found(name: str, why: str) -> PortNotFound:
         f"bound to vfio-pci (dpdk:0000:03:00.0). Net drivers here: {drv}")
 
 
-# Driver arguments netchan adds when the URI does not give them.
-_DRIVER_DEFAULTS = {
-    # 512 ring frames (the default) overflow under one TCP flow from Linux
-    # (hundreds of retransmissions per 16 MiB on veth); 4096 had none.
-    "net_af_packet": {"framecnt": "4096"},
-}
-
-
-# drivers on a Linux interface: frames a local sender offloaded its checksum
-# for arrive with only the pseudo-header sum in it (see ncport.c)
-PARTIAL_CSUM_DRIVERS = ("net_af_xdp", "net_af_packet", "net_tap")
-
-
-def _driver_defaults(driver, drvargs: str) -> str:
-    extra = _DRIVER_DEFAULTS.get(driver)
-    if not extra:
-        return drvargs
-    given = {kv.split("=", 1)[0] for kv in drvargs.split(",") if kv}
-    add = [f"{k}={v}" for k, v in extra.items() if k not in given]
-    return ",".join([a for a in [drvargs] if a] + add)
-
-
-def _vdev_driver(name: str) -> str:
-    """net_memif0 -> net_memif (the driver a vdev name selects)."""
-    return re.sub(r"\d+$", "", name)
-
-
 class Device:
     """One ethdev with one rx and one tx queue, a pool, and the nc_port over
     them. Use open_port() for a netchan Port; this is its control side."""
 
     def __init__(self, devargs: str, *, nbufs=None, rxd=None, txd=None, mtu=None,
-                 promisc=False, eal=None):
+                 promisc=False, eal=None, offload=True, queue=None):
         _require()
         if not devargs or not isinstance(devargs, str):
             raise ValueError(f"dpdk: needs a device, e.g. net_ring0 (got {devargs!r})")
         self.closed = True
+        self.offload = bool(offload)
+        self.queue = None if queue is None or queue[1] == 1 else tuple(queue)
+        self.steer_drained = 0
         self.devargs = devargs
         self.name, _, self.drvargs = devargs.partition(",")
         if is_pci_address(self.name) and self.name.count(":") == 1:
@@ -389,8 +370,11 @@ class Device:
             raise ValueError(
                 f"bufs={self.nbufs} is too few for rxd={self.rxd} + txd={self.txd} descriptors "
                 f"plus the stack's own buffers: use at least {self.rxd + self.txd + 512}")
+        if self.queue is not None:
+            check_queue_driver(self.name, self.drvargs)
         init(eal, target=devargs)
         self._hotplugged = None
+        self._packet_sockets = set()
         self._mempool = ffi.NULL
         self._dp = None
         self._started = False
@@ -408,6 +392,10 @@ class Device:
 
     def _attach(self) -> int:
         pid = _lookup(self.name)
+        if pid is not None and self.queue is not None:
+            raise ValueError(f"dpdk:{self.devargs}?queue={self.queue[0]}/{self.queue[1]}: the "
+                             f"device exists already (made by the EAL's --vdev?), so its socket "
+                             f"cannot be given its queue's filter: leave it out of eal=")
         if pid is not None:
             for dev in _devices:
                 if not dev.closed and dev.port_id == pid:
@@ -428,6 +416,7 @@ class Device:
             bus = "vdev"
             drv = _vdev_driver(self.name)
         self.drvargs = _driver_defaults(drv, self.drvargs)
+        packet_before = _socket_fds(AF_PACKET) if drv == "net_af_packet" else None
         rc = lib.rte_eal_hotplug_add(bus.encode(), self.name.encode(), self.drvargs.encode())
         if rc < 0:
             why = (f"hot-plugging {bus} device {self.devargs!r} failed: {_rte_strerror(-rc)}")
@@ -446,7 +435,28 @@ class Device:
             self._hotplugged = None
             raise _not_found(self.name, f"{bus} device {self.name!r} was probed but made no "
                                         "ethdev by that name")
+        if packet_before is not None:
+            self._packet_sockets = _socket_fds(AF_PACKET) - packet_before
+            if self.queue is not None:
+                self._steer(self._packet_sockets)
         return pid
+
+    def _steer(self, fds):
+        """queue=K/N on net_af_packet: the PMD's packet socket gets netchan's
+        steering filter (netchan.steer.afpacket_filter, as an afpacket:
+        port's), so this process sees only its queue's flows. The socket
+        was bound at probe: what reached it before the filter is drained
+        once the device has started (steer_drained)."""
+        from netchan import steer
+        k, n = self.queue
+        if len(fds) != 1:
+            raise DpdkError(f"dpdk:{self.devargs}?queue={k}/{n}: expected the driver to open "
+                            f"one packet socket, found {len(fds)}")
+        code = steer.pack_filter(steer.afpacket_filter(k, n))
+        rc = lib.netchan_attach_filter(next(iter(fds)), code, len(code))
+        if rc < 0:
+            raise OSError(-rc, f"dpdk:{self.devargs}?queue={k}/{n}: the kernel refused the "
+                               f"steering filter: {os.strerror(-rc)}")
 
     def _check(self, rc, what):
         if rc < 0:
@@ -478,13 +488,25 @@ class Device:
             # it copies whole TPACKET ring frames (framesz=, 2048 by default)
             m = re.search(r"(?:^|,)framesz=(\d+)", self.drvargs)
             frame_room = max(frame_room, int(m.group(1)) if m else 2048)
+        elif self.driver == "net_af_xdp":
+            # 22.11's af_xdp makes each mbuf one UMEM chunk (chunk = mempool
+            # object, headroom = everything before the mbuf's data), and the
+            # kernel adds XDP_PACKET_HEADROOM before the frame. A frame longer
+            # than what is left is dropped by the kernel and seen only as
+            # `imissed` (rx_dropped of the XSK): with 2 KiB objects that was
+            # 1408 bytes, so MTU-sized TCP segments never arrived.
+            frame_room += XDP_PACKET_HEADROOM
         self._make_pool(frame_room, socket)
+        if self.driver == "net_af_xdp":
+            self._check_af_xdp_chunk(want_mtu)
         conf = ffi.new("struct rte_eth_conf *")
+        self._choose_offloads(info, conf)
         if mtu is not None:
             lib.netchan_eth_conf_set_mtu(conf, want_mtu)
         self._check(lib.rte_eth_dev_configure(pid, 1, 1, conf), "rte_eth_dev_configure")
         if mtu is not None and not lib.NETCHAN_HAS_RXMODE_MTU:
             self._check(lib.rte_eth_dev_set_mtu(pid, want_mtu), f"setting MTU {want_mtu}")
+        xsk_before = _socket_fds(AF_XDP) if self.driver == "net_af_xdp" else None
         nrx = ffi.new("uint16_t *", self.rxd)
         ntx = ffi.new("uint16_t *", self.txd)
         self._check(lib.rte_eth_dev_adjust_nb_rx_tx_desc(pid, nrx, ntx),
@@ -516,8 +538,52 @@ class Device:
         # drivers that read what a local kernel sends (over a veth) see its
         # offloaded checksums half done: the port recognises them (ncport.c)
         dp.rx_partial_csum = int(self.driver in PARTIAL_CSUM_DRIVERS)
+        lib.netchan_dpdk_port_set_tx_csum(dp, int("tcp_cksum" in self.offloads["tx"]))
+        # A doorbell where the driver has one socket per queue: an idle stack
+        # sleeps on it (readable when a frame waits) instead of napping.
+        # net_af_xdp: the XSK its rx queue set-up made; net_af_packet: its
+        # packet socket (poll says readable while the TPACKET_V2 ring holds
+        # a frame the PMD has not taken).
+        wake = []
+        if xsk_before is not None:
+            wake = sorted(_socket_fds(AF_XDP) - xsk_before)
+        elif self.driver == "net_af_packet":
+            wake = sorted(self._packet_sockets)
+        self.wake_fd = wake[0] if len(wake) == 1 else -1
+        if self.wake_fd >= 0:
+            lib.netchan_dpdk_port_set_wake_fd(dp, self.wake_fd)
         if not any(dp.port.mac):
             self._assign_mac()
+        if self.queue is not None:
+            self.steer_drained = lib.netchan_dpdk_port_drain(dp)
+
+    def _choose_offloads(self, info, conf):
+        """Turn on the checksum offloads the PMD has (none of them is needed:
+        what is missing is done in software). rx: frames the PMD vouches for
+        skip the stack's check. tx: the stack leaves TCP checksums out and
+        the PMD fills them in. TSO is reported, not used (the stack sends no
+        super-frames on a dpdk: port). offload=0 turns all of it off."""
+        have_rx, have_tx = int(info.rx_offload_capa), int(info.tx_offload_capa)
+        self.offload_capa = {
+            "rx": [n for n, bit in RX_CSUM_OFFLOADS.items() if have_rx & bit],
+            "tx": [n for n, bit in TX_OFFLOADS.items() if have_tx & bit]}
+        rx = {n: b for n, b in RX_CSUM_OFFLOADS.items() if have_rx & b} if self.offload else {}
+        tx = ({"tcp_cksum": lib.RTE_ETH_TX_OFFLOAD_TCP_CKSUM}
+              if self.offload and have_tx & lib.RTE_ETH_TX_OFFLOAD_TCP_CKSUM else {})
+        conf.rxmode.offloads = sum(rx.values())
+        conf.txmode.offloads = sum(tx.values())
+        self.offloads = {"rx": sorted(rx), "tx": sorted(tx)}
+
+    def _check_af_xdp_chunk(self, mtu):
+        """A UMEM chunk is at most a page (unaligned chunk mode): say which
+        MTU fits instead of a socket that silently drops big frames."""
+        page = os.sysconf("SC_PAGESIZE")
+        stride = self.pool_info()["stride"]
+        if stride > page:
+            fits = page - (stride - self.pool_info()["data_room"]) - XDP_PACKET_HEADROOM - 18
+            raise ValueError(
+                f"mtu={mtu}: net_af_xdp puts each frame in one {page}-byte UMEM chunk, with "
+                f"room for an MTU of at most {fits}; use mtu={fits} or less")
 
     def _start(self):
         if self.driver == "net_memif" and "role=client" in self.drvargs:
@@ -668,7 +734,11 @@ class Device:
         return {"dpdk_rx_multiseg_dropped": self._dp.rx_multiseg,
                 "dpdk_rx_csum_partial": self._dp.rx_csum_partial,
                 "dpdk_rx_foreign_dropped": self._dp.rx_foreign,
-                "dpdk_tx_invalid": self._dp.tx_invalid}
+                "dpdk_tx_invalid": self._dp.tx_invalid,
+                "dpdk_wait_poll_failed": self._dp.wait_poll_failed,
+                "dpdk_rx_csum_good": self._dp.rx_csum_good,
+                "dpdk_rx_csum_bad": self._dp.rx_csum_bad,
+                "dpdk_tx_csum_offloaded": self._dp.tx_csum_offloaded}
 
     def _check_open(self):
         if self.closed:
@@ -735,7 +805,7 @@ def open_device(devargs: str, **kw) -> Device:
 
 
 def open_port(devargs: str, *, mtu=None, nbufs=None, rxd=None, txd=None, promisc=False,
-              eal=None, uri=None):
+              eal=None, uri=None, offload=True, queue=None):
     """A netchan Port (netchan._core.DpdkPort) on DPDK device `devargs`:
     a vdev with its arguments (net_ring0, net_memif0,role=server,socket=PATH,
     net_af_packet0,iface=veth0) or a PCI address. `eal` is a list of EAL
@@ -743,7 +813,8 @@ def open_port(devargs: str, *, mtu=None, nbufs=None, rxd=None, txd=None, promisc
     from netchan._core import DpdkPort
     if isinstance(eal, str):
         eal = parse_eal_param(eal)
-    dev = Device(devargs, nbufs=nbufs, rxd=rxd, txd=txd, mtu=mtu, promisc=promisc, eal=eal)
+    dev = Device(devargs, nbufs=nbufs, rxd=rxd, txd=txd, mtu=mtu, promisc=promisc, eal=eal,
+                 offload=offload, queue=queue)
     try:
         return DpdkPort(dev, uri or f"dpdk:{devargs}")
     except BaseException:

@@ -31,7 +31,8 @@ flag, default 1):
 
 dpdk:DEVARGS names a DPDK device, a vdev with its driver arguments or a PCI
 address, and takes eal= (EAL arguments, see netchan.dpdk), bufs= (mbufs in
-its pool), rxd=/txd= (descriptors per queue) and promisc=0|1:
+its pool), rxd=/txd= (descriptors per queue), promisc=0|1 and offload=0|1
+(checksum offloads where the driver has them; on by default):
 
     dpdk:net_ring0
     dpdk:net_memif0,role=server,socket=/tmp/nc.sock
@@ -51,7 +52,7 @@ LINK_PARAMS = {"bufs", "hugepages"}
 AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
 OTHER_PARAMS = {"pcap", "queue"}
-DPDK_PARAMS = {"eal", "rxd", "txd", "promisc"}
+DPDK_PARAMS = {"eal", "rxd", "txd", "promisc", "offload"}
 XDP_PARAMS = {"mode", "qid", "ring", "wakeup"}
 XDP_MODES = ("auto", "copy", "zerocopy", "skb")
 
@@ -128,9 +129,6 @@ def parse_port_uri(uri: str) -> PortSpec:
                 raise ValueError(f"fault_dir={value!r}: use both, tx or rx")
             spec.fault["direction"] = value
         elif key == "queue":
-            if kind == "dpdk":
-                raise ValueError(f"port URI {uri!r}: queue= is not supported on dpdk: ports yet "
-                                 "(RSS steering is not done): run one stack per port")
             if kind == "xdp":
                 raise ValueError(f"port URI {uri!r}: queue=K/N is not supported on xdp: ports: "
                                  "an rx queue holds one UMEM with one fill ring, so N stacks "
@@ -139,6 +137,10 @@ def parse_port_uri(uri: str) -> PortSpec:
                                  "qid=K (docs/xdp.md)")
             from netchan.steer import parse_queue
             spec.queue = parse_queue(value)
+            if kind == "dpdk" and spec.queue[1] > 1:
+                from netchan.dpdk import check_queue_driver
+                name, _, drvargs = target.partition(",")
+                check_queue_driver(name, drvargs)
         elif key == "pcap":
             if not value:
                 raise ValueError("pcap= needs a file name")
@@ -187,6 +189,11 @@ def parse_port_uri(uri: str) -> PortSpec:
                 if value not in ("0", "1"):
                     raise ValueError(f"promisc={value!r}: use 0 or 1")
                 spec.link["promisc"] = value == "1"
+            elif key == "offload":
+                if value not in ("0", "1"):
+                    raise ValueError(f"offload={value!r}: use 0 (checksums in software even "
+                                     "where the driver could do them) or 1 (the default)")
+                spec.link["offload"] = value == "1"
             else:
                 try:
                     spec.link[key] = int(value)

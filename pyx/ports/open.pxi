@@ -6,7 +6,8 @@
 def open_port(spec, mtu=None):
     """Open the driver named by spec and stack the wrappers it asks for.
     queue=K/N: a shm or pair link's queue K is its own link NAME.qK; an
-    afpacket socket takes only queue K's frames (netchan.steer)."""
+    afpacket socket (also net_af_packet's, on dpdk:) takes only queue K's
+    frames (netchan.steer)."""
     cdef Port port
     target = spec.target
     if spec.queue is not None and spec.kind in ("pair", "shm"):
@@ -24,7 +25,7 @@ def open_port(spec, mtu=None):
     elif spec.kind == "dpdk":
         from netchan import dpdk as _dpdk_control
         port = _dpdk_control.open_port(spec.target, mtu=mtu, uri=f"dpdk:{spec.target}",
-                                       **spec.link)
+                                       queue=spec.queue, **spec.link)
     else:
         raise ValueError(f"unknown port kind {spec.kind!r}")
     port.queue = spec.queue

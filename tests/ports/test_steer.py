@@ -27,9 +27,12 @@ def test_bad_queue_says_what_to_fix(text, msg):
         parse_port_uri(f"shm:x?queue={text}")
 
 
-def test_dpdk_ports_refuse_queue():
-    with pytest.raises(ValueError, match="not supported on dpdk"):
+def test_dpdk_ports_take_queue_only_on_net_af_packet():
+    with pytest.raises(ValueError, match="queue= needs net_af_packet"):
         parse_port_uri("dpdk:net_ring0?queue=0/2")
+    with pytest.raises(ValueError, match="qpairs=1"):
+        parse_port_uri("dpdk:net_af_packet0,iface=eth0,qpairs=2?queue=0/2")
+    assert parse_port_uri("dpdk:net_af_packet0,iface=eth0?queue=1/2").queue == (1, 2)
 
 
 def test_steering_is_symmetric_and_spreads():
