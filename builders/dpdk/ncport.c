@@ -30,6 +30,7 @@
 
 #include "dpdk_shims.h"
 #include "ncport.h"
+#include "netchan/csum_partial.h"
 
 _Static_assert(sizeof(struct nc_buf) == NETCHAN_DPDK_PRIV_SIZE,
                "struct nc_buf must fill the mbuf private area exactly");
@@ -233,42 +234,12 @@ fail:
 
 /* ---- the port -------------------------------------------------------------- */
 
-/* A Linux sender with checksum offload leaves only the pseudo-header sum
- * (folded, not complemented) in a TCP/UDP checksum field and relies on the
- * device; over a veth the frame reaches an AF_XDP or AF_PACKET socket like
- * that, with no metadata saying so (AF_XDP has none; DPDK's af_packet PMD
- * reads no TP_STATUS_CSUMNOTREADY). A checksum field equal to that sum is
- * such a frame: trust it (as the afpacket port does with its virtio-net
- * header). Anything else is left for the stack to verify in full; a
- * corrupted frame matches by chance with the odds of the checksum itself
- * missing it (2^-16). IPv4 only; the IP header is still checked. */
-static inline int netchan_csum_is_partial(const uint8_t *f, uint32_t len)
-{
-    uint32_t ihl, total, l4len, sum = 0;
-    uint16_t field;
-    const uint8_t *ip = f + 14, *l4;
-    if (len < 14 + 20 + 8 || f[12] != 0x08 || f[13] != 0x00 || (ip[0] >> 4) != 4)
-        return 0;
-    ihl = (uint32_t)(ip[0] & 0xf) * 4;
-    total = ((uint32_t)ip[2] << 8) | ip[3];
-    if (ihl < 20 || total < ihl + 8 || total > len - 14 || ((ip[6] & 0x3f) | ip[7]))
-        return 0;                               /* fragments: left to the stack */
-    l4 = ip + ihl;
-    l4len = total - ihl;
-    if (ip[9] == 6 && l4len >= 20)
-        field = (uint16_t)((l4[16] << 8) | l4[17]);
-    else if (ip[9] == 17)
-        field = (uint16_t)((l4[6] << 8) | l4[7]);
-    else
-        return 0;
-    for (int i = 12; i < 20; i += 2)            /* source and destination address */
-        sum += ((uint32_t)ip[i] << 8) | ip[i + 1];
-    sum += ip[9];
-    sum += l4len;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return field == (uint16_t)sum;
-}
+/* A Linux sender with checksum offload leaves only the pseudo-header sum in
+ * a TCP/UDP checksum field; over a veth such a frame reaches an AF_XDP or
+ * AF_PACKET socket with no metadata saying so (DPDK's af_packet PMD reads no
+ * TP_STATUS_CSUMNOTREADY): netchan/csum_partial.h recognises it, the test the
+ * xdp: port uses too. */
+#define netchan_csum_is_partial nc_csum_is_partial
 
 static inline struct rte_mbuf *netchan_dpdk_mbuf(const struct nc_port *p, uint32_t slot)
 {

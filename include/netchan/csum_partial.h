@@ -6,7 +6,7 @@
  * to that sum is trusted (NC_BUF_F_CSUM_OK), anything else is verified in
  * full by the stack. A corrupted frame matches by chance with the odds of the
  * checksum itself missing it (2^-16). IPv4 only; fragments are left to the
- * stack. The same test as builders/dpdk/ncport.c's netchan_csum_is_partial. */
+ * stack. Used by the xdp: port and the DPDK port (builders/dpdk/ncport.c). */
 #ifndef NETCHAN_CSUM_PARTIAL_H
 #define NETCHAN_CSUM_PARTIAL_H
 
