@@ -22,6 +22,25 @@ cdef uint32_t afp_alloc_one(AfpState *st) noexcept nogil:
     return b
 
 
+cdef void afp_free_bufs(AfpState *st, const uint32_t *bufs, uint32_t n) noexcept nogil:
+    """Give buffers back to the pool each came from (bit 31: a GRO buffer),
+    a run of one pool at a time."""
+    cdef uint32_t i = 0, j
+    while i < n:
+        j = i + 1
+        while j < n and (bufs[j] ^ bufs[i]) & NC_BUF_POOL_BIT == 0:
+            j += 1
+        if bufs[i] & NC_BUF_POOL_BIT and st.gro_fs != NULL:
+            st.port.stats.double_free += nc_pool_free_burst(&st.port.pools[1], st.gro_fs,
+                                                            bufs + i, j - i)
+        elif bufs[i] & NC_BUF_POOL_BIT:
+            st.port.stats.double_free += j - i      # no such pool: not ours
+        else:
+            st.port.stats.double_free += nc_pool_free_burst(&st.port.pools[0], st.fs,
+                                                            bufs + i, j - i)
+        i = j
+
+
 cdef void afp_deliver(AfpState *st, uint32_t b, uint32_t *bufs, uint32_t *k,
                       uint64_t now) noexcept nogil:
     cdef nc_buf *nb = nc_port_buf(&st.port, b)
@@ -60,6 +79,7 @@ cdef int afp_rx_frame(AfpState *st, uint8_t *data, uint32_t snap, uint32_t len_,
     cdef uint32_t gso_size = 0
     cdef bint partial, valid
     cdef uint32_t b
+    cdef int whole
     cdef nc_buf *nb
     if snap < len_:
         st.x.rx_truncated += 1
@@ -70,10 +90,26 @@ cdef int afp_rx_frame(AfpState *st, uint8_t *data, uint32_t snap, uint32_t len_,
         valid = (vh.flags & lpk.VIRTIO_NET_HDR_F_DATA_VALID) != 0
         gso_type = vh.gso_type & ~lpk.VIRTIO_NET_HDR_GSO_ECN
         gso_size = vh.gso_size
+        # a header that contradicts its frame is not trusted for anything
+        # (the kernel writes these; a bad one means a bug we must not build on)
+        if (partial and <uint32_t>vh.csum_start + vh.csum_offset + 2 > snap) or \
+                (gso_type != lpk.VIRTIO_NET_HDR_GSO_NONE and
+                 (gso_size == 0 or vh.hdr_len > snap)):
+            st.x.rx_vnet_bad += 1
+            return 1
     else:
         partial = (status & lpk.TP_STATUS_CSUMNOTREADY) != 0
         valid = (status & lpk.TP_STATUS_CSUM_VALID) != 0
     if gso_type != lpk.VIRTIO_NET_HDR_GSO_NONE:
+        if st.gso_off == 0 and st.gro_fs != NULL and (gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV4
+                                                      or gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV6):
+            # a TCP super-frame goes to the stack whole when a GRO buffer is
+            # free (-1: cut it as below)
+            whole = afp_rx_whole(st, data, snap, gso_type, partial or valid, bufs, k, n, now)
+            if whole == 1:
+                afp_count_csum(st, partial, valid)
+            if whole >= 0:
+                return 1 if whole else 0
         if st.gso_off == 0 and k[0] < n and st.fs.count:
             afp_count_csum(st, partial, valid)      # once, even if it takes two calls
         return afp_rx_gso(st, data, snap, gso_type, gso_size, partial or valid, bufs, k, n, now)
