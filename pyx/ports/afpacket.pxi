@@ -240,6 +240,9 @@ cdef class AfPacketPort(Port):
         self.st.gso_off = 0
         return got
 
+    def moves_superframes(self):
+        return self.st.gro_fs != NULL or bool(self.st.tso)
+
     def check_address(self, ip):
         """Refuse an address the kernel owns in this network namespace: it
         would answer ARP (or NDP) for it and reset netchan's connections."""
