@@ -14,11 +14,13 @@
 #
 # Offloads. With PACKET_VNET_HDR every frame comes with a virtio-net header:
 #   - A peer with TSO/GSO on (the default for a veth peer) sends TCP
-#     super-frames of up to 64 KB on an MTU-1500 link. The header carries the
-#     segment size, so the port cuts them into the MTU-sized segments the
-#     wire would have carried (fixing IP length, id and checksum, TCP
-#     sequence and flags), as the kernel's own GSO does. UDP GSO likewise.
-#     The V2 ring's frames are 64 KiB for this (rx_frame=).
+#     super-frames of up to 64 KB on an MTU-1500 link. Each goes to the stack
+#     whole in a 64 KiB GRO buffer (pools[1], gro_bufs=): TCP takes it as one
+#     segment and ACKs it once, as Linux does a GRO aggregate. Without a free
+#     GRO buffer, and for UDP GSO, the port cuts it into the MTU-sized
+#     segments the wire would have carried (fixing IP length, id and
+#     checksum, TCP sequence and flags), as the kernel's own GSO does. The V2
+#     ring's frames are 64 KiB for this (rx_frame=).
 #   - A frame from a peer with checksum offload on has only a partial TCP/UDP
 #     checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM, TP_STATUS_CSUMNOTREADY): it never
 #     left the machine's memory, so, as the kernel does, the port trusts it
