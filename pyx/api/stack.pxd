@@ -10,9 +10,6 @@ cdef class Stack:
     cdef bint closed
     cdef uint64_t busy_poll_ns
     cdef uint64_t idle_since
-    cdef uint64_t spin_ns           # adaptive spin budget, 0..busy_poll_ns (_drive)
-    cdef bint slept                 # this idle stretch already slept
-    cdef uint64_t spins_won, spins_lost, spin_sleeps_short   # for stats(): how spinning fares
     cdef bint nonblock_polled
     cdef readonly bint background
     cdef bint bg_stop
@@ -27,7 +24,6 @@ cdef class Stack:
     cdef void _check_open(self) except *
     cdef uint32_t _poll_once(self, uint64_t now) noexcept
     cdef int _drive(self, uint64_t deadline) except -1
-    cdef void _adapt_spin(self, uint64_t idle_ns) noexcept
     cdef void _sleep(self, uint64_t ns) noexcept
     cdef void _kick(self) noexcept
     cdef uint16_t _ephemeral(self, uint32_t raddr, uint16_t rport) except 0

@@ -21,7 +21,6 @@ cdef int _ENOTCONN = _errno.ENOTCONN
 cdef int _EHOSTUNREACH = _errno.EHOSTUNREACH
 cdef int _EAGAIN = _errno.EAGAIN
 cdef uint64_t NONBLOCK = 1                  # a deadline meaning "timeout=0"
-cdef uint64_t SPIN_MIN_NS = 5000            # adaptive spinning: a shorter budget is none
 
 
 LINGER = 5.0                    # seconds Stack.close() waits for FINs and data to be acknowledged
@@ -193,7 +192,6 @@ cdef class Stack:
             raise ValueError(f"window_memory={cfg.window_memory}: less than one connection's "
                              f"windows (rcvbuf {rcv} + sndbuf {snd} bytes)")
         self.busy_poll_ns = cfg.busy_poll_ns
-        self.spin_ns = cfg.busy_poll_ns
         self.vclock = clock
         self._join_group(clock)
         self.stats_region, self.stats_path = stats_segment_open(self, cfg.export_stats)
@@ -427,21 +425,17 @@ cdef class Stack:
         for s in self.group:
             work += s._poll_once(now)
         if work:
-            if self.idle_since:
-                self._adapt_spin(now - self.idle_since)
             self.idle_since = 0
             return work
         if deadline == NONBLOCK:
             return 0
         if self.vclock is None:
-            # real clock: spin (up to spin_ns) before paying for a sleep
-            # (and for the timer scan that decides how long to sleep)
+            # real clock: spin for busy_poll before paying for a sleep (and
+            # for the timer scan that decides how long to sleep)
             if self.idle_since == 0:
                 self.idle_since = now
-                self.slept = False
-            if now - self.idle_since < self.spin_ns:
+            if now - self.idle_since < self.busy_poll_ns:
                 return 0
-            self.slept = True
         for s in self.group:
             nxt = min_nonzero(nxt, stack_next_deadline(s.st))
         if self.vclock is not None:
@@ -460,20 +454,6 @@ cdef class Stack:
         if wait_ns:
             self._sleep(wait_ns)
         return 0
-
-    cdef void _adapt_spin(self, uint64_t idle_ns) noexcept:
-        """Adaptive spinning, as KVM's halt polling: after a sleep that work
-        ended within busy_poll, spin longer (it would have been caught
-        without a wake-up); after work took longer than busy_poll, shorter
-        (the spin burnt CPU a loaded machine's peer was waiting for)."""
-        if idle_ns <= self.spin_ns and not self.slept:
-            self.spins_won += 1
-        elif idle_ns <= self.busy_poll_ns:
-            self.spin_sleeps_short += 1
-            self.spin_ns = min(max(self.spin_ns * 2, SPIN_MIN_NS), self.busy_poll_ns)
-        else:
-            self.spins_lost += 1
-            self.spin_ns = self.spin_ns // 2 if self.spin_ns >= 2 * SPIN_MIN_NS else 0
 
     cdef void _sleep(self, uint64_t ns) noexcept:
         cdef sysc.timespec ts
@@ -724,8 +704,6 @@ cdef class Stack:
         d["window_map_failures"] = st.rcv_arena.map_failures + st.snd_arena.map_failures
         d["window_slots_mapped"] = st.rcv_arena.next_fresh + st.snd_arena.next_fresh
         d["window_deferred_releases"] = st.rcv_arena.deferred_releases + st.snd_arena.deferred_releases
-        d.update(spins_won=self.spins_won, spin_sleeps_short=self.spin_sleeps_short,
-                 spins_lost=self.spins_lost, spin_budget_ns=self.spin_ns)   # Stack._adapt_spin
         d.update(self.port.stats())
         return d
 
