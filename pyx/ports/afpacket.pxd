@@ -10,6 +10,15 @@ cdef enum:
     AFP_GSO_UDP_L4 = 5          # VIRTIO_NET_HDR_GSO_UDP_L4 (Linux 4.18); older headers lack it
     AFP_TSO_SLOT = 65536        # tx slot size with TSO: one super-frame of up to 64 KiB
     AFP_GRO_ROOM = 65600        # data room of a GRO buffer: Ethernet + a 64 KiB IP packet
+    # v2 frames handed over in place (rx_zc): PACKET_RESERVE puts AFP_ZC_RESERVE
+    # bytes between the kernel's header (tpacket2_hdr + sockaddr_ll, 52 bytes)
+    # and the frame; the nc_buf header lives there, AFP_ZC_HDR_OFF into the
+    # frame, and the Ethernet header starts at AFP_ZC_MAC_OFF (the kernel's
+    # macoff for SOCK_RAW with a virtio-net header and a 14-byte MAC header:
+    # TPACKET_ALIGN(52 + 16) + reserve + 10 - 14)
+    AFP_ZC_RESERVE = 64
+    AFP_ZC_HDR_OFF = 64
+    AFP_ZC_MAC_OFF = 140
 
 cdef struct AfpExtra:
     uint64_t rx_blocks          # V3 ring blocks consumed
@@ -66,6 +75,13 @@ cdef struct AfpState:
     # super-frames, 64 KiB GRO buffers (pools[1], gro_fs NULL when gro_bufs=0)
     nc_freestack *fs
     nc_freestack *gro_fs
+    # v2 only, instead of GRO buffers: pools[1] is the rx ring itself, and a
+    # TCP super-frame goes to the stack in its ring frame, given back to the
+    # kernel when the stack frees it
+    bint rx_zc
+    uint32_t rx_zc_frame        # the ring frame being read (NC_BUF_NONE: not in place)
+    bint rx_zc_kept             # ... handed over in place: do not give it back yet
+    uint32_t zc_held            # ring frames the stack holds
     AfpExtra x
 
 cdef bint afp_rx_ready(AfpState *st) noexcept nogil

@@ -166,7 +166,8 @@ cdef class AfPacketPort(Port):
             "afp_rx_gro_superframes": x.rx_gro_superframes,
             "afp_rx_gro_no_buffer": x.rx_gro_no_buffer, "afp_rx_vnet_bad": x.rx_vnet_bad,
             "afp_gro_bufs_free": self.st.gro_fs.count if self.st.gro_fs != NULL else 0,
-            "afp_gro_bufs_total": self.p.pools[1].count,
+            "afp_gro_bufs_total": self.p.pools[1].count if self.st.gro_fs != NULL else 0,
+            "afp_rx_frames_held": self.st.zc_held,
         }
 
     def problems(self):
@@ -230,6 +231,7 @@ cdef class AfPacketPort(Port):
         data = <uint8_t *><char *>scratch + len(vnet)
         got = []
         self.st.gso_off = 0
+        self.st.rx_zc_frame = NC_BUF_NONE         # not in a ring frame: copied or cut
         while True:
             done = afp_rx_frame(self.st, data, len(frame), len(frame), 0, bufs, &k, 64, 0)
             for i in range(k):
@@ -246,7 +248,7 @@ cdef class AfPacketPort(Port):
         # TSO on the interface: the link's offloads are on, so the Linux
         # peer's are too as a rule (veth pairs are set alike), and its
         # super-frames come whole through the GRO buffers
-        return bool(self.st.tso) and self.st.gro_fs != NULL
+        return bool(self.st.tso) and (self.st.gro_fs != NULL or self.st.rx_zc)
 
     def check_address(self, ip):
         """Refuse an address the kernel owns in this network namespace: it
@@ -466,6 +468,12 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
                                  f"({st.rx_frame_size}); raise block= or lower rx_frame=")
             st.rx_fpb = rx_block_size // st.rx_frame_size
             st.rx_frame_nr = st.rx_fpb * rx_block_nr
+            # TCP super-frames handed over in their ring frames (no copy)
+            # when the frames lie evenly (the ring is then one pool) and the
+            # kernel leaves room for a buffer header in each
+            st.rx_zc = (st.vnet_len != 0 and n_gro != 0
+                        and st.rx_fpb * st.rx_frame_size == rx_block_size
+                        and _afp_setopt(fd, lpk.PACKET_RESERVE, AFP_ZC_RESERVE) == 0)
         st.tx_data_off = AFP_TX_DATA_OFF_V2 if version == 2 else AFP_TX_DATA_OFF_V3
         if st.tso:
             st.tx_frame_size = AFP_TSO_SLOT
@@ -507,9 +515,18 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
         st.port.pools[0].count = n_bufs
         st.port.pools[0].data_room = data_room
         nc_pool_format(&st.port.pools[0])
-        # the GRO pool: whole TCP super-frames (pages committed as touched;
-        # the free stack is LIFO, so a stream keeps reusing the same few)
-        if st.vnet_len and n_gro:
+        # whole TCP super-frames: in place in the v2 ring (pools[1] is the
+        # ring, a buffer header in each frame's reserve), else a GRO pool
+        # (pages committed as touched; the free stack is LIFO, so a stream
+        # keeps reusing the same few)
+        if st.rx_zc:
+            st.port.pools[1].base = st.ring
+            st.port.pools[1].stride = st.rx_frame_size
+            st.port.pools[1].hdr_off = AFP_ZC_HDR_OFF
+            st.port.pools[1].count = st.rx_frame_nr
+            st.port.pools[1].data_room = st.rx_frame_size - AFP_ZC_MAC_OFF
+            nc_pool_format(&st.port.pools[1])
+        elif st.vnet_len and n_gro:
             stride = nc_pool_stride_for(AFP_GRO_ROOM)
             fs_size = round_up(nc_freestack_memsize(n_gro), 4096)
             port.gro_region = map_private(fs_size + <size_t>n_gro * stride, False)
@@ -540,7 +557,8 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
         "tx_frame_size": st.tx_frame_size, "tx_frames": st.tx_frame_nr,
         "bufs": n_bufs, "data_room": st.port.pools[0].data_room,
         "vnet_hdr": bool(st.vnet_len), "tso": bool(st.tso),
-        "gro_bufs": st.port.pools[1].count,
+        "gro_bufs": st.port.pools[1].count if st.gro_fs != NULL else 0,
+        "rx_in_place": bool(st.rx_zc),
         "hugepages": port.pool_region.hugepages,
     }
     return port

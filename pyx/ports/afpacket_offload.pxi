@@ -18,7 +18,8 @@ cdef int afp_rx_whole(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_ty
                       bint trusted, uint32_t *bufs, uint32_t *k, uint32_t n,
                       uint64_t now) noexcept nogil:
     """Hand a TCP super-frame (IPv4 or IPv6, no extension headers) to the
-    stack whole, in one GRO buffer: one segment of up to 64 KiB, so TCP
+    stack whole, in its own v2 ring frame (rx_zc: no copy) or in one GRO
+    buffer: one segment of up to 64 KiB, so TCP
     checks its sequence once, copies it into the window once and ACKs it
     once, as Linux does with a GRO aggregate. The IP header is the
     super-frame's own (the sender's stack wrote its length and checksum for
@@ -41,6 +42,21 @@ cdef int afp_rx_whole(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_ty
         tot = IPV6_HLEN + rd16(ip + 4)
     if ETH_HLEN + tot != snap:
         return -1                       # e.g. a BIG TCP frame (IPv4 length 0)
+    if st.rx_zc:
+        if st.rx_zc_frame == NC_BUF_NONE or \
+                data != <uint8_t *>afp_frame_v2(st, st.rx_zc_frame) + AFP_ZC_MAC_OFF:
+            return -1                   # not in a ring frame, or a MAC header of another length
+        b = NC_BUF_POOL_BIT | st.rx_zc_frame
+        nb = nc_port_buf(&st.port, b)
+        nb.data_off = AFP_ZC_MAC_OFF - AFP_ZC_HDR_OFF
+        nb.len = snap
+        nb.flags = NC_BUF_F_CSUM_OK if trusted else 0
+        nb.next = NC_BUF_NONE
+        st.rx_zc_kept = True
+        st.zc_held += 1
+        st.x.rx_gro_superframes += 1
+        afp_deliver(st, b, bufs, k, now)
+        return 1
     if nc_pool_alloc_burst(&st.port.pools[1], st.gro_fs, &b, 1, NC_BUF_POOL_BIT) != 1:
         st.x.rx_gro_no_buffer += 1
         return -1

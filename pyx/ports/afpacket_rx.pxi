@@ -22,6 +22,23 @@ cdef uint32_t afp_alloc_one(AfpState *st) noexcept nogil:
     return b
 
 
+cdef void afp_zc_release(AfpState *st, const uint32_t *bufs, uint32_t n) noexcept nogil:
+    """Ring frames the stack had in place go back to the kernel."""
+    cdef uint32_t i, slot
+    cdef nc_buf *nb
+    for i in range(n):
+        slot = bufs[i] & NC_BUF_SLOT_MASK
+        nb = nc_port_buf(&st.port, bufs[i])
+        if slot >= st.rx_frame_nr or nb.flags & NC_BUF_F_FREE:
+            st.port.stats.double_free += 1
+            continue
+        nb.flags = NC_BUF_F_FREE
+        st.zc_held -= 1
+        # release: the stack's reads of the frame are done before the kernel
+        # may write it again
+        nc_store_release_u32(&afp_frame_v2(st, slot).tp_status, lpk.TP_STATUS_KERNEL)
+
+
 cdef void afp_free_bufs(AfpState *st, const uint32_t *bufs, uint32_t n) noexcept nogil:
     """Give buffers back to the pool each came from (bit 31: a GRO buffer),
     a run of one pool at a time."""
@@ -30,7 +47,9 @@ cdef void afp_free_bufs(AfpState *st, const uint32_t *bufs, uint32_t n) noexcept
         j = i + 1
         while j < n and (bufs[j] ^ bufs[i]) & NC_BUF_POOL_BIT == 0:
             j += 1
-        if bufs[i] & NC_BUF_POOL_BIT and st.gro_fs != NULL:
+        if bufs[i] & NC_BUF_POOL_BIT and st.rx_zc:
+            afp_zc_release(st, bufs + i, j - i)
+        elif bufs[i] & NC_BUF_POOL_BIT and st.gro_fs != NULL:
             st.port.stats.double_free += nc_pool_free_burst(&st.port.pools[1], st.gro_fs,
                                                             bufs + i, j - i)
         elif bufs[i] & NC_BUF_POOL_BIT:
@@ -101,7 +120,7 @@ cdef int afp_rx_frame(AfpState *st, uint8_t *data, uint32_t snap, uint32_t len_,
         partial = (status & lpk.TP_STATUS_CSUMNOTREADY) != 0
         valid = (status & lpk.TP_STATUS_CSUM_VALID) != 0
     if gso_type != lpk.VIRTIO_NET_HDR_GSO_NONE:
-        if st.gso_off == 0 and st.gro_fs != NULL and (gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV4
+        if st.gso_off == 0 and (st.gro_fs != NULL or st.rx_zc) and (gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV4
                                                       or gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV6):
             # a TCP super-frame goes to the stack whole when a GRO buffer is
             # free (-1: cut it as below)
@@ -128,6 +147,12 @@ cdef int afp_rx_frame(AfpState *st, uint8_t *data, uint32_t snap, uint32_t len_,
     return 1
 
 
+cdef inline bint afp_zc_in_use(AfpState *st, uint32_t i) noexcept nogil:
+    """Is ring frame i still with the stack (handed over in place)? Then
+    the ring has come round to it: nothing after it is new."""
+    return st.rx_zc and not (nc_pool_buf(&st.port.pools[1], i).flags & NC_BUF_F_FREE)
+
+
 cdef uint32_t afp_rx_burst_v2(AfpState *st, uint32_t *bufs, uint32_t n,
                               uint64_t now) noexcept nogil:
     cdef lpk.tpacket2_hdr *h
@@ -136,14 +161,17 @@ cdef uint32_t afp_rx_burst_v2(AfpState *st, uint32_t *bufs, uint32_t n,
         h = afp_frame_v2(st, st.rx_cur)
         # acquire: the frame is written before the kernel flips its status
         status = nc_load_acquire_u32(&h.tp_status)
-        if not (status & lpk.TP_STATUS_USER):
+        if not (status & lpk.TP_STATUS_USER) or afp_zc_in_use(st, st.rx_cur):
             break
+        st.rx_zc_frame = st.rx_cur if st.rx_zc else NC_BUF_NONE
+        st.rx_zc_kept = False
         if not afp_rx_frame(st, <uint8_t *>h + h.tp_mac, h.tp_snaplen, h.tp_len, status,
                             bufs, &k, n, now):
             break
         st.gso_off = 0
-        # release: our reads of the frame are done before the kernel may reuse it
-        nc_store_release_u32(&h.tp_status, lpk.TP_STATUS_KERNEL)
+        if not st.rx_zc_kept:
+            # release: our reads of the frame are done before the kernel may reuse it
+            nc_store_release_u32(&h.tp_status, lpk.TP_STATUS_KERNEL)
         st.rx_cur += 1
         if st.rx_cur == st.rx_frame_nr:
             st.rx_cur = 0
@@ -196,7 +224,7 @@ cdef bint afp_rx_ready(AfpState *st) noexcept nogil:
     """A frame waits in the ring (or a block is being read): poll, do not sleep."""
     if st.version == 2:
         return (nc_load_acquire_u32(&afp_frame_v2(st, st.rx_cur).tp_status)
-                & lpk.TP_STATUS_USER) != 0
+                & lpk.TP_STATUS_USER) != 0 and not afp_zc_in_use(st, st.rx_cur)
     if st.rx_bd != NULL:
         return True
     return (nc_load_acquire_u32(&afp_block(st, st.rx_cur).hdr.bh1.block_status)
