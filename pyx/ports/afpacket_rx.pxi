@@ -12,7 +12,9 @@
 # Either way rx_burst copies each frame into a buffer of the port's OWN pool
 # (nc_pool + nc_freestack, as the link ports lay out) and gives the frame (or
 # block) back as soon as it is copied: the kernel's ring never waits on the
-# stack's channels.
+# stack's channels. The exception: a TCP super-frame on the v2 ring goes to
+# the stack in its ring frame (rx_zc, afpacket_offload.pxi), which returns to
+# the kernel when the stack frees it (within the poll, after TCP copied it).
 
 cdef uint32_t afp_alloc_one(AfpState *st) noexcept nogil:
     cdef uint32_t b
