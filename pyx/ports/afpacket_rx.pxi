@@ -28,6 +28,8 @@ cdef void afp_zc_release(AfpState *st, const uint32_t *bufs, uint32_t n) noexcep
     """Ring frames the stack had in place go back to the kernel."""
     cdef uint32_t i, slot
     cdef nc_buf *nb
+    if st.ring == NULL:
+        return                  # the port is closed: the ring (and the frames) are gone
     for i in range(n):
         slot = bufs[i] & NC_BUF_SLOT_MASK
         nb = nc_port_buf(&st.port, bufs[i])
