@@ -72,7 +72,7 @@ else:  # recv: a listener; count bytes from first to last
 
 # the host under test: netchan or kernel, same logic
 HOST = r"""
-import json, socket, sys, time
+import json, os, socket, sys, time
 kind, mode, uri, ip, peer, port, seconds = sys.argv[1:8]
 port, seconds = int(port), float(seconds)
 if kind == "netchan":
@@ -114,6 +114,9 @@ else:
         c.sendall(buf)
     c.close()
 if kind == "netchan":
+    if os.environ.get("NC_BENCH_STATS"):
+        print("stats " + json.dumps({k: v for k, v in stack.stats().items() if v}),
+              file=sys.stderr, flush=True)
     stack.close()
 print("done", flush=True)
 """
@@ -187,6 +190,10 @@ def one_run(v, kind, mode, seconds, query):
             res = json.loads(wait_line(host, "{"))
         peer.wait(60)
         host.wait(60)
+        if os.environ.get("NC_BENCH_STATS"):
+            for line in host.stderr:
+                if line.startswith("stats "):
+                    print(kind, line.strip(), flush=True)
         return res
     finally:
         if kind == "kernel":

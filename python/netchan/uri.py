@@ -12,8 +12,10 @@ blocks=N and block=SIZE (the rx ring: N blocks of SIZE bytes, e.g. 128k),
 rx_frame=SIZE (v2: the ring's frame size, default 64k, which holds a GSO
 super-frame), block_timeout=DURATION (v3: how long the kernel may hold a
 partly filled block, default 1ms), frames=N (tx ring slots), tso=0|1 (send
-TCP super-frames; default: when the interface has TSO on) and mac=ADDR (the
-port's own MAC; default: a stable locally administered one).
+TCP super-frames; default: when the interface has TSO on), gro_bufs=N (64 KiB
+buffers that take received TCP super-frames whole, default 256; 0 cuts them
+into segments) and mac=ADDR (the port's own MAC; default: a stable locally
+administered one).
 
     shm:bench?loss=0.01&reorder=2%&seed=7
     pair:t?delay=5ms&pcap=/tmp/t.pcap
@@ -49,7 +51,8 @@ from netchan.units import parse_size
 
 KINDS = ("pair", "shm", "afpacket", "dpdk", "xdp")
 LINK_PARAMS = {"bufs", "hugepages"}
-AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso"}
+AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso",
+                   "gro_bufs"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
 OTHER_PARAMS = {"pcap", "queue"}
 DPDK_PARAMS = {"eal", "rxd", "txd", "promisc", "offload"}
@@ -173,6 +176,12 @@ def parse_port_uri(uri: str) -> PortSpec:
             spec.link["ring"] = value
         elif key == "rx_frame":
             spec.link["rx_frame"] = parse_size(value, key)
+        elif key == "gro_bufs":
+            try:
+                spec.link["gro_bufs"] = int(value)
+            except ValueError:
+                raise ValueError(f"gro_bufs={value!r}: expected a buffer count (0: cut every "
+                                 "TCP super-frame into segments)") from None
         elif key == "tso":
             if value not in ("0", "1"):
                 raise ValueError(f"tso={value!r}: use 0 (never send TCP super-frames) or 1 "

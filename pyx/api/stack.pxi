@@ -73,7 +73,8 @@ cdef class Stack:
                               first byte and gives it back when empty.
                               None = no limit
       rcvbuf=None sndbuf=None window bytes, rounded up to a power of two;
-                              None: 4 MiB on a jumbo link, else 1 MiB
+                              None: 4 MiB on a jumbo link or one moving
+                              64 KiB super-frames (afpacket, GRO/TSO), else 1 MiB
       msl=30.0                seconds; TIME_WAIT lasts 2 x msl
       max_time_wait=65536     TIME_WAIT records kept (56 B each); beyond, the
                               oldest is recycled: never a limit on connections
@@ -138,8 +139,10 @@ cdef class Stack:
         cdef uint32_t port_mtu = self.port.p.mtu
         if cfg.mtu is not None and cfg.mtu != port_mtu:
             raise ValueError(f"mtu={cfg.mtu}: the port's MTU is {port_mtu}")
-        # windows: 4 MiB on a jumbo link, 1 MiB otherwise, unless given
-        big = port_mtu > 9000
+        # windows: 4 MiB on a jumbo link or one that moves 64 KiB
+        # super-frames (afpacket with GRO/TSO: 1 MiB held the Linux sender
+        # back, rwnd_limited 30% in `ss -ti`), 1 MiB otherwise, unless given
+        big = port_mtu > 9000 or self.port.moves_superframes()
         cdef uint32_t rcv = cfg.rcvbuf or (4 << 20 if big else 1 << 20)
         cdef uint32_t snd = cfg.sndbuf or (4 << 20 if big else 1 << 20)
         self.st = stack_state_alloc(cfg.max_conns, cfg.frag_max_datagrams, cfg.max_time_wait)

@@ -102,6 +102,7 @@ cdef extern from "<linux/if_packet.h>" nogil:
     int PACKET_VNET_HDR
     int PACKET_QDISC_BYPASS
     int PACKET_IGNORE_OUTGOING
+    int PACKET_RESERVE
     int TPACKET_V2
     int TPACKET_V3
     uint32_t TP_STATUS_KERNEL

@@ -9,6 +9,16 @@ cdef enum:
     AFP_VNET_LEN = 10           # sizeof(virtio_net_hdr)
     AFP_GSO_UDP_L4 = 5          # VIRTIO_NET_HDR_GSO_UDP_L4 (Linux 4.18); older headers lack it
     AFP_TSO_SLOT = 65536        # tx slot size with TSO: one super-frame of up to 64 KiB
+    AFP_GRO_ROOM = 65600        # data room of a GRO buffer: Ethernet + a 64 KiB IP packet
+    # v2 frames handed over in place (rx_zc): PACKET_RESERVE puts AFP_ZC_RESERVE
+    # bytes between the kernel's header (tpacket2_hdr + sockaddr_ll, 52 bytes)
+    # and the frame; the nc_buf header lives there, AFP_ZC_HDR_OFF into the
+    # frame, and the Ethernet header starts at AFP_ZC_MAC_OFF (the kernel's
+    # macoff for SOCK_RAW with a virtio-net header and a 14-byte MAC header:
+    # TPACKET_ALIGN(52 + 16) + reserve + 10 - 14)
+    AFP_ZC_RESERVE = 64
+    AFP_ZC_HDR_OFF = 64
+    AFP_ZC_MAC_OFF = 140
 
 cdef struct AfpExtra:
     uint64_t rx_blocks          # V3 ring blocks consumed
@@ -28,6 +38,9 @@ cdef struct AfpExtra:
     uint64_t tx_tso_frames      # TSO super-frames sent
     uint64_t tx_tso_segments    # segments merged into them
     uint64_t ring_drops         # frames the kernel dropped: rx ring full (PACKET_STATISTICS)
+    uint64_t rx_gro_superframes # TCP super-frames handed to the stack whole (one GRO buffer each)
+    uint64_t rx_gro_no_buffer   # ... cut into segments instead: no GRO buffer was free
+    uint64_t rx_vnet_bad        # virtio-net header inconsistent with its frame: dropped
 
 cdef struct AfpState:
     nc_port port                # first: an nc_port* is an AfpState*
@@ -58,8 +71,17 @@ cdef struct AfpState:
     uint32_t tx_frame_nr
     uint32_t tx_head
     bint tso                    # send TCP super-frames (the interface has TSO and csum on)
-    # the port's own pool
+    # the port's own pools: MTU-sized (pools[0]) and, for whole TCP
+    # super-frames, 64 KiB GRO buffers (pools[1], gro_fs NULL when gro_bufs=0)
     nc_freestack *fs
+    nc_freestack *gro_fs
+    # v2 only, instead of GRO buffers: pools[1] is the rx ring itself, and a
+    # TCP super-frame goes to the stack in its ring frame, given back to the
+    # kernel when the stack frees it
+    bint rx_zc
+    uint32_t rx_zc_frame        # the ring frame being read (NC_BUF_NONE: not in place)
+    bint rx_zc_kept             # ... handed over in place: do not give it back yet
+    uint32_t zc_held            # ring frames the stack holds
     AfpExtra x
 
 cdef bint afp_rx_ready(AfpState *st) noexcept nogil
@@ -67,6 +89,10 @@ cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type
                     uint32_t mss, bint trusted, uint32_t *bufs, uint32_t *k, uint32_t n,
                     uint64_t now) noexcept nogil
 cdef uint32_t afp_alloc_one(AfpState *st) noexcept nogil
+cdef void afp_free_bufs(AfpState *st, const uint32_t *bufs, uint32_t n) noexcept nogil
+cdef int afp_rx_whole(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type,
+                      bint trusted, uint32_t *bufs, uint32_t *k, uint32_t n,
+                      uint64_t now) noexcept nogil
 cdef void afp_deliver(AfpState *st, uint32_t b, uint32_t *bufs, uint32_t *k,
                       uint64_t now) noexcept nogil
 cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint8_t *out,

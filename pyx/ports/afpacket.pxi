@@ -14,11 +14,13 @@
 #
 # Offloads. With PACKET_VNET_HDR every frame comes with a virtio-net header:
 #   - A peer with TSO/GSO on (the default for a veth peer) sends TCP
-#     super-frames of up to 64 KB on an MTU-1500 link. The header carries the
-#     segment size, so the port cuts them into the MTU-sized segments the
-#     wire would have carried (fixing IP length, id and checksum, TCP
-#     sequence and flags), as the kernel's own GSO does. UDP GSO likewise.
-#     The V2 ring's frames are 64 KiB for this (rx_frame=).
+#     super-frames of up to 64 KB on an MTU-1500 link. Each goes to the stack
+#     whole in a 64 KiB GRO buffer (pools[1], gro_bufs=): TCP takes it as one
+#     segment and ACKs it once, as Linux does a GRO aggregate. Without a free
+#     GRO buffer, and for UDP GSO, the port cuts it into the MTU-sized
+#     segments the wire would have carried (fixing IP length, id and
+#     checksum, TCP sequence and flags), as the kernel's own GSO does. The V2
+#     ring's frames are 64 KiB for this (rx_frame=).
 #   - A frame from a peer with checksum offload on has only a partial TCP/UDP
 #     checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM, TP_STATUS_CSUMNOTREADY): it never
 #     left the machine's memory, so, as the kernel does, the port trusts it
@@ -116,6 +118,7 @@ cdef class AfPacketPort(Port):
     Linux interface. See the top of pyx/ports/afpacket.pxi."""
     cdef AfpState *st
     cdef MappedRegion pool_region
+    cdef MappedRegion gro_region
     cdef readonly str iface
     cdef readonly str interface_mac
     cdef readonly dict geometry
@@ -160,6 +163,11 @@ cdef class AfPacketPort(Port):
             "afp_tx_oversize": x.tx_oversize, "afp_tx_kicks": x.tx_kicks,
             "afp_tx_kick_errors": x.tx_kick_errors, "afp_ring_drops": x.ring_drops,
             "afp_tx_tso_frames": x.tx_tso_frames, "afp_tx_tso_segments": x.tx_tso_segments,
+            "afp_rx_gro_superframes": x.rx_gro_superframes,
+            "afp_rx_gro_no_buffer": x.rx_gro_no_buffer, "afp_rx_vnet_bad": x.rx_vnet_bad,
+            "afp_gro_bufs_free": self.st.gro_fs.count if self.st.gro_fs != NULL else 0,
+            "afp_gro_bufs_total": self.p.pools[1].count if self.st.gro_fs != NULL else 0,
+            "afp_rx_frames_held": self.st.zc_held,
         }
 
     def problems(self):
@@ -195,9 +203,52 @@ cdef class AfPacketPort(Port):
         if x.rx_no_buffer:
             out.append(f"reception stopped {x.rx_no_buffer} times for want of a free buffer: "
                        f"raise bufs= (now {self.p.pools[0].count})")
+        if x.rx_vnet_bad:
+            out.append(f"{x.rx_vnet_bad} frames came with a virtio-net header that contradicts "
+                       f"the frame (gso_size 0, hdr_len or the checksum offset past its end) "
+                       f"and were dropped: {fix}")
+        if x.rx_gro_no_buffer:
+            out.append(f"{x.rx_gro_no_buffer} TCP super-frames found no free GRO buffer and were "
+                       f"cut into segments: raise gro_bufs= (now {self.p.pools[1].count})")
         if x.tx_kick_errors:
             out.append(f"{x.tx_kick_errors} sends failed in the kernel")
         return out
+
+    def _rx_inject(self, bytes vnet, bytes frame):
+        """Tests only: run one frame, with this virtio-net header before it,
+        through the rx path as if the kernel had put it in the ring; the
+        frames handed to the stack (as bytes, buffers freed again). The ring
+        cannot carry headers the kernel would not write (malformed ones)."""
+        cdef uint32_t bufs[64]
+        cdef uint32_t k = 0, i
+        cdef bytes raw = vnet + frame
+        cdef uint8_t *data
+        cdef nc_buf *nb
+        cdef int done
+        if self.st.vnet_len and len(vnet) != AFP_VNET_LEN:
+            raise ValueError(f"the virtio-net header is {AFP_VNET_LEN} bytes")
+        scratch = bytearray(raw)
+        data = <uint8_t *><char *>scratch + len(vnet)
+        got = []
+        self.st.gso_off = 0
+        self.st.rx_zc_frame = NC_BUF_NONE         # not in a ring frame: copied or cut
+        while True:
+            done = afp_rx_frame(self.st, data, len(frame), len(frame), 0, bufs, &k, 64, 0)
+            for i in range(k):
+                nb = nc_port_buf(self.p, bufs[i])
+                got.append((<char *>nc_buf_data(nb))[:nb.len])
+            afp_free_bufs(self.st, bufs, k)
+            if done or k == 0:
+                break
+            k = 0
+        self.st.gso_off = 0
+        return got
+
+    def moves_superframes(self):
+        # TSO on the interface: the link's offloads are on, so the Linux
+        # peer's are too as a rule (veth pairs are set alike), and its
+        # super-frames come whole through the GRO buffers
+        return bool(self.st.tso) and (self.st.gro_fs != NULL or self.st.rx_zc)
 
     def check_address(self, ip):
         """Refuse an address the kernel owns in this network namespace: it
@@ -268,7 +319,7 @@ def _afp_tx_offloads(str iface):
 
 def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
                   block_timeout_ns=None, frames=None, mac=None, hugepages=None,
-                  ring=None, rx_frame=None, tso=None, queue=None):
+                  ring=None, rx_frame=None, tso=None, queue=None, gro_bufs=None):
     """Open `afpacket:iface`. nbufs: the port's pool (default 8192);
     ring: "v2" (default: per-frame, no latency floor) or "v3" (blocks);
     blocks x block_size: the rx ring (v2: 256 x 128 KiB cut into rx_frame
@@ -277,7 +328,8 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
     (1 ms); frames: tx ring slots (2048, or 256 of 64 KiB with TSO); mac: the
     port's address (default: its own, see above); tso: False never sends
     super-frames, True insists (the interface must have TSO on), None
-    follows the interface."""
+    follows the interface; gro_bufs: 64 KiB buffers that take TCP super-frames
+    whole (256; 0 cuts every super-frame into MTU-sized segments)."""
     ring = "v2" if ring is None else str(ring).lower()
     if ring not in ("v2", "v3"):
         raise ValueError(f"ring={ring}: must be v2 (a frame at a time, no latency floor) or v3 "
@@ -309,6 +361,10 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
     if tov_ns < 1000000 or tov_ns > 10 * 1000000000ULL:
         raise ValueError(f"block_timeout={tov_ns} ns: must be from 1 ms to 10 s "
                          f"(TPACKET_V3 counts it in whole milliseconds)")
+    cdef uint32_t n_gro = 256 if gro_bufs is None else int(gro_bufs)
+    if gro_bufs is not None and (int(gro_bufs) < 0 or int(gro_bufs) > 65536):
+        raise ValueError(f"gro_bufs={gro_bufs}: must be in 0..65536 (0: cut every TCP "
+                         f"super-frame into segments)")
     if frames is not None and (int(frames) < 64 or int(frames) > (1 << 20)):
         raise ValueError(f"frames={frames}: must be in 64..1048576")
     want_mac = _parse_mac(mac) if mac is not None else None
@@ -412,6 +468,12 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
                                  f"({st.rx_frame_size}); raise block= or lower rx_frame=")
             st.rx_fpb = rx_block_size // st.rx_frame_size
             st.rx_frame_nr = st.rx_fpb * rx_block_nr
+            # TCP super-frames handed over in their ring frames (no copy)
+            # when the frames lie evenly (the ring is then one pool) and the
+            # kernel leaves room for a buffer header in each
+            st.rx_zc = (st.vnet_len != 0 and n_gro != 0
+                        and st.rx_fpb * st.rx_frame_size == rx_block_size
+                        and _afp_setopt(fd, lpk.PACKET_RESERVE, AFP_ZC_RESERVE) == 0)
         st.tx_data_off = AFP_TX_DATA_OFF_V2 if version == 2 else AFP_TX_DATA_OFF_V3
         if st.tso:
             st.tx_frame_size = AFP_TSO_SLOT
@@ -453,6 +515,29 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
         st.port.pools[0].count = n_bufs
         st.port.pools[0].data_room = data_room
         nc_pool_format(&st.port.pools[0])
+        # whole TCP super-frames: in place in the v2 ring (pools[1] is the
+        # ring, a buffer header in each frame's reserve), else a GRO pool
+        # (pages committed as touched; the free stack is LIFO, so a stream
+        # keeps reusing the same few)
+        if st.rx_zc:
+            st.port.pools[1].base = st.ring
+            st.port.pools[1].stride = st.rx_frame_size
+            st.port.pools[1].hdr_off = AFP_ZC_HDR_OFF
+            st.port.pools[1].count = st.rx_frame_nr
+            st.port.pools[1].data_room = st.rx_frame_size - AFP_ZC_MAC_OFF
+            nc_pool_format(&st.port.pools[1])
+        elif st.vnet_len and n_gro:
+            stride = nc_pool_stride_for(AFP_GRO_ROOM)
+            fs_size = round_up(nc_freestack_memsize(n_gro), 4096)
+            port.gro_region = map_private(fs_size + <size_t>n_gro * stride, False)
+            st.gro_fs = <nc_freestack *>port.gro_region.ptr
+            nc_freestack_init_full(st.gro_fs, n_gro)
+            st.port.pools[1].base = port.gro_region.ptr + fs_size
+            st.port.pools[1].stride = stride
+            st.port.pools[1].hdr_off = 0
+            st.port.pools[1].count = n_gro
+            st.port.pools[1].data_room = AFP_GRO_ROOM
+            nc_pool_format(&st.port.pools[1])
 
         if queue is not None and queue[1] > 1:
             steer_attach_filter(fd, queue[0], queue[1], iface)
@@ -472,6 +557,8 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
         "tx_frame_size": st.tx_frame_size, "tx_frames": st.tx_frame_nr,
         "bufs": n_bufs, "data_room": st.port.pools[0].data_room,
         "vnet_hdr": bool(st.vnet_len), "tso": bool(st.tso),
+        "gro_bufs": st.port.pools[1].count if st.gro_fs != NULL else 0,
+        "rx_in_place": bool(st.rx_zc),
         "hugepages": port.pool_region.hugepages,
     }
     return port

@@ -1,6 +1,10 @@
 # The AF_PACKET port's offloads, both directions (see the top of afpacket.pxi):
-#   receive  a GSO super-frame from a peer with TSO/GSO on is cut into the
-#            MTU-sized segments the wire would have carried (afp_rx_gso);
+#   receive  a TCP super-frame from a peer with TSO/GSO on goes to the stack
+#            whole, in a 64 KiB GRO buffer (afp_rx_whole): one segment, one
+#            sequence check, one copy into the window, one ACK. When no GRO
+#            buffer is free (or gro_bufs=0), and for UDP GSO, the super-frame
+#            is cut into the MTU-sized segments the wire would have carried
+#            (afp_rx_gso);
 #   send     consecutive full-sized segments of one TCP connection in a tx
 #            burst are merged into one super-frame with a virtio-net header
 #            asking for segmentation (gso_type TCPV4, gso_size = their
@@ -9,6 +13,62 @@
 #            does for its own TCP. TCP output is unchanged: the merge is
 #            exact, so what the peer sees segment by segment is what netchan
 #            built.
+
+cdef int afp_rx_whole(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type,
+                      bint trusted, uint32_t *bufs, uint32_t *k, uint32_t n,
+                      uint64_t now) noexcept nogil:
+    """Hand a TCP super-frame (IPv4 or IPv6, no extension headers) to the
+    stack whole, in its own v2 ring frame (rx_zc: no copy) or in one GRO
+    buffer: one segment of up to 64 KiB, so TCP
+    checks its sequence once, copies it into the window once and ACKs it
+    once, as Linux does with a GRO aggregate. The IP header is the
+    super-frame's own (the sender's stack wrote its length and checksum for
+    the whole). Returns 1 delivered, 0 no room in bufs (call again), -1 not
+    for this path (cut it into segments instead)."""
+    cdef uint8_t *ip = data + ETH_HLEN
+    cdef uint32_t b, tot
+    cdef nc_buf *nb
+    if k[0] >= n:
+        return 0
+    if snap > st.port.pools[1].data_room or snap < ETH_HLEN + IPV6_HLEN + TCP_HLEN:
+        return -1
+    if gso_type == lpk.VIRTIO_NET_HDR_GSO_TCPV4:
+        if rd16(data + 12) != ETH_P_IPV4 or (ip[0] >> 4) != 4 or ip[9] != IP_PROTO_TCP:
+            return -1
+        tot = rd16(ip + 2)
+    else:
+        if rd16(data + 12) != ETH_P_IPV6 or (ip[0] >> 4) != 6 or ip[6] != IP_PROTO_TCP:
+            return -1
+        tot = IPV6_HLEN + rd16(ip + 4)
+    if ETH_HLEN + tot != snap:
+        return -1                       # e.g. a BIG TCP frame (IPv4 length 0)
+    if st.rx_zc:
+        if st.rx_zc_frame == NC_BUF_NONE or \
+                data != <uint8_t *>afp_frame_v2(st, st.rx_zc_frame) + AFP_ZC_MAC_OFF:
+            return -1                   # not in a ring frame, or a MAC header of another length
+        b = NC_BUF_POOL_BIT | st.rx_zc_frame
+        nb = nc_port_buf(&st.port, b)
+        nb.data_off = AFP_ZC_MAC_OFF - AFP_ZC_HDR_OFF
+        nb.len = snap
+        nb.flags = NC_BUF_F_CSUM_OK if trusted else 0
+        nb.next = NC_BUF_NONE
+        st.rx_zc_kept = True
+        st.zc_held += 1
+        st.x.rx_gro_superframes += 1
+        afp_deliver(st, b, bufs, k, now)
+        return 1
+    if nc_pool_alloc_burst(&st.port.pools[1], st.gro_fs, &b, 1, NC_BUF_POOL_BIT) != 1:
+        st.x.rx_gro_no_buffer += 1
+        return -1
+    nb = nc_port_buf(&st.port, b)
+    memcpy(nc_buf_data(nb), data, snap)
+    nb.len = snap
+    # not vouched for: the stack checks the whole segment's checksum
+    nb.flags = NC_BUF_F_CSUM_OK if trusted else 0
+    st.x.rx_gro_superframes += 1
+    afp_deliver(st, b, bufs, k, now)
+    return 1
+
 
 cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type,
                     uint32_t mss, bint trusted, uint32_t *bufs, uint32_t *k, uint32_t n,

@@ -69,7 +69,7 @@ cdef uint32_t afp_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now)
             st.tx_head = 0
     # the frames are copied (or dropped): their buffers go back now
     if taken:
-        p.stats.double_free += nc_pool_free_burst(&p.pools[0], st.fs, bufs, taken)
+        afp_free_bufs(st, bufs, taken)
     if taken or full:
         afp_kick(st)
     return taken
@@ -84,8 +84,7 @@ cdef uint32_t afp_alloc_burst(nc_port *p, uint32_t *bufs, uint32_t n) noexcept n
 
 
 cdef void afp_free_burst(nc_port *p, const uint32_t *bufs, uint32_t n) noexcept nogil:
-    cdef AfpState *st = <AfpState *>p
-    p.stats.double_free += nc_pool_free_burst(&p.pools[0], st.fs, bufs, n)
+    afp_free_bufs(<AfpState *>p, bufs, n)
 
 
 cdef uint64_t afp_next_deadline(nc_port *p) noexcept nogil:

@@ -122,6 +122,12 @@ cdef class Port:
             self.p.ops.free_burst(self.p, bufs, k)
         return out
 
+    def moves_superframes(self):
+        """True when the link hands over (or takes) TCP super-frames of up
+        to 64 KiB, as a GRO/TSO afpacket port does: the stack then sizes
+        its default windows as on a jumbo link."""
+        return self.inner.moves_superframes() if self.inner is not None else False
+
     def check_address(self, ip):
         """Raise if this port cannot carry traffic for a stack with address
         `ip` (an AF_PACKET interface where the kernel owns it). Wrappers ask

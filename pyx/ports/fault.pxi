@@ -79,10 +79,15 @@ cdef inline uint32_t fault_dup(FaultPortState *fp, uint32_t idx) noexcept nogil:
 
 
 cdef inline uint32_t fault_own_copy(FaultPortState *fp, uint32_t idx) noexcept nogil:
-    """idx itself if it is in our pool; else a copy in one of ours (the
-    original is freed either way). NC_BUF_NONE if no buffer is free."""
+    """idx itself if it is in our pool (or too large for one of ours); else
+    a copy in one of ours (the original is freed either way). NC_BUF_NONE
+    if no buffer is free."""
     cdef uint32_t c
     if not (idx & NC_BUF_POOL_BIT):
+        return idx
+    if nc_port_buf(fp.inner, idx).len > fp.inner.pools[0].data_room:
+        # larger than any buffer of ours: the port's own second pool (an
+        # afpacket super-frame), not a peer's (a shm peer's are our size)
         return idx
     c = fault_dup(fp, idx)
     fp.inner.ops.free_burst(fp.inner, &idx, 1)

@@ -44,15 +44,26 @@ cdef inline bint tcp_window_update_due(const Tcb *t) noexcept nogil:
     """Is a window update worth a segment? Only if the right edge we would
     advertise now (capped at 65535 << scale, rounded down to the scale)
     moves past RCV.ADV by min(buffer / 2, 2 MSS), or the advertised window
-    had shrunk below one MSS (the sender may be stalled on it)."""
+    had shrunk below one MSS (the sender may be stalled on it). And, as
+    Linux's tcp_cleanup_rbuf, only once the window still offered is down to
+    half the most we offer and the new one at least doubles it: before that
+    the sender is not held back, and the ACKs of its data carry the new
+    edge anyway (a read after every segment would otherwise cost the peer
+    an extra ACK to process per segment)."""
     cdef uint32_t adv = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
     cdef uint32_t edge = t.rcv_nxt + ((tcp_window_to_advertise(t) >> t.rcv_wscale) << t.rcv_wscale)
     cdef uint32_t step = t.rcv.size // 2
+    cdef uint64_t clamp = <uint64_t>65535 << t.rcv_wscale
     if step > 2 * <uint32_t>t.mss:
         step = 2 * t.mss
     if not seq_gt(edge, t.rcv_adv):
         return False
-    return edge - t.rcv_adv >= step or adv < t.mss
+    if adv < t.mss:
+        return True
+    if clamp > t.rcv.size:
+        clamp = t.rcv.size
+    return (edge - t.rcv_adv >= step and 2 * <uint64_t>adv <= clamp
+            and edge - t.rcv_nxt >= 2 * <uint64_t>adv)
 
 
 cdef inline uint32_t tcp_ts_clock(const Tcb *t, uint64_t now) noexcept nogil:

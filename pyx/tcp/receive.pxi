@@ -89,11 +89,13 @@ cdef void tcp_receive_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
     # ACK policy (RFC 9293 3.8.6.3, RFC 5681 4.2): at once for out-of-order
     # data, a filled hole, a duplicate, or while the peer is in slow start
     # (quick-ACK); otherwise every second full segment, or after the
-    # delayed-ACK timer.
+    # delayed-ACK timer. Segments are counted in MSS units: a GRO super-frame
+    # (ports/afpacket_offload.pxi) of many segments is ACKed at once, and
+    # once, as Linux ACKs a GRO aggregate.
     if delta != 0 or filled_hole or trimmed or duplicate or n == 0:
         t.flags |= TF_ACK_NOW
     elif n:
-        t.segs_unacked += 1
+        t.segs_unacked += 1 if n <= t.adv_mss else 2
         if t.quickack:
             t.quickack -= 1
             t.flags |= TF_ACK_NOW

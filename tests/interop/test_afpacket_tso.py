@@ -51,9 +51,60 @@ def test_bulk_both_ways_with_offloads(veth, tmp_path, offloads, ring):
     want = _http_server(veth, tmp_path, size, 22)
     got, digest, stats = _fetch(veth, query)
     assert (got, digest) == (size, want)
-    assert (stats.get("afp_rx_gso_frames", 0) > 0) == offloads, stats
+    # the kernel's super-frames reach TCP whole (GRO buffers), none cut
+    assert (stats.get("afp_rx_gro_superframes", 0) > 0) == offloads, stats
+    assert stats.get("afp_rx_gso_frames", 0) == 0, stats
     assert stats.get("rx_tcp_csum", 0) == 0
     assert stats["problems"] == []
+
+
+def _inflow(veth, tmp_path, query):
+    """16 MiB from the kernel's http.server into netchan: byte-exact; the
+    fetcher's counters."""
+    size = 16 << 20
+    want = _http_server(veth, tmp_path, size, 25)
+    got, digest, stats = _fetch(veth, query)
+    assert (got, digest) == (size, want)
+    assert stats["problems"] == []
+    assert stats.get("rx_tcp_csum", 0) == 0
+    return stats
+
+
+@pytest.mark.parametrize("ring", ["v2", "v3"])
+def test_inflow_superframes_whole_and_acked_once(veth, tmp_path, ring):
+    """With offloads on the kernel sends TCP super-frames of up to 64 KiB;
+    the port hands each to TCP whole (counted in afp_rx_gro_superframes):
+    v2 in its own ring frame (none left held), v3 in a GRO buffer (none
+    left taken); TCP ACKs each one once, as Linux ACKs a GRO
+    aggregate: no more ACKs than segments received, where cutting them
+    into MTU-sized segments ACKed every second one would take ~20x more."""
+    veth.linux_offloads(True)
+    stats = _inflow(veth, tmp_path, f"ring={ring}")
+    frames = stats["afp_rx_gro_superframes"]
+    data = stats["tcp_data_in_bytes"]
+    assert frames > 0 and stats.get("afp_rx_gso_frames", 0) == 0, stats
+    if ring == "v2":
+        assert stats.get("afp_rx_frames_held", 0) == 0 and "afp_gro_bufs_total" not in stats, stats
+    else:
+        assert stats["afp_gro_bufs_free"] == stats["afp_gro_bufs_total"] == 256, stats
+    # most of the data came in super-frames of several segments
+    assert frames * 1448 * 4 < data, stats
+    # about one ACK per segment received (segs_in counts a super-frame
+    # once); besides: SYN, request, FIN and a few window updates
+    assert stats["tcp_segs_out"] <= stats["tcp_segs_in"] * 11 // 10 + 5, stats
+    assert stats["tcp_segs_out"] * 1448 * 4 < data, stats
+
+
+def test_inflow_superframes_cut_without_gro_buffers(veth, tmp_path):
+    """gro_bufs=0: the super-frames are cut into MTU-sized segments (the
+    path for UDP GSO, and for TCP when no GRO buffer is free): the same
+    bytes arrive, and TCP ACKs every second full segment."""
+    veth.linux_offloads(True)
+    stats = _inflow(veth, tmp_path, "gro_bufs=0")
+    assert stats.get("afp_rx_gro_superframes", 0) == 0, stats
+    assert stats["afp_rx_gso_frames"] > 0, stats
+    assert stats["afp_rx_gso_segments"] > 4 * stats["afp_rx_gso_frames"], stats
+    assert stats["tcp_segs_out"] * 1448 * 3 > stats["tcp_data_in_bytes"], stats
 
 
 def test_tso_can_be_turned_off(veth, tmp_path):
@@ -123,3 +174,16 @@ def test_super_frame_carries_the_right_vnet_header(veth, tmp_path):
     assert h["ip_len"] + 14 == h["frame_len"] and h["payload"] > h["gso_size"], h
     assert h["tcp_check"] == h["pseudo"], h
     assert h["ip_sum"] == 0xffff, h                                 # a valid IP header checksum
+
+
+@pytest.mark.parametrize("ring", ["v2", "v3"])
+def test_inflow_whole_through_a_wrapper_that_holds_frames(veth, tmp_path, ring):
+    """A fault wrapper delaying every received frame by 2 ms holds the
+    super-frames across polls — v2 ring frames in place, v3 GRO buffers
+    (too large to copy into its own, it keeps them): 16 MiB still arrive
+    byte-exact, and every frame and buffer is back at the end."""
+    veth.linux_offloads(True)
+    stats = _inflow(veth, tmp_path, f"ring={ring}&delay=2ms&fault_dir=rx")
+    assert stats["afp_rx_gro_superframes"] > 0, stats
+    assert stats.get("afp_rx_frames_held", 0) == 0, stats
+    assert stats.get("afp_gro_bufs_free", 0) == stats.get("afp_gro_bufs_total", 0), stats

@@ -63,8 +63,8 @@ def test_curl6_downloads_from_netchan_byte_exact(veth6, tmp_path):
 
 def test_netchan_fetches_from_linux_over_ipv6(veth6, tmp_path):
     """netchan's client fetches 16 MiB from python3 -m http.server bound to
-    the kernel's IPv6 address; the kernel's TCPv6 super-frames (TSO on) are
-    cut by the port."""
+    the kernel's IPv6 address; the kernel's TCPv6 super-frames (TSO on)
+    reach TCP whole (the afpacket port's GRO buffers)."""
     size = 16 << 20
     (tmp_path / "www").mkdir()
     data = body_bytes(size, 5)
@@ -80,6 +80,7 @@ def test_netchan_fetches_from_linux_over_ipv6(veth6, tmp_path):
     assert (int(m.group(1)), m.group(2)) == (size, hashlib.sha256(data).hexdigest())
     stats = stats_of(proc)
     assert stats["rx_ipv6"] > 100 and stats.get("rx_tcp_csum", 0) == 0, stats
+    assert stats["afp_rx_gro_superframes"] > 0 and stats.get("afp_rx_gso_frames", 0) == 0, stats
     assert stats["problems"] == []
 
 

@@ -213,6 +213,57 @@ def test_frames_longer_than_a_ring_slot_are_reported(veth, params, knob):
                for p in out["problems"]), out["problems"]
 
 
+_INJECT = """
+import json, struct, netchan
+from netchan.uri import parse_port_uri
+from scapy.layers.l2 import Ether
+from scapy.layers.inet import IP, TCP
+port = netchan.open_port(parse_port_uri({port!r}))
+payload = bytes(i % 251 for i in range(3000))
+frame = bytes(Ether(src='02:00:00:00:00:01', dst=port.mac) / IP(src='198.18.0.1', dst='198.18.0.2')
+              / TCP(sport=5000, dport=80, seq=1000, flags='PA') / payload)
+def vnet(flags=1, gso_type=1, hdr_len=54, gso_size=1448, csum_start=34, csum_offset=16):
+    return struct.pack('=BBHHHH', flags, gso_type, hdr_len, gso_size, csum_start, csum_offset)
+out = {{}}
+for name, h in [('good', vnet()), ('gso_size_0', vnet(gso_size=0)),
+                ('hdr_len_past_end', vnet(hdr_len=len(frame) + 1)),
+                ('csum_past_end', vnet(csum_start=len(frame) - 10)),
+                ('not_trusted', vnet(flags=0))]:
+    got = port._rx_inject(h, frame)
+    out[name] = [[len(f), int(TCP(f[34:]).seq), str(TCP(f[34:]).flags)] for f in got]
+    out[name + '_whole'] = got == [frame]
+out['stats'] = {{k: v for k, v in port.stats().items() if k.startswith('afp_') and v}}
+out['problems'] = port.problems()
+port.close()
+print(json.dumps(out))
+"""
+
+
+def test_superframes_whole_or_cut_and_bad_vnet_headers_dropped(veth):
+    """A TCP super-frame (3000 bytes of payload, gso_size 1448) as the
+    kernel puts it in the ring: handed over whole in a GRO buffer (ring=v3;
+    a v2 ring hands over its own frame, which an injected frame is not), or,
+    with gro_bufs=0, cut into 1448 + 1448 + 104 (PSH on the last only). A
+    virtio-net header that contradicts its frame (gso_size 0, hdr_len or
+    the checksum past the end) is dropped and counted, and problems() says
+    so."""
+    out = _py(veth, _INJECT.format(port=veth.port("ring=v3")))
+    assert out["good_whole"] and out["not_trusted_whole"], out
+    for bad in ("gso_size_0", "hdr_len_past_end", "csum_past_end"):
+        assert out[bad] == [], out
+    assert out["stats"]["afp_rx_vnet_bad"] == 3, out
+    assert out["stats"]["afp_rx_gro_superframes"] == 2, out
+    assert out["stats"]["afp_gro_bufs_free"] == out["stats"]["afp_gro_bufs_total"], out
+    assert "afp_rx_gso_frames" not in out["stats"], out
+    assert any("virtio-net header" in p for p in out["problems"]), out["problems"]
+
+    out = _py(veth, _INJECT.format(port=veth.port("gro_bufs=0")))
+    assert out["good"] == [[54 + 1448, 1000, "A"], [54 + 1448, 2448, "A"],
+                           [54 + 104, 3896, "PA"]], out
+    assert out["stats"]["afp_rx_gso_frames"] == 2 and out["stats"]["afp_rx_vnet_bad"] == 3, out
+    assert "afp_rx_gro_superframes" not in out["stats"], out
+
+
 # ---- pcap ---------------------------------------------------------------------------
 
 def test_pcap_of_an_afpacket_port_reads_in_tcpdump(veth, tmp_path):

@@ -28,7 +28,7 @@ HOT = [
     "link_rx_burst", "link_tx_burst", "link_alloc_burst", "link_free_burst", "link_wait",
     "fault_rx_burst", "fault_tx_burst", "fault_process", "pcap_rx_burst", "pcap_tx_burst",
     "afp_rx_burst", "afp_rx_frame", "afp_rx_gso", "afp_tx_burst", "afp_alloc_burst",
-    "afp_free_burst", "afp_wait",
+    "afp_free_burst", "afp_wait", "afp_rx_whole", "afp_free_bufs",
 ]
 PYTHON_API = ["Py_INCREF", "Py_DECREF", "Py_XDECREF", "PyObject_", "PyGILState", "__Pyx_AddTraceback",
               "__Pyx_ErrFetch", "__Pyx_RaiseException", "_PyThreadState"]
