@@ -43,9 +43,16 @@ cdef struct Arena:
     uint64_t limit_refusals
     uint64_t map_budget_refusals
     uint8_t last_refusal         # an ArenaRefusal
+    # a small side record per slot for the slot's user (the send arena's
+    # holds TCP's per-segment transmit records, tcp/segring.pxi): reserved,
+    # not committed, so only slots that were ever attached touch pages
+    uint8_t *side
+    uint32_t side_size
 
 cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept nogil
 cdef void arena_destroy(Arena *a) noexcept nogil
+cdef int arena_side_init(Arena *a, uint32_t side_size) noexcept nogil
+cdef uint8_t *arena_side(const Arena *a, uint32_t slot) noexcept nogil
 cdef uint8_t *arena_slot_base(Arena *a, uint32_t slot) noexcept nogil
 cdef uint32_t arena_alloc(Arena *a) noexcept nogil
 cdef void arena_release(Arena *a, uint32_t slot) noexcept nogil
