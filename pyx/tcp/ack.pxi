@@ -34,6 +34,7 @@ cdef void tcp_enter_recovery(StackState *st, Tcb *t) noexcept nogil:
     t.rtt_start = 0                      # Karn
     t.lt_allow = 0
     t.high_rxt = t.snd_una
+    t.rack_flags &= ~RK_DSACK_ROUND      # a new episode for reo_mult (tcp/rack.pxi)
     if t.flags & TF_SACK_OK:
         t.in_recovery = REC_SACK
         t.cwnd = t.ssthresh

@@ -223,8 +223,9 @@ cdef inline void rack_note_retransmit(StackState *st, Tcb *t, uint32_t seq, uint
 
 cdef inline void rack_recovery_ended(Tcb *t) noexcept nogil:
     """RFC 8985 6.2 step 4: reo_mult returns to 1 after 16 recoveries
-    without a D-SACK."""
-    if t.reo_persist:
+    without a D-SACK (an episode that had one, often on the very ACK that
+    ends it, is not one of them: the RFC's "else")."""
+    if t.reo_persist and not (t.rack_flags & RK_DSACK_ROUND):
         t.reo_persist -= 1
         if t.reo_persist == 0:
             t.reo_mult = 1
