@@ -4,8 +4,9 @@ sender's response: a loss's reduction, once per window, then CWR."""
 import pytest
 from scapy.all import IP, TCP, Ether
 
-from tcp_harness import IRS, ISS, LOCAL_IP, LOCAL_PORT, PEER_IP, PEER_PORT
+from tcp_harness import IRS, ISS, LOCAL_IP, LOCAL_PORT, PEER_IP, PEER_PORT, options
 from tcp_tools import MSS, ack, counter, send_segments
+from test_tcp_isn_cookies import full_listener
 
 ECT0, CE = 2, 3
 
@@ -123,3 +124,73 @@ def test_ecn_option_is_checked():
     with pytest.raises(TypeError, match="ecn=1: expected True or False"):
         stack_config(ecn=1)
     assert stack_config().ecn is False
+
+
+# ---- SYN cookies: the acceptance rides in the SYN-ACK's TSval -------------------------
+
+def cookie_synack(peer, ecn_offer=True, timestamps=True):
+    """Fill the listener's SYN queue, then a SYN that gets a cookie."""
+    full_listener(peer)
+    opts = [("MSS", 1460)] + ([("Timestamp", (77, 0))] if timestamps else [])
+    peer.send("SEC" if ecn_offer else "S", seq=IRS, ack=None, options=opts)
+    synack = peer.expect(ack=IRS + 1)
+    assert counter(peer.stack, "tcp_syncookies_sent") == 1
+    return synack
+
+
+def complete_cookie(peer, synack, echo=None):
+    """The peer's ACK; with timestamps it echoes the SYN-ACK's TSval (or `echo`)."""
+    tsval = options(synack).get("Timestamp", (None,))[0]
+    opts = None
+    if tsval is not None:
+        opts = [("Timestamp", (78, tsval if echo is None else echo))]
+    peer.send("A", seq=IRS + 1, ack=synack.seq + 1, options=opts)
+    conn = peer.listener.accept(timeout=0)
+    assert counter(peer.stack, "tcp_syncookies_ok") == 1
+    return conn
+
+
+def test_cookie_with_timestamps_keeps_ecn_in_the_tsval(make_peer):
+    peer = ecn_peer(make_peer)
+    synack = cookie_synack(peer)
+    assert str(synack.flags) == "SAE"                   # accepted, as without cookies
+    tsval = options(synack)["Timestamp"][0]
+    assert tsval & 1 == 1 and tsval <= peer.clock.now_ns // 1000000
+    conn = complete_cookie(peer, synack)
+    assert counter(peer.stack, "tcp_ecn_negotiated") == 1
+    conn.send(b"x" * 100)
+    seg = peer.expect("PA")
+    assert seg.underlayer.tos & 3 == ECT0
+    assert options(seg)["Timestamp"][0] >= tsval       # the clock never went back (PAWS)
+
+
+def test_cookie_ack_echoing_an_even_tsval_has_no_ecn(make_peer):
+    peer = ecn_peer(make_peer)
+    synack = cookie_synack(peer, ecn_offer=False)
+    assert str(synack.flags) == "SA"
+    assert options(synack)["Timestamp"][0] & 1 == 0
+    conn = complete_cookie(peer, synack)
+    conn.send(b"x" * 100)
+    assert peer.expect("PA").underlayer.tos & 3 == 0
+    assert counter(peer.stack, "tcp_ecn_negotiated") == 0
+
+
+def test_cookie_without_timestamps_cannot_carry_ecn_and_does_not_accept_it(make_peer):
+    """No TSval to keep the answer in: the SYN-ACK says no (no ECE), so the
+    peer knows, and the connection runs without ECN."""
+    peer = ecn_peer(make_peer)
+    synack = cookie_synack(peer, timestamps=False)
+    assert str(synack.flags) == "SA"
+    conn = complete_cookie(peer, synack)
+    assert not conn.info()["timestamps"]
+    conn.send(b"x" * 100)
+    assert peer.expect("PA").underlayer.tos & 3 == 0
+    assert counter(peer.stack, "tcp_ecn_negotiated") == 0
+
+
+def test_cookie_with_ecn_off_ignores_the_offer(make_peer):
+    peer = make_peer()
+    synack = cookie_synack(peer)
+    assert str(synack.flags) == "SA"
+    complete_cookie(peer, synack, echo=options(synack)["Timestamp"][0] | 1)
+    assert counter(peer.stack, "tcp_ecn_negotiated") == 0
