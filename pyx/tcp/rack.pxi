@@ -82,7 +82,13 @@ cdef inline void rack_set_reordering(StackState *st, Tcb *t) noexcept nogil:
 cdef void rack_note_dsack(StackState *st, Tcb *t, uint32_t left, uint32_t right) noexcept nogil:
     """A D-SACK block (RFC 2883) arrived: something we retransmitted had
     arrived already (reordering, or a spurious timeout): widen the
-    reordering window once per recovery episode (RFC 8985 6.2 step 4)."""
+    reordering window once per recovery episode (RFC 8985 6.2 step 4).
+    Unless it reports the tail-loss probe, it is also taken as reordering
+    seen: the retransmission was needless because the original was late,
+    which RACK's own detection (a never-resent segment delivered below
+    RACK.fack) cannot see once the segment was resent; without it a fresh
+    connection keeps the zero window of RFC 8985 6.2 and resends every late
+    segment again."""
     st.ctr[C_TCP_DSACK_RCVD] += 1
     if not rack_on(t):
         return
@@ -93,6 +99,8 @@ cdef void rack_note_dsack(StackState *st, Tcb *t, uint32_t left, uint32_t right)
         t.reo_persist = REO_PERSIST
     if t.rack_flags & RK_TLP_RXT and seq_leq(right, t.tlp_end) and seq_gt(right, t.tlp_end - t.mss - 1):
         t.rack_flags |= RK_TLP_DSACK
+    else:
+        rack_set_reordering(st, t)
 
 
 cdef inline bint rack_sent_after(uint32_t t1, uint32_t seq1, uint32_t t2, uint32_t seq2) noexcept nogil:
