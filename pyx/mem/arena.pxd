@@ -44,8 +44,9 @@ cdef struct Arena:
     uint64_t map_budget_refusals
     uint8_t last_refusal         # an ArenaRefusal
     # a small side record per slot for the slot's user (the send arena's
-    # holds TCP's per-segment transmit records, tcp/segring.pxi): reserved,
-    # not committed, so only slots that were ever attached touch pages
+    # holds TCP's per-segment transmit records, tcp/segring.pxi), whole
+    # pages: reserved, not committed, and given back with the slot's pages
+    # (arena_tick), so only attached slots (and those free < 1 s) hold any
     uint8_t *side
     uint32_t side_size
 

@@ -107,9 +107,13 @@ cdef void arena_destroy(Arena *a) noexcept nogil:
 
 cdef int arena_side_init(Arena *a, uint32_t side_size) noexcept nogil:
     """Reserve side_size bytes per slot beside the windows (zero until
-    first written; never committed for a slot never attached): 0 or -errno."""
-    cdef void *m = sysc.mmap(NULL, <size_t>a.max_slots * side_size, sysc.PROT_READ | sysc.PROT_WRITE,
-                             sysc.MAP_PRIVATE | sysc.MAP_ANONYMOUS | sysc.MAP_NORESERVE, -1, 0)
+    first written; never committed for a slot never attached), rounded up to
+    whole pages so that arena_tick gives a punched slot's record back too
+    (an idle connection then holds none): 0 or -errno."""
+    cdef void *m
+    side_size = (side_size + 4095) & ~4095u
+    m = sysc.mmap(NULL, <size_t>a.max_slots * side_size, sysc.PROT_READ | sysc.PROT_WRITE,
+                  sysc.MAP_PRIVATE | sysc.MAP_ANONYMOUS | sysc.MAP_NORESERVE, -1, 0)
     if m == sysc.MAP_FAILED:
         return -sysc.errno
     a.side = <uint8_t *>m
@@ -211,6 +215,8 @@ cdef uint32_t arena_tick(Arena *a, uint64_t now) noexcept nogil:
            n < ARENA_PUNCH_BATCH):
         sysc.fallocate(a.fd, sysc.FALLOC_FL_PUNCH_HOLE | sysc.FALLOC_FL_KEEP_SIZE,
                        <long>(<size_t>a.free_ids[a.nclean] * a.slot_size), a.slot_size)
+        if a.side != NULL:
+            sysc.madvise(arena_side(a, a.free_ids[a.nclean]), a.side_size, sysc.MADV_DONTNEED)
         a.nclean += 1
         n += 1
     if n == ARENA_PUNCH_BATCH:

@@ -152,3 +152,24 @@ def test_min_rtt_is_the_lowest_of_the_last_300_s(make_peer):
     assert peer.tcb(conn)["min_rtt_us"] == 30000        # the path got longer: min_RTT follows
     rtt_sample(peer, conn, 0.020)
     assert peer.tcb(conn)["min_rtt_us"] == 20000
+
+
+# ---- D-SACK as evidence of reordering ----------------------------------------------------
+
+def test_dsack_of_a_retransmission_counts_as_reordering_seen(make_peer):
+    """Once 0 was resent, its late original arriving cannot show as
+    reordering (0 is no longer a never-resent segment); the D-SACK does."""
+    peer, conn = timed_conn(make_peer, 8)
+    peer.advance(RTT)
+    sack_ack(peer, (1, 4))                              # 0 resent
+    ack(peer, seq_of(8), options=[sack((seq_of(0), seq_of(1)))])
+    assert counter(peer.stack, "tcp_reordering_seen") == 1
+
+
+def test_dsack_of_the_probe_is_not_reordering(make_peer):
+    peer, conn = timed_conn(make_peer, 4)
+    peer.advance(PTO)
+    peer.recv()                                         # probe: 3 again
+    ack(peer, seq_of(4), options=[sack((seq_of(3), seq_of(4)))])
+    assert counter(peer.stack, "tcp_dsack_rcvd") == 1
+    assert counter(peer.stack, "tcp_reordering_seen") == 0
