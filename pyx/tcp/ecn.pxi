@@ -6,6 +6,8 @@
 # retransmitting anything. Retransmissions, pure ACKs, SYNs and RSTs are
 # not ECN-capable (RFC 3168 6.1.4, 6.1.5).
 #
+# A window probe (data beyond the peer's window) is not ECN-capable either.
+#
 # A SYN-cookie handshake keeps no state, and the cookie's own bits are
 # taken (MSS, window scale, SACK): as Linux does (cookie_init_timestamp),
 # the ECN acceptance rides in the low bit of the SYN-ACK's TSval, which the
@@ -103,7 +105,9 @@ cdef void ecn_output(StackState *st, Tcb *t, uint8_t *iph, uint8_t *th, uint32_t
         return
     if flags & TCP_ACK and t.flags & TF_ECE_PENDING:
         th[13] |= TCP_ECE
-    if dlen and seq_geq(seq, t.snd_max):            # new data, not a retransmission
+    if dlen and seq_geq(seq, t.snd_max) and seq_leq(seq + dlen, t.snd_una + t.snd_wnd):
+        # new data, not a retransmission, nor a zero-window probe (beyond
+        # the peer's window: RFC 3168 6.1.6)
         if t.flags & TF_CWR_PENDING:
             th[13] |= TCP_CWR
             t.flags &= ~TF_CWR_PENDING

@@ -80,6 +80,24 @@ def test_retransmission_is_not_ect(make_peer):
     assert seg.underlayer.tos & 3 == 0
 
 
+def test_zero_window_probe_is_not_ect(make_peer):
+    """RFC 3168 6.1.6: a window probe (the byte beyond a zero window) may be
+    dropped rather than marked, so it is not ECN-capable; data once the
+    window opens is."""
+    peer = ecn_peer(make_peer)
+    conn, iss = handshake_ecn(peer)
+    data_from_peer(peer, iss, 0, n=0, flags="A")        # (window 65535 first: max_snd_wnd)
+    pkt = (Ether(dst=peer.stack.mac, src=peer.mac) / IP(src=PEER_IP, dst=LOCAL_IP) /
+           TCP(sport=PEER_PORT, dport=LOCAL_PORT, flags="A", seq=IRS + 1, ack=iss + 1, window=0))
+    peer.send_raw(pkt)
+    conn.send(b"p" * 500)
+    assert peer.recv() == []
+    peer.advance(1.0)                                   # the persist timer
+    probe = peer.expect("A", seq=iss + 1)
+    assert len(bytes(probe.payload)) == 1 and probe.underlayer.tos & 3 == 0
+    assert counter(peer.stack, "tcp_persist_probes") == 1
+
+
 def test_ce_is_echoed_as_ece_until_cwr(make_peer):
     peer = ecn_peer(make_peer)
     conn, iss = handshake_ecn(peer)
