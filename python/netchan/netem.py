@@ -12,15 +12,16 @@ NO_NETEM = (
     "the testbed cannot add {what}: that needs the netem qdisc, which this kernel does not have "
     "({evidence}); the testbed shapes only rate (tbf) and loss (nftables). Put {what} in "
     "netchan's fault port on the netchan side instead, e.g. afpacket:eth0?{example} or "
-    "shm:x?delay=5ms&reorder=2% (parameters: loss, dup, reorder, corrupt, delay, hold, seed)"
+    "shm:x?delay=5ms&reorder=2%&reorder_depth=3 (parameters: loss, dup, reorder, reorder_depth, "
+    "corrupt, delay, hold, seed)"
 )
 NETEM_NOT_DRIVEN = (
     "the testbed does not add {what}: this kernel has the netem qdisc ({evidence}), but the "
     "testbed only drives tbf (rate) and nftables (loss) and reads them back for `status`; "
     "a netem qdisc it did not make would be overwritten by the next `up`, and `status` would "
     "not show it. Put {what} in netchan's fault port on the netchan side instead, e.g. "
-    "afpacket:eth0?{example} or shm:x?delay=5ms&reorder=2% (parameters: loss, dup, reorder, "
-    "corrupt, delay, hold, seed), or add netem yourself on a testbed without --rate: "
+    "afpacket:eth0?{example} or shm:x?delay=5ms&reorder=2%&reorder_depth=3 (parameters: loss, "
+    "dup, reorder, reorder_depth, corrupt, delay, hold, seed), or add netem yourself on a testbed without --rate: "
     "netchan testbed exec h1 -- tc qdisc add dev eth0 root netem delay 5ms"
 )
 
@@ -80,7 +81,7 @@ def netem_status() -> tuple[bool | None, str]:
 
 NETEM_ONLY = {   # impairment -> (its name in messages, the fault-port example)
     "delay": ("delay", "delay=5ms"),
-    "reorder": ("reordering", "reorder=2%&delay=1ms"),
+    "reorder": ("reordering", "reorder=2%&reorder_depth=3&delay=1ms"),
     "duplicate": ("duplication", "dup=1%"),
     "corrupt": ("corruption", "corrupt=0.1%"),
 }

@@ -2,8 +2,8 @@
 
 Kinds: pair:NAME (two stacks in one process), shm:NAME (two processes),
 afpacket:IFACE, xdp:IFACE and dpdk:DEVARGS (real links). Any port takes wrapper
-parameters: fault injection (loss, dup, reorder, corrupt, delay, hold, seed,
-fault_dir), pcap=FILE and queue=K/N (one stack per core: this stack owns
+parameters: fault injection (loss, dup, reorder, reorder_depth, corrupt, delay,
+hold, seed, fault_dir), pcap=FILE and queue=K/N (one stack per core: this stack owns
 queue K of N of the link; see netchan.steer and docs/percore.md).
 
 afpacket: also takes ring=v2|v3 (v2, the default: the kernel hands over each
@@ -53,7 +53,8 @@ KINDS = ("pair", "shm", "afpacket", "dpdk", "xdp")
 LINK_PARAMS = {"bufs", "hugepages"}
 AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso",
                    "gro_bufs"}
-FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "seed", "fault_dir"}
+FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "reorder_depth", "seed",
+                "fault_dir"}
 OTHER_PARAMS = {"pcap", "queue"}
 DPDK_PARAMS = {"eal", "rxd", "txd", "promisc", "offload"}
 XDP_PARAMS = {"mode", "qid", "ring", "wakeup"}
@@ -122,6 +123,11 @@ def parse_port_uri(uri: str) -> PortSpec:
             spec.fault[key] = parse_probability(value, key)
         elif key in ("delay", "hold"):
             spec.fault[key + "_ns"] = parse_duration_ns(value, key)
+        elif key == "reorder_depth":
+            try:
+                spec.fault["reorder_depth"] = int(value)
+            except ValueError:
+                raise ValueError(f"reorder_depth={value!r}: expected a frame count (1 to 1000)") from None
         elif key == "seed":
             try:
                 spec.fault["seed"] = int(value, 0)

@@ -102,6 +102,8 @@ cdef int stack_state_arenas(StackState *st, uint32_t rcvbuf, uint32_t sndbuf) no
     cdef int rc = arena_init(&st.rcv_arena, rcvbuf, st.cfg.max_conns)
     if rc == 0:
         rc = arena_init(&st.snd_arena, sndbuf, st.cfg.max_conns)
+    if rc == 0:
+        rc = arena_side_init(&st.snd_arena, sizeof(SegRing))   # RACK's records (tcp/segring.pxi)
     return rc
 
 

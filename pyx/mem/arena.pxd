@@ -43,9 +43,17 @@ cdef struct Arena:
     uint64_t limit_refusals
     uint64_t map_budget_refusals
     uint8_t last_refusal         # an ArenaRefusal
+    # a small side record per slot for the slot's user (the send arena's
+    # holds TCP's per-segment transmit records, tcp/segring.pxi), whole
+    # pages: reserved, not committed, and given back with the slot's pages
+    # (arena_tick), so only attached slots (and those free < 1 s) hold any
+    uint8_t *side
+    uint32_t side_size
 
 cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept nogil
 cdef void arena_destroy(Arena *a) noexcept nogil
+cdef int arena_side_init(Arena *a, uint32_t side_size) noexcept nogil
+cdef uint8_t *arena_side(const Arena *a, uint32_t slot) noexcept nogil
 cdef uint8_t *arena_slot_base(Arena *a, uint32_t slot) noexcept nogil
 cdef uint32_t arena_alloc(Arena *a) noexcept nogil
 cdef void arena_release(Arena *a, uint32_t slot) noexcept nogil

@@ -92,6 +92,9 @@ cdef void arena_destroy(Arena *a) noexcept nogil:
     if a.fd >= 0:
         sysc.close(a.fd)
         a.fd = -1
+    if a.side != NULL:
+        sysc.munmap(a.side, <size_t>a.max_slots * a.side_size)
+        a.side = NULL
     free(a.free_ids)
     free(a.exports)
     free(a.pending_release)
@@ -100,6 +103,26 @@ cdef void arena_destroy(Arena *a) noexcept nogil:
     a.exports = NULL
     a.pending_release = NULL
     a.free_at = NULL
+
+
+cdef int arena_side_init(Arena *a, uint32_t side_size) noexcept nogil:
+    """Reserve side_size bytes per slot beside the windows (zero until
+    first written; never committed for a slot never attached), rounded up to
+    whole pages so that arena_tick gives a punched slot's record back too
+    (an idle connection then holds none): 0 or -errno."""
+    cdef void *m
+    side_size = (side_size + 4095) & ~4095u
+    m = sysc.mmap(NULL, <size_t>a.max_slots * side_size, sysc.PROT_READ | sysc.PROT_WRITE,
+                  sysc.MAP_PRIVATE | sysc.MAP_ANONYMOUS | sysc.MAP_NORESERVE, -1, 0)
+    if m == sysc.MAP_FAILED:
+        return -sysc.errno
+    a.side = <uint8_t *>m
+    a.side_size = side_size
+    return 0
+
+
+cdef inline uint8_t *arena_side(const Arena *a, uint32_t slot) noexcept nogil:
+    return a.side + <size_t>slot * a.side_size
 
 
 cdef inline uint8_t *arena_slot_base(Arena *a, uint32_t slot) noexcept nogil:
@@ -192,6 +215,8 @@ cdef uint32_t arena_tick(Arena *a, uint64_t now) noexcept nogil:
            n < ARENA_PUNCH_BATCH):
         sysc.fallocate(a.fd, sysc.FALLOC_FL_PUNCH_HOLE | sysc.FALLOC_FL_KEEP_SIZE,
                        <long>(<size_t>a.free_ids[a.nclean] * a.slot_size), a.slot_size)
+        if a.side != NULL:
+            sysc.madvise(arena_side(a, a.free_ids[a.nclean]), a.side_size, sysc.MADV_DONTNEED)
         a.nclean += 1
         n += 1
     if n == ARENA_PUNCH_BATCH:

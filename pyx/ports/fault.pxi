@@ -8,7 +8,18 @@
 #   corrupt   flip one random bit somewhere in the frame
 #   dup       send a copy right after it
 #   delay     hold it for delay_ns (all frames, FIFO)
-#   reorder   hold it back until the next frame has passed (or hold_ns ends)
+#   reorder   hold it back until reorder_depth later frames have passed it,
+#             or for hold_ns of (virtual) time, whichever comes first
+#
+# Reordering is a "late frame" model: the chosen frame arrives behind the
+# next reorder_depth frames (behind a delay line, counted as they leave it).
+# netem's reorder is the mirror image ("early frame": with `delay`, the
+# chosen frames skip the delay and overtake those in flight). Memory is
+# bounded: at most FAULT_HOLD_MAX frames are held back per direction (a frame
+# chosen when all are in use goes through in order, uncounted), and no two
+# frames wait for the same later frames: a frame chosen right after another
+# one was held goes through (it is the first to pass it), as with depth 1
+# a frame is only ever swapped with its successor.
 #
 # Invariant kept for the link ports: a frame held across calls is always in
 # one of our own buffers. A received frame (the peer's buffer) is copied
@@ -18,6 +29,8 @@ cdef enum:
     FAULT_TX = 0
     FAULT_RX = 1
     FAULT_MAX_BURST = 64
+    FAULT_HOLD_MAX = 32         # frames held back for reordering at once, per direction
+    FAULT_DEPTH_MAX = 1000      # largest reorder_depth
 
 cdef struct FaultDir:
     bint enabled
@@ -27,12 +40,15 @@ cdef struct FaultDir:
     uint64_t reorder
     uint64_t corrupt
     uint64_t delay_ns
-    uint64_t hold_ns         # longest a reordered frame waits for a successor
+    uint64_t hold_ns         # longest a reordered frame waits for its successors
+    uint32_t depth           # later frames a reordered frame lets pass (reorder_depth)
     uint32_t q_head          # delay line (and overflow) FIFO, linked by nc_buf.next
     uint32_t q_tail
     uint32_t q_len
-    uint32_t held            # the frame held back for reordering, or NC_BUF_NONE
-    uint64_t held_until
+    uint32_t nheld           # frames held back for reordering, in the order they were held
+    uint32_t held[FAULT_HOLD_MAX]
+    uint32_t held_left[FAULT_HOLD_MAX]      # later frames still to pass it
+    uint64_t held_until[FAULT_HOLD_MAX]     # ... or until then
 
 cdef struct FaultPortState:
     nc_port port
@@ -132,6 +148,42 @@ cdef inline void fault_emit(FaultPortState *fp, FaultDir *d, uint32_t idx, uint3
             fault_q_push(fp, d, idx, now)
 
 
+cdef bint fault_hold(FaultPortState *fp, FaultDir *d, uint32_t idx, uint64_t now) noexcept nogil:
+    """Hold frame idx back for reordering; False if it must go through in
+    order (no room, or the frame held last has not been passed yet)."""
+    cdef uint32_t k = d.nheld
+    if k == FAULT_HOLD_MAX or (k and d.held_left[k - 1] == d.depth):
+        return False
+    idx = fault_own_copy(fp, idx)
+    if idx == NC_BUF_NONE:
+        return True                     # (no buffer for the copy: the frame is gone)
+    d.held[k] = idx
+    d.held_left[k] = d.depth
+    d.held_until[k] = now + d.hold_ns
+    d.nheld = k + 1
+    fp.port.stats.fault_reordered += 1
+    return True
+
+
+cdef void fault_release_held(FaultPortState *fp, FaultDir *d, uint32_t *out, uint32_t *nout,
+                             uint32_t cap, uint64_t now, bint passed) noexcept nogil:
+    """A frame went out (passed: it counts against every held frame's
+    depth), or time moved: send the held frames whose depth is used up or
+    whose hold_ns ended, in the order they were held."""
+    cdef uint32_t i, k = 0
+    for i in range(d.nheld):
+        if passed and d.held_left[i]:
+            d.held_left[i] -= 1
+        if d.held_left[i] == 0 or d.held_until[i] <= now:
+            fault_emit(fp, d, d.held[i], out, nout, cap, now)
+        else:
+            d.held[k] = d.held[i]
+            d.held_left[k] = d.held_left[i]
+            d.held_until[k] = d.held_until[i]
+            k += 1
+    d.nheld = k
+
+
 cdef void fault_release_due(FaultPortState *fp, FaultDir *d, uint32_t *out, uint32_t *nout,
                             uint32_t cap, uint64_t now) noexcept nogil:
     cdef uint32_t idx
@@ -142,25 +194,18 @@ cdef void fault_release_due(FaultPortState *fp, FaultDir *d, uint32_t *out, uint
         if idx == NC_BUF_NONE:
             break
         # reordering behind a delay line: a frame fault_process marked is
-        # held back as it leaves the line, until the next one has passed
+        # held back as it leaves the line
         b = nc_port_buf(fp.inner, idx)
         reorder = (b.flags & FAULT_F_REORDER) != 0
         b.flags &= ~FAULT_F_REORDER
-        if reorder and d.held == NC_BUF_NONE:
-            d.held = idx
-            d.held_until = now + d.hold_ns
-            fp.port.stats.fault_reordered += 1
+        if reorder and fault_hold(fp, d, idx, now):
             continue
         out[nout[0]] = idx
         nout[0] += 1
-        if d.held != NC_BUF_NONE and nout[0] < cap:
-            out[nout[0]] = d.held
-            nout[0] += 1
-            d.held = NC_BUF_NONE
-    if d.held != NC_BUF_NONE and d.held_until <= now and nout[0] < cap:
-        out[nout[0]] = d.held
-        nout[0] += 1
-        d.held = NC_BUF_NONE
+        if d.nheld:
+            fault_release_held(fp, d, out, nout, cap, now, True)
+    if d.nheld:
+        fault_release_held(fp, d, out, nout, cap, now, False)
 
 
 cdef void fault_process(FaultPortState *fp, FaultDir *d, uint32_t idx, uint32_t *out,
@@ -199,17 +244,10 @@ cdef void fault_process(FaultPortState *fp, FaultDir *d, uint32_t idx, uint32_t 
                     nc_port_buf(inner, idx).flags |= FAULT_F_REORDER
                 fault_q_push(fp, d, idx, now + d.delay_ns)
                 fp.port.stats.fault_delayed += 1
-        elif reorder and i == 0 and d.held == NC_BUF_NONE:
-            idx = fault_own_copy(fp, idx)
-            if idx != NC_BUF_NONE:
-                d.held = idx
-                d.held_until = now + d.hold_ns
-                fp.port.stats.fault_reordered += 1
-        else:
+        elif not (reorder and i == 0 and fault_hold(fp, d, idx, now)):
             fault_emit(fp, d, idx, out, nout, cap, now)
-            if d.held != NC_BUF_NONE:
-                fault_emit(fp, d, d.held, out, nout, cap, now)
-                d.held = NC_BUF_NONE
+            if d.nheld:
+                fault_release_held(fp, d, out, nout, cap, now, True)
 
 
 cdef uint32_t fault_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
@@ -282,12 +320,14 @@ cdef uint64_t fault_next_deadline(nc_port *p) noexcept nogil:
     cdef uint64_t t = fp.inner.ops.next_deadline(fp.inner)
     cdef FaultDir *d
     cdef int k
+    cdef uint32_t i
     for k in range(2):
         d = &fp.dirs[k]
         if d.q_len and nc_port_buf(fp.inner, d.q_head).stamp < t:
             t = nc_port_buf(fp.inner, d.q_head).stamp
-        if d.held != NC_BUF_NONE and d.held_until < t:
-            t = d.held_until
+        for i in range(d.nheld):
+            if d.held_until[i] < t:
+                t = d.held_until[i]
     return t
 
 
@@ -329,9 +369,9 @@ cdef void fault_close(nc_port *p) noexcept nogil:
         while d.q_len:
             idx = fault_q_pop_due(fp, d, <uint64_t>-1)
             fp.inner.ops.free_burst(fp.inner, &idx, 1)
-        if d.held != NC_BUF_NONE:
-            fp.inner.ops.free_burst(fp.inner, &d.held, 1)
-            d.held = NC_BUF_NONE
+        if d.nheld:
+            fp.inner.ops.free_burst(fp.inner, d.held, d.nheld)
+            d.nheld = 0
 
 
 cdef nc_port_ops FAULT_OPS
@@ -370,9 +410,10 @@ cdef uint64_t _prob32(object v, str name) except? 0:
 
 cdef class FaultPort(Port):
     """Seeded impairments on top of another port. Parameters (probabilities
-    per frame, in [0, 1]): loss, dup, reorder, corrupt; delay_ns and hold_ns
-    (how long a reordered frame may wait, default 1 ms); seed; direction
-    'both' (default), 'tx' or 'rx'."""
+    per frame, in [0, 1]): loss, dup, reorder, corrupt; delay_ns;
+    reorder_depth (how many later frames a reordered frame lets pass, default
+    1) and hold_ns (how long it may wait for them, default 1 ms); seed;
+    direction 'both' (default), 'tx' or 'rx'."""
     cdef FaultPortState *fp
     cdef readonly dict params
 
@@ -382,9 +423,12 @@ cdef class FaultPort(Port):
             self.fp = NULL
 
     def __init__(self, Port inner, loss=0.0, dup=0.0, reorder=0.0, corrupt=0.0,
-                 delay_ns=0, hold_ns=1_000_000, seed=1, direction="both"):
+                 delay_ns=0, hold_ns=1_000_000, reorder_depth=1, seed=1, direction="both"):
         if direction not in ("both", "tx", "rx"):
             raise ValueError(f"fault direction must be 'both', 'tx' or 'rx', not {direction!r}")
+        if not 1 <= int(reorder_depth) <= FAULT_DEPTH_MAX:
+            raise ValueError(f"fault reorder_depth={reorder_depth!r}: the number of later frames "
+                             f"a reordered frame lets pass, 1 to {FAULT_DEPTH_MAX}")
         self.fp = <FaultPortState *>calloc(1, sizeof(FaultPortState))
         if self.fp == NULL:
             raise MemoryError()
@@ -400,7 +444,8 @@ cdef class FaultPort(Port):
         cdef FaultDir *d
         cdef int k
         self.params = dict(loss=loss, dup=dup, reorder=reorder, corrupt=corrupt,
-                           delay_ns=delay_ns, hold_ns=hold_ns, seed=seed, direction=direction)
+                           delay_ns=delay_ns, hold_ns=hold_ns, reorder_depth=reorder_depth,
+                           seed=seed, direction=direction)
         for k in range(2):
             d = &self.fp.dirs[k]
             d.enabled = direction == "both" or (direction == "tx") == (k == FAULT_TX)
@@ -411,7 +456,8 @@ cdef class FaultPort(Port):
             d.corrupt = _prob32(corrupt, "corrupt")
             d.delay_ns = int(delay_ns)
             d.hold_ns = int(hold_ns)
-            d.held = NC_BUF_NONE
+            d.depth = int(reorder_depth)
+            d.nheld = 0
             d.q_head = NC_BUF_NONE
             d.q_tail = NC_BUF_NONE
         self.uri = inner.uri
@@ -423,8 +469,7 @@ cdef class FaultPort(Port):
             "fault_reordered": s.fault_reordered, "fault_corrupted": s.fault_corrupted,
             "fault_delayed": s.fault_delayed, "fault_tx_dropped": s.tx_dropped,
             "fault_held": self.fp.dirs[0].q_len + self.fp.dirs[1].q_len
-                          + (self.fp.dirs[0].held != NC_BUF_NONE)
-                          + (self.fp.dirs[1].held != NC_BUF_NONE),
+                          + self.fp.dirs[0].nheld + self.fp.dirs[1].nheld,
         }
 
     def _close(self):

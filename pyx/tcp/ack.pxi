@@ -15,7 +15,7 @@ cdef void tcp_rtt_sample(StackState *st, Tcb *t, uint64_t r) noexcept nogil:
         t.srtt = (7 * t.srtt + r) // 8
         if t.srtt == 0:
             t.srtt = 1
-    rack_rtt_sample(t, r)
+    rack_rtt_sample(st, t, r)
     hystart_rtt_sample(t, r)
     k = 4 * t.rttvar
     if k < st.tick_ns:
@@ -34,6 +34,7 @@ cdef void tcp_enter_recovery(StackState *st, Tcb *t) noexcept nogil:
     t.rtt_start = 0                      # Karn
     t.lt_allow = 0
     t.high_rxt = t.snd_una
+    t.rack_flags &= ~RK_DSACK_ROUND      # a new episode for reo_mult (tcp/rack.pxi)
     if t.flags & TF_SACK_OK:
         t.in_recovery = REC_SACK
         t.cwnd = t.ssthresh
@@ -131,7 +132,7 @@ cdef void tcp_dup_ack(StackState *st, Tcb *t, uint32_t newly_sacked) noexcept no
     # (once reordering was seen, RACK's window decides, not the count)
     lost = t.dupacks >= DUPTHRESH and not (rack_on(t) and t.rack_flags & RK_REORDERING)
     if t.flags & TF_SACK_OK and not lost:
-        lost = sack_is_lost(t, t.snd_una)
+        lost = sack_is_lost(st, t, t.snd_una)
     if lost:
         # RFC 6582 3.2 step 1 / RFC 6675 5: not again for losses of the same
         # window. `recover` is one past the highest byte sent, so an ACK that

@@ -4,8 +4,16 @@
 # comes back as ECE on every ACK until the sender answers with CWR. The
 # sender takes an ECE as it takes a loss, once per window of data, without
 # retransmitting anything. Retransmissions, pure ACKs, SYNs and RSTs are
-# not ECN-capable (RFC 3168 6.1.4, 6.1.5). A SYN-cookie handshake does not
-# negotiate ECN (the cookie has no room for it).
+# not ECN-capable (RFC 3168 6.1.4, 6.1.5).
+#
+# A window probe (data beyond the peer's window) is not ECN-capable either.
+#
+# A SYN-cookie handshake keeps no state, and the cookie's own bits are
+# taken (MSS, window scale, SACK): as Linux does (cookie_init_timestamp),
+# the ECN acceptance rides in the low bit of the SYN-ACK's TSval, which the
+# peer echoes in the TSecr of its ACK. Without timestamps there is nowhere to
+# keep it: the SYN-ACK then does not accept ECN (no ECE), and the connection
+# runs without it, as the peer then knows.
 
 
 cdef inline void ecn_init(Tcb *t) noexcept nogil:
@@ -15,6 +23,29 @@ cdef inline void ecn_init(Tcb *t) noexcept nogil:
 cdef void ecn_syn_received(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     """A passive open: the SYN offers ECN with ECE and CWR both set."""
     if st.cfg.ecn and (th.flags & (TCP_ECE | TCP_CWR)) == (TCP_ECE | TCP_CWR):
+        t.flags |= TF_ECN_OK
+        st.ctr[C_TCP_ECN_NEGOTIATED] += 1
+
+
+cdef bint ecn_cookie_offer(const StackState *st, const TcpHdr *th, bint timestamps) noexcept nogil:
+    """Accept the SYN's ECN offer in a cookie SYN-ACK? Only with timestamps,
+    where ecn_cookie_tsval keeps the answer."""
+    return (st.cfg.ecn and timestamps and
+            (th.flags & (TCP_ECE | TCP_CWR)) == (TCP_ECE | TCP_CWR))
+
+
+cdef uint32_t ecn_cookie_tsval(uint32_t ts, bint ecn) noexcept nogil:
+    """The cookie SYN-ACK's TSval: the clock with its low bit saying ECN,
+    never ahead of the clock (the connection's next TSval must not be lower,
+    RFC 7323 PAWS)."""
+    cdef uint32_t v = (ts & ~1u) | (1u if ecn else 0u)
+    return v - 2 if <int32_t>(v - ts) > 0 else v
+
+
+cdef void ecn_cookie_restore(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
+    """The ACK of a cookie SYN-ACK: ECN is on if that SYN-ACK accepted it
+    (the low bit of the TSval it echoes)."""
+    if st.cfg.ecn and th.opts.present & OPT_TIMESTAMP and th.opts.ts_ecr & 1:
         t.flags |= TF_ECN_OK
         st.ctr[C_TCP_ECN_NEGOTIATED] += 1
 
@@ -74,7 +105,9 @@ cdef void ecn_output(StackState *st, Tcb *t, uint8_t *iph, uint8_t *th, uint32_t
         return
     if flags & TCP_ACK and t.flags & TF_ECE_PENDING:
         th[13] |= TCP_ECE
-    if dlen and seq_geq(seq, t.snd_max):            # new data, not a retransmission
+    if dlen and seq_geq(seq, t.snd_max) and seq_leq(seq + dlen, t.snd_una + t.snd_wnd):
+        # new data, not a retransmission, nor a zero-window probe (beyond
+        # the peer's window: RFC 3168 6.1.6)
         if t.flags & TF_CWR_PENDING:
             th[13] |= TCP_CWR
             t.flags &= ~TF_CWR_PENDING

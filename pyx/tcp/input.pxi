@@ -284,8 +284,8 @@ cdef bint tcp_process(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
             tcp_challenge_ack(st, t)
             return False
         sacked_before = rack_sacked_bytes(t)
-        rack_check_reordering(st, t, th.ack)    # (against the scoreboard before this ACK)
         newly_sacked = sack_update(st, t, th)
+        rack_update(st, t, th.ack)              # (before SND.UNA moves: tcp/rack.pxi)
         window_changed = (<uint32_t>th.window << t.snd_wscale) != t.snd_wnd
         old_una = t.snd_una
         if seq_gt(th.ack, t.snd_una):

@@ -268,6 +268,7 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
         flags |= TCP_FIN
     if not tcp_emit(st, t, t.snd_nxt, flags, off_nxt, n):
         return False
+    seg_sent(st, t, t.snd_nxt, n, seq_lt(t.snd_nxt, t.snd_max))     # RACK's send times (tcp/segring.pxi)
     if seq_lt(t.snd_nxt, t.snd_max):
         st.ctr[C_TCP_RETRANSMITS] += 1     # resent after an RTO rewound snd_nxt
         t.retransmits += 1
@@ -312,11 +313,11 @@ cdef void tcp_input(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
 
 cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
     """RFC 6675 5 step (C): while cwnd - pipe >= 1 SMSS, send NextSeg."""
-    cdef uint32_t pipe = sack_pipe(t)
+    cdef uint32_t pipe = sack_pipe(st, t)
     cdef uint32_t seq, length, span, nxt
     cdef bint sent = False
     while t.cwnd >= pipe + t.mss:
-        if sack_next_hole(t, &seq, &length):
+        if sack_next_hole(st, t, &seq, &length):
             span = tcp_retransmit_range(st, t, seq, length)
             if span == 0:
                 break
@@ -329,7 +330,7 @@ cdef bint tcp_output_sack_recovery(StackState *st, Tcb *t) noexcept nogil:
         nxt = t.snd_nxt
         if tcp_send_new(st, t, t.cwnd - pipe):
             prr_sent(t, t.snd_nxt - nxt)
-            pipe = sack_pipe(t)
+            pipe = sack_pipe(st, t)
             sent = True
             continue
         if sack_next_rule3(t, &seq, &length):
@@ -439,7 +440,7 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
         return 0
     st.ctr[C_TCP_RETRANSMITS] += 1
     t.retransmits += 1
-    rack_note_retransmit(t)
+    rack_note_retransmit(st, t, seq, n)
     prr_sent(t, n)
     span = n + (1 if flags & TCP_FIN else 0)
     return span

@@ -24,7 +24,7 @@ cdef void prr_start(StackState *st, Tcb *t) noexcept nogil:
 cdef void prr_on_ack(StackState *st, Tcb *t, uint32_t delivered) noexcept nogil:
     """RFC 6937 section 3, on every ACK during recovery: the window for
     what this ACK lets us send (cwnd = pipe + sndcnt)."""
-    cdef uint32_t pipe = sack_pipe(t)
+    cdef uint32_t pipe = sack_pipe(st, t)
     cdef uint64_t want
     cdef int64_t sndcnt
     cdef uint32_t limit

@@ -1,26 +1,32 @@
 # RACK-TLP (RFC 8985): time-based loss detection and tail-loss probes, on
-# top of the RFC 6675 scoreboard (sack.pxi), which keeps doing the
-# retransmitting (NextSeg, pipe). Stack(recovery="rack"), the default; with
-# "rfc6675" (or without SACK) none of this runs.
+# top of the RFC 6675 scoreboard (sack.pxi), which keeps the SACKed ranges
+# and drives the retransmitting (NextSeg, pipe). Stack(recovery="rack"), the
+# default; with "rfc6675" (or without SACK) none of this runs.
 #
 # RACK's rule is "a segment is lost once a segment sent after it has been
-# delivered and a reordering window has passed". The send window holds
-# bytes, not segments with send times, so the rule is kept with sequence
-# frontiers (first transmissions go out in sequence order):
-#   - rack_fack: the highest delivered (SACKed) byte when a hole below it
-#     was first seen; once the reordering window has passed since that ACK
-#     (timer TK_REO), every unSACKed byte below rack_fack is lost
-#     (rack_lost). Timing from the ACK rather than from the hole's send time
-#     marks a little later than RFC 8985 would, never earlier.
-#   - a retransmission is lost when data first sent after it (above
-#     rack_rxt_hi, SND.MAX when it went) is delivered: HighRxt goes back to
-#     SND.UNA, so NextSeg resends the holes again (RFC 8985 6.2 step 2 for
-#     retransmitted segments).
-# The reordering window (RFC 8985 6.2) is 0 until reordering is seen (a
-# hole filled by the original, outside recovery), when in recovery or with more
-# than DupThresh - 1 segments SACKed; else min_RTT / 4 * reo_mult, at most
-# SRTT. Each recovery episode with a D-SACK raises reo_mult by one; after
-# 16 recoveries without one it is 1 again.
+# delivered and a reordering window has passed". Send times are kept per
+# run of segments in a ring beside the send window (tcp/segring.pxi), with
+# RACK's own state (RACK.xmit_ts, .end_seq, .rtt, .fack):
+#   - rack_update (RFC 8985 6.2 steps 1-3), on every ACK before SND.UNA
+#     moves: each newly delivered run (cumulatively ACKed or SACKed) whose
+#     send time is later than RACK.xmit_ts becomes RACK's reference —
+#     unless it was retransmitted less than min_RTT ago (the ACK is then for
+#     the original copy; its retransmission's time would mark the runs sent
+#     in between lost too early). A run delivered below RACK.fack that was
+#     never retransmitted arrived late: reordering.
+#   - rack_detect (6.2 step 5): every undelivered run sent before RACK's
+#     reference is lost once RACK.rtt + the reordering window has passed
+#     since its own send time; the earliest one still waiting sets the
+#     reordering timer (TK_REO). A retransmitted run is judged on its
+#     retransmission's time, so a lost retransmission is found the same way.
+#   - NextSeg sends the runs marked lost, lowest first; the pipe leaves them
+#     out until they are resent (sack.pxi).
+# The reordering window (RFC 8985 6.2) is 0 until reordering is seen, when in
+# recovery or with more than DupThresh - 1 segments SACKed; else min_RTT / 4 *
+# reo_mult, at most SRTT. Each recovery episode with a D-SACK raises
+# reo_mult by one; after 16 recoveries without one it is 1 again. min_RTT is
+# a windowed minimum: a sample older than MIN_RTT_WLEN (Linux's
+# tcp_min_rtt_wlen, 300 s) gives way to the next one.
 #
 # Tail-loss probe (RFC 8985 7): with data in flight and no recovery under
 # way, the timer is the probe timeout PTO = 2 SRTT + 2 ms (+ 200 ms instead
@@ -38,6 +44,7 @@ cdef uint64_t PTO_EXTRA_NS = 2000000ULL     # with more than one segment out (Li
 cdef uint32_t NO_RTT = 0xFFFFFFFF
 cdef uint8_t REO_PERSIST = 16               # RFC 8985 6.2
 cdef uint64_t REO_UNKNOWN = 0xFFFFFFFFFFFFFFFFULL
+cdef uint32_t MIN_RTT_WLEN = 286102         # 300 s in the 2^20 ns units of Tcb.min_rtt_at
 
 
 cdef inline bint rack_on(const Tcb *t) noexcept nogil:
@@ -46,20 +53,24 @@ cdef inline bint rack_on(const Tcb *t) noexcept nogil:
 
 cdef void rack_init(StackState *st, Tcb *t) noexcept nogil:
     t.rack_flags = RK_ON if st.cfg.recovery == RECOVERY_RACK else 0
-    t.rack_lost = t.snd_una
-    t.rack_fack = t.snd_una
-    t.rack_rxt_hi = t.snd_una
     t.min_rtt_us = NO_RTT
+    t.min_rtt_at = 0
     t.reo_mult = 1
     t.reo_persist = 0
 
 
-cdef inline void rack_rtt_sample(Tcb *t, uint64_t r) noexcept nogil:
-    """min_RTT for the reordering window (the lowest sample of the
-    connection: RFC 8985 suggests a windowed minimum)."""
+cdef inline void rack_rtt_sample(StackState *st, Tcb *t, uint64_t r) noexcept nogil:
+    """min_RTT for the reordering window: the lowest sample of the last
+    MIN_RTT_WLEN (RFC 8985 6.2 asks for a windowed minimum, so that a path
+    that got longer is not judged by an RTT it no longer has). An expired
+    minimum gives way to the next sample."""
     cdef uint64_t us = r // 1000
-    if us < t.min_rtt_us:
+    cdef uint32_t stamp = <uint32_t>(st.now >> 20)
+    if us >= NO_RTT:
+        us = NO_RTT - 1
+    if us <= t.min_rtt_us or stamp - t.min_rtt_at >= MIN_RTT_WLEN:
         t.min_rtt_us = <uint32_t>us
+        t.min_rtt_at = stamp
 
 
 cdef inline void rack_set_reordering(StackState *st, Tcb *t) noexcept nogil:
@@ -71,7 +82,13 @@ cdef inline void rack_set_reordering(StackState *st, Tcb *t) noexcept nogil:
 cdef void rack_note_dsack(StackState *st, Tcb *t, uint32_t left, uint32_t right) noexcept nogil:
     """A D-SACK block (RFC 2883) arrived: something we retransmitted had
     arrived already (reordering, or a spurious timeout): widen the
-    reordering window once per recovery episode (RFC 8985 6.2 step 4)."""
+    reordering window once per recovery episode (RFC 8985 6.2 step 4).
+    Unless it reports the tail-loss probe, it is also taken as reordering
+    seen: the retransmission was needless because the original was late,
+    which RACK's own detection (a never-resent segment delivered below
+    RACK.fack) cannot see once the segment was resent; without it a fresh
+    connection keeps the zero window of RFC 8985 6.2 and resends every late
+    segment again."""
     st.ctr[C_TCP_DSACK_RCVD] += 1
     if not rack_on(t):
         return
@@ -82,20 +99,66 @@ cdef void rack_note_dsack(StackState *st, Tcb *t, uint32_t left, uint32_t right)
         t.reo_persist = REO_PERSIST
     if t.rack_flags & RK_TLP_RXT and seq_leq(right, t.tlp_end) and seq_gt(right, t.tlp_end - t.mss - 1):
         t.rack_flags |= RK_TLP_DSACK
-
-
-cdef void rack_check_reordering(StackState *st, Tcb *t, uint32_t ack) noexcept nogil:
-    """Called before a cumulative ACK is applied: a hole that was never
-    retransmitted and is now acknowledged arrived late, not lost."""
-    cdef uint32_t start
-    if (not rack_on(t) or t.sack_n == 0 or not seq_gt(ack, t.snd_una) or t.in_recovery or
-            seq_lt(t.snd_una, t.recover)):
-        return      # (in recovery, or resending after an RTO, a hole may have been resent)
-    start = seq_max(t.snd_una, t.high_rxt)
-    if seq_lt(start, t.rack_rxt_hi):
-        return      # sent before the last retransmission: it may have been resent
-    if seq_lt(start, t.sack_l[0]) and seq_gt(ack, start):
+    else:
         rack_set_reordering(st, t)
+
+
+cdef inline bint rack_sent_after(uint32_t t1, uint32_t seq1, uint32_t t2, uint32_t seq2) noexcept nogil:
+    """RFC 8985 6.2 RACK_sent_after: sent later, or at the same time and
+    higher (within one run; runs have distinct send stamps, seg_stamp)."""
+    return <int32_t>(t1 - t2) > 0 or (t1 == t2 and seq_gt(seq1, seq2))
+
+
+cdef void rack_update(StackState *st, Tcb *t, uint32_t ack) noexcept nogil:
+    """RFC 8985 6.2 steps 1-3 for an ACK whose SACK blocks are in the
+    scoreboard, before SND.UNA moves to `ack`: the runs it delivers update
+    RACK's reference (xmit_ts, end_seq, rtt) and reveal reordering."""
+    cdef SegRing *g = seg_ring(st, t)
+    cdef uint32_t i, k, start, end, now
+    cdef uint8_t f
+    cdef bint delivered
+    if g == NULL or g.n == 0:
+        return
+    seg_trim(g, t.snd_una)
+    # split runs at the edges of what this ACK delivers
+    if seq_gt(ack, t.snd_una):
+        seg_make_room(g, 1)
+        seg_split(g, t.snd_una, ack)
+    for k in range(t.sack_n):
+        seg_make_room(g, 2)
+        seg_split(g, t.snd_una, t.sack_l[k])
+        seg_split(g, t.snd_una, t.sack_r[k])
+    now = seg_now_us(st)
+    start = t.snd_una
+    k = 0
+    for i in range(g.n):
+        end = g.r[i].end
+        f = g.flags[i]
+        delivered = False
+        if f & SR_SACKED:
+            pass                                # (counted when SACKed)
+        elif seq_leq(end, ack):
+            delivered = True
+        else:
+            while k < t.sack_n and seq_leq(t.sack_r[k], start):
+                k += 1
+            if k < t.sack_n and seq_leq(t.sack_l[k], start) and seq_leq(end, t.sack_r[k]):
+                delivered = True
+                g.flags[i] = f | SR_SACKED
+        if delivered:
+            if not (f & SR_RXT and t.min_rtt_us != NO_RTT and
+                    seg_age_us(now, g.r[i].xmit_us) < t.min_rtt_us):
+                if not g.has_rack or rack_sent_after(g.r[i].xmit_us, end, g.rack_xmit_us, g.rack_end):
+                    g.rack_xmit_us = g.r[i].xmit_us
+                    g.rack_end = end
+                    g.rack_rtt_us = seg_age_us(now, g.r[i].xmit_us)
+                    g.has_rack = 1
+            if not g.has_rack or seq_gt(end, g.rack_fack):
+                g.rack_fack = end
+            elif seq_lt(end, g.rack_fack) and not (f & SR_RXT):
+                rack_set_reordering(st, t)      # delivered below RACK.fack, never resent
+        start = end
+    seg_trim(g, ack)
 
 
 cdef inline uint32_t rack_sacked_bytes(const Tcb *t) noexcept nogil:
@@ -119,100 +182,66 @@ cdef uint64_t rack_reo_wnd(const Tcb *t) noexcept nogil:
     return w
 
 
-cdef void rack_mark(StackState *st, Tcb *t, uint32_t upto) noexcept nogil:
-    """Every unSACKed byte below `upto` is lost; count the segments newly marked."""
-    cdef uint32_t a = t.rack_lost, i, b, lost = 0
-    if not seq_gt(upto, a):
-        return
-    for i in range(t.sack_n + 1):
-        b = t.sack_l[i] if i < t.sack_n else upto
-        if seq_gt(b, upto):
-            b = upto
-        if seq_lt(a, b):
-            lost += (b - a + t.mss - 1) // t.mss
-        if i < t.sack_n and seq_gt(t.sack_r[i], a):
-            a = t.sack_r[i]
-        if not seq_lt(a, upto):
-            break
-    st.ctr[C_TCP_RACK_LOSSES] += lost
-    t.rack_lost = upto
-
-
 cdef void rack_detect(StackState *st, Tcb *t) noexcept nogil:
-    """RFC 8985 6.2 RACK_detect_loss on an ACK (after the scoreboard took
-    its SACK blocks)."""
-    rack_detect_at(st, t, t.rexmt_kind == TK_REO and t.t_rexmt != 0 and t.t_rexmt <= st.now)
-
-
-cdef void rack_detect_at(StackState *st, Tcb *t, bint window_passed) noexcept nogil:
-    """RACK_detect_loss with frontiers (see the top of this file);
-    window_passed: the reordering timer came."""
-    cdef uint32_t hi
+    """RFC 8985 6.2 RACK_detect_loss, on an ACK and when the reordering
+    timer fires: mark the runs RACK deems lost, time the earliest still
+    inside the window."""
+    cdef SegRing *g = seg_ring(st, t)
     cdef uint64_t reo
-    if not rack_on(t):
-        return
-    if seq_lt(t.rack_lost, t.snd_una):
-        t.rack_lost = t.snd_una
-    if seq_lt(t.rack_fack, t.rack_lost):
-        t.rack_fack = t.rack_lost
-    if t.sack_n == 0:
-        t.rack_fack = t.rack_lost       # nothing delivered above a hole
+    cdef int64_t remaining, wait = 0
+    cdef uint32_t i, start, now, lost = 0, lost_rxt = 0
+    cdef uint8_t f
+    if g == NULL or not g.has_rack:
         if t.rexmt_kind == TK_REO:
             t.t_rexmt = 0               # (the caller arms the RTO or a probe)
         return
-    hi = t.sack_r[t.sack_n - 1]
     reo = rack_reo_wnd(t)
-    if t.rack_fack == t.rack_lost and seq_gt(hi, t.rack_lost):
-        # a hole just appeared below delivered data: wait out the window
-        t.rack_fack = hi
-        if reo and reo != REO_UNKNOWN:
-            t.t_rexmt = st.now + reo
-            t.rexmt_kind = TK_REO
-            timer_rearm(st, t)
-            return
-    if seq_gt(t.rack_fack, t.rack_lost) and (reo == 0 or window_passed):
-        rack_mark(st, t, t.rack_fack)
-        if reo == 0 and seq_gt(hi, t.rack_lost):
-            rack_mark(st, t, hi)
-        t.rack_fack = t.rack_lost
-        if t.rexmt_kind == TK_REO:
-            t.t_rexmt = 0
-        if seq_gt(hi, t.rack_lost):
-            t.rack_fack = hi        # delivered since the window began: its own window
-    # a pending window always has its timer (a probe or the RTO may have
-    # taken t_rexmt meanwhile)
-    if seq_gt(t.rack_fack, t.rack_lost) and reo and reo != REO_UNKNOWN and not (
-            t.rexmt_kind == TK_REO and t.t_rexmt):
-        t.t_rexmt = st.now + reo
+    if reo == REO_UNKNOWN:
+        return
+    now = seg_now_us(st)
+    start = t.snd_una
+    for i in range(g.n):
+        f = g.flags[i]
+        if not (f & (SR_SACKED | SR_LOST)) and seq_gt(g.r[i].end, start) and rack_sent_after(
+                g.rack_xmit_us, g.rack_end, g.r[i].xmit_us, g.r[i].end):
+            remaining = <int64_t>g.rack_rtt_us + <int64_t>(reo // 1000) - \
+                <int64_t>seg_age_us(now, g.r[i].xmit_us)
+            if remaining <= 0:
+                g.flags[i] = f | SR_LOST
+                lost += (g.r[i].end - start + t.mss - 1) // t.mss
+                if f & SR_RXT:
+                    lost_rxt += 1
+            elif remaining > wait:
+                wait = remaining
+        start = g.r[i].end
+    st.ctr[C_TCP_RACK_LOSSES] += lost
+    st.ctr[C_TCP_RACK_LOST_RETRANSMITS] += lost_rxt
+    if wait:
+        # (rounded up to the next µs, so that it has passed when the timer fires)
+        t.t_rexmt = (st.now // 1000 + <uint64_t>wait + 1) * 1000
         t.rexmt_kind = TK_REO
         timer_rearm(st, t)
-    # a retransmission is lost once data sent after it is delivered
-    if t.rack_flags & RK_RXT and t.in_recovery and seq_gt(hi, t.rack_rxt_hi) and \
-            seq_gt(t.high_rxt, t.snd_una):
-        t.rack_flags &= ~RK_RXT
-        if seq_lt(t.rack_lost, t.rack_rxt_hi):
-            rack_mark(st, t, t.rack_rxt_hi)
-        t.high_rxt = t.snd_una
-        st.ctr[C_TCP_RACK_LOST_RETRANSMITS] += 1
+    elif t.rexmt_kind == TK_REO:
+        t.t_rexmt = 0
 
 
-cdef inline void rack_note_retransmit(Tcb *t) noexcept nogil:
-    t.rack_rxt_hi = t.snd_max
-    t.rack_flags |= RK_RXT
+cdef inline void rack_note_retransmit(StackState *st, Tcb *t, uint32_t seq, uint32_t n) noexcept nogil:
+    seg_sent(st, t, seq, n, True)
 
 
 cdef inline void rack_recovery_ended(Tcb *t) noexcept nogil:
     """RFC 8985 6.2 step 4: reo_mult returns to 1 after 16 recoveries
-    without a D-SACK."""
-    if t.reo_persist:
+    without a D-SACK (an episode that had one, often on the very ACK that
+    ends it, is not one of them: the RFC's "else")."""
+    if t.reo_persist and not (t.rack_flags & RK_DSACK_ROUND):
         t.reo_persist -= 1
         if t.reo_persist == 0:
             t.reo_mult = 1
 
 
-cdef inline bint rack_may_enter_recovery(const Tcb *t) noexcept nogil:
-    return (not t.in_recovery and seq_gt(t.rack_lost, t.snd_una) and
-            (seq_geq(t.snd_una, t.recover) or t.recover == t.iss))
+cdef inline bint rack_may_enter_recovery(StackState *st, const Tcb *t) noexcept nogil:
+    return (not t.in_recovery and (seq_geq(t.snd_una, t.recover) or t.recover == t.iss) and
+            seg_any_lost(st, t))
 
 
 cdef void rack_after_ack(StackState *st, Tcb *t, const TcpHdr *th, uint32_t old_una) noexcept nogil:
@@ -220,7 +249,7 @@ cdef void rack_after_ack(StackState *st, Tcb *t, const TcpHdr *th, uint32_t old_
     end the tail-loss probe's episode (RFC 8985 7.4), arm the timer."""
     if not rack_on(t):
         return
-    if rack_may_enter_recovery(t):
+    if rack_may_enter_recovery(st, t):
         tcp_enter_recovery(st, t)           # tcp_send_owed resends SND.UNA
         t.rack_flags &= ~RK_DSACK_ROUND
     if t.rack_flags & RK_TLP:
@@ -298,8 +327,8 @@ cdef void tlp_fired(StackState *st, Tcb *t) noexcept nogil:
 cdef void rack_reo_fired(StackState *st, Tcb *t) noexcept nogil:
     """The reordering window passed: mark, and start recovery at once."""
     t.t_rexmt = 0
-    rack_detect_at(st, t, True)         # (may start the next window's timer)
-    if rack_may_enter_recovery(t):
+    rack_detect(st, t)                  # (may start the next window's timer)
+    if rack_may_enter_recovery(st, t):
         tcp_enter_recovery(st, t)
         t.rack_flags &= ~(RK_DSACK_ROUND | RK_TLP | RK_TLP_RXT | RK_TLP_DSACK)
         t.flags &= ~TF_REXMT_FIRST
@@ -319,7 +348,6 @@ cdef void tcp_loss_timer_fired(StackState *st, Tcb *t) noexcept nogil:
     elif kind == TK_REO and rack_on(t):
         rack_reo_fired(st, t)
     else:
-        t.rack_flags &= ~(RK_TLP | RK_TLP_RXT | RK_TLP_DSACK | RK_RXT)
+        t.rack_flags &= ~(RK_TLP | RK_TLP_RXT | RK_TLP_DSACK)
+        seg_forget_sacks(st, t)
         tcp_rto_fired(st, t)
-        t.rack_lost = t.snd_una
-        t.rack_fack = t.snd_una

@@ -9,7 +9,7 @@ cdef void tcp_note_ooo_block(Tcb *t, uint64_t start, uint64_t end) noexcept nogi
 cdef void tcp_note_dsack(Tcb *t, uint32_t left, uint32_t right) noexcept nogil
 cdef void sack_trim(Tcb *t) noexcept nogil
 cdef uint32_t sack_update(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil
-cdef bint sack_is_lost(const Tcb *t, uint32_t seq) noexcept nogil
-cdef uint32_t sack_pipe(const Tcb *t) noexcept nogil
-cdef bint sack_next_hole(const Tcb *t, uint32_t *seq, uint32_t *length) noexcept nogil
+cdef bint sack_is_lost(const StackState *st, const Tcb *t, uint32_t seq) noexcept nogil
+cdef uint32_t sack_pipe(const StackState *st, const Tcb *t) noexcept nogil
+cdef bint sack_next_hole(const StackState *st, const Tcb *t, uint32_t *seq, uint32_t *length) noexcept nogil
 cdef bint sack_next_rule3(const Tcb *t, uint32_t *seq, uint32_t *length) noexcept nogil

@@ -167,13 +167,13 @@ cdef inline uint32_t sack_highest(const Tcb *t) noexcept nogil:
     return t.sack_r[t.sack_n - 1] if t.sack_n else t.snd_una
 
 
-cdef bint sack_is_lost(const Tcb *t, uint32_t seq) noexcept nogil:
+cdef bint sack_is_lost(const StackState *st, const Tcb *t, uint32_t seq) noexcept nogil:
     """RFC 6675 IsLost: DupThresh discontiguous SACKed ranges above seq, or
-    more than (DupThresh - 1) * SMSS SACKed bytes above it. With RACK: below
-    what RACK marked lost."""
+    more than (DupThresh - 1) * SMSS SACKed bytes above it. With RACK: in a
+    run RACK marked lost and not resent since (tcp/segring.pxi)."""
     cdef uint32_t i, ranges = 0, bytes_above = 0
     if rack_on(t):
-        return seq_lt(seq, t.rack_lost)     # RACK marks losses (tcp/rack.pxi)
+        return seg_is_lost(st, t, seq)
     for i in range(t.sack_n):
         if seq_gt(t.sack_r[i], seq):
             ranges += 1
@@ -181,15 +181,20 @@ cdef bint sack_is_lost(const Tcb *t, uint32_t seq) noexcept nogil:
     return ranges >= DUPTHRESH or bytes_above > (DUPTHRESH - 1) * <uint32_t>t.mss
 
 
-cdef uint32_t sack_pipe(const Tcb *t) noexcept nogil:
+cdef uint32_t sack_pipe(const StackState *st, const Tcb *t) noexcept nogil:
     """RFC 6675 SetPipe: bytes believed in the network. Each hole between
     SACKed ranges is lost or not as a whole (the SACKed bytes above every
-    byte of a hole are the same); lost bytes count only once retransmitted."""
+    byte of a hole are the same); lost bytes count only once retransmitted.
+    With RACK the runs it marked lost are left out until resent (a resent
+    run is no longer marked)."""
     cdef uint32_t pipe = 0, a = t.snd_una, b, i, rx
+    cdef bint rack = rack_on(t)
     for i in range(t.sack_n + 1):
         b = t.sack_l[i] if i < t.sack_n else t.snd_max
         if seq_lt(a, b):
-            if not sack_is_lost(t, a):
+            if rack:
+                pipe += (b - a) - seg_lost_bytes(st, t, a, b)
+            elif not sack_is_lost(st, t, a):
                 pipe += b - a
             elif seq_gt(t.high_rxt, a):
                 rx = seq_min(t.high_rxt, b)
@@ -199,14 +204,17 @@ cdef uint32_t sack_pipe(const Tcb *t) noexcept nogil:
     return pipe
 
 
-cdef bint sack_next_hole(const Tcb *t, uint32_t *seq, uint32_t *length) noexcept nogil:
+cdef bint sack_next_hole(const StackState *st, const Tcb *t, uint32_t *seq, uint32_t *length) noexcept nogil:
     """RFC 6675 NextSeg rule 1: the first lost, not yet retransmitted range
-    below the highest SACKed byte. False if there is none."""
+    below the highest SACKed byte. False if there is none. With RACK: the
+    first run it marked lost (RFC 8985 6.3)."""
     cdef uint32_t a = t.snd_una, b, i, start
+    if rack_on(t):
+        return seg_next_lost(st, t, seq, length)
     for i in range(t.sack_n):
         b = t.sack_l[i]
         start = seq_max(a, t.high_rxt)
-        if seq_lt(start, b) and sack_is_lost(t, start):
+        if seq_lt(start, b) and sack_is_lost(st, t, start):
             seq[0] = start
             length[0] = b - start
             return True

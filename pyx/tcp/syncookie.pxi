@@ -10,7 +10,9 @@
 #   bit      0  the peer sent SACK-permitted
 # The count advances every 64 s; a cookie is accepted for two counts.
 # Timestamps are on for a cookie connection when the completing ACK carries
-# the option (we offered it in the SYN-ACK only if the peer had).
+# the option (we offered it in the SYN-ACK only if the peer had). ECN's
+# acceptance is kept in the SYN-ACK's TSval (tcp/ecn.pxi), so only with
+# timestamps.
 
 cdef uint16_t COOKIE_MSS[8]
 
@@ -59,13 +61,15 @@ cdef void syncookie_reply(StackState *st, uint32_t src, uint32_t dst, const uint
     cdef uint32_t cookie = syncookie_make(st, dst, src, th.dport, th.sport, th.seq, &th.opts)
     cdef TcpOptions o
     cdef uint32_t win = st.cfg.rcvbuf if st.cfg.rcvbuf < 65535 else 65535
+    cdef bint ecn
     tcp_syn_options(st, &o, <uint16_t>(st.mtu - tcp_ip_hlen(src) - TCP_HLEN),
                     <uint8_t>tcp_pick_wscale(st.cfg.rcvbuf), th.opts.present)
+    ecn = ecn_cookie_offer(st, th, (o.present & OPT_TIMESTAMP) != 0)
     if o.present & OPT_TIMESTAMP:
-        o.ts_val = <uint32_t>(st.now // 1000000)
+        o.ts_val = ecn_cookie_tsval(<uint32_t>(st.now // 1000000), ecn)
         o.ts_ecr = th.opts.ts_val
     if tcp_reply_stateless(st, dst, src, src_mac, th.dport, th.sport, cookie, th.seq + 1,
-                           TCP_SYN | TCP_ACK, <uint16_t>win, &o):
+                           TCP_SYN | TCP_ACK | (TCP_ECE if ecn else 0), <uint16_t>win, &o):
         st.ctr[C_TCP_SYNCOOKIES_SENT] += 1
 
 
@@ -100,6 +104,7 @@ cdef Tcb *syncookie_accept(StackState *st, int32_t lid, uint32_t src, uint32_t d
     t.ts_offset = 0                     # the SYN-ACK's TSval used the bare clock
     t.snd_nxt = th.ack
     t.snd_max = th.ack
+    ecn_cookie_restore(st, t, th)
     tcp_set_state(st, t, SYN_RECEIVED)
     st.listeners[lid].half_open += 1
     tcp_established(st, t, th, False)

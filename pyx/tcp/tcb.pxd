@@ -55,9 +55,36 @@ cdef enum:  # Tcb.rack_flags
     RK_TLP = 0x04               # a tail-loss probe is outstanding (tlp_end)
     RK_TLP_RXT = 0x08           # ... and it was a retransmission
     RK_TLP_DSACK = 0x10         # ... and a D-SACK reported it as a duplicate
-    RK_RXT = 0x20               # a hole was retransmitted (rack_rxt_hi)
     RK_DSACK_ROUND = 0x40       # reo_mult already grew in this recovery episode
     RK_RESCUED = 0x80           # this recovery's rescue retransmission went (RFC 6675 NextSeg 4)
+
+# RACK's per-segment transmit records (RFC 8985 6.1), one ring per send
+# window slot (Arena.side of the send arena), not in the Tcb: an idle
+# connection has no window slot and pays nothing. A record is a run of bytes
+# [previous end (or SND.UNA), end) last sent at xmit_us with the same flags;
+# runs split at SACK and retransmission edges, and merge when sent together.
+cdef enum:
+    SEG_RING_N = 128            # records per connection; past it neighbours merge (segring.pxi)
+    SR_RXT = 0x01               # retransmitted (xmit_us is the latest copy's)
+    SR_LOST = 0x02              # deemed lost, not resent since
+    SR_SACKED = 0x04            # delivered (SACKed)
+
+cdef struct SegRec:
+    uint32_t end                # one past the run's last byte
+    uint32_t xmit_us            # when it was last sent, µs (wraps: compared by difference;
+                                # distinct per run, seg_stamp)
+
+cdef struct SegRing:
+    uint32_t rack_xmit_us       # RACK.xmit_ts: latest send time among delivered runs
+    uint32_t rack_end           # RACK.end_seq of that run
+    uint32_t rack_rtt_us        # RACK.rtt: its delivery's RTT
+    uint32_t rack_fack          # RACK.fack: highest end delivered (reordering detection)
+    uint16_t n                  # records in use
+    uint8_t has_rack            # RACK.xmit_ts is set
+    uint8_t _pad
+    uint32_t last_us            # the latest send stamp (seg_stamp: stamps never repeat)
+    uint8_t flags[SEG_RING_N]   # SR_*
+    SegRec r[SEG_RING_N]
 
 cdef enum:
     REC_NONE = 0
@@ -144,13 +171,11 @@ cdef struct Tcb:
     uint32_t sack_r[SACK_MAX]
     uint32_t rst_seq            # SEQ of the owed RST reply (TF_RST_REPLY)
     uint32_t retransmits        # segments sent again (tcpi_total_retrans; fills a hole)
-    # RACK-TLP (RFC 8985, tcp/rack.pxi): sequence frontiers instead of
-    # per-segment send times (the send window keeps bytes, not segments)
-    uint32_t rack_lost          # unSACKed bytes below are deemed lost
-    uint32_t rack_fack          # delivered data up to here waits out the reordering window
-    uint32_t rack_rxt_hi        # SND.MAX when a hole was last retransmitted (RK_RXT)
+    # RACK-TLP (RFC 8985, tcp/rack.pxi); the per-segment send times and
+    # RACK's own state live beside the send window (SegRing, tcp/segring.pxi)
     uint32_t tlp_end            # SND.MAX when the tail-loss probe went (RK_TLP)
-    uint32_t min_rtt_us         # lowest RTT sample in µs, 0xFFFFFFFF before one
+    uint32_t min_rtt_us         # windowed minimum RTT in µs, 0xFFFFFFFF before one
+    uint32_t min_rtt_at         # when it was taken, in 2^20 ns (~1 ms) units
     # PRR (RFC 6937, tcp/prr.pxi), during SACK recovery with recovery="rack"
     uint32_t prr_delivered      # bytes the peer received since recovery began
     uint32_t prr_out            # bytes sent since recovery began

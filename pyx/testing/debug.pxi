@@ -158,6 +158,26 @@ def debug_tcb(Connection conn):
     return debug_tcb_fields(conn._t())
 
 
+def debug_seg_ring(Connection conn):
+    """RACK's transmit records of the connection (tcp/segring.pxi), None
+    without a send window slot: {"rack": (xmit_us, end, rtt_us, fack) or
+    None, "runs": [(start, end, xmit_us, "rxt"/"lost"/"sacked" flags)]}."""
+    cdef const Tcb *t = conn._t()
+    cdef const SegRing *g = seg_ring(conn.st, t)
+    cdef uint32_t i, start
+    if g == NULL:
+        return None
+    runs = []
+    start = t.snd_una
+    for i in range(g.n):
+        f = g.flags[i]
+        runs.append((start, g.r[i].end, g.r[i].xmit_us,
+                     "".join(c for c, b in (("r", SR_RXT), ("l", SR_LOST), ("s", SR_SACKED)) if f & b)))
+        start = g.r[i].end
+    return {"rack": (g.rack_xmit_us, g.rack_end, g.rack_rtt_us, g.rack_fack) if g.has_rack else None,
+            "runs": runs}
+
+
 cdef dict debug_tcb_fields(const Tcb *t):
     """debug_tcb's dict for any control block (also TcbHarness.tcb)."""
     return {
@@ -176,7 +196,7 @@ cdef dict debug_tcb_fields(const Tcb *t):
         "snd_head": t.snd.head, "snd_tail": t.snd.tail,
         "rcv_head": t.rcv.head, "rcv_tail": t.rcv.tail,
         "chan_leased": t.chan != 0,
-        "rack_lost": t.rack_lost, "rack_fack": t.rack_fack, "rack_flags": t.rack_flags,
+        "rack_flags": t.rack_flags,
         "rexmt_kind": ("rto", "pto", "reo")[t.rexmt_kind], "reo_mult": t.reo_mult,
         "min_rtt_us": t.min_rtt_us, "tlp_end": t.tlp_end,
     }
@@ -202,7 +222,8 @@ def debug_time_wait(Stack stack):
 
 def debug_sizes():
     """Sizes of the C structures memory per connection is made of (bytes)."""
-    return {"Tcb": sizeof(Tcb), "TwRecord": sizeof(TwRecord), "Window": sizeof(Window),
+    return {"Tcb": sizeof(Tcb), "SegRing": sizeof(SegRing), "TwRecord": sizeof(TwRecord),
+            "Window": sizeof(Window),
             "channel": nc_ring_memsize(CHAN_SIZE), "channel_pool": CHAN_POOL,
             "FlowSlot": sizeof(FlowSlot)}
 

@@ -119,8 +119,10 @@ def _write_table():
     text = open(TABLE).read()
     at = text.find("\n" + MARK)
     head = text[:at] if at >= 0 else text.rstrip("\n") + "\n"
+    nxt = text.find("\n## ", at + 1) if at >= 0 else -1
+    tail = text[nxt:] if nxt >= 0 else ""         # the sections after ours (e.g. "## Reordering")
     with open(TABLE, "w") as f:
-        f.write(head + "\n" + "\n".join(lines) + "\n")
+        f.write(head + "\n" + "\n".join(lines) + "\n" + tail)
 
 
 @pytest.fixture(scope="module", autouse=True)

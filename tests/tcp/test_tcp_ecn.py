@@ -6,8 +6,9 @@ from scapy.all import IP, TCP, Ether
 
 from netchan._testing import debug_tcb_set
 
-from tcp_harness import IRS, ISS, LOCAL_IP, LOCAL_PORT, PEER_IP, PEER_PORT
+from tcp_harness import IRS, ISS, LOCAL_IP, LOCAL_PORT, PEER_IP, PEER_PORT, options
 from tcp_tools import MSS, ack, counter, send_segments
+from test_tcp_isn_cookies import full_listener
 
 ECT0, CE = 2, 3
 
@@ -81,6 +82,24 @@ def test_retransmission_is_not_ect(make_peer):
     assert seg.underlayer.tos & 3 == 0
 
 
+def test_zero_window_probe_is_not_ect(make_peer):
+    """RFC 3168 6.1.6: a window probe (the byte beyond a zero window) may be
+    dropped rather than marked, so it is not ECN-capable; data once the
+    window opens is."""
+    peer = ecn_peer(make_peer)
+    conn, iss = handshake_ecn(peer)
+    data_from_peer(peer, iss, 0, n=0, flags="A")        # (window 65535 first: max_snd_wnd)
+    pkt = (Ether(dst=peer.stack.mac, src=peer.mac) / IP(src=PEER_IP, dst=LOCAL_IP) /
+           TCP(sport=PEER_PORT, dport=LOCAL_PORT, flags="A", seq=IRS + 1, ack=iss + 1, window=0))
+    peer.send_raw(pkt)
+    conn.send(b"p" * 500)
+    assert peer.recv() == []
+    peer.advance(1.0)                                   # the persist timer
+    probe = peer.expect("A", seq=iss + 1)
+    assert len(bytes(probe.payload)) == 1 and probe.underlayer.tos & 3 == 0
+    assert counter(peer.stack, "tcp_persist_probes") == 1
+
+
 def test_ce_is_echoed_as_ece_until_cwr(make_peer):
     peer = ecn_peer(make_peer)
     conn, iss = handshake_ecn(peer)
@@ -140,3 +159,73 @@ def test_ecn_option_is_checked():
     with pytest.raises(TypeError, match="ecn=1: expected True or False"):
         stack_config(ecn=1)
     assert stack_config().ecn is False
+
+
+# ---- SYN cookies: the acceptance rides in the SYN-ACK's TSval -------------------------
+
+def cookie_synack(peer, ecn_offer=True, timestamps=True):
+    """Fill the listener's SYN queue, then a SYN that gets a cookie."""
+    full_listener(peer)
+    opts = [("MSS", 1460)] + ([("Timestamp", (77, 0))] if timestamps else [])
+    peer.send("SEC" if ecn_offer else "S", seq=IRS, ack=None, options=opts)
+    synack = peer.expect(ack=IRS + 1)
+    assert counter(peer.stack, "tcp_syncookies_sent") == 1
+    return synack
+
+
+def complete_cookie(peer, synack, echo=None):
+    """The peer's ACK; with timestamps it echoes the SYN-ACK's TSval (or `echo`)."""
+    tsval = options(synack).get("Timestamp", (None,))[0]
+    opts = None
+    if tsval is not None:
+        opts = [("Timestamp", (78, tsval if echo is None else echo))]
+    peer.send("A", seq=IRS + 1, ack=synack.seq + 1, options=opts)
+    conn = peer.listener.accept(timeout=0)
+    assert counter(peer.stack, "tcp_syncookies_ok") == 1
+    return conn
+
+
+def test_cookie_with_timestamps_keeps_ecn_in_the_tsval(make_peer):
+    peer = ecn_peer(make_peer)
+    synack = cookie_synack(peer)
+    assert str(synack.flags) == "SAE"                   # accepted, as without cookies
+    tsval = options(synack)["Timestamp"][0]
+    assert tsval & 1 == 1 and tsval <= peer.clock.now_ns // 1000000
+    conn = complete_cookie(peer, synack)
+    assert counter(peer.stack, "tcp_ecn_negotiated") == 1
+    conn.send(b"x" * 100)
+    seg = peer.expect("PA")
+    assert seg.underlayer.tos & 3 == ECT0
+    assert options(seg)["Timestamp"][0] >= tsval       # the clock never went back (PAWS)
+
+
+def test_cookie_ack_echoing_an_even_tsval_has_no_ecn(make_peer):
+    peer = ecn_peer(make_peer)
+    synack = cookie_synack(peer, ecn_offer=False)
+    assert str(synack.flags) == "SA"
+    assert options(synack)["Timestamp"][0] & 1 == 0
+    conn = complete_cookie(peer, synack)
+    conn.send(b"x" * 100)
+    assert peer.expect("PA").underlayer.tos & 3 == 0
+    assert counter(peer.stack, "tcp_ecn_negotiated") == 0
+
+
+def test_cookie_without_timestamps_cannot_carry_ecn_and_does_not_accept_it(make_peer):
+    """No TSval to keep the answer in: the SYN-ACK says no (no ECE), so the
+    peer knows, and the connection runs without ECN."""
+    peer = ecn_peer(make_peer)
+    synack = cookie_synack(peer, timestamps=False)
+    assert str(synack.flags) == "SA"
+    conn = complete_cookie(peer, synack)
+    assert not conn.info()["timestamps"]
+    conn.send(b"x" * 100)
+    assert peer.expect("PA").underlayer.tos & 3 == 0
+    assert counter(peer.stack, "tcp_ecn_negotiated") == 0
+
+
+def test_cookie_with_ecn_off_ignores_the_offer(make_peer):
+    peer = make_peer()
+    synack = cookie_synack(peer)
+    assert str(synack.flags) == "SA"
+    complete_cookie(peer, synack, echo=options(synack)["Timestamp"][0] | 1)
+    assert counter(peer.stack, "tcp_ecn_negotiated") == 0

@@ -81,17 +81,32 @@ def test_probe_then_the_rto_if_nothing_answers(make_peer):
     assert counter(peer.stack, "tcp_rto_fired") == 1
 
 
-def test_sacked_probe_marks_the_tail_lost_after_the_reordering_window(make_peer):
+def test_sacked_probe_marks_the_tail_lost_at_once(make_peer):
+    """The probe's SACK comes an RTT after it; 0-2 went a PTO before the
+    probe, longer ago than RACK.rtt + the reordering window: lost at once
+    (RFC 8985 7.4's example), no RTO."""
     peer, conn = timed_conn(make_peer, 4)               # 0, 1, 2 lost; 3 lost too
     peer.advance(PTO)
     peer.recv()                                         # probe: segment 3 again
-    assert sack_ack(peer, (3, 4)) == []                 # one SACK: wait min_RTT / 4
-    peer.advance(RTT / 4 + TICK)
-    segs = data_of(peer.recv())
+    peer.advance(RTT)
+    segs = data_of(sack_ack(peer, (3, 4)))
     assert segs[0] == (seq_of(0), MSS)
     assert counter(peer.stack, "tcp_rack_losses") == 3
     assert conn.info()["in_recovery"] == "sack"
     assert counter(peer.stack, "tcp_rto_fired") == 0
+
+
+def test_probe_sacked_sooner_than_min_rtt_is_the_original_arriving(make_peer):
+    """RFC 8985 6.2 step 2: a SACK for a retransmitted segment less than
+    min_RTT after the retransmission is for the original; the probe's send
+    time is not RACK's reference then (it would mark 0-2 lost although
+    nothing later than them is known to have arrived)."""
+    peer, conn = timed_conn(make_peer, 4)
+    peer.advance(PTO)
+    peer.recv()                                         # probe: segment 3 again
+    peer.advance(RTT / 2)
+    assert sack_ack(peer, (3, 4)) == []
+    assert counter(peer.stack, "tcp_rack_losses") == 0
 
 
 def test_probe_that_repaired_a_loss_reduces_cwnd(make_peer):
