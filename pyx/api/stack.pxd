@@ -26,5 +26,5 @@ cdef class Stack:
     cdef int _drive(self, uint64_t deadline) except -1
     cdef void _sleep(self, uint64_t ns) noexcept
     cdef void _kick(self) noexcept
-    cdef uint16_t _ephemeral(self, uint32_t raddr, uint16_t rport) except 0
+    cdef uint16_t _ephemeral(self, uint32_t laddr, uint32_t raddr, uint16_t rport) except 0
     cdef Connection _wrap(self, Tcb *t)

@@ -564,10 +564,10 @@ cdef class Stack:
         cdef uint16_t lport
         if source_port is not None:
             lport = int(source_port)
-            if flow_lookup(st, raddr, rport, lport) != NC_BUF_NONE:
+            if flow_lookup(st, laddr, raddr, rport, lport) != NC_BUF_NONE:
                 raise _os_error(_EADDRINUSE, f"{self.ip}:{lport} -> {host}:{rport} is in use")
         else:
-            lport = self._ephemeral(raddr, rport)
+            lport = self._ephemeral(laddr, raddr, rport)
         cdef Tcb *t
         if st.tcb_nfree and not tcp_windows_admit(st):
             st.ctr[C_TCP_WINDOW_ARENA_FULL] += 1
@@ -614,7 +614,7 @@ cdef class Stack:
             conn.abort()
             raise
 
-    cdef uint16_t _ephemeral(self, uint32_t raddr, uint16_t rport) except 0:
+    cdef uint16_t _ephemeral(self, uint32_t laddr, uint32_t raddr, uint16_t rport) except 0:
         cdef StackState *st = self.st
         cdef uint32_t span = EPHEMERAL_HI - EPHEMERAL_LO + 1
         cdef uint32_t i, p
@@ -622,7 +622,7 @@ cdef class Stack:
             p = EPHEMERAL_LO + (st.eph_next - EPHEMERAL_LO + i) % span
             if self.steer_n > 1 and steer_queue(<uint16_t>p, rport, self.steer_n) != self.steer_k:
                 continue                # its replies would go to another queue's stack
-            if st.listen_by_port[p] < 0 and flow_lookup(st, raddr, rport, <uint16_t>p) == NC_BUF_NONE:
+            if st.listen_by_port[p] < 0 and flow_lookup(st, laddr, raddr, rport, <uint16_t>p) == NC_BUF_NONE:
                 st.eph_next = p + 1 if p < EPHEMERAL_HI else EPHEMERAL_LO
                 return <uint16_t>p
         raise _os_error(_errno.EADDRNOTAVAIL, "no ephemeral port free for this destination")

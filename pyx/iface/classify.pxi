@@ -48,7 +48,7 @@ cdef bint stack_rx_tcp(StackState *st, uint32_t b, uint32_t l4_off, uint32_t l4_
     cdef Tcb *t
     cdef Listener *l
     buf_note(nb, l4_off, l4_len, src, dst, src_mac)
-    id = flow_lookup(st, src, th.sport, th.dport)
+    id = flow_lookup(st, dst, src, th.sport, th.dport)
     if id != NC_BUF_NONE:
         t = &st.tcbs[id]
         if t.chan == 0:
@@ -67,7 +67,7 @@ cdef bint stack_rx_tcp(StackState *st, uint32_t b, uint32_t l4_off, uint32_t l4_
             # channels of CHAN_SIZE (128) slots each.
             stack_drop(st, b)
         return True
-    id = tw_lookup(st, src, th.sport, th.dport)
+    id = tw_lookup(st, dst, src, th.sport, th.dport)
     if id != NC_BUF_NONE:
         # TIME_WAIT keeps no channel: its record answers at once
         tcp_time_wait_input(st, id, src, dst, src_mac, th)
@@ -270,11 +270,11 @@ cdef void stack_rx_reassembled(StackState *st, FragDatagram *f) noexcept nogil:
             st.wire_err[rc] += 1
             return
         st.ctr[C_RX_TCP] += 1
-        id = flow_lookup(st, f.src, th.sport, th.dport)
+        id = flow_lookup(st, f.dst, f.src, th.sport, th.dport)
         if id != NC_BUF_NONE:
             tcp_input(st, &st.tcbs[id], &th)
             return
-        id = tw_lookup(st, f.src, th.sport, th.dport)
+        id = tw_lookup(st, f.dst, f.src, th.sport, th.dport)
         if id != NC_BUF_NONE:
             tcp_time_wait_input(st, id, f.src, f.dst, f.src_mac, &th)
             return

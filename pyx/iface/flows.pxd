@@ -4,7 +4,7 @@ cdef struct FlowSlot:
 
 cdef uint32_t flow_hash(StackState *st, uint32_t raddr, uint16_t rport,
                         uint16_t lport) noexcept nogil
-cdef uint32_t flow_lookup(StackState *st, uint32_t raddr, uint16_t rport,
+cdef uint32_t flow_lookup(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t rport,
                                  uint16_t lport) noexcept nogil
 
 cdef void flow_insert(StackState *st, Tcb *t) noexcept nogil

@@ -1,5 +1,8 @@
-# The flow table: (raddr, rport, lport) -> control block id, open
+# The flow table: (laddr, raddr, rport, lport) -> control block id, open
 # addressing with backward-shift deletion, hashed with the stack's secret key.
+# The hash leaves our address out (a stack has one, or a few: the same
+# remote end on two of them only probes one slot further); the match
+# compares it, so one remote port may talk to two of our addresses at once.
 
 cdef inline uint32_t flow_hash(StackState *st, uint32_t raddr, uint16_t rport,
                                uint16_t lport) noexcept nogil:
@@ -13,8 +16,10 @@ cdef inline uint32_t flow_hash(StackState *st, uint32_t raddr, uint16_t rport,
     return <uint32_t>x | 1
 
 
-cdef inline uint32_t flow_lookup(StackState *st, uint32_t raddr, uint16_t rport,
+cdef inline uint32_t flow_lookup(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t rport,
                                  uint16_t lport) noexcept nogil:
+    """laddr and raddr as TCP keeps them (an IPv4 address, or for IPv6 our
+    address's index and the peer's interned slot: tcp/ip6.pxi)."""
     cdef uint32_t h = flow_hash(st, raddr, rport, lport)
     cdef uint32_t i = h & st.flow_mask
     cdef FlowSlot *s
@@ -25,7 +30,7 @@ cdef inline uint32_t flow_lookup(StackState *st, uint32_t raddr, uint16_t rport,
             return NC_BUF_NONE
         if s.hash == h:
             t = &st.tcbs[s.tcb]
-            if t.raddr == raddr and t.rport == rport and t.lport == lport:
+            if t.raddr == raddr and t.rport == rport and t.lport == lport and t.laddr == laddr:
                 return s.tcb
         i = (i + 1) & st.flow_mask
 
@@ -39,7 +44,7 @@ cdef void flow_insert(StackState *st, Tcb *t) noexcept nogil:
         i = (i + 1) & st.flow_mask
     st.flows[i].hash = h
     st.flows[i].tcb = t.id
-    tw_claim(st, t.raddr, t.rport, t.lport)
+    tw_claim(st, t.laddr, t.raddr, t.rport, t.lport)
 
 
 cdef void flow_remove(StackState *st, Tcb *t) noexcept nogil:

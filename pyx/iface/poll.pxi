@@ -25,7 +25,8 @@ cdef void stack_drain_listener(StackState *st, int32_t lid) noexcept nogil:
                 continue
             memcpy(mac, &nb.user[2], 6)
             # a retransmitted SYN may find the connection its first copy made
-            id = flow_lookup(st, <uint32_t>nb.user[1], th.sport, th.dport)
+            id = flow_lookup(st, <uint32_t>(nb.user[1] >> 32), <uint32_t>nb.user[1], th.sport,
+                             th.dport)
             if id != NC_BUF_NONE:
                 tcp_input(st, &st.tcbs[id], &th)
             elif l.active:

@@ -55,6 +55,7 @@ cdef bint icmp_quoted_tcp(StackState *st, const IcmpHdr *icmp, IcmpQuote *q) noe
     l4 = icmp.body + qhl
     q.code = icmp.code
     q.mtu = <uint16_t>(icmp.rest & 0xffff)
+    q.laddr = rd32(icmp.body + 12)
     q.raddr = rd32(icmp.body + 16)
     q.lport = rd16(l4)
     q.rport = rd16(l4 + 2)

@@ -67,8 +67,10 @@ cdef bint icmp6_quoted_tcp(StackState *st, const IcmpHdr *ic, IcmpQuote *q) noex
         return False
     if ic.body_len < IPV6_HLEN + 8 or (ic.body[0] >> 4) != 6 or ic.body[6] != IP_PROTO_TCP:
         return False
-    if ip6_addr_index(st, ic.body + 8) < 0:
+    cdef int ours = ip6_addr_index(st, ic.body + 8)
+    if ours < 0:
         return False
+    q.laddr = <uint32_t>ours
     q.raddr = ip6_peer_find(st, ic.body + 24)
     if q.raddr == 0:
         return False

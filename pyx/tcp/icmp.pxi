@@ -13,7 +13,7 @@ cdef uint32_t PMTU_RAISE_S = 600
 cdef void tcp_icmp_unreach(StackState *st, const IcmpQuote *q) noexcept nogil:
     cdef uint32_t id, mtu, mss
     cdef Tcb *t
-    id = flow_lookup(st, q.raddr, q.rport, q.lport)
+    id = flow_lookup(st, q.laddr, q.raddr, q.rport, q.lport)
     if id == NC_BUF_NONE:
         return
     t = &st.tcbs[id]

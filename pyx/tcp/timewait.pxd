@@ -27,9 +27,10 @@ cdef struct TwSlot:
 
 cdef int tw_init(StackState *st, uint32_t max_records) noexcept nogil
 cdef void tw_destroy(StackState *st) noexcept nogil
-cdef uint32_t tw_lookup(StackState *st, uint32_t raddr, uint16_t rport,
+cdef uint32_t tw_lookup(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t rport,
                         uint16_t lport) noexcept nogil
-cdef void tw_claim(StackState *st, uint32_t raddr, uint16_t rport, uint16_t lport) noexcept nogil
+cdef void tw_claim(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t rport,
+                   uint16_t lport) noexcept nogil
 cdef void tcp_time_wait_record(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_time_wait_input(StackState *st, uint32_t id, uint32_t src, uint32_t dst,
                               const uint8_t *src_mac, const TcpHdr *th) noexcept nogil

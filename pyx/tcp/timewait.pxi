@@ -37,7 +37,12 @@ cdef void tw_destroy(StackState *st) noexcept nogil:
     st.tw_index = NULL
 
 
-cdef inline uint32_t tw_lookup(StackState *st, uint32_t raddr, uint16_t rport,
+cdef inline uint16_t tw_laddr_index(StackState *st, uint32_t laddr, uint32_t raddr) noexcept nogil:
+    """What a record keeps of our address: its index (IPv6: laddr already is)."""
+    return <uint16_t>(laddr if addr_is_v6(raddr) else ip4_addr_index(st, laddr))
+
+
+cdef inline uint32_t tw_lookup(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t rport,
                                uint16_t lport) noexcept nogil:
     """The record of this 4-tuple, or NC_BUF_NONE."""
     cdef uint32_t h, i
@@ -53,7 +58,8 @@ cdef inline uint32_t tw_lookup(StackState *st, uint32_t raddr, uint16_t rport,
             return NC_BUF_NONE
         if s.hash == h:
             r = &st.tw[s.id]
-            if r.raddr == raddr and r.rport == rport and r.lport == lport:
+            if (r.raddr == raddr and r.rport == rport and r.lport == lport and
+                    r.laddr6 == tw_laddr_index(st, laddr, raddr)):
                 return s.id
         i = (i + 1) & st.tw_mask
 
@@ -139,10 +145,11 @@ cdef uint32_t tw__alloc(StackState *st) noexcept nogil:
     return id
 
 
-cdef void tw_claim(StackState *st, uint32_t raddr, uint16_t rport, uint16_t lport) noexcept nogil:
+cdef void tw_claim(StackState *st, uint32_t laddr, uint32_t raddr, uint16_t rport,
+                   uint16_t lport) noexcept nogil:
     """A new connection of ours takes this 4-tuple (flow_insert): a record
     of an earlier incarnation there is over (counted as reused)."""
-    cdef uint32_t id = tw_lookup(st, raddr, rport, lport)
+    cdef uint32_t id = tw_lookup(st, laddr, raddr, rport, lport)
     if id != NC_BUF_NONE:
         st.ctr[C_TCP_TIME_WAIT_REUSED] += 1
         tw__end(st, id)
@@ -153,13 +160,13 @@ cdef void tcp_time_wait_record(StackState *st, Tcb *t) noexcept nogil:
     record, for what is left of 2 MSL, and free the control block."""
     cdef uint32_t id, h, i
     cdef TwRecord *r
-    tw_claim(st, t.raddr, t.rport, t.lport)     # (an older record of the 4-tuple)
+    tw_claim(st, t.laddr, t.raddr, t.rport, t.lport)    # (an older record of the 4-tuple)
     id = tw__alloc(st)
     r = &st.tw[id]
     h = flow_hash(st, t.raddr, t.rport, t.lport)
     r.hash = h
     r.raddr = t.raddr
-    r.laddr6 = <uint16_t>(t.laddr if addr_is_v6(t.raddr) else ip4_addr_index(st, t.laddr))
+    r.laddr6 = tw_laddr_index(st, t.laddr, t.raddr)
     ip6_peer_hold(st, t.raddr)          # before the control block lets go of it
     r.rport = t.rport
     r.lport = t.lport

@@ -45,7 +45,7 @@ def debug_connection(Stack stack, str state, int local_port, remote, *, uint32_t
     cdef StackState *st = stack.st
     rhost, rport = remote
     cdef uint32_t raddr = _ip_to_u32(rhost)
-    if flow_lookup(st, raddr, rport, local_port) != NC_BUF_NONE:
+    if flow_lookup(st, st.ip, raddr, rport, local_port) != NC_BUF_NONE:
         raise _os_error(_EADDRINUSE, "that 4-tuple already has a connection")
     stack_set_now(st, stack._now())
     cdef Tcb *t = debug_build_tcb(st, s, raddr, local_port, rport, iss, irs, snd_wnd,

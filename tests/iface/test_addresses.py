@@ -257,3 +257,34 @@ def test_time_wait_answers_from_the_address_the_connection_had(vclock, opened):
                                                 ack=ours + 1))
     assert again[IP].src == "198.18.0.3" and again[TCP].flags == "A"
     assert again[TCP].ack == 102
+
+
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
+def test_one_remote_port_to_two_of_our_addresses_makes_two_connections(vclock, opened, family):
+    """A connection is found by all four of its parts, our address among
+    them: one remote end (address and port) opening to two of our addresses
+    on the same port gets two connections, each answering from its own."""
+    if family == "ipv4":
+        ips, ours, peer_ip, ip_layer = (["198.18.0.1/15", "198.18.0.3/15"],
+                                        ["198.18.0.1", "198.18.0.3"], "198.18.0.9", IP)
+    else:
+        ips, ours, peer_ip, ip_layer = (["2001:2::1/64", "2001:2::3/64"],
+                                        ["2001:2::1", "2001:2::3"], "2001:2::9", IPv6)
+    stack, port, _ = start(vclock, ips)
+    opened.append((stack, port))
+    listener = stack.listen(80)
+    learn = arp_learn if family == "ipv4" else ndp_learn
+    for a in ours:
+        learn(stack, port, peer_ip, a)
+    conns = []
+    for i, a in enumerate(ours):
+        peer = Ether(src=port.mac, dst=stack.mac) / ip_layer(src=peer_ip, dst=a)
+        (synack,) = to_stack(stack, port, peer / TCP(sport=4000, dport=80, flags="S", seq=100))
+        assert synack[ip_layer].src == a and synack[TCP].flags == "SA"
+        iss = synack[TCP].seq
+        to_stack(stack, port, peer / TCP(sport=4000, dport=80, flags="A", seq=101, ack=iss + 1))
+        out = to_stack(stack, port, peer / TCP(sport=4000, dport=80, flags="PA", seq=101,
+                                                ack=iss + 1) / f"to {a}".encode())
+        assert [(f[ip_layer].src, f[TCP].ack) for f in out] == [(a, 101 + len(f"to {a}"))]
+        conns.append(listener.accept(timeout=0))
+    assert [c.recv(100, timeout=0) for c in conns] == [f"to {a}".encode() for a in ours]
