@@ -122,12 +122,13 @@ def tree_cpu_seconds(root: int) -> float:
 LINKS = {"afpacket": "afpacket:{dev}", "dpdk-afpacket": "dpdk:net_af_packet0,iface={dev}"}
 
 
-def one_run(v, n, mode, seconds, clients, link="afpacket"):
+def one_run(v, n, mode, seconds, clients, link="afpacket", busy_poll=None):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     server = subprocess.Popen(["ip", "netns", "exec", v.nc_ns, sys.executable,
                                os.path.join(HERE, "percore_echo.py"),
                                LINKS[link].format(dev=v.nc_dev),
-                               f"{NC_IP}/{PREFIX}", str(n)],
+                               f"{NC_IP}/{PREFIX}", str(n),
+                               *([] if busy_poll is None else [str(busy_poll)])],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         ready = 0
@@ -135,7 +136,7 @@ def one_run(v, n, mode, seconds, clients, link="afpacket"):
             line = server.stdout.readline()
             if not line:
                 raise RuntimeError("the server ended before it listened")
-            ready += "listening" in line
+            ready += line.count("listening")      # (lines of two stacks may run together)
         server_cpu0 = tree_cpu_seconds(server.pid)
         client_cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         procs = [subprocess.Popen(["ip", "netns", "exec", v.peer_ns, sys.executable, "-c", CLIENT,
@@ -168,6 +169,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--link", choices=sorted(LINKS), default="afpacket")
+    ap.add_argument("--busy-poll", type=float, default=None,
+                    help="the stacks' busy_poll in seconds (default: netchan's, 50 us)")
     a = ap.parse_args()
     results = {1: [], 2: []}
     per_cpu = {1: [], 2: []}
@@ -178,7 +181,7 @@ def main():
         for r in range(a.runs):
             for n in (1, 2):
                 rate, server_cpu, client_cpu = one_run(v, n, a.mode, a.seconds, a.clients,
-                                                       a.link)
+                                                       a.link, a.busy_poll)
                 results[n].append(rate)
                 # transactions per CPU-second of the server's processes
                 per_cpu[n].append(rate * a.seconds / max(server_cpu, 1e-9))
