@@ -14,8 +14,11 @@ from netchan.steer import steer_queue
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "percore_echo.py")
 
 
-def test_flows_reach_the_stack_of_their_queue(veth):
-    server = veth.netchan_proc(EXAMPLE, veth.port(), f"{NETCHAN_IP}/{PREFIX}", "2")
+def _flows_reach_the_stack_of_their_queue(link):
+    """The echo example with two stacks on `link` (its port() the netchan
+    end's URI): 24 Linux connections each answered by the stack its ports
+    steer to, both stacks seen, a ping answered once."""
+    server = link.netchan_proc(EXAMPLE, link.port(), f"{NETCHAN_IP}/{PREFIX}", "2")
     server.wait_for("queue 0/2: listening")
     server.wait_for("queue 1/2: listening")
     client = textwrap.dedent(f"""
@@ -31,7 +34,7 @@ def test_flows_reach_the_stack_of_their_queue(veth):
                     got += chunk
                 print(s.getsockname()[1], got.decode().strip(), flush=True)
     """)
-    out = veth.linux(sys.executable, "-c", client, timeout=60).stdout.split("\n")
+    out = link.linux(sys.executable, "-c", client, timeout=60).stdout.split("\n")
     seen = set()
     lines = [line for line in out if line]
     assert len(lines) == 24
@@ -41,9 +44,13 @@ def test_flows_reach_the_stack_of_their_queue(veth):
         assert answer == f"queue {k}: hi", line
         seen.add(k)
     assert seen == {0, 1}
-    ping = veth.linux("ping", "-c", "3", "-i", "0.2", "-W", "2", NETCHAN_IP, check=False)
+    ping = link.linux("ping", "-c", "3", "-i", "0.2", "-W", "2", NETCHAN_IP, check=False)
     assert " 3 received" in ping.stdout, ping.stdout
     assert "DUP!" not in ping.stdout, ping.stdout
+
+
+def test_flows_reach_the_stack_of_their_queue(veth):
+    _flows_reach_the_stack_of_their_queue(veth)
 
 
 # A Linux echo server on port 9000 (listening on `bind`), and a netchan
