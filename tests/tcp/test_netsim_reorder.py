@@ -28,16 +28,12 @@ is rewritten by
 `python tests/tcp/test_netsim_reorder.py` prints the cells as JSON (how the
 "before" rows were measured on the earlier build).
 """
-import hashlib
 import json
 import os
-import statistics
 
 import pytest
 
-import netchan
-from conftest import unique
-from helpers import pattern, pump_transfer
+from netsim_flows import cell_summary, rewrite_section, transfer_flows
 
 TABLE = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "netsim.md")
 WRITE = os.environ.get("NETCHAN_NETSIM_WRITE") == "1"
@@ -70,46 +66,15 @@ NOTES = (
 
 
 def run_seed(recovery, size, fault, seed):
-    name = unique("reord")
-    clock = netchan.VirtualClock()
-    opts = dict(clock=clock, recovery=recovery)
-    a = netchan.Stack(f"pair:{name}?delay=5ms&hold=5ms&seed={seed}&{fault}", ip="198.18.0.1/15",
-                      seed=1, **opts)
-    b = netchan.Stack(f"pair:{name}", ip="198.18.0.2/15", seed=2, **opts)
-    data = pattern(size, seed=seed)
-    digest = hashlib.sha256(data).hexdigest()
-    times = []
-    try:
-        listener = a.listen(9000)
-        for _ in range(FLOWS[size]):
-            client = b.connect(("198.18.0.1", 9000))
-            server = listener.accept()
-            start = clock.now_ns
-            got_digest, got = pump_transfer(b, client, server, data)
-            times.append((clock.now_ns - start) / 1e9)
-            assert got == size and got_digest == digest, f"seed {seed}: bytes differ"
-            client.close()
-            server.close()
-        s = b.stats()
-        return times, dict(rtos=s["tcp_rto_fired"], retransmits=s["tcp_retransmits"],
-                           spurious=s["tcp_dsack_rcvd"], reordered=a.stats()["fault_reordered"])
-    finally:
-        b.close()
-        a.close()
+    times, s, server = transfer_flows("reord", f"delay=5ms&hold=5ms&seed={seed}&{fault}",
+                                      recovery, size, FLOWS[size], seed)
+    return times, dict(rtos=s["tcp_rto_fired"], retransmits=s["tcp_retransmits"],
+                       spurious=s["tcp_dsack_rcvd"], reordered=server["fault_reordered"])
 
 
 def run_cell(recovery, size, fault):
-    times = []
-    total = dict(rtos=0, retransmits=0, spurious=0, reordered=0)
-    for seed in SEEDS_FOR[size]:
-        t, c = run_seed(recovery, size, fault, seed)
-        times += t
-        for k in total:
-            total[k] += c[k]
-    times.sort()
-    return dict(total, mean=statistics.fmean(times), p50=times[len(times) // 2],
-                p90=times[int(len(times) * 0.9)], max=times[-1],
-                goodput=size * len(times) / sum(times) / 1e6)
+    return cell_summary(size, [run_seed(recovery, size, fault, seed)
+                               for seed in SEEDS_FOR[size]])
 
 
 @pytest.mark.parametrize("size,fault", CELLS, ids=[f"{s >> 10}K-{f}" for s, f in CELLS])
@@ -157,13 +122,7 @@ def _write_table():
             lines.append(_row(size, fault, rec, _results[(size, fault)][rec], ""))
         lines += [b for b in before if b.startswith(_cell(size, fault))]
     lines += ["", NOTES]
-    tail = ""
-    nxt = old.find("\n## ", 1)
-    if nxt >= 0:
-        tail = old[nxt:]
-    head = text[:at] if at >= 0 else text.rstrip("\n") + "\n"
-    with open(TABLE, "w") as f:
-        f.write(head + "\n" + "\n".join(lines) + "\n" + tail)
+    rewrite_section(TABLE, MARK, lines)
 
 
 @pytest.fixture(scope="module", autouse=True)

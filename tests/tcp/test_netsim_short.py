@@ -18,15 +18,11 @@ below RFC 6675's. The table in docs/netsim.md ("Short flows") is rewritten by
 
     NETCHAN_NETSIM_WRITE=1 PYTHONPATH=python python -m pytest -q tests/tcp/test_netsim_short.py
 """
-import hashlib
 import os
-import statistics
 
 import pytest
 
-import netchan
-from conftest import unique
-from helpers import pattern, pump_transfer
+from netsim_flows import cell_summary, rewrite_section, transfer_flows
 
 TABLE = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "netsim.md")
 WRITE = os.environ.get("NETCHAN_NETSIM_WRITE") == "1"
@@ -44,45 +40,14 @@ _results = {}
 def run_seed(recovery, size, fault, seed):
     """FLOWS transfers of `size` bytes on one pair of stacks; per-flow
     completion seconds and the sender's counters."""
-    name = unique("short")
-    clock = netchan.VirtualClock()
-    opts = dict(clock=clock, recovery=recovery)
-    a = netchan.Stack(f"pair:{name}?delay=5ms&seed={seed}&{fault}", ip="198.18.0.1/15", seed=1, **opts)
-    b = netchan.Stack(f"pair:{name}", ip="198.18.0.2/15", seed=2, **opts)
-    data = pattern(size, seed=seed)
-    digest = hashlib.sha256(data).hexdigest()
-    times = []
-    try:
-        listener = a.listen(9000)
-        for _ in range(FLOWS):
-            client = b.connect(("198.18.0.1", 9000))
-            server = listener.accept()
-            start = clock.now_ns
-            got_digest, got = pump_transfer(b, client, server, data)
-            times.append((clock.now_ns - start) / 1e9)
-            assert got == size and got_digest == digest, f"seed {seed}: bytes differ"
-            client.close()
-            server.close()
-        s = b.stats()
-        return times, dict(rtos=s["tcp_rto_fired"], tlps=s["tcp_tlp_probes"],
-                           retransmits=s["tcp_retransmits"])
-    finally:
-        b.close()
-        a.close()
+    times, s, _ = transfer_flows("short", f"delay=5ms&seed={seed}&{fault}", recovery, size,
+                                 FLOWS, seed)
+    return times, dict(rtos=s["tcp_rto_fired"], tlps=s["tcp_tlp_probes"],
+                       retransmits=s["tcp_retransmits"])
 
 
 def run_cell(recovery, size, fault):
-    times = []
-    total = dict(rtos=0, tlps=0, retransmits=0)
-    for seed in SEEDS:
-        t, c = run_seed(recovery, size, fault, seed)
-        times += t
-        for k in total:
-            total[k] += c[k]
-    times.sort()
-    return dict(total, mean=statistics.fmean(times), p50=times[len(times) // 2],
-                p90=times[int(len(times) * 0.9)], max=times[-1],
-                goodput=size * len(times) / sum(times) / 1e6)
+    return cell_summary(size, [run_seed(recovery, size, fault, seed) for seed in SEEDS])
 
 
 @pytest.mark.parametrize("size,fault", CELLS, ids=[f"{s >> 10}K-{f}" for s, f in CELLS])
@@ -116,13 +81,7 @@ def _write_table():
                          f"{r['mean'] * 1e3:.1f} | {r['p50'] * 1e3:.1f} | {r['p90'] * 1e3:.1f} | "
                          f"{r['max'] * 1e3:.1f} | {r['goodput']:.3f} | {r['rtos']} | {r['tlps']} | "
                          f"{r['retransmits']} |")
-    text = open(TABLE).read()
-    at = text.find("\n" + MARK)
-    head = text[:at] if at >= 0 else text.rstrip("\n") + "\n"
-    nxt = text.find("\n## ", at + 1) if at >= 0 else -1
-    tail = text[nxt:] if nxt >= 0 else ""         # the sections after ours (e.g. "## Reordering")
-    with open(TABLE, "w") as f:
-        f.write(head + "\n" + "\n".join(lines) + "\n" + tail)
+    rewrite_section(TABLE, MARK, lines)        # (the sections after ours stay: "## Reordering")
 
 
 @pytest.fixture(scope="module", autouse=True)
