@@ -49,7 +49,8 @@ cdef inline bint tcp_window_update_due(const Tcb *t) noexcept nogil:
     half the most we offer and the new one at least doubles it: before that
     the sender is not held back, and the ACKs of its data carry the new
     edge anyway (a read after every segment would otherwise cost the peer
-    an extra ACK to process per segment)."""
+    an extra ACK to process per segment) -- unless an ACK is owed anyway
+    (delayed), which the update then is."""
     cdef uint32_t adv = t.rcv_adv - t.rcv_nxt if seq_gt(t.rcv_adv, t.rcv_nxt) else 0
     cdef uint32_t edge = t.rcv_nxt + ((tcp_window_to_advertise(t) >> t.rcv_wscale) << t.rcv_wscale)
     cdef uint32_t step = t.rcv.size // 2
@@ -59,6 +60,11 @@ cdef inline bint tcp_window_update_due(const Tcb *t) noexcept nogil:
     if not seq_gt(edge, t.rcv_adv):
         return False
     if adv < t.mss:
+        return True
+    if t.flags & TF_DELACK and edge - t.rcv_adv >= step:
+        # an ACK is owed anyway: the update is that ACK, sent now rather than
+        # at the delayed-ACK timer (no extra segment; a sender whose flight
+        # ended on an odd segment would otherwise wait out the timer)
         return True
     if clamp > t.rcv.size:
         clamp = t.rcv.size

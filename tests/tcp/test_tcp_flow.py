@@ -72,6 +72,25 @@ def test_reading_opens_the_window_with_an_update(make_peer):
     assert seg.window == 4000
 
 
+def test_reading_with_an_ack_owed_sends_it_at_once(peer):
+    """A big window is not updated on every read (only once the offer has
+    halved), but when an ACK is owed anyway (the third segment waits for the
+    delayed-ACK timer) a read that frees two segments sends it now: the
+    sender's flight may have ended on that odd segment."""
+    conn = peer.established(quickack=0, snd_wscale=7, rcv_wscale=7)
+    acks = fill(peer, 3 * MSS)
+    assert [a.ack for a in acks] == [IRS + 1 + 2 * MSS]     # every second segment
+    assert conn.recv(3 * MSS, timeout=0) == b"f" * (3 * MSS)
+    peer.expect("A", ack=IRS + 1 + 3 * MSS)                # no timer needed
+
+
+def test_reading_with_no_ack_owed_sends_no_update_before_half(peer):
+    conn = peer.established(quickack=0, snd_wscale=7, rcv_wscale=7)
+    fill(peer, 2 * MSS)                                     # ACKed at once: nothing owed
+    conn.recv(2 * MSS, timeout=0)
+    peer.expect_nothing()
+
+
 def test_consume_after_recv_view_sends_the_update(make_peer):
     peer, conn = small_receiver(make_peer)
     fill(peer, RCVBUF)
