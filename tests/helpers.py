@@ -86,3 +86,12 @@ def wait_for_line(proc, needle, timeout=30):
         sel.close()
     proc.kill()
     raise AssertionError(f"{needle!r} never appeared; output: {''.join(seen)!r}")
+
+
+def to_stack(stack, port, pkt):
+    """Send scapy packet pkt from the bare end `port` of a pair link to
+    `stack`, run the stack once, and return what it sent back (as Ether)."""
+    from scapy.layers.l2 import Ether
+    assert port.send(bytes(pkt))
+    stack.poll()
+    return [Ether(f) for f in port.recv()]

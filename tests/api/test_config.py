@@ -51,6 +51,16 @@ def test_ipv4_interface_object_and_slash_31():
     assert stack_config("198.18.0.1/31").ip == "198.18.0.1"
 
 
+def assert_ip_refused(ip, words):
+    """stack_config(ip) raises ValueError naming ip= and every word."""
+    with pytest.raises(ValueError) as e:
+        stack_config(ip)
+    msg = str(e.value)
+    assert f"ip={ip!r}" in msg
+    for w in words:
+        assert w in msg, msg
+
+
 @pytest.mark.parametrize("ip, words", [
     ("198.18.0.1", ["add a prefix length", "198.18.0.1/15"]),
     ("198.18.0.0/15", ["network address", "198.18.0.1/15"]),
@@ -70,12 +80,7 @@ def test_ipv4_interface_object_and_slash_31():
     ("", ["expected an IPv4 address"]),
 ])
 def test_bad_addresses(ip, words):
-    with pytest.raises(ValueError) as e:
-        stack_config(ip)
-    msg = str(e.value)
-    assert f"ip={ip!r}" in msg
-    for w in words:
-        assert w in msg, msg
+    assert_ip_refused(ip, words)
 
 
 def test_ip_must_be_a_string():
@@ -269,12 +274,7 @@ def test_stats_segment_is_private_to_its_owner(vclock):
     ([], ["at least one address"]),
 ])
 def test_bad_address_lists(ip, words):
-    with pytest.raises(ValueError) as e:
-        stack_config(ip)
-    msg = str(e.value)
-    assert f"ip={ip!r}" in msg
-    for w in words:
-        assert w in msg, msg
+    assert_ip_refused(ip, words)
 
 
 def test_address_list_kinds():

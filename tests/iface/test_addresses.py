@@ -14,6 +14,7 @@ from scapy.layers.l2 import ARP, Ether
 
 import netchan
 from conftest import unique
+from helpers import to_stack
 
 def start(vclock, ip, **kw):
     """A stack on a pair link whose other end is a bare port opened first
@@ -31,12 +32,6 @@ def opened():
     for stack, port in made:
         stack.close()
         port.close()
-
-
-def to_stack(stack, port, pkt):
-    assert port.send(bytes(pkt))
-    stack.poll()
-    return [Ether(f) for f in port.recv()]
 
 
 def arp_learn(stack, port, peer_ip, target):

@@ -12,6 +12,7 @@ from scapy.layers.l2 import Ether
 
 import netchan
 from conftest import unique
+from helpers import to_stack
 
 OURS = "2001:2::1"
 PEER = "2001:2::2"
@@ -33,12 +34,6 @@ def make(vclock):
     for stack, port in made:
         stack.close()
         port.close()
-
-
-def to_stack(stack, port, pkt):
-    assert port.send(bytes(pkt))
-    stack.poll()
-    return [Ether(f) for f in port.recv()]
 
 
 def solicit(stack, port):

@@ -16,6 +16,7 @@ from scapy.packet import Raw
 
 import netchan
 from conftest import unique
+from helpers import to_stack
 
 V4 = "198.18.0.1/15"
 OURS = "2001:2::1"
@@ -35,12 +36,6 @@ def v6peer(vclock):
     yield stack, port, start
     stack.close()
     port.close()
-
-
-def to_stack(stack, port, pkt):
-    assert port.send(bytes(pkt))
-    stack.poll()
-    return [Ether(f) for f in port.recv()]
 
 
 def learn_peer(stack, port):

@@ -14,6 +14,7 @@ from scapy.packet import Raw
 
 import netchan
 from conftest import unique
+from helpers import to_stack
 
 ROUTER = "fe80::1"
 PREFIX = "2001:2:0:5::"
@@ -45,12 +46,6 @@ def ra(port, lifetime=1800, prefix=PREFIX, plen=64, flags=dict(L=1, A=1), mtu=No
     if mtu:
         pkt = pkt / ICMPv6NDOptMTU(mtu=mtu)
     return pkt
-
-
-def to_stack(stack, port, pkt):
-    assert port.send(bytes(pkt))
-    stack.poll()
-    return [Ether(f) for f in port.recv()]
 
 
 def eui64(mac, prefix=PREFIX):

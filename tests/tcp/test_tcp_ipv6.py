@@ -10,6 +10,7 @@ from scapy.layers.l2 import Ether
 
 import netchan
 from conftest import unique
+from helpers import to_stack as send
 
 OURS, PEER = "2001:2::1", "2001:2::2"
 
@@ -34,12 +35,6 @@ def dual(vclock):
     yield a, b
     b.close()
     a.close()
-
-
-def send(stack, port, pkt):
-    assert port.send(bytes(pkt))
-    stack.poll()
-    return [Ether(f) for f in port.recv()]
 
 
 def csum_ok(pkt):
