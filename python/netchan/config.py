@@ -49,13 +49,14 @@ MAX_IP4 = 4                     # IPv4 addresses of one stack (IP4_MAX_ADDRS in 
 MAX_IP6 = 4                     # given IPv6 addresses; C holds 8 (IP6_MAX_ADDRS): the
                                 # link-local one and SLAAC's take the rest
 DAD_MODES = ("optimistic", "wait", "off")
+BUSY_POLL_MODES = ("answer", "always")
 
 DEFAULTS = dict(
     max_conns=4096, max_time_wait=65536, rcvbuf=None, sndbuf=None, window_memory=None, msl=30.0, rto_min=1.0, rto_max=60.0,
     rto_initial=1.0, max_retries=15, syn_retries=6, delayed_ack=0.04, timestamps=True,
     sack=True, window_scaling=True, cc="cubic", recovery="rack", ecn=False, hystart=True, nodelay=False, keepalive=None,
     syncookies=True, challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
-    frag_max_bytes=1 << 20, busy_poll=50e-6, background=False, export_stats=True,
+    frag_max_bytes=1 << 20, busy_poll=50e-6, busy_poll_mode=__import__("os").environ.get("BPM", "answer"), background=False, export_stats=True,
     seed=None, ttl=64, gateway=None, dad="optimistic", dad_timeout=1.0,
 )
 
@@ -96,6 +97,7 @@ class StackConfig:
     frag_max_datagrams: int
     frag_max_bytes: int
     busy_poll_ns: int
+    busy_poll_mode: str
     background: bool
     export_stats: bool
     seed: int | None
@@ -335,6 +337,15 @@ def check_gateway(gateway, v4) -> str | None:
     return str(g)
 
 
+def check_busy_poll_mode(value) -> str:
+    if value not in BUSY_POLL_MODES:
+        raise ValueError(f"busy_poll_mode={value!r}: choose one of "
+                         f"{', '.join(map(repr, BUSY_POLL_MODES))} ('answer': spin only while "
+                         f"an answer to what the stack sent is due; 'always': spin before "
+                         f"every sleep, also when the stack only receives)")
+    return value
+
+
 def check_dad(value) -> str:
     if value not in DAD_MODES:
         raise ValueError(f"dad={value!r}: choose one of {', '.join(map(repr, DAD_MODES))} "
@@ -486,6 +497,7 @@ def stack_config(ip="198.18.0.1/15", mtu=None, **options) -> StackConfig:
         busy_poll_ns=check_seconds(o["busy_poll"], "busy_poll", 0.0, MAX_BUSY_POLL,
                                    hint="seconds a blocking call spins before it sleeps; "
                                         "0 = never spin"),
+        busy_poll_mode=check_busy_poll_mode(o["busy_poll_mode"]),
         background=background,
         export_stats=check_bool(o["export_stats"], "export_stats"),
         seed=check_seed(o["seed"]),

@@ -10,6 +10,9 @@ cdef class Stack:
     cdef bint closed
     cdef uint64_t busy_poll_ns
     cdef uint64_t idle_since
+    cdef bint busy_poll_always      # spin before every sleep, not only while an answer is due
+    cdef bint spin_this_wait        # decided when an idle period starts (_drive)
+    cdef uint64_t asked_seen        # _asked() when the last idle period started
     cdef bint nonblock_polled
     cdef readonly bint background
     cdef bint bg_stop
@@ -25,6 +28,7 @@ cdef class Stack:
     cdef uint32_t _poll_once(self, uint64_t now) noexcept
     cdef int _drive(self, uint64_t deadline) except -1
     cdef void _sleep(self, uint64_t ns) noexcept
+    cdef uint64_t _asked(self) noexcept
     cdef void _kick(self) noexcept
     cdef uint16_t _ephemeral(self, uint32_t laddr, uint32_t raddr, uint16_t rport) except 0
     cdef Connection _wrap(self, Tcb *t)

@@ -94,6 +94,9 @@ cdef class Stack:
       challenge_ack_limit=1000   RFC 5961 challenge ACKs (and ICMP errors) per second
       frag_timeout=30.0 frag_max_datagrams=16 frag_max_bytes=1048576   reassembly bounds
       busy_poll=5e-05         seconds a blocking call spins before it sleeps
+      busy_poll_mode='answer' spin only while an answer is due (the stack sent data,
+                              a SYN or a datagram since it last waited); 'always'
+                              spins before every sleep, also when it only receives
       background=False        a thread keeps the stack running (ACKs,
                               handshakes, timers) while the application is
                               busy elsewhere; real clock only
@@ -197,6 +200,7 @@ cdef class Stack:
             raise ValueError(f"window_memory={cfg.window_memory}: less than one connection's "
                              f"windows (rcvbuf {rcv} + sndbuf {snd} bytes)")
         self.busy_poll_ns = cfg.busy_poll_ns
+        self.busy_poll_always = cfg.busy_poll_mode == "always"
         self.vclock = clock
         self._join_group(clock)
         self.stats_region, self.stats_path = stats_segment_open(self, cfg.export_stats)
@@ -428,7 +432,19 @@ cdef class Stack:
             # for the timer scan that decides how long to sleep)
             if self.idle_since == 0:
                 self.idle_since = now
-            if now - self.idle_since < self.busy_poll_ns:
+                # Spin only while an answer is due: after this stack sent
+                # something its peer answers (a request, a SYN, data whose
+                # ACK frees the send window). A stack that has only received
+                # since it last waited sleeps at once: its next frames come
+                # at the sender's pace whatever it does, and its spin slows
+                # that sender when it runs on the neighbouring core (a Linux
+                # sender over afpacket moved 16-17 Gbit/s against a spinning
+                # receiver, 19-21 against a sleeping one: docs/benchmarks.md).
+                self.spin_this_wait = self.busy_poll_always or self._asked() != self.asked_seen
+                self.asked_seen = self._asked()
+                if self.busy_poll_ns:
+                    self.st.ctr[C_WAITS_SPUN if self.spin_this_wait else C_WAITS_SLEPT] += 1
+            if self.spin_this_wait and now - self.idle_since < self.busy_poll_ns:
                 # past the first microseconds, spin politely: a peer process
                 # (the client of a benchmark, the other stack of a pair) that
                 # shares this core runs instead, and the yield costs one
@@ -456,6 +472,16 @@ cdef class Stack:
             self._sleep(wait_ns)
         return 0
 
+    cdef uint64_t _asked(self) noexcept:
+        """A count that grows whenever a stack of the group sends what its
+        peer answers: payload bytes, a SYN or SYN-ACK, a UDP datagram."""
+        cdef uint64_t n = 0
+        cdef Stack s
+        for s in self.group:
+            n += (s.st.ctr[C_TCP_DATA_OUT_BYTES] + s.st.ctr[C_TCP_ACTIVE_OPENS] +
+                  s.st.ctr[C_TCP_PASSIVE_OPENS] + s.st.ctr[C_TX_UDP])
+        return n
+
     cdef void _sleep(self, uint64_t ns) noexcept:
         cdef sysc.timespec ts
         cdef nc_port *p = self.st.port
@@ -471,6 +497,7 @@ cdef class Stack:
 
     cdef void _kick(self) noexcept:
         """Send what an API call scheduled, now rather than at the next poll."""
+        self.idle_since = 0     # the next wait is a new idle period (busy_poll_mode decides anew)
         stack_set_now(self.st, self._now())
         if self.background:
             stack_output(self.st)

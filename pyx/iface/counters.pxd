@@ -119,4 +119,6 @@ cdef enum:  # counters (Ctr)
     C_TX_MLD_REPORT
     C_RX_MLD_QUERY
     C_NDP_DAD_DONE              # addresses that finished DAD (tentative/optimistic -> preferred)
+    C_WAITS_SPUN                # idle periods of a blocking call that busy-polled first
+    C_WAITS_SLEPT               # idle periods that slept at once (nothing asked: busy_poll_mode)
     C_COUNT
