@@ -1,5 +1,5 @@
 # The Python API's Stack: construction from checked settings
-# (netchan.config), the blocking-call driver (_drive: poll, spin, sleep on the
+# (netchan.config), the blocking-call driver (_drive: poll, spin (api/busy_poll.pxi), sleep on the
 # port's doorbell or jump a virtual clock), the background thread, close, and
 # the factories for listeners, connections and UDP sockets.
 #
@@ -21,7 +21,6 @@ cdef int _ENOTCONN = _errno.ENOTCONN
 cdef int _EHOSTUNREACH = _errno.EHOSTUNREACH
 cdef int _EAGAIN = _errno.EAGAIN
 cdef uint64_t NONBLOCK = 1                  # a deadline meaning "timeout=0"
-cdef uint64_t BUSY_POLL_YIELD_AFTER_NS = 10000  # spin alone this long, then yield each round
 
 
 LINGER = 5.0                    # seconds Stack.close() waits for FINs and data to be acknowledged
@@ -428,30 +427,15 @@ cdef class Stack:
         if deadline == NONBLOCK:
             return 0
         if self.vclock is None:
-            # real clock: spin for busy_poll before paying for a sleep (and
-            # for the timer scan that decides how long to sleep)
+            # real clock: maybe spin for busy_poll before paying for a sleep
+            # (and for the timer scan that decides how long to sleep)
             if self.idle_since == 0:
                 self.idle_since = now
-                # Spin only while an answer is due: after this stack sent
-                # something its peer answers (a request, a SYN, data whose
-                # ACK frees the send window). A stack that has only received
-                # since it last waited sleeps at once: its next frames come
-                # at the sender's pace whatever it does, and its spin slows
-                # that sender when it runs on the neighbouring core (a Linux
-                # sender over afpacket moved 16-17 Gbit/s against a spinning
-                # receiver, 19-21 against a sleeping one: docs/benchmarks.md).
                 self.spin_this_wait = self.busy_poll_always or self._asked() != self.asked_seen
                 self.asked_seen = self._asked()
                 if self.busy_poll_ns:
                     self.st.ctr[C_WAITS_SPUN if self.spin_this_wait else C_WAITS_SLEPT] += 1
-            if self.spin_this_wait and now - self.idle_since < self.busy_poll_ns:
-                # past the first microseconds, spin politely: a peer process
-                # (the client of a benchmark, the other stack of a pair) that
-                # shares this core runs instead, and the yield costs one
-                # system call when nobody else wants the core
-                if now - self.idle_since > BUSY_POLL_YIELD_AFTER_NS:
-                    with nogil:
-                        sysc.sched_yield()
+            if self.spin_this_wait and busy_poll_round(now - self.idle_since, self.busy_poll_ns):
                 return 0
         for s in self.group:
             nxt = min_nonzero(nxt, stack_next_deadline(s.st))
@@ -473,13 +457,11 @@ cdef class Stack:
         return 0
 
     cdef uint64_t _asked(self) noexcept:
-        """A count that grows whenever a stack of the group sends what its
-        peer answers: payload bytes, a SYN or SYN-ACK, a UDP datagram."""
+        """stack_asked (api/busy_poll.pxi) summed over the group."""
         cdef uint64_t n = 0
         cdef Stack s
         for s in self.group:
-            n += (s.st.ctr[C_TCP_DATA_OUT_BYTES] + s.st.ctr[C_TCP_ACTIVE_OPENS] +
-                  s.st.ctr[C_TCP_PASSIVE_OPENS] + s.st.ctr[C_TX_UDP])
+            n += stack_asked(s.st)
         return n
 
     cdef void _sleep(self, uint64_t ns) noexcept:
