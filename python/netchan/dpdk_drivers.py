@@ -43,6 +43,25 @@ TX_OFFLOADS = {"ipv4_cksum": lib.RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
                "tcp_tso": lib.RTE_ETH_TX_OFFLOAD_TCP_TSO} if lib else {}
 
 
+# TSO: where a PMD's segmentation differs from a NIC's. DPDK 22.11's net_tap
+# cuts super-packets in software (librte_gso, IPv4 only: an IPv6 one would
+# be written to the tap whole) and refuses, with the packet left unsent, a
+# segment size whose header + segment exceeds its MTU (it compares the
+# frame with the IP MTU): netchan cuts at MTU - headers there. Drivers not
+# named here take both families and segments of the MSS the stack uses.
+# Which drivers report TSO at all: docs/dpdk.md.
+TSO_QUIRKS = {
+    "net_tap": {"ipv6": False, "frame_max_is_mtu": True},
+}
+
+
+def tso_limits(driver, mtu, seg_max, mtu_seg_max):
+    """(ipv6, frame_max, seg_max, mtu_seg_max) for netchan_dpdk_port_set_tso."""
+    q = TSO_QUIRKS.get(driver, {})
+    return (int(q.get("ipv6", True)), mtu if q.get("frame_max_is_mtu") else 0,
+            seg_max, mtu_seg_max)
+
+
 def _driver_defaults(driver, drvargs: str) -> str:
     extra = _DRIVER_DEFAULTS.get(driver)
     if not extra:
