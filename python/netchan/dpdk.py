@@ -54,7 +54,7 @@ MEMIF_RECONNECT_INTERVAL = 1.0      # seconds before a memif client tries again
 
 from netchan.dpdk_drivers import (  # noqa: E402  (what netchan knows of particular PMDs)
     AF_PACKET, AF_XDP, PARTIAL_CSUM_DRIVERS, RX_CSUM_OFFLOADS, TX_OFFLOADS, XDP_PACKET_HEADROOM,
-    _driver_defaults, _socket_fds, _vdev_driver, check_queue_driver, tso_limits)
+    _driver_defaults, _socket_fds, _vdev_driver, check_queue_driver, tso_by_default, tso_limits)
 
 _pool_serial = itertools.count(1)     # makes mempool names unique within the process
 
@@ -123,7 +123,8 @@ class Device:
             raise ValueError(f"dpdk: needs a device, e.g. net_ring0 (got {devargs!r})")
         self.closed = True
         self.offload = bool(offload)
-        self.tso_wanted = tso            # None: where the driver has it; False: never; True: insist
+        self.tso_wanted = tso   # None: where the driver has it (dpdk_drivers.tso_by_default);
+                                # False: never; True: insist
         self.queue = None if queue is None or queue[1] == 1 else tuple(queue)
         self.steer_drained = 0
         self.devargs = devargs
@@ -339,7 +340,8 @@ class Device:
         the stack's check. tx: the stack leaves TCP checksums out and the PMD
         fills them in; with TSO (and IPv4 checksums, which each cut segment
         needs) runs of segments go out as one chain the PMD cuts (nctso.c).
-        offload=0 turns all of it off, tso=0 TSO alone."""
+        offload=0 turns all of it off, tso=0 TSO alone; net_tap's TSO is
+        software and slower, so there it takes tso=1 (dpdk_drivers)."""
         have_rx, have_tx = int(info.rx_offload_capa), int(info.tx_offload_capa)
         self.offload_capa = {
             "rx": [n for n, bit in RX_CSUM_OFFLOADS.items() if have_rx & bit],
@@ -356,7 +358,8 @@ class Device:
                 f"dpdk:{self.devargs}?tso=1: {self.driver} cannot do TSO here ("
                 + (f"it lacks tx offload {', '.join(missing)}" if missing else "offload=0")
                 + "): leave tso= out to use it where the driver has it, or tso=0")
-        if tso_here and self.tso_wanted is not False:
+        if tso_here and (self.tso_wanted or
+                         (self.tso_wanted is None and tso_by_default(self.driver))):
             tx.update(tso_bits)
         conf.rxmode.offloads = sum(rx.values())
         conf.txmode.offloads = sum(tx.values())
@@ -600,7 +603,8 @@ def open_port(devargs: str, *, mtu=None, nbufs=None, rxd=None, txd=None, promisc
     a vdev with its arguments (net_ring0, net_memif0,role=server,socket=PATH,
     net_af_packet0,iface=veth0) or a PCI address. `eal` is a list of EAL
     arguments, or a string in the URI's eal= form. tso: None uses TSO where
-    the driver has it, False never, True insists (ValueError without it)."""
+    the driver has it (but net_tap, dpdk_drivers.TSO_QUIRKS), False never,
+    True insists (ValueError without it)."""
     from netchan._core import DpdkPort
     if isinstance(eal, str):
         eal = parse_eal_param(eal)

@@ -47,12 +47,19 @@ TX_OFFLOADS = {"ipv4_cksum": lib.RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
 # cuts super-packets in software (librte_gso, IPv4 only: an IPv6 one would
 # be written to the tap whole) and refuses, with the packet left unsent, a
 # segment size whose header + segment exceeds its MTU (it compares the
-# frame with the IP MTU): netchan cuts at MTU - headers there. Drivers not
-# named here take both families and segments of the MSS the stack uses.
-# Which drivers report TSO at all: docs/dpdk.md.
+# frame with the IP MTU): netchan cuts at MTU - headers there. It still
+# writes every cut segment to the tap with its own writev, so TSO saves it
+# nothing and costs the GSO work: measured slower (docs/dpdk.md), it is off
+# unless the URI says tso=1. Drivers not named here take both families and
+# segments of the MSS the stack uses, and TSO is on where they report it.
 TSO_QUIRKS = {
-    "net_tap": {"ipv6": False, "frame_max_is_mtu": True},
+    "net_tap": {"ipv6": False, "frame_max_is_mtu": True, "default": False},
 }
+
+
+def tso_by_default(driver) -> bool:
+    """Whether TSO is used when the URI does not say (tso= left out)."""
+    return TSO_QUIRKS.get(driver, {}).get("default", True)
 
 
 def tso_limits(driver, mtu, seg_max, mtu_seg_max):
