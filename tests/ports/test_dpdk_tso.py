@@ -335,8 +335,19 @@ def test_tso_uri_parameter():
     assert parse_port_uri("dpdk:net_tap0?tso=1").link == {"tso": True}
     with pytest.raises(ValueError, match="tso='yes': use 0"):
         parse_port_uri("dpdk:net_tap0?tso=yes")
+    assert parse_port_uri("afpacket:eth0?tso=0").link == {"tso": False}
     with pytest.raises(ValueError, match="tso= applies to afpacket: and dpdk: ports"):
         parse_port_uri("shm:x?tso=0")
+
+
+def test_driver_table_tso_quirks():
+    from netchan.dpdk_drivers import tso_by_default, tso_limits
+    # net_tap: software GSO, IPv4 only, header + segment <= its MTU, off by default
+    assert tso_limits("net_tap", 1500, 0xffff, 0xffff) == (0, 1500, 0xffff, 0xffff)
+    assert tso_by_default("net_tap") is False
+    # any other driver: both families, the stack's MSS, on where it reports TSO
+    assert tso_limits("net_ice", 9000, 40, 8) == (1, 0, 40, 8)
+    assert tso_by_default("net_ice") is True
 
 
 def test_merge_rules_at_packet_level(need_dpdk):
@@ -411,7 +422,8 @@ stack = netchan.Stack(uri, ip="198.18.0.1/15")
 listener = stack.listen(5001)
 open(ready, "w").write(stack.port.mac)
 dev = stack.port.device
-res = {"offloads": dev.offloads, "offload_capa": dev.offload_capa}
+res = {"offloads": dev.offloads, "offload_capa": dev.offload_capa,
+       "port": [dev._dp.tso, dev._dp.tso_ipv6, dev._dp.tso_frame_max]}
 in_use = dev.pool_info()["in_use"]
 conn = listener.accept(timeout=60)
 conn.sendall(random.Random(%d).randbytes(nbytes), timeout=120)
@@ -475,11 +487,12 @@ def test_tap_tso_to_linux_byte_exact(need_dpdk, tso, tmp_path):
     assert "tcp_tso" in res["offload_capa"]["tx"]
     if tso == "1":
         assert res["offloads"]["tx"] == ["ipv4_cksum", "tcp_cksum", "tcp_tso"]
+        assert res["port"] == [1, 0, 1500]      # IPv4 only, header + segment <= the MTU
         # most of 32 MiB went in super-packets of several segments each
         assert st["dpdk_tx_tso_segments"] * MSS > TAP_BYTES // 2, st
         assert st["dpdk_tx_tso_segments"] > 2 * st["dpdk_tx_tso_packets"] > 0, st
     else:
-        assert res["offloads"]["tx"] == ["tcp_cksum"]
+        assert res["offloads"]["tx"] == ["tcp_cksum"] and res["port"][0] == 0
         assert st["dpdk_tx_tso_packets"] == st["dpdk_tx_tso_segments"] == 0
     assert st["port_tx_dropped"] == st["port_double_free"] == 0
     # every mbuf of every chain went back to the pool (net_tap's GSO holds
