@@ -58,6 +58,14 @@ struct rte_eth_conf {
 struct rte_eth_rxconf { ...; };
 struct rte_eth_txconf { ...; };
 
+struct rte_eth_desc_lim {
+    uint16_t nb_max;
+    uint16_t nb_min;
+    uint16_t nb_align;
+    uint16_t nb_seg_max;       /* mbufs per packet (a TSO chain) */
+    uint16_t nb_mtu_seg_max;   /* mbufs per MTU-sized segment of it */
+};
+
 struct rte_eth_dev_info {
     const char *driver_name;
     unsigned int if_index;
@@ -72,6 +80,7 @@ struct rte_eth_dev_info {
     uint32_t speed_capa;
     uint16_t nb_rx_queues;
     uint16_t nb_tx_queues;
+    struct rte_eth_desc_lim tx_desc_lim;
     ...;
 };
 """

@@ -372,17 +372,24 @@ static inline struct rte_mbuf *netchan_dpdk_tx_prepare(struct netchan_dpdk_port 
 }
 
 /* Takes the first k buffers (sent, or dropped as invalid and counted); the
- * rest stay with the caller (the ring was full). */
+ * rest stay with the caller, as they were (the ring was full). With TSO on,
+ * up to NETCHAN_DPDK_TSO_WINDOW buffers are prepared at a time and each run
+ * that continues one connection goes out as one chain (nctso.c): a packet
+ * handed to the PMD then stands for segs[i] of the caller's buffers. */
 static uint32_t netchan_dpdk_tx_burst(struct nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now)
 {
     struct netchan_dpdk_port *dp = (struct netchan_dpdk_port *)p;
-    struct rte_mbuf *m[NETCHAN_DPDK_BURST];
+    struct rte_mbuf *m[NETCHAN_DPDK_TSO_WINDOW];
+    struct rte_mbuf *pk[NETCHAN_DPDK_TSO_WINDOW];
+    struct netchan_dpdk_tso_undo undo[NETCHAN_DPDK_TSO_WINDOW];
+    const uint32_t window = dp->tso ? NETCHAN_DPDK_TSO_WINDOW : NETCHAN_DPDK_BURST;
     uint32_t done = 0;
     (void)now;
     while (done < n) {
-        uint16_t cnt = 0, sent;
+        uint32_t cnt = 0, np = 0, taken = 0;
+        uint16_t sent;
         int bad = 0;
-        while (done + cnt < n && cnt < NETCHAN_DPDK_BURST) {
+        while (done + cnt < n && cnt < window) {
             struct rte_mbuf *mb = netchan_dpdk_tx_prepare(dp, bufs[done + cnt]);
             if (mb == NULL) {
                 bad = 1;
@@ -390,13 +397,36 @@ static uint32_t netchan_dpdk_tx_burst(struct nc_port *p, uint32_t *bufs, uint32_
             }
             m[cnt++] = mb;
         }
-        sent = cnt ? rte_eth_tx_burst(dp->port_id, dp->queue, m, cnt) : 0;
-        for (uint16_t i = 0; i < sent; i++)
-            p->stats.tx_bytes += m[i]->data_len;
-        p->stats.tx_packets += sent;
-        done += sent;
-        if (sent < cnt)
-            break;      /* ring full: the rest is handed back, not dropped */
+        for (uint32_t i = 0; i < cnt; np++) {
+            uint32_t k = dp->tso ? netchan_dpdk_tso_merge(dp, m + i, cnt - i, &undo[np]) : 0;
+            if (k < 2) {
+                k = 1;
+                undo[np].segs = 1;
+                undo[np].hdr = 0;
+            }
+            pk[np] = m[i];
+            i += k;
+        }
+        sent = np ? rte_eth_tx_burst(dp->port_id, dp->queue, pk, (uint16_t)np) : 0;
+        for (uint16_t i = 0; i < sent; i++) {
+            /* the stack's frames: the chain's bytes plus the headers it shares */
+            p->stats.tx_bytes += pk[i]->pkt_len + (uint64_t)(undo[i].segs - 1) * undo[i].hdr;
+            taken += undo[i].segs;
+        }
+        p->stats.tx_packets += taken;
+        done += taken;
+        if (sent < np) {
+            /* ring full: the rest is handed back, not dropped, and unchained
+             * (the caller may free each buffer on its own) */
+            for (uint32_t i = sent; i < np; i++) {
+                if (undo[i].segs > 1) {
+                    dp->tx_tso_packets--;
+                    dp->tx_tso_segments -= undo[i].segs;
+                    netchan_dpdk_tso_undo(pk[i], &undo[i]);
+                }
+            }
+            break;
+        }
         if (bad) {
             /* Taken and dropped: a buffer that cannot be sent would come back forever. */
             uint32_t idx = bufs[done];
@@ -695,6 +725,54 @@ void netchan_dpdk_port_set_wake_fd(struct netchan_dpdk_port *dp, int fd)
         dp->port.caps |= NC_CAP_SLEEP;
     else
         dp->port.caps &= ~NC_CAP_SLEEP;
+}
+
+void netchan_dpdk_port_set_tso(struct netchan_dpdk_port *dp, int on, int ipv6,
+        uint32_t frame_max, uint32_t seg_max, uint32_t mtu_seg_max)
+{
+    dp->tso = on != 0 && dp->tx_csum;     /* the device must fill in the checksums */
+    dp->tso_ipv6 = ipv6 != 0;
+    dp->tso_frame_max = frame_max;
+    dp->tso_seg_max = (uint16_t)RTE_MIN(seg_max, (uint32_t)NETCHAN_DPDK_TSO_WINDOW);
+    dp->tso_mtu_seg_max = (uint16_t)RTE_MIN(mtu_seg_max, (uint32_t)UINT16_MAX);
+}
+
+uint32_t netchan_dpdk_tso_probe(struct netchan_dpdk_port *dp, const uint32_t *bufs, uint32_t n,
+        struct netchan_dpdk_tso_view *view, uint8_t *frame, uint32_t room)
+{
+    struct rte_mbuf *m[NETCHAN_DPDK_TSO_WINDOW];
+    struct netchan_dpdk_tso_undo undo;
+    uint32_t k, cnt = 0;
+    memset(view, 0, sizeof(*view));
+    while (cnt < n && cnt < NETCHAN_DPDK_TSO_WINDOW) {
+        m[cnt] = netchan_dpdk_tx_prepare(dp, bufs[cnt]);
+        if (m[cnt] == NULL)
+            break;
+        cnt++;
+    }
+    k = netchan_dpdk_tso_merge(dp, m, cnt, &undo);
+    if (k < 2)
+        return 0;
+    view->merged = k;
+    view->nb_segs = m[0]->nb_segs;
+    view->pkt_len = m[0]->pkt_len;
+    view->data_len = m[0]->data_len;
+    view->l2_len = m[0]->l2_len;
+    view->l3_len = m[0]->l3_len;
+    view->l4_len = m[0]->l4_len;
+    view->tso_segsz = m[0]->tso_segsz;
+    view->tcp_seg = (m[0]->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0;
+    view->tcp_cksum = (m[0]->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM;
+    view->ip_cksum = (m[0]->ol_flags & RTE_MBUF_F_TX_IP_CKSUM) != 0;
+    view->ipv4 = (m[0]->ol_flags & RTE_MBUF_F_TX_IPV4) != 0;
+    view->ipv6 = (m[0]->ol_flags & RTE_MBUF_F_TX_IPV6) != 0;
+    for (struct rte_mbuf *s = m[0]; s != NULL; s = s->next) {
+        uint32_t c = RTE_MIN((uint32_t)s->data_len, room - view->frame_len);
+        memcpy(frame + view->frame_len, rte_pktmbuf_mtod(s, const uint8_t *), c);
+        view->frame_len += c;
+    }
+    netchan_dpdk_tso_undo(m[0], &undo);
+    return k;
 }
 
 /* The header of buffer idx (for tests and tools; the stack has nc_port_buf). */

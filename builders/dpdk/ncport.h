@@ -30,6 +30,7 @@ struct rte_mempool;
 /* cffi-cdef: begin */
 #define NETCHAN_DPDK_PRIV_SIZE 64u   /* the mbuf private area holds struct nc_buf */
 #define NETCHAN_DPDK_BURST 32u       /* mbufs handled per DPDK call */
+#define NETCHAN_DPDK_TSO_WINDOW 64u  /* buffers prepared at once when merging for TSO */
 
 struct netchan_dpdk_pool_info {
     uintptr_t base;      /* address of mbuf 0 */
@@ -64,6 +65,27 @@ struct netchan_dpdk_port {
     uint64_t tx_csum_offloaded; /* frames whose TCP checksum the PMD was asked to compute */
     uint64_t rx_csum_good;      /* frames the PMD vouched for (IP and L4 checksum good) */
     uint64_t rx_csum_bad;       /* frames the PMD found bad (left to the stack to drop) */
+    int tso;                    /* merge runs of segments into TSO mbuf chains (nctso.c) */
+    int tso_ipv6;               /* ... IPv6 ones too (net_tap's software GSO has IPv4 only) */
+    uint32_t tso_frame_max;     /* header + segment size the PMD cuts at most (0: no limit
+                                   beyond the segments' own; net_tap: its MTU) */
+    uint16_t tso_seg_max;       /* mbufs per chain (tx_desc_lim.nb_seg_max) */
+    uint16_t tso_mtu_seg_max;   /* mbufs per cut segment (tx_desc_lim.nb_mtu_seg_max) */
+    uint64_t tx_tso_packets;    /* super-packets handed to the PMD */
+    uint64_t tx_tso_segments;   /* the stack's segments in them */
+};
+
+/* What netchan_dpdk_tso_probe saw (for tests: the merge rules without a
+ * device that does TSO). */
+struct netchan_dpdk_tso_view {
+    uint32_t merged;            /* buffers in the chain (0: none merged) */
+    uint32_t nb_segs;
+    uint32_t pkt_len;
+    uint32_t data_len;          /* of the first mbuf */
+    uint32_t l2_len, l3_len, l4_len;
+    uint32_t tso_segsz;
+    int tcp_seg, tcp_cksum, ip_cksum, ipv4, ipv6;
+    uint32_t frame_len;         /* bytes of the chain copied into frame */
 };
 
 /* A pktmbuf pool whose mbufs are index-addressable (see above); frame_room
@@ -97,6 +119,34 @@ int netchan_attach_filter(int fd, const uint8_t *code, uint32_t len);
 uint32_t netchan_dpdk_port_drain(struct netchan_dpdk_port *dp);
 /* The header of buffer idx, or NULL (for tests and tools). */
 struct nc_buf *netchan_dpdk_buf(struct netchan_dpdk_port *dp, uint32_t idx);
+/* on: merge runs of TCP segments into TSO chains (the tx queue has TSO and
+ * checksum offloads on); the limits as in struct netchan_dpdk_port. */
+void netchan_dpdk_port_set_tso(struct netchan_dpdk_port *dp, int on, int ipv6,
+        uint32_t frame_max, uint32_t seg_max, uint32_t mtu_seg_max);
+/* For tests: prepare bufs[0..n) for transmit as tx_burst does, merge from
+ * bufs[0], describe the chain (and copy its bytes into frame, up to room),
+ * then take it apart again: the buffers stay the caller's. Returns how many
+ * were merged (0: bufs[0] would go alone). Counts as tx_burst would. */
+uint32_t netchan_dpdk_tso_probe(struct netchan_dpdk_port *dp, const uint32_t *bufs, uint32_t n,
+        struct netchan_dpdk_tso_view *view, uint8_t *frame, uint32_t room);
 /* cffi-cdef: end */
+
+struct rte_mbuf;
+
+/* What a merge changed in the first segment's headers, to put back when
+ * the PMD refuses the chain (nctso.c). */
+struct netchan_dpdk_tso_undo {
+    uint16_t segs, hdr, l3;
+    uint16_t ip_len, ip_csum, tcp_csum;     /* as they were, network order */
+    uint8_t tcp_flags;
+};
+
+/* Merge m[0] with the segments after it that continue it into one TSO
+ * chain: returns how many (>= 2), or 0 when m[0] goes alone. m[] must be
+ * prepared for transmit (data_off/data_len on the frame). */
+uint32_t netchan_dpdk_tso_merge(struct netchan_dpdk_port *dp, struct rte_mbuf **m, uint32_t n,
+                                struct netchan_dpdk_tso_undo *undo);
+/* Take a chain the PMD did not take apart again. */
+void netchan_dpdk_tso_undo(struct rte_mbuf *head, const struct netchan_dpdk_tso_undo *undo);
 
 #endif /* NETCHAN_DPDK_NCPORT_H */

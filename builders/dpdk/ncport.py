@@ -1,8 +1,8 @@
 """include/netchan/port.h on DPDK: netchan's port vtable implemented over one
 ethdev queue pair, and the index-addressable mbuf pool it needs.
 
-The C is ncport.c (compiled into the cffi module beside the generated code)
-with its declarations in ncport.h; the pool layout is described there. The
+The C is ncport.c and nctso.c (its TSO merge), compiled into the cffi module
+beside the generated code, with their declarations in ncport.h; the pool layout is described there. The
 stack calls rx_burst/tx_burst/alloc_burst/free_burst through the nc_port
 vtable (one indirect call per burst, from Cython, without the GIL); Python
 only creates, inspects and retires the port, through the functions below.
@@ -21,4 +21,4 @@ TYPES = cdef_regions("ncport.h")
 
 FUNCTIONS = ""
 
-SOURCES = ["ncport.c"]
+SOURCES = ["ncport.c", "nctso.c"]

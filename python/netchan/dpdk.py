@@ -54,7 +54,7 @@ MEMIF_RECONNECT_INTERVAL = 1.0      # seconds before a memif client tries again
 
 from netchan.dpdk_drivers import (  # noqa: E402  (what netchan knows of particular PMDs)
     AF_PACKET, AF_XDP, PARTIAL_CSUM_DRIVERS, RX_CSUM_OFFLOADS, TX_OFFLOADS, XDP_PACKET_HEADROOM,
-    _driver_defaults, _socket_fds, _vdev_driver, check_queue_driver)
+    _driver_defaults, _socket_fds, _vdev_driver, check_queue_driver, tso_by_default, tso_limits)
 
 _pool_serial = itertools.count(1)     # makes mempool names unique within the process
 
@@ -117,12 +117,14 @@ class Device:
     them. Use open_port() for a netchan Port; this is its control side."""
 
     def __init__(self, devargs: str, *, nbufs=None, rxd=None, txd=None, mtu=None,
-                 promisc=False, eal=None, offload=True, queue=None):
+                 promisc=False, eal=None, offload=True, queue=None, tso=None):
         _require()
         if not devargs or not isinstance(devargs, str):
             raise ValueError(f"dpdk: needs a device, e.g. net_ring0 (got {devargs!r})")
         self.closed = True
         self.offload = bool(offload)
+        self.tso_wanted = tso   # None: where the driver has it (dpdk_drivers.tso_by_default);
+                                # False: never; True: insist
         self.queue = None if queue is None or queue[1] == 1 else tuple(queue)
         self.steer_drained = 0
         self.devargs = devargs
@@ -310,6 +312,10 @@ class Device:
         # offloaded checksums half done: the port recognises them (ncport.c)
         dp.rx_partial_csum = int(self.driver in PARTIAL_CSUM_DRIVERS)
         lib.netchan_dpdk_port_set_tx_csum(dp, int("tcp_cksum" in self.offloads["tx"]))
+        if "tcp_tso" in self.offloads["tx"]:
+            lim = info.tx_desc_lim
+            lib.netchan_dpdk_port_set_tso(dp, 1, *tso_limits(
+                self.driver, dp.port.mtu, lim.nb_seg_max or 0xffff, lim.nb_mtu_seg_max or 0xffff))
         # A doorbell where the driver has one socket per queue: an idle stack
         # sleeps on it (readable when a frame waits) instead of napping.
         # net_af_xdp: the XSK its rx queue set-up made; net_af_packet: its
@@ -329,11 +335,13 @@ class Device:
             self.steer_drained = lib.netchan_dpdk_port_drain(dp)
 
     def _choose_offloads(self, info, conf):
-        """Turn on the checksum offloads the PMD has (none of them is needed:
-        what is missing is done in software). rx: frames the PMD vouches for
-        skip the stack's check. tx: the stack leaves TCP checksums out and
-        the PMD fills them in. TSO is reported, not used (the stack sends no
-        super-frames on a dpdk: port). offload=0 turns all of it off."""
+        """Turn on the offloads the PMD has (none of them is needed: what is
+        missing is done in software). rx: frames the PMD vouches for skip
+        the stack's check. tx: the stack leaves TCP checksums out and the PMD
+        fills them in; with TSO (and IPv4 checksums, which each cut segment
+        needs) runs of segments go out as one chain the PMD cuts (nctso.c).
+        offload=0 turns all of it off, tso=0 TSO alone; net_tap's TSO is
+        software and slower, so there it takes tso=1 (dpdk_drivers)."""
         have_rx, have_tx = int(info.rx_offload_capa), int(info.tx_offload_capa)
         self.offload_capa = {
             "rx": [n for n, bit in RX_CSUM_OFFLOADS.items() if have_rx & bit],
@@ -341,6 +349,18 @@ class Device:
         rx = {n: b for n, b in RX_CSUM_OFFLOADS.items() if have_rx & b} if self.offload else {}
         tx = ({"tcp_cksum": lib.RTE_ETH_TX_OFFLOAD_TCP_CKSUM}
               if self.offload and have_tx & lib.RTE_ETH_TX_OFFLOAD_TCP_CKSUM else {})
+        tso_bits = {n: TX_OFFLOADS[n] for n in ("tcp_tso", "ipv4_cksum")}
+        tso_here = "tcp_cksum" in tx and all(have_tx & b for b in tso_bits.values())
+        if self.tso_wanted and not tso_here:
+            missing = [n for n in ("tcp_tso", "tcp_cksum", "ipv4_cksum")
+                       if not have_tx & TX_OFFLOADS[n]]
+            raise ValueError(
+                f"dpdk:{self.devargs}?tso=1: {self.driver} cannot do TSO here ("
+                + (f"it lacks tx offload {', '.join(missing)}" if missing else "offload=0")
+                + "): leave tso= out to use it where the driver has it, or tso=0")
+        if tso_here and (self.tso_wanted or
+                         (self.tso_wanted is None and tso_by_default(self.driver))):
+            tx.update(tso_bits)
         conf.rxmode.offloads = sum(rx.values())
         conf.txmode.offloads = sum(tx.values())
         self.offloads = {"rx": sorted(rx), "tx": sorted(tx)}
@@ -509,7 +529,9 @@ class Device:
                 "dpdk_wait_poll_failed": self._dp.wait_poll_failed,
                 "dpdk_rx_csum_good": self._dp.rx_csum_good,
                 "dpdk_rx_csum_bad": self._dp.rx_csum_bad,
-                "dpdk_tx_csum_offloaded": self._dp.tx_csum_offloaded}
+                "dpdk_tx_csum_offloaded": self._dp.tx_csum_offloaded,
+                "dpdk_tx_tso_packets": self._dp.tx_tso_packets,
+                "dpdk_tx_tso_segments": self._dp.tx_tso_segments}
 
     def _check_open(self):
         if self.closed:
@@ -576,16 +598,18 @@ def open_device(devargs: str, **kw) -> Device:
 
 
 def open_port(devargs: str, *, mtu=None, nbufs=None, rxd=None, txd=None, promisc=False,
-              eal=None, uri=None, offload=True, queue=None):
+              eal=None, uri=None, offload=True, queue=None, tso=None):
     """A netchan Port (netchan._core.DpdkPort) on DPDK device `devargs`:
     a vdev with its arguments (net_ring0, net_memif0,role=server,socket=PATH,
     net_af_packet0,iface=veth0) or a PCI address. `eal` is a list of EAL
-    arguments, or a string in the URI's eal= form."""
+    arguments, or a string in the URI's eal= form. tso: None uses TSO where
+    the driver has it (but net_tap, dpdk_drivers.TSO_QUIRKS), False never,
+    True insists (ValueError without it)."""
     from netchan._core import DpdkPort
     if isinstance(eal, str):
         eal = parse_eal_param(eal)
     dev = Device(devargs, nbufs=nbufs, rxd=rxd, txd=txd, mtu=mtu, promisc=promisc, eal=eal,
-                 offload=offload, queue=queue)
+                 offload=offload, queue=queue, tso=tso)
     try:
         return DpdkPort(dev, uri or f"dpdk:{devargs}")
     except BaseException:

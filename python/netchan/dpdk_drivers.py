@@ -1,8 +1,8 @@
 """What netchan knows about particular DPDK poll-mode drivers (netchan.dpdk
 uses it when it sets a device up): the driver arguments it adds, which
-drivers sit on a Linux interface, the offload bits it asks for, how it finds
-a PMD's own socket (the doorbell, the steering filter), and where queue=K/N
-works.
+drivers sit on a Linux interface, the offload bits it asks for, their TSO
+quirks, how it finds a PMD's own socket (the doorbell, the steering filter),
+and where queue=K/N works.
 """
 from __future__ import annotations
 
@@ -41,6 +41,35 @@ TX_OFFLOADS = {"ipv4_cksum": lib.RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
                "tcp_cksum": lib.RTE_ETH_TX_OFFLOAD_TCP_CKSUM,
                "udp_cksum": lib.RTE_ETH_TX_OFFLOAD_UDP_CKSUM,
                "tcp_tso": lib.RTE_ETH_TX_OFFLOAD_TCP_TSO} if lib else {}
+
+
+# TSO: where a PMD's segmentation differs from a NIC's. DPDK 22.11's net_tap
+# cuts super-packets in software (librte_gso, IPv4 only: an IPv6 one would
+# be written to the tap whole) and refuses, with the packet left unsent, a
+# segment size whose header + segment exceeds its MTU (it compares the
+# frame with the IP MTU): netchan cuts at MTU - headers there. It still
+# writes every cut segment to the tap with its own writev, so TSO saves it
+# nothing and costs the GSO work: measured slower (docs/dpdk.md), it is off
+# unless the URI says tso=1. Drivers not named here take both families and
+# segments of the MSS the stack uses, and TSO is on where they report it
+# (with TCP and IPv4 checksums). Of DPDK 22.11's vdevs only net_tap reports
+# TSO (net_af_packet, net_af_xdp, net_memif, net_ring, net_null: no tx
+# offloads at all); NIC PMDs (ixgbe, i40e, ice, mlx5, virtio...) do, untested.
+TSO_QUIRKS = {
+    "net_tap": {"ipv6": False, "frame_max_is_mtu": True, "default": False},
+}
+
+
+def tso_by_default(driver) -> bool:
+    """Whether TSO is used when the URI does not say (tso= left out)."""
+    return TSO_QUIRKS.get(driver, {}).get("default", True)
+
+
+def tso_limits(driver, mtu, seg_max, mtu_seg_max):
+    """(ipv6, frame_max, seg_max, mtu_seg_max) for netchan_dpdk_port_set_tso."""
+    q = TSO_QUIRKS.get(driver, {})
+    return (int(q.get("ipv6", True)), mtu if q.get("frame_max_is_mtu") else 0,
+            seg_max, mtu_seg_max)
 
 
 def _driver_defaults(driver, drvargs: str) -> str:

@@ -33,8 +33,9 @@ flag, default 1):
 
 dpdk:DEVARGS names a DPDK device, a vdev with its driver arguments or a PCI
 address, and takes eal= (EAL arguments, see netchan.dpdk), bufs= (mbufs in
-its pool), rxd=/txd= (descriptors per queue), promisc=0|1 and offload=0|1
-(checksum offloads where the driver has them; on by default):
+its pool), rxd=/txd= (descriptors per queue), promisc=0|1, offload=0|1
+(checksum offloads where the driver has them; on by default) and tso=0|1
+(TSO where the driver has it unless 0; 1 insists):
 
     dpdk:net_ring0
     dpdk:net_memif0,role=server,socket=/tmp/nc.sock
@@ -163,7 +164,9 @@ def parse_port_uri(uri: str) -> PortSpec:
             spec.link.update(_xdp_param(key, value))
         elif key in XDP_PARAMS - AFPACKET_PARAMS:
             raise ValueError(f"port URI {uri!r}: {key}= is an xdp: parameter")
-        elif key in AFPACKET_PARAMS and kind != "afpacket":
+        elif key == "tso" and kind not in ("afpacket", "dpdk"):
+            raise ValueError(f"port URI {uri!r}: tso= applies to afpacket: and dpdk: ports")
+        elif key in AFPACKET_PARAMS - {"tso"} and kind != "afpacket":
             raise ValueError(f"port URI {uri!r}: {key}= is an afpacket: parameter")
         elif key == "blocks":
             spec.link["blocks"] = _count(value, key)

@@ -119,7 +119,7 @@ def test_binding_structs_match_the_headers():
     assert ffi.sizeof("struct nc_buf") == 64
 
 
-@pytest.mark.parametrize("src", ["ncport.c", "dpdk_shims.c"])
+@pytest.mark.parametrize("src", ["ncport.c", "nctso.c", "dpdk_shims.c"])
 def test_builder_c_compiles_without_warnings(src):
     require(_have_libdpdk(), "needs libdpdk (pkg-config libdpdk) to compile the DPDK port")
     cflags = subprocess.run(["pkg-config", "--cflags", "libdpdk"], check=True,
