@@ -8,9 +8,12 @@
 #       as the kernel writes it, and the socket wakes a sleeping stack per
 #       frame. TPACKET_V3 (ring=v3) hands over whole blocks, when full or
 #       after block_timeout (>= 1 ms): dense, but a latency floor.
-#   TX  a ring of fixed slots (the same TPACKET version). tx_burst copies
-#       each buffer into the next free slot, frees the buffer, and makes one
-#       sendto() per burst (PACKET_QDISC_BYPASS: straight to the driver).
+#   TX  tx=ring: a ring of fixed slots (the same TPACKET version); tx_burst
+#       copies each buffer into the next free slot, frees the buffer, and
+#       makes one sendto() per burst. tx=sendmmsg (the default with TSO): no
+#       tx ring; one sendmmsg() per burst gathers each frame from the
+#       stack's buffers, so the kernel copies it once into an skb of its
+#       own. PACKET_QDISC_BYPASS either way: straight to the driver.
 #
 # Offloads. With PACKET_VNET_HDR every frame comes with a virtio-net header:
 #   - A peer with TSO/GSO on (the default for a veth peer) sends TCP
@@ -26,6 +29,10 @@
 #     left the machine's memory, so, as the kernel does, the port trusts it
 #     and marks the buffer NC_BUF_F_CSUM_OK; the classifier then skips its
 #     own check. Frames without the flag are verified by the stack as usual.
+#   - On send, when the interface has tx checksumming on, the port has
+#     NC_CAP_CSUM_TRUSTED: TCP leaves its checksums out, and the port sends
+#     each frame marked NC_BUF_F_CSUM_OK with NEEDS_CSUM and the
+#     pseudo-header sum (tso=0: every checksum in software).
 #   - On send, when the interface has TSO and tx checksumming on (ethtool -k:
 #     tcp-segmentation-offload, tx-checksumming; tso=0 turns it off), runs of
 #     full-sized segments of one connection in a burst go out as one TCP

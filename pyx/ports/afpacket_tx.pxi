@@ -1,4 +1,6 @@
-# The AF_PACKET port's send side and vtable.
+# The AF_PACKET port's send side (tx=ring: copy into tx-ring slots, one
+# sendto() per burst; tx=sendmmsg: gather frames from the buffers, one
+# sendmmsg() per burst) and vtable.
 
 cdef int _ENOBUFS_AFP = _errno.ENOBUFS
 
