@@ -21,9 +21,8 @@ cdef inline void afp_tx_vnet(AfpState *st, nc_buf *nb, lpk.virtio_net_hdr *vh,
     linear: tx=sendmmsg copies the whole frame into the skb's head (one
     allocation, where hdr_len alone would put the rest in page fragments)."""
     memset(vh, 0, AFP_VNET_LEN)
-    if st.tx_csum and nb.flags & NC_BUF_F_CSUM_OK and \
-            afp_tx_csum_partial(nc_buf_data(nb), nb.len, vh):
-        st.x.tx_csum_offloaded += 1
+    if st.tx_csum and nb.flags & NC_BUF_F_CSUM_OK:
+        afp_tx_csum_partial(nc_buf_data(nb), nb.len, vh)
     if linear:
         vh.hdr_len = <uint16_t>nb.len
 
@@ -73,6 +72,8 @@ cdef uint32_t afp_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now)
                 continue
             if st.vnet_len:
                 afp_tx_vnet(st, nb, <lpk.virtio_net_hdr *>data, False)
+                if data[0] & lpk.VIRTIO_NET_HDR_F_NEEDS_CSUM:
+                    st.x.tx_csum_offloaded += 1
             memcpy(data + st.vnet_len, nc_buf_data(nb), len_)
             p.stats.tx_packets += 1
             p.stats.tx_bytes += len_
@@ -194,6 +195,8 @@ cdef uint32_t afp_tx_burst_mmsg(AfpState *st, uint32_t *bufs, uint32_t n) noexce
             if st.mmsg_bufs[i] > 1:
                 st.x.tx_tso_frames += 1
                 st.x.tx_tso_segments += st.mmsg_bufs[i]
+            elif st.mmsg_hdr[i][0] & lpk.VIRTIO_NET_HDR_F_NEEDS_CSUM:
+                st.x.tx_csum_offloaded += 1
             for j in range(st.mmsg_bufs[i]):
                 nb = nc_port_buf(&st.port, bufs[taken + b + j])
                 st.port.stats.tx_bytes += nb.len

@@ -36,6 +36,9 @@ def test_uri_parameters():
     ("afpacket:v?tx=mmap", "use ring"),
     ("afpacket:v?rxring=1", "unknown parameter 'rxring'"),
 ])
+def test_uri_errors_say_what_is_wrong(uri, message):
+    with pytest.raises(ValueError, match=message):
+        parse_port_uri(uri)
 
 
 # ---- opening: refusals ----------------------------------------------------------
@@ -117,9 +120,6 @@ port = netchan.open_port(parse_port_uri({port!r}))
 print(json.dumps(port.geometry))
 port.close()
 """
-def test_uri_errors_say_what_is_wrong(uri, message):
-    with pytest.raises(ValueError, match=message):
-        parse_port_uri(uri)
 
 
 # ---- raw frames: the port without a stack -----------------------------------------
