@@ -12,7 +12,10 @@ blocks=N and block=SIZE (the rx ring: N blocks of SIZE bytes, e.g. 128k),
 rx_frame=SIZE (v2: the ring's frame size, default 64k, which holds a GSO
 super-frame), block_timeout=DURATION (v3: how long the kernel may hold a
 partly filled block, default 1ms), frames=N (tx ring slots), tso=0|1 (send
-TCP super-frames; default: when the interface has TSO on), gro_bufs=N (64 KiB
+TCP super-frames; default: when the interface has TSO on; 0 also computes
+every checksum in software), tx=ring|sendmmsg (copy frames into tx-ring
+slots, or gather them from the buffers with one sendmmsg() per burst;
+default sendmmsg with TSO, else ring), gro_bufs=N (64 KiB
 buffers that take received TCP super-frames whole, default 256; 0 cuts them
 into segments) and mac=ADDR (the port's own MAC; default: a stable locally
 administered one).
@@ -53,7 +56,7 @@ from netchan.units import parse_size
 KINDS = ("pair", "shm", "afpacket", "dpdk", "xdp")
 LINK_PARAMS = {"bufs", "hugepages"}
 AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso",
-                   "gro_bufs"}
+                   "gro_bufs", "tx"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "reorder_depth", "seed",
                 "fault_dir"}
 OTHER_PARAMS = {"pcap", "queue"}
@@ -191,6 +194,11 @@ def parse_port_uri(uri: str) -> PortSpec:
             except ValueError:
                 raise ValueError(f"gro_bufs={value!r}: expected a buffer count (0: cut every "
                                  "TCP super-frame into segments)") from None
+        elif key == "tx":
+            if value not in ("ring", "sendmmsg"):
+                raise ValueError(f"tx={value!r}: use ring (copy each frame into a tx-ring slot) "
+                                 "or sendmmsg (gather frames from the buffers)")
+            spec.link["tx"] = value
         elif key == "tso":
             if value not in ("0", "1"):
                 raise ValueError(f"tso={value!r}: use 0 (never send TCP super-frames) or 1 "

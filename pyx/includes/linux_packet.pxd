@@ -21,6 +21,24 @@ cdef extern from "<sys/socket.h>" nogil:
     int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     int bind(int fd, const sockaddr *addr, socklen_t len)
     long sendto(int fd, const void *buf, size_t n, int flags, const sockaddr *addr, socklen_t len)
+    int SO_SNDBUF
+    int SO_SNDBUFFORCE
+    struct iovec:
+        void *iov_base
+        size_t iov_len
+    struct msghdr:
+        void *msg_name
+        socklen_t msg_namelen
+        iovec *msg_iov
+        size_t msg_iovlen
+        void *msg_control
+        size_t msg_controllen
+        int msg_flags
+    struct mmsghdr:
+        msghdr msg_hdr
+        unsigned int msg_len
+    # one call for a burst of frames, each gathered from its iovecs (_GNU_SOURCE)
+    int sendmmsg(int fd, mmsghdr *msgs, unsigned int n, int flags)
 
 
 cdef extern from "<linux/filter.h>" nogil:

@@ -19,6 +19,13 @@ cdef enum:
     AFP_ZC_RESERVE = 64
     AFP_ZC_HDR_OFF = 64
     AFP_ZC_MAC_OFF = 140
+    # tx=sendmmsg: one sendmmsg() per burst of at most AFP_MMSG_MAX frames,
+    # gathered from AFP_IOV_MAX iovecs; each frame's virtio-net header (and a
+    # super-frame's rewritten headers) in its own AFP_MMSG_HDR-byte scratch
+    AFP_MMSG_MAX = 64
+    AFP_IOV_MAX = 160
+    AFP_MMSG_HDR = 160          # vnet 10 + Ethernet 14 + IP <= 60 + TCP <= 60
+    AFP_MMSG_SNDBUF = 4 << 20   # SO_SNDBUF: a few bursts of 64 KiB super-frames in flight
 
 cdef struct AfpExtra:
     uint64_t rx_blocks          # V3 ring blocks consumed
@@ -41,6 +48,9 @@ cdef struct AfpExtra:
     uint64_t rx_gro_superframes # TCP super-frames handed to the stack whole (one GRO buffer each)
     uint64_t rx_gro_no_buffer   # ... cut into segments instead: no GRO buffer was free
     uint64_t rx_vnet_bad        # virtio-net header inconsistent with its frame: dropped
+    uint64_t tx_csum_offloaded  # single TCP frames sent with a partial checksum (NEEDS_CSUM)
+    uint64_t tx_busy            # tx=sendmmsg: the kernel took part of a burst or none
+                                # (EAGAIN/ENOBUFS); the rest stayed with the stack
 
 cdef struct AfpState:
     nc_port port                # first: an nc_port* is an AfpState*
@@ -71,6 +81,12 @@ cdef struct AfpState:
     uint32_t tx_frame_nr
     uint32_t tx_head
     bint tso                    # send TCP super-frames (the interface has TSO and csum on)
+    bint tx_csum                # the kernel fills in TCP checksums (NC_CAP_CSUM_TRUSTED)
+    bint tx_mmsg                # tx=sendmmsg: no tx ring, frames gathered from the buffers
+    lpk.mmsghdr mmsg[AFP_MMSG_MAX]
+    lpk.iovec iov[AFP_IOV_MAX]
+    uint32_t mmsg_bufs[AFP_MMSG_MAX]    # buffers each message carries
+    uint8_t mmsg_hdr[AFP_MMSG_MAX][AFP_MMSG_HDR]
     # the port's own pools: MTU-sized (pools[0]) and, for whole TCP
     # super-frames, 64 KiB GRO buffers (pools[1], gro_fs NULL when gro_bufs=0)
     nc_freestack *fs
@@ -97,5 +113,12 @@ cdef void afp_deliver(AfpState *st, uint32_t b, uint32_t *bufs, uint32_t *k,
                       uint64_t now) noexcept nogil
 cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint8_t *out,
                             uint32_t room, uint32_t *frame_len) noexcept nogil
+cdef uint32_t afp_tso_run(AfpState *st, const uint32_t *bufs, uint32_t n, uint32_t room,
+                          uint32_t *hdr_out, uint32_t *total_out,
+                          uint8_t *last_flags_out) noexcept nogil
+cdef void afp_tso_headers(uint8_t *out, uint32_t hdr, uint32_t total, uint32_t mss,
+                          uint8_t last_flags) noexcept nogil
+cdef uint32_t afp_tx_burst_mmsg(AfpState *st, uint32_t *bufs, uint32_t n) noexcept nogil
+cdef bint afp_tx_csum_partial(uint8_t *f, uint32_t len_, lpk.virtio_net_hdr *vh) noexcept nogil
 cdef void afp_close(nc_port *p) noexcept nogil
 cdef int afp_link_up(nc_port *p) noexcept nogil

@@ -8,9 +8,12 @@
 #       as the kernel writes it, and the socket wakes a sleeping stack per
 #       frame. TPACKET_V3 (ring=v3) hands over whole blocks, when full or
 #       after block_timeout (>= 1 ms): dense, but a latency floor.
-#   TX  a ring of fixed slots (the same TPACKET version). tx_burst copies
-#       each buffer into the next free slot, frees the buffer, and makes one
-#       sendto() per burst (PACKET_QDISC_BYPASS: straight to the driver).
+#   TX  tx=ring: a ring of fixed slots (the same TPACKET version); tx_burst
+#       copies each buffer into the next free slot, frees the buffer, and
+#       makes one sendto() per burst. tx=sendmmsg (the default with TSO): no
+#       tx ring; one sendmmsg() per burst gathers each frame from the
+#       stack's buffers, so the kernel copies it once into an skb of its
+#       own. PACKET_QDISC_BYPASS either way: straight to the driver.
 #
 # Offloads. With PACKET_VNET_HDR every frame comes with a virtio-net header:
 #   - A peer with TSO/GSO on (the default for a veth peer) sends TCP
@@ -26,6 +29,10 @@
 #     left the machine's memory, so, as the kernel does, the port trusts it
 #     and marks the buffer NC_BUF_F_CSUM_OK; the classifier then skips its
 #     own check. Frames without the flag are verified by the stack as usual.
+#   - On send, when the interface has tx checksumming on, the port has
+#     NC_CAP_CSUM_TRUSTED: TCP leaves its checksums out, and the port sends
+#     each frame marked NC_BUF_F_CSUM_OK with NEEDS_CSUM and the
+#     pseudo-header sum (tso=0: every checksum in software).
 #   - On send, when the interface has TSO and tx checksumming on (ethtool -k:
 #     tcp-segmentation-offload, tx-checksumming; tso=0 turns it off), runs of
 #     full-sized segments of one connection in a burst go out as one TCP
@@ -168,6 +175,7 @@ cdef class AfPacketPort(Port):
             "afp_gro_bufs_free": self.st.gro_fs.count if self.st.gro_fs != NULL else 0,
             "afp_gro_bufs_total": self.p.pools[1].count if self.st.gro_fs != NULL else 0,
             "afp_rx_frames_held": self.st.zc_held,
+            "afp_tx_csum_offloaded": x.tx_csum_offloaded, "afp_tx_busy": x.tx_busy,
         }
 
     def problems(self):
@@ -319,7 +327,7 @@ def _afp_tx_offloads(str iface):
 
 def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
                   block_timeout_ns=None, frames=None, mac=None, hugepages=None,
-                  ring=None, rx_frame=None, tso=None, queue=None, gro_bufs=None):
+                  ring=None, rx_frame=None, tso=None, queue=None, gro_bufs=None, tx=None):
     """Open `afpacket:iface`. nbufs: the port's pool (default 8192);
     ring: "v2" (default: per-frame, no latency floor) or "v3" (blocks);
     blocks x block_size: the rx ring (v2: 256 x 128 KiB cut into rx_frame
@@ -329,7 +337,10 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
     port's address (default: its own, see above); tso: False never sends
     super-frames, True insists (the interface must have TSO on), None
     follows the interface; gro_bufs: 64 KiB buffers that take TCP super-frames
-    whole (256; 0 cuts every super-frame into MTU-sized segments)."""
+    whole (256; 0 cuts every super-frame into MTU-sized segments); tx:
+    "ring" (copy each frame into a tx-ring slot, one sendto() per burst) or
+    "sendmmsg" (no tx ring: one sendmmsg() per burst gathers the frames from
+    the stack's buffers), default sendmmsg when TSO is on, else ring."""
     ring = "v2" if ring is None else str(ring).lower()
     if ring not in ("v2", "v3"):
         raise ValueError(f"ring={ring}: must be v2 (a frame at a time, no latency floor) or v3 "
@@ -367,6 +378,11 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
                          f"super-frame into segments)")
     if frames is not None and (int(frames) < 64 or int(frames) > (1 << 20)):
         raise ValueError(f"frames={frames}: must be in 64..1048576")
+    if tx is not None and tx not in ("ring", "sendmmsg"):
+        raise ValueError(f"tx={tx}: must be ring (copy into tx-ring slots, one sendto() per "
+                         f"burst) or sendmmsg (gather frames from the stack's buffers)")
+    if tx == "sendmmsg" and frames is not None:
+        raise ValueError("frames= sizes the tx ring; tx=sendmmsg has none: leave frames= out")
     want_mac = _parse_mac(mac) if mac is not None else None
 
     bname = iface.encode()
@@ -433,6 +449,7 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
     cdef void *mapped
     cdef uint32_t data_room, stride, tx_block_size, per_block
     cdef size_t fs_size
+    cdef int sndbuf
     try:
         if _afp_setopt(fd, lpk.PACKET_VERSION,
                        lpk.TPACKET_V2 if version == 2 else lpk.TPACKET_V3) < 0:
@@ -457,6 +474,20 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
             st.tso = True
         else:
             st.tso = False
+        # the kernel fills in TCP checksums (tcp_emit leaves them out) when
+        # the interface has tx checksumming; tso=0 sends every frame exactly
+        # as TCP built it, checksums included
+        st.tx_csum = st.vnet_len != 0 and dev_csum and tso is not False
+        if st.tx_csum:
+            st.port.caps |= NC_CAP_CSUM_TRUSTED
+        # tx=sendmmsg has no tx ring: with one, every send is tpacket_snd's
+        st.tx_mmsg = (tx == "sendmmsg") if tx is not None else bool(st.tso)
+        if st.tx_mmsg:
+            # room for a burst of super-frames in flight (each skb counts
+            # against the send buffer until the peer's side takes it)
+            sndbuf = AFP_MMSG_SNDBUF
+            if lpk.setsockopt(fd, lpk.SOL_SOCKET, lpk.SO_SNDBUFFORCE, &sndbuf, sizeof(int)) < 0:
+                lpk.setsockopt(fd, lpk.SOL_SOCKET, lpk.SO_SNDBUF, &sndbuf, sizeof(int))
 
         # rings: rx blocks, then tx frames, in one mapping
         st.rx_block_size = rx_block_size
@@ -475,7 +506,10 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
                         and st.rx_fpb * st.rx_frame_size == rx_block_size
                         and _afp_setopt(fd, lpk.PACKET_RESERVE, AFP_ZC_RESERVE) == 0)
         st.tx_data_off = AFP_TX_DATA_OFF_V2 if version == 2 else AFP_TX_DATA_OFF_V3
-        if st.tso:
+        if st.tx_mmsg:
+            st.tx_frame_size = 0
+            tx_frames = 0
+        elif st.tso:
             st.tx_frame_size = AFP_TSO_SLOT
             tx_frames = 256 if frames is None else int(frames)
         else:
@@ -483,17 +517,18 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
             while st.tx_frame_size < st.tx_data_off + AFP_VNET_LEN + ETH_HLEN + if_mtu:
                 st.tx_frame_size <<= 1
             tx_frames = 2048 if frames is None else int(frames)
-        tx_block_size = st.tx_frame_size if st.tx_frame_size > 65536 else 65536
-        per_block = tx_block_size // st.tx_frame_size
-        tx_frames = (tx_frames + per_block - 1) // per_block * per_block
-        st.tx_frame_nr = tx_frames
         if version == 2:
             req_rx = (rx_block_size, rx_block_nr, st.rx_frame_size, 0)
         else:
             req_rx = (rx_block_size, rx_block_nr, 2048, (tov_ns + 999999) // 1000000)
-        req_tx = (tx_block_size, tx_frames // per_block, st.tx_frame_size, 0)
         _afp_set_ring(fd, lpk.PACKET_RX_RING, req_rx, iface, "rx")
-        _afp_set_ring(fd, lpk.PACKET_TX_RING, req_tx, iface, "tx")
+        if not st.tx_mmsg:
+            tx_block_size = st.tx_frame_size if st.tx_frame_size > 65536 else 65536
+            per_block = tx_block_size // st.tx_frame_size
+            tx_frames = (tx_frames + per_block - 1) // per_block * per_block
+            req_tx = (tx_block_size, tx_frames // per_block, st.tx_frame_size, 0)
+            _afp_set_ring(fd, lpk.PACKET_TX_RING, req_tx, iface, "tx")
+        st.tx_frame_nr = tx_frames
         st.ring_size = <size_t>rx_block_size * rx_block_nr + <size_t>st.tx_frame_size * tx_frames
         mapped = sysc.mmap(NULL, st.ring_size, sysc.PROT_READ | sysc.PROT_WRITE, sysc.MAP_SHARED, fd, 0)
         if mapped == sysc.MAP_FAILED:
@@ -556,7 +591,8 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
         "block_timeout_ms": (tov_ns + 999999) // 1000000 if version == 3 else None,
         "tx_frame_size": st.tx_frame_size, "tx_frames": st.tx_frame_nr,
         "bufs": n_bufs, "data_room": st.port.pools[0].data_room,
-        "vnet_hdr": bool(st.vnet_len), "tso": bool(st.tso),
+        "vnet_hdr": bool(st.vnet_len), "tso": bool(st.tso), "tx_csum": bool(st.tx_csum),
+        "tx": "sendmmsg" if st.tx_mmsg else "ring",
         "gro_bufs": st.port.pools[1].count if st.gro_fs != NULL else 0,
         "rx_in_place": bool(st.rx_zc),
         "hugepages": port.pool_region.hugepages,

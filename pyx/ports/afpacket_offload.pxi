@@ -186,64 +186,110 @@ cdef int afp_rx_gso(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type
 
 
 
-cdef inline uint32_t afp_tcp_payload(const uint8_t *f, uint32_t len_, uint32_t *hdr) noexcept nogil:
-    """The TCP payload length of an IPv4 or IPv6 TCP frame that TSO may
+cdef inline bint afp_tcp_frame(const uint8_t *f, uint32_t len_, uint32_t *hdr) noexcept nogil:
+    """True for an IPv4 or IPv6 TCP frame that TSO or checksum offload may
     carry (no fragment or extension header, no Ethernet padding, headers
-    inside the frame), else 0. hdr: its Ethernet + IP + TCP header length."""
+    inside the frame). hdr: its Ethernet + IP + TCP header length."""
     cdef uint32_t ihl, tot, thl
     if len_ >= ETH_HLEN + IPV6_HLEN + TCP_HLEN and rd16(f + 12) == ETH_P_IPV6:
         if (f[ETH_HLEN] >> 4) != 6 or f[ETH_HLEN + 6] != IP_PROTO_TCP:
-            return 0
+            return False
         ihl = IPV6_HLEN
         tot = IPV6_HLEN + rd16(f + ETH_HLEN + 4)
         if ETH_HLEN + tot != len_:
-            return 0
+            return False
     else:
         if len_ < ETH_HLEN + IPV4_HLEN + TCP_HLEN or rd16(f + 12) != ETH_P_IPV4:
-            return 0
+            return False
         if (f[ETH_HLEN] >> 4) != 4 or f[ETH_HLEN + 9] != IP_PROTO_TCP:
-            return 0
+            return False
         ihl = (f[ETH_HLEN] & 0x0f) * 4
         tot = rd16(f + ETH_HLEN + 2)
         if ihl < IPV4_HLEN or ETH_HLEN + tot != len_ or rd16(f + ETH_HLEN + 6) & 0x3fff:
-            return 0
+            return False
+    if ihl + TCP_HLEN > tot:
+        return False
     thl = (f[ETH_HLEN + ihl + 12] >> 4) * 4
-    if thl < TCP_HLEN or ihl + thl >= tot:
-        return 0
+    if thl < TCP_HLEN or ihl + thl > tot:
+        return False
     hdr[0] = ETH_HLEN + ihl + thl
+    return True
+
+
+cdef inline uint32_t afp_tcp_payload(const uint8_t *f, uint32_t len_, uint32_t *hdr) noexcept nogil:
+    """The TCP payload length of a frame afp_tcp_frame accepts, else 0."""
+    if not afp_tcp_frame(f, len_, hdr):
+        return 0
     return len_ - hdr[0]
 
 
-cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint8_t *out,
-                            uint32_t room, uint32_t *frame_len) noexcept nogil:
-    """Merge bufs[0] and the segments after it that continue it into one TCP
-    super-frame at out (virtio-net header, then the frame). Returns how many
-    buffers it took (>= 2), or 0 when bufs[0] must go out on its own.
+cdef inline uint32_t afp_ip_hlen(const uint8_t *f) noexcept nogil:
+    return IPV6_HLEN if rd16(f + 12) == ETH_P_IPV6 else (f[ETH_HLEN] & 0x0f) * 4
+
+
+cdef inline void afp_tcp_pseudo_sum(uint8_t *f, uint32_t ihl, uint32_t l4len) noexcept nogil:
+    """Checksum partial: the TCP checksum field holds the pseudo-header sum
+    (uncomplemented); the kernel (or the device) adds the rest."""
+    cdef uint8_t *ip = f + ETH_HLEN
+    if rd16(f + 12) == ETH_P_IPV6:
+        store_csum(ip + ihl + 16, <uint16_t>~nc_csum_fold(nc_csum_pseudo_ipv6(
+            ip + 8, IP_PROTO_TCP, l4len)))
+    else:
+        store_csum(ip + ihl + 16, <uint16_t>~nc_csum_fold(nc_csum_pseudo_ipv4(
+            ip + 12, IP_PROTO_TCP, <uint16_t>l4len)))
+
+
+cdef bint afp_tx_csum_partial(uint8_t *f, uint32_t len_, lpk.virtio_net_hdr *vh) noexcept nogil:
+    """A single TCP frame whose checksum the stack left out (NC_BUF_F_CSUM_OK
+    on a port with NC_CAP_CSUM_TRUSTED): the pseudo-header sum goes into its
+    checksum field (the same every time: a frame sent again stays right) and
+    vh asks the kernel for the rest (NEEDS_CSUM from the TCP header). False
+    for anything else, vh untouched: it goes out as it is."""
+    cdef uint32_t hdr, ihl
+    if not afp_tcp_frame(f, len_, &hdr):
+        return False
+    ihl = afp_ip_hlen(f)
+    afp_tcp_pseudo_sum(f, ihl, len_ - ETH_HLEN - ihl)
+    vh.flags = lpk.VIRTIO_NET_HDR_F_NEEDS_CSUM
+    vh.gso_type = lpk.VIRTIO_NET_HDR_GSO_NONE
+    vh.hdr_len = <uint16_t>hdr
+    vh.gso_size = 0
+    vh.csum_start = <uint16_t>(ETH_HLEN + ihl)
+    vh.csum_offset = 16
+    return True
+
+
+cdef uint32_t afp_tso_run(AfpState *st, const uint32_t *bufs, uint32_t n, uint32_t room,
+                          uint32_t *hdr_out, uint32_t *total_out,
+                          uint8_t *last_flags_out) noexcept nogil:
+    """How many of bufs, from bufs[0], merge into one TCP super-frame of at
+    most room bytes (virtio-net header included): >= 2, or 0 when bufs[0]
+    must go out on its own. hdr_out: the segments' header length;
+    total_out: the super-frame's length; last_flags_out: its TCP flags.
 
     Segments continue the first when they are the same connection with the
     same headers but for IP length, id and checksum and TCP sequence, PSH and
     FIN (timestamps, window, ACK, SACK blocks all equal), their sequence
     follows on, and every one but the last carries exactly the first's
     payload (gso_size): then the kernel's segmentation (tcp_gso_segment)
-    gives back exactly these segments, PSH and FIN on the last only."""
+    gives back exactly these segments, PSH and FIN on the last only. Only
+    segments whose checksum the stack left to the port (NC_BUF_F_CSUM_OK)
+    merge: one without the mark (a fault wrapper corrupted it) goes out
+    alone, as it is."""
     cdef nc_buf *nb = nc_port_buf(&st.port, bufs[0])
     cdef const uint8_t *f = nc_buf_data(nb)
     cdef const uint8_t *g
-    cdef uint32_t hdr, ghdr, mss, pay, total, m, ihl, i
+    cdef uint32_t hdr, ghdr, mss, pay, total, m, ihl
     cdef uint32_t seq
     cdef uint8_t flags, gflags, last_flags
-    cdef uint8_t *frame
-    cdef uint8_t *ip
-    cdef uint8_t *th
-    cdef lpk.virtio_net_hdr *vh
     cdef bint v6
-    if n < 2:
+    if n < 2 or not (nb.flags & NC_BUF_F_CSUM_OK):
         return 0
     mss = afp_tcp_payload(f, nb.len, &hdr)
     if mss == 0:
         return 0
     v6 = rd16(f + 12) == ETH_P_IPV6
-    ihl = IPV6_HLEN if v6 else (f[ETH_HLEN] & 0x0f) * 4
+    ihl = afp_ip_hlen(f)
     flags = f[ETH_HLEN + ihl + 13]
     if flags & ~(TCP_ACK | TCP_ECE):
         return 0                    # SYN, FIN, RST, URG, PSH, CWR: not a middle segment
@@ -253,6 +299,8 @@ cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint
     m = 1
     while m < n and AFP_VNET_LEN + total + mss <= room and total - ETH_HLEN + mss <= 65535:
         nb = nc_port_buf(&st.port, bufs[m])
+        if not (nb.flags & NC_BUF_F_CSUM_OK):
+            break
         g = nc_buf_data(nb)
         pay = afp_tcp_payload(g, nb.len, &ghdr)
         if pay == 0 or pay > mss or ghdr != hdr:
@@ -283,38 +331,64 @@ cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint
             break
     if m < 2:
         return 0
-    # the frame: the first segment whole, then the others' payloads
-    frame = out + AFP_VNET_LEN
-    nb = nc_port_buf(&st.port, bufs[0])
-    memcpy(frame, f, nb.len)
-    total = nb.len
-    for i in range(1, m):
-        nb = nc_port_buf(&st.port, bufs[i])
-        memcpy(frame + total, nc_buf_data(nb) + hdr, nb.len - hdr)
-        total += nb.len - hdr
-    ip = frame + ETH_HLEN
-    th = ip + ihl
-    th[13] = last_flags
-    # checksum partial: the field holds the pseudo-header sum (uncomplemented),
-    # the kernel adds the rest per segment
+    hdr_out[0] = hdr
+    total_out[0] = total
+    last_flags_out[0] = last_flags
+    return m
+
+
+cdef void afp_tso_headers(uint8_t *out, uint32_t hdr, uint32_t total, uint32_t mss,
+                          uint8_t last_flags) noexcept nogil:
+    """Turn the first segment's headers (at out + AFP_VNET_LEN, hdr bytes:
+    only those are read or written) into the super-frame's of total bytes,
+    and write the virtio-net header before them: gso_type TCPV4/TCPV6,
+    gso_size mss, NEEDS_CSUM from the TCP header, whose checksum field holds
+    the pseudo-header sum of the whole super-frame."""
+    cdef uint8_t *frame = out + AFP_VNET_LEN
+    cdef uint8_t *ip = frame + ETH_HLEN
+    cdef bint v6 = rd16(frame + 12) == ETH_P_IPV6
+    cdef uint32_t ihl = afp_ip_hlen(frame)
+    cdef lpk.virtio_net_hdr *vh = <lpk.virtio_net_hdr *>out
+    ip[ihl + 13] = last_flags
     if v6:
         wr16(ip + 4, <uint16_t>(total - ETH_HLEN - IPV6_HLEN))
-        store_csum(th + 16, <uint16_t>~nc_csum_fold(nc_csum_pseudo_ipv6(
-            ip + 8, IP_PROTO_TCP, total - ETH_HLEN - IPV6_HLEN)))
     else:
         wr16(ip + 2, <uint16_t>(total - ETH_HLEN))
         ip[10] = 0
         ip[11] = 0
         store_csum(ip + 10, nc_csum_fold(nc_csum_partial(ip, ihl, 0)))
-        store_csum(th + 16, <uint16_t>~nc_csum_fold(nc_csum_pseudo_ipv4(
-            ip + 12, IP_PROTO_TCP, <uint16_t>(total - ETH_HLEN - ihl))))
-    vh = <lpk.virtio_net_hdr *>out
+    afp_tcp_pseudo_sum(frame, ihl, total - ETH_HLEN - ihl)
     vh.flags = lpk.VIRTIO_NET_HDR_F_NEEDS_CSUM
     vh.gso_type = lpk.VIRTIO_NET_HDR_GSO_TCPV6 if v6 else lpk.VIRTIO_NET_HDR_GSO_TCPV4
     vh.hdr_len = <uint16_t>hdr
     vh.gso_size = <uint16_t>mss
     vh.csum_start = <uint16_t>(ETH_HLEN + ihl)
     vh.csum_offset = 16
+
+
+cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint8_t *out,
+                            uint32_t room, uint32_t *frame_len) noexcept nogil:
+    """tx=ring: merge bufs[0] and the segments after it that continue it
+    (afp_tso_run) into one super-frame copied to out (virtio-net header,
+    then the frame). Returns how many buffers it took (>= 2), or 0 when
+    bufs[0] must go out on its own."""
+    cdef uint32_t hdr, total, m, i
+    cdef uint8_t last_flags
+    cdef nc_buf *nb
+    cdef uint8_t *frame = out + AFP_VNET_LEN
+    m = afp_tso_run(st, bufs, n, room, &hdr, &total, &last_flags)
+    if m == 0:
+        return 0
+    # the frame: the first segment whole, then the others' payloads
+    nb = nc_port_buf(&st.port, bufs[0])
+    memcpy(frame, nc_buf_data(nb), nb.len)
+    total = nb.len
+    for i in range(1, m):
+        nb = nc_port_buf(&st.port, bufs[i])
+        memcpy(frame + total, nc_buf_data(nb) + hdr, nb.len - hdr)
+        total += nb.len - hdr
+    nb = nc_port_buf(&st.port, bufs[0])
+    afp_tso_headers(out, hdr, total, nb.len - hdr, last_flags)
     frame_len[0] = total
     st.x.tx_tso_frames += 1
     st.x.tx_tso_segments += m

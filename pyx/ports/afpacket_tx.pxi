@@ -1,4 +1,6 @@
-# The AF_PACKET port's send side and vtable.
+# The AF_PACKET port's send side (tx=ring: copy into tx-ring slots, one
+# sendto() per burst; tx=sendmmsg: gather frames from the buffers, one
+# sendmmsg() per burst) and vtable.
 
 cdef int _ENOBUFS_AFP = _errno.ENOBUFS
 
@@ -12,10 +14,24 @@ cdef inline void afp_kick(AfpState *st) noexcept nogil:
         st.x.tx_kick_errors += 1
 
 
+cdef inline void afp_tx_vnet(AfpState *st, nc_buf *nb, lpk.virtio_net_hdr *vh,
+                             bint linear) noexcept nogil:
+    """The virtio-net header of a frame sent on its own: a partial checksum
+    when the stack left the TCP checksum to the port, else no offload.
+    linear: tx=sendmmsg copies the whole frame into the skb's head (one
+    allocation, where hdr_len alone would put the rest in page fragments)."""
+    memset(vh, 0, AFP_VNET_LEN)
+    if st.tx_csum and nb.flags & NC_BUF_F_CSUM_OK:
+        afp_tx_csum_partial(nc_buf_data(nb), nb.len, vh)
+    if linear:
+        vh.hdr_len = <uint16_t>nb.len
+
+
 cdef uint32_t afp_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
-    """Copy each frame into the next free slot (with TSO, runs of segments
-    of one connection into one super-frame: afpacket_offload.pxi), free the
-    buffers, and make one sendto() for the burst."""
+    """tx=ring: copy each frame into the next free slot (with TSO, runs of
+    segments of one connection into one super-frame: afpacket_offload.pxi),
+    free the buffers, and make one sendto() for the burst. tx=sendmmsg:
+    afp_tx_burst_mmsg."""
     cdef AfpState *st = <AfpState *>p
     cdef lpk.tpacket2_hdr *h2
     cdef lpk.tpacket3_hdr *h3
@@ -26,6 +42,8 @@ cdef uint32_t afp_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now)
     cdef uint32_t room = st.tx_frame_size - st.tx_data_off
     cdef nc_buf *nb
     cdef bint full = False
+    if st.tx_mmsg:
+        return afp_tx_burst_mmsg(st, bufs, n)
     while taken < n:
         slot = st.tx_base + <size_t>st.tx_head * st.tx_frame_size
         h2 = <lpk.tpacket2_hdr *>slot
@@ -53,7 +71,9 @@ cdef uint32_t afp_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now)
                 p.stats.tx_dropped += 1
                 continue
             if st.vnet_len:
-                memset(data, 0, AFP_VNET_LEN)       # no offload asked
+                afp_tx_vnet(st, nb, <lpk.virtio_net_hdr *>data, False)
+                if data[0] & lpk.VIRTIO_NET_HDR_F_NEEDS_CSUM:
+                    st.x.tx_csum_offloaded += 1
             memcpy(data + st.vnet_len, nc_buf_data(nb), len_)
             p.stats.tx_packets += 1
             p.stats.tx_bytes += len_
@@ -72,6 +92,121 @@ cdef uint32_t afp_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now)
         afp_free_bufs(st, bufs, taken)
     if taken or full:
         afp_kick(st)
+    return taken
+
+
+cdef uint32_t afp_mmsg_prepare(AfpState *st, const uint32_t *bufs, uint32_t n,
+                               uint32_t *nmsg_out) noexcept nogil:
+    """Describe the first frames of bufs as sendmmsg() messages in st.mmsg
+    (at most AFP_MMSG_MAX, AFP_IOV_MAX iovecs): a super-frame is its
+    virtio-net header and rewritten headers (st.mmsg_hdr) followed by every
+    segment's payload, in place in the segment buffers; a frame on its own
+    is its virtio-net header and the buffer. Returns how many buffers they
+    cover; an oversized frame first in bufs is dropped and counted (the
+    caller frees it)."""
+    cdef uint32_t i = 0, nmsg = 0, niov = 0, m, j, hdr, total, max_segs
+    cdef uint8_t last_flags
+    cdef uint8_t *scratch
+    cdef nc_buf *nb
+    cdef lpk.msghdr *mh
+    while i < n and nmsg < AFP_MMSG_MAX and niov + 2 <= AFP_IOV_MAX:
+        nb = nc_port_buf(&st.port, bufs[i])
+        scratch = st.mmsg_hdr[nmsg]
+        mh = &st.mmsg[nmsg].msg_hdr
+        mh.msg_iov = &st.iov[niov]
+        m = 0
+        if st.tso:
+            max_segs = AFP_IOV_MAX - niov - 1
+            m = afp_tso_run(st, bufs + i, n - i if n - i < max_segs else max_segs,
+                            AFP_TSO_SLOT, &hdr, &total, &last_flags)
+        if m:
+            memcpy(scratch + AFP_VNET_LEN, nc_buf_data(nb), hdr)
+            afp_tso_headers(scratch, hdr, total, nb.len - hdr, last_flags)
+            st.iov[niov].iov_base = scratch
+            st.iov[niov].iov_len = AFP_VNET_LEN + hdr
+            niov += 1
+            for j in range(i, i + m):
+                nb = nc_port_buf(&st.port, bufs[j])
+                st.iov[niov].iov_base = nc_buf_data(nb) + hdr
+                st.iov[niov].iov_len = nb.len - hdr
+                niov += 1
+            mh.msg_iovlen = m + 1
+        else:
+            if nb.len > ETH_HLEN + st.port.mtu:
+                if nmsg:
+                    break               # send what is ready; dropped first next time
+                st.x.tx_oversize += 1
+                st.port.stats.tx_dropped += 1
+                i += 1
+                nmsg_out[0] = 0
+                return i
+            afp_tx_vnet(st, nb, <lpk.virtio_net_hdr *>scratch, True)
+            st.iov[niov].iov_base = scratch
+            st.iov[niov].iov_len = AFP_VNET_LEN
+            st.iov[niov + 1].iov_base = nc_buf_data(nb)
+            st.iov[niov + 1].iov_len = nb.len
+            niov += 2
+            mh.msg_iovlen = 2
+            m = 1
+        mh.msg_name = NULL
+        mh.msg_namelen = 0
+        mh.msg_control = NULL
+        mh.msg_controllen = 0
+        mh.msg_flags = 0
+        st.mmsg_bufs[nmsg] = m
+        nmsg += 1
+        i += m
+    nmsg_out[0] = nmsg
+    return i
+
+
+cdef uint32_t afp_tx_burst_mmsg(AfpState *st, uint32_t *bufs, uint32_t n) noexcept nogil:
+    """tx=sendmmsg: one sendmmsg() per AFP_MMSG_MAX frames, each gathered
+    from the stack's buffers (packet_snd copies it once into an skb the
+    kernel owns: no tx-ring slot to copy into first, and no user pages
+    for the kernel to copy again when the frame crosses into the peer's
+    namespace). The buffers of the frames sent are freed after the call;
+    when the kernel takes only part (EAGAIN/ENOBUFS: its send buffer is
+    full), the rest stay with the caller (tx_burst's contract)."""
+    cdef uint32_t taken = 0, covered, nmsg, sent, i, j, b
+    cdef int rc
+    cdef nc_buf *nb
+    while taken < n:
+        covered = afp_mmsg_prepare(st, bufs + taken, n - taken, &nmsg)
+        if nmsg == 0:                   # an oversized frame, dropped
+            afp_free_bufs(st, bufs + taken, covered)
+            taken += covered
+            continue
+        rc = lpk.sendmmsg(st.fd, st.mmsg, nmsg, lpk.MSG_DONTWAIT)
+        st.x.tx_kicks += 1
+        if rc < 0:
+            if sysc.errno == sysc.EAGAIN or sysc.errno == _ENOBUFS_AFP or sysc.errno == sysc.EINTR:
+                st.x.tx_busy += 1
+                break
+            # the first message cannot go (the kernel refused it): drop it
+            st.x.tx_kick_errors += 1
+            st.port.stats.tx_dropped += st.mmsg_bufs[0]
+            afp_free_bufs(st, bufs + taken, st.mmsg_bufs[0])
+            taken += st.mmsg_bufs[0]
+            continue
+        sent = <uint32_t>rc
+        b = 0
+        for i in range(sent):
+            if st.mmsg_bufs[i] > 1:
+                st.x.tx_tso_frames += 1
+                st.x.tx_tso_segments += st.mmsg_bufs[i]
+            elif st.mmsg_hdr[i][0] & lpk.VIRTIO_NET_HDR_F_NEEDS_CSUM:
+                st.x.tx_csum_offloaded += 1
+            for j in range(st.mmsg_bufs[i]):
+                nb = nc_port_buf(&st.port, bufs[taken + b + j])
+                st.port.stats.tx_bytes += nb.len
+            b += st.mmsg_bufs[i]
+        st.port.stats.tx_packets += b
+        afp_free_bufs(st, bufs + taken, b)
+        taken += b
+        if sent < nmsg:
+            st.x.tx_busy += 1
+            break
     return taken
 
 

@@ -33,6 +33,7 @@ def test_uri_parameters():
     ("afpacket:v?block_timeout=soon", "duration"),
     ("afpacket:v?ring=1", "use v2"),
     ("afpacket:v?tso=yes", "use 0"),
+    ("afpacket:v?tx=mmap", "use ring"),
     ("afpacket:v?rxring=1", "unknown parameter 'rxring'"),
 ])
 def test_uri_errors_say_what_is_wrong(uri, message):
@@ -99,6 +100,28 @@ def test_refusals(veth):
     assert f"ip link set {veth.netchan_dev} up" in msg, msg
 
 
+def test_tx_parameter_and_its_conflict_with_frames(veth):
+    """tx= reaches the port; frames= sizes a tx ring that tx=sendmmsg does
+    not have, and the refusal says so. TSO on (veth's default) picks
+    sendmmsg; tso=0 the ring, with every checksum in software."""
+    assert parse_port_uri("afpacket:v?tx=sendmmsg").link == {"tx": "sendmmsg"}
+    kind, err, msg = _open_error(veth, veth.port("tx=sendmmsg&frames=512"))
+    assert kind == "ValueError" and "leave frames= out" in msg, msg
+    geo = _py(veth, _GEOMETRY.format(port=veth.port()))
+    assert (geo["tx"], geo["tso"], geo["tx_csum"]) == ("sendmmsg", True, True), geo
+    geo = _py(veth, _GEOMETRY.format(port=veth.port("tso=0")))
+    assert (geo["tx"], geo["tso"], geo["tx_csum"]) == ("ring", False, False), geo
+
+
+_GEOMETRY = """
+import json, netchan
+from netchan.uri import parse_port_uri
+port = netchan.open_port(parse_port_uri({port!r}))
+print(json.dumps(port.geometry))
+port.close()
+"""
+
+
 # ---- raw frames: the port without a stack -----------------------------------------
 
 _RAW_ARP = """
@@ -127,11 +150,13 @@ print(json.dumps({{'up': up, 'mac': port.mac, 'reply': reply.hex() if reply else
 """
 
 
-def test_raw_arp_with_the_kernel(veth):
+@pytest.mark.parametrize("tx", ["ring", "sendmmsg"])
+def test_raw_arp_with_the_kernel(veth, tx):
     """Port.send/recv on the bare port: an ARP request from the port's own
     MAC gets the kernel's reply addressed to that MAC (so it reached the
-    kernel and the reply came back through the rx ring)."""
-    out = _py(veth, _RAW_ARP.format(port=veth.port()))
+    kernel and the reply came back through the rx ring), sent either way."""
+    out = _py(veth, _RAW_ARP.format(port=veth.port(f"tx={tx}")))
+    assert out["geometry"]["tx"] == tx and out["geometry"]["tx_csum"] is True
     assert out["up"] is True
     assert out["mac"].startswith("02:6e:63:")
     reply = bytes.fromhex(out["reply"])
