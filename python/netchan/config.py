@@ -56,7 +56,7 @@ DEFAULTS = dict(
     rto_initial=1.0, max_retries=15, syn_retries=6, delayed_ack=0.04, timestamps=True,
     sack=True, window_scaling=True, cc="cubic", recovery="rack", ecn=False, hystart=True, nodelay=False, keepalive=None,
     syncookies=True, challenge_ack_limit=1000, frag_timeout=30.0, frag_max_datagrams=16,
-    frag_max_bytes=1 << 20, busy_poll=50e-6, busy_poll_mode=__import__("os").environ.get("BPM", "answer"), background=False, export_stats=True,
+    frag_max_bytes=1 << 20, busy_poll=50e-6, busy_poll_mode="answer", background=False, export_stats=True,
     seed=None, ttl=64, gateway=None, dad="optimistic", dad_timeout=1.0,
 )
 

@@ -142,6 +142,13 @@ def test_plot_writes_a_png(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
 
 
+def test_busy_poll_knobs_reach_netchans_stack_and_the_json():
+    doc = bench_json("stream", *SHORT, "--no-kernel", "--busy-poll", "0",
+                     "--busy-poll-mode", "always")
+    assert doc["start"]["busy_poll"] == 0.0 and doc["start"]["busy_poll_mode"] == "always"
+    assert doc["end"]["sum_received"]["bytes"] > 0
+
+
 def test_no_kernel_runs_netchan_alone_and_leaves_no_files():
     before = set(os.listdir("/dev/shm"))
     doc = bench_json("stream", *SHORT, "--no-kernel")
@@ -165,6 +172,9 @@ def test_no_kernel_runs_netchan_alone_and_leaves_no_files():
     (["stream", "--plot", "x.svg"], ["--plot x.svg", ".png"]),
     (["stream", "--verify", "--kernel", "iperf3"], ["--verify", "iperf3"]),
     (["rr", "--reverse"], ["unrecognized arguments: --reverse"]),
+    (["rr", "--busy-poll", "-1"], ["--busy-poll"]),
+    (["rr", "--busy-poll", "11"], ["--busy-poll 11.0", "at most 10.0"]),
+    (["rr", "--busy-poll-mode", "never"], ["--busy-poll-mode", "invalid choice"]),
 ])
 def test_bad_arguments_get_one_line_and_exit_2(argv, words):
     out = bench(*argv, timeout=60)

@@ -21,6 +21,9 @@ class NetchanEnd:
         kw = {}
         if cfg.get("window"):
             kw["rcvbuf"] = kw["sndbuf"] = cfg["window"]
+        for knob in ("busy_poll", "busy_poll_mode"):
+            if cfg.get(knob) is not None:
+                kw[knob] = cfg[knob]
         self.stack = netchan.Stack(cfg["uri"], ip=ip, mtu=cfg.get("mtu"), **kw)
         self.listener = None
 

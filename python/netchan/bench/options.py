@@ -70,6 +70,12 @@ def add_parsers(bench_parser):
                    help="netchan's MTU (default: 65535 on shm, the interface's elsewhere)")
     g.add_argument("--window", type=positive_size, default=None,
                    help="rcvbuf/sndbuf bytes on both stacks: 4096 to 1G (default by MTU)")
+    g.add_argument("--busy-poll", type=non_negative_seconds, default=None, metavar="SECONDS",
+                   help="netchan's busy_poll: how long a blocking call spins before it sleeps "
+                        "(default the Stack's, 50e-6; 0 never spins)")
+    g.add_argument("--busy-poll-mode", choices=("answer", "always"), default=None,
+                   help="netchan's busy_poll_mode: spin only while an answer is due "
+                        "(answer, the Stack's default) or in every wait (always)")
     g = common.add_argument_group("kernel and output")
     g.add_argument("--kernel", choices=KERNEL_CHOICES, default="auto",
                    help="the kernel's turn: stock tool (iperf3 for stream, sockperf for rr and "
@@ -126,6 +132,10 @@ def check(args):
             parse_port_uri(u)
     if args.window is not None:
         check_buffer(args.window, "--window")
+    if args.busy_poll is not None:
+        from netchan.config import MAX_BUSY_POLL
+        if args.busy_poll > MAX_BUSY_POLL:
+            raise ValueError(f"--busy-poll {args.busy_poll}: at most {MAX_BUSY_POLL} s")
     if args.mtu is None and not args.testbed and not (args.link or args.server_link):
         args.mtu = 65535
     if mode == "stream" and args.verify and args.kernel not in ("python", "none"):

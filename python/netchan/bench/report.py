@@ -260,6 +260,8 @@ def iperf3_doc(r, args, layout, peer):
                   "connecting_to": {"host": peer, "port": 5201},
                   "link": layout.link, "stack": r["stack"],
                   "zerocopy": bool(getattr(args, "zerocopy", False)) and r["stack"] == "netchan",
+                  **({"busy_poll": args.busy_poll, "busy_poll_mode": args.busy_poll_mode}
+                     if r["stack"] == "netchan" else {}),
                   "test_start": {"protocol": "TCP", "num_streams": args.flows,
                                  "blksize": args.size, "omit": args.warmup, "duration": args.time,
                                  "bytes": 0, "blocks": 0, "reverse": int(args.reverse)}},

@@ -18,7 +18,9 @@ def _base_cfg(args, mode):
     return {"mode": mode, "time": args.time, "warmup": args.warmup, "size": args.size,
             "flows": getattr(args, "flows", 1), "reverse": getattr(args, "reverse", False),
             "zerocopy": getattr(args, "zerocopy", False), "verify": getattr(args, "verify", False),
-            "interval": args.interval, "window": args.window, "mtu": args.mtu}
+            "interval": args.interval, "window": args.window, "mtu": args.mtu,
+            "busy_poll": getattr(args, "busy_poll", None),
+            "busy_poll_mode": getattr(args, "busy_poll_mode", None)}
 
 
 def _pair(server_role, client_role, scfg, ccfg, layout, cpus, what, on_interval,
