@@ -5,13 +5,24 @@
 # answers (a request, a SYN, data whose ACK frees the send window), the answer
 # comes within microseconds and a sleep would add a wake-up to every exchange
 # (afpacket rr: 35.8k round trips/s spinning, 14.3k sleeping). A stack that has
-# only received since it last waited sleeps at once (busy_poll_mode='answer'):
-# its next frames come at the sender's pace whatever it does, and its spin
-# slows that sender when it runs on the neighbouring core (a Linux sender over
-# afpacket moved 16-17 Gbit/s to a spinning receiver, 19-21 to a sleeping one:
-# docs/benchmarks.md).
+# not asked anything for a while sleeps at once (busy_poll_mode='answer'): a
+# receiver's next frames come at the sender's pace whatever it does, and its
+# spin slows that sender when it runs on the neighbouring core (a Linux sender
+# over afpacket moved 16-17 Gbit/s to a spinning receiver, 19-21 to a sleeping
+# one: docs/percore.md). "A while" is the answer window, not only the last
+# idle period: a server that answered and closed is asked again within
+# microseconds (the next SYN of connect-request-close: shm crr went from 72k to
+# 38k connections/s when only the idle period right after a send spun).
 
 cdef uint64_t BUSY_POLL_YIELD_AFTER_NS = 10000  # spin alone this long, then yield each round
+cdef uint64_t ANSWER_WINDOW_SPINS = 20          # the answer window, in busy_poll spins (1 ms)
+
+
+cdef inline uint64_t answer_window_ns(uint64_t busy_poll_ns) noexcept nogil:
+    """How long after the stack last asked its peer something a wait still
+    spins: an answer, or the next question of the same conversation, comes
+    within it."""
+    return busy_poll_ns * ANSWER_WINDOW_SPINS
 
 
 cdef inline uint64_t stack_asked(StackState *st) noexcept nogil:

@@ -13,6 +13,7 @@ cdef class Stack:
     cdef bint busy_poll_always      # spin before every sleep, not only while an answer is due
     cdef bint spin_this_wait        # decided when an idle period starts (_drive)
     cdef uint64_t asked_seen        # _asked() when the last idle period started
+    cdef uint64_t asked_at          # when an idle period last found _asked() grown (ns)
     cdef bint nonblock_polled
     cdef readonly bint background
     cdef bint bg_stop
@@ -28,6 +29,7 @@ cdef class Stack:
     cdef uint32_t _poll_once(self, uint64_t now) noexcept
     cdef int _drive(self, uint64_t deadline) except -1
     cdef void _sleep(self, uint64_t ns) noexcept
+    cdef bint _answer_due(self, uint64_t now) noexcept
     cdef uint64_t _asked(self) noexcept
     cdef void _kick(self) noexcept
     cdef uint16_t _ephemeral(self, uint32_t laddr, uint32_t raddr, uint16_t rport) except 0

@@ -94,8 +94,9 @@ cdef class Stack:
       frag_timeout=30.0 frag_max_datagrams=16 frag_max_bytes=1048576   reassembly bounds
       busy_poll=5e-05         seconds a blocking call spins before it sleeps
       busy_poll_mode='answer' spin only while an answer is due (the stack sent data,
-                              a SYN or a datagram since it last waited); 'always'
-                              spins before every sleep, also when it only receives
+                              a SYN or a datagram in the last 20 x busy_poll, 1 ms);
+                              'always' spins before every sleep, also when it only
+                              receives
       background=False        a thread keeps the stack running (ACKs,
                               handshakes, timers) while the application is
                               busy elsewhere; real clock only
@@ -431,8 +432,7 @@ cdef class Stack:
             # (and for the timer scan that decides how long to sleep)
             if self.idle_since == 0:
                 self.idle_since = now
-                self.spin_this_wait = self.busy_poll_always or self._asked() != self.asked_seen
-                self.asked_seen = self._asked()
+                self.spin_this_wait = self._answer_due(now)
                 if self.busy_poll_ns:
                     self.st.ctr[C_WAITS_SPUN if self.spin_this_wait else C_WAITS_SLEPT] += 1
             if self.spin_this_wait and busy_poll_round(now - self.idle_since, self.busy_poll_ns):
@@ -455,6 +455,16 @@ cdef class Stack:
         if wait_ns:
             self._sleep(wait_ns)
         return 0
+
+    cdef bint _answer_due(self, uint64_t now) noexcept:
+        """Whether this idle period spins (api/busy_poll.pxi): always, or
+        while the stack asked its peer something in the last answer window."""
+        cdef uint64_t asked = self._asked()
+        if asked != self.asked_seen:
+            self.asked_seen = asked
+            self.asked_at = now
+        return self.busy_poll_always or (
+            self.asked_at != 0 and now - self.asked_at < answer_window_ns(self.busy_poll_ns))
 
     cdef uint64_t _asked(self) noexcept:
         """stack_asked (api/busy_poll.pxi) summed over the group."""
