@@ -67,7 +67,7 @@ def test_stream_json_is_iperf3s_schema_with_the_kernel_beside_it():
     _check_iperf3_shape(doc)
     assert doc["start"]["stack"] == "netchan" and doc["start"]["zerocopy"] is True
     _check_iperf3_shape(doc["kernel"])
-    assert doc["kernel"]["label"].startswith("kernel loopback TCP (Python sockets")
+    assert doc["kernel"]["label"].startswith("kernel loopback TCP cubic (Python sockets")
     assert doc["ratio"] == pytest.approx(doc["end"]["sum_received"]["bits_per_second"] /
                                          doc["kernel"]["end"]["sum_received"]["bits_per_second"])
 
@@ -79,6 +79,20 @@ def test_stream_against_stock_iperf3_keeps_iperf3s_own_json():
     kernel = doc["kernel"]
     assert "iperf3" in kernel["label"] and kernel["start"]["version"].startswith("iperf")
     _check_iperf3_shape(kernel)
+    # the kernel's congestion control is cubic whatever the sysctl says (--kernel-cc)
+    assert kernel["end"]["sender_tcp_congestion"] == "cubic", kernel["end"]
+    assert "TCP cubic" in kernel["label"]
+
+
+def test_kernel_cc_reaches_iperf3_and_system_keeps_the_sysctls():
+    require(shutil.which("iperf3") is not None, "iperf3 is not installed")
+    reno = bench_json("stream", *SHORT, "--kernel", "iperf3", "--kernel-cc", "reno")
+    assert reno["kernel"]["end"]["sender_tcp_congestion"] == "reno"
+    with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+        sysctl = f.read().strip()
+    system = bench_json("stream", *SHORT, "--kernel", "iperf3", "--kernel-cc", "system")
+    assert system["kernel"]["end"]["sender_tcp_congestion"] == sysctl
+    assert f"TCP {sysctl}" in system["kernel"]["label"]
 
 
 def test_stream_reverse_flows_and_verify():
@@ -172,6 +186,7 @@ def test_no_kernel_runs_netchan_alone_and_leaves_no_files():
     (["stream", "--plot", "x.svg"], ["--plot x.svg", ".png"]),
     (["stream", "--verify", "--kernel", "iperf3"], ["--verify", "iperf3"]),
     (["rr", "--reverse"], ["unrecognized arguments: --reverse"]),
+    (["stream", "--kernel-cc", "nosuch"], ["--kernel-cc nosuch", "not available", "cubic"]),
     (["rr", "--busy-poll", "-1"], ["--busy-poll"]),
     (["rr", "--busy-poll", "11"], ["--busy-poll 11.0", "at most 10.0"]),
     (["rr", "--busy-poll-mode", "never"], ["--busy-poll-mode", "invalid choice"]),

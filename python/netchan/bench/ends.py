@@ -59,9 +59,12 @@ class KernelEnd:
         self.ip = ip.split("/")[0] if ip else ""
         self.listener = None
         self.window = cfg.get("window")
+        self.cc = cfg.get("kernel_cc")
 
     def _tune(self, s):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.cc:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, self.cc.encode())
         if self.window:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.window)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.window)

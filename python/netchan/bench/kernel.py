@@ -27,6 +27,8 @@ def iperf3(place_s, place_c, addr, port, cfg, cpus):
             argv += ["-O", cfg["warmup"]]
         if cfg.get("reverse"):
             argv.append("-R")
+        if cfg.get("kernel_cc"):
+            argv += ["-C", cfg["kernel_cc"]]     # the client tells the server, as -R needs
         cli = spawn_tool([str(a) for a in argv], place_c, cpus[1])
         try:
             out, err = cli.communicate(timeout=cfg["time"] + cfg.get("warmup", 0) + 60)

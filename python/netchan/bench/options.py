@@ -81,6 +81,11 @@ def add_parsers(bench_parser):
                    help="the kernel's turn: stock tool (iperf3 for stream, sockperf for rr and "
                         "pps), python (the same Python loop on kernel sockets), none; auto = "
                         "stock for stream and pps, python for rr and crr")
+    g.add_argument("--kernel-cc", default="cubic", metavar="NAME",
+                   help="the kernel's TCP congestion control, on every kernel socket of both "
+                        "turns (the testbed's Linux peer too): cubic (default, Linux's own "
+                        "default), bbr, reno, ..., or system (the sysctl's). bbr without the fq "
+                        "qdisc paces in the kernel and caps one flow well below the link")
     g.add_argument("--no-kernel", dest="kernel", action="store_const", const="none",
                    help="skip the kernel's turn")
     g.add_argument("--json", "-J", action="store_true",
@@ -108,6 +113,26 @@ def add_parsers(bench_parser):
     return parsers
 
 
+AVAILABLE_CC = "/proc/sys/net/ipv4/tcp_available_congestion_control"
+
+
+def check_kernel_cc(name):
+    """--kernel-cc: a congestion control this kernel has, or None for the
+    sysctl's default ("system")."""
+    if name == "system":
+        return None
+    try:
+        with open(AVAILABLE_CC) as f:
+            have = f.read().split()
+    except OSError:
+        return name                     # not Linux's /proc: let setsockopt say
+    if name not in have:
+        raise ValueError(f"--kernel-cc {name}: not available here (this kernel has "
+                         f"{' '.join(have)}); load its module (modprobe tcp_{name}) or "
+                         f"choose one of those, or system")
+    return name
+
+
 def check(args):
     """Refuse what cannot run, in one line (ValueError: exit 2)."""
     from netchan.config import check_buffer
@@ -132,6 +157,7 @@ def check(args):
             parse_port_uri(u)
     if args.window is not None:
         check_buffer(args.window, "--window")
+    args.kernel_cc = check_kernel_cc(args.kernel_cc)
     if args.busy_poll is not None:
         from netchan.config import MAX_BUSY_POLL
         if args.busy_poll > MAX_BUSY_POLL:

@@ -20,7 +20,8 @@ def _base_cfg(args, mode):
             "zerocopy": getattr(args, "zerocopy", False), "verify": getattr(args, "verify", False),
             "interval": args.interval, "window": args.window, "mtu": args.mtu,
             "busy_poll": getattr(args, "busy_poll", None),
-            "busy_poll_mode": getattr(args, "busy_poll_mode", None)}
+            "busy_poll_mode": getattr(args, "busy_poll_mode", None),
+            "kernel_cc": getattr(args, "kernel_cc", None)}
 
 
 def _pair(server_role, client_role, scfg, ccfg, layout, cpus, what, on_interval,
@@ -93,6 +94,18 @@ def kernel_choice(args, mode):
     return choice
 
 
+def _tcp(args):
+    """'TCP cubic': the kernel's congestion control is part of what was measured."""
+    cc = getattr(args, "kernel_cc", None)
+    if not cc:
+        try:
+            with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+                cc = f.read().strip()
+        except OSError:
+            return "TCP"
+    return f"TCP {cc}"
+
+
 def kernel_turn(args, mode, layout, cpus, choice, on_interval=None):
     port = free_tcp_port()
     addr = layout.kernel_server_addr
@@ -101,12 +114,12 @@ def kernel_turn(args, mode, layout, cpus, choice, on_interval=None):
         tool = stock.STOCK[mode]
         if mode == "stream":
             j = stock.iperf3(layout.server_place, layout.client_place, addr, port, kcfg, cpus)
-            return _iperf3_result(f"{layout.kernel_label} TCP (iperf3 -l {_size(args.size)})",
+            return _iperf3_result(f"{layout.kernel_label} {_tcp(args)} (iperf3 -l {_size(args.size)})",
                                   j, args)
         if mode == "rr":
             r = stock.sockperf_rr(layout.server_place, layout.client_place, addr, port, kcfg,
                                   cpus)
-            return dict(r, label=f"{layout.kernel_label} TCP (sockperf ping-pong, C; "
+            return dict(r, label=f"{layout.kernel_label} {_tcp(args)} (sockperf ping-pong, C; "
                                  f"round trip = 2 x its half)", stack="kernel", tool=tool,
                         transactions_per_second=r["transactions"] / r["seconds"],
                         intervals=[], cpu_utilization_percent=None)
@@ -120,9 +133,9 @@ def kernel_turn(args, mode, layout, cpus, choice, on_interval=None):
     ccfg = dict(cfg, ip=layout.kernel_client_ip, peer=addr)
     roles = ("server", "client") if mode == "stream" else ("rr-server", "rr-client")
     s, c = _pair(*roles, scfg, ccfg, layout, cpus, "kernel", on_interval)
-    what = {"stream": f"TCP (Python sockets, {_size(args.size)} sendall/recv_into)",
-            "rr": "TCP (Python blocking sockets, the same loop)",
-            "crr": "TCP (Python blocking sockets, the same loop)"}[mode]
+    what = {"stream": f"{_tcp(args)} (Python sockets, {_size(args.size)} sendall/recv_into)",
+            "rr": f"{_tcp(args)} (Python blocking sockets, the same loop)",
+            "crr": f"{_tcp(args)} (Python blocking sockets, the same loop)"}[mode]
     return _tcp_result(f"{layout.kernel_label} {what}", "kernel", mode, s, c, args)
 
 
