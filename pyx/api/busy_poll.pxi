@@ -18,11 +18,16 @@ cdef uint64_t BUSY_POLL_YIELD_AFTER_NS = 10000  # spin alone this long, then yie
 cdef uint64_t ANSWER_WINDOW_SPINS = 20          # the answer window, in busy_poll spins (1 ms)
 
 
-cdef inline uint64_t answer_window_ns(uint64_t busy_poll_ns) noexcept nogil:
-    """How long after the stack last asked its peer something a wait still
-    spins: an answer, or the next question of the same conversation, comes
-    within it."""
-    return busy_poll_ns * ANSWER_WINDOW_SPINS
+cdef inline bint answer_due(uint64_t asked, uint64_t now, uint64_t *asked_seen,
+                            uint64_t *asked_at, uint64_t busy_poll_ns) noexcept nogil:
+    """Whether an idle period starting `now` spins (busy_poll_mode='answer'):
+    the stack asked its peer something (`asked`, stack_asked over the group,
+    grew since `asked_seen`) within the answer window, in which an answer,
+    or the next question of the same conversation, comes."""
+    if asked != asked_seen[0]:
+        asked_seen[0] = asked
+        asked_at[0] = now
+    return asked_at[0] != 0 and now - asked_at[0] < busy_poll_ns * ANSWER_WINDOW_SPINS
 
 
 cdef inline uint64_t stack_asked(StackState *st) noexcept nogil:

@@ -29,7 +29,6 @@ cdef class Stack:
     cdef uint32_t _poll_once(self, uint64_t now) noexcept
     cdef int _drive(self, uint64_t deadline) except -1
     cdef void _sleep(self, uint64_t ns) noexcept
-    cdef bint _answer_due(self, uint64_t now) noexcept
     cdef uint64_t _asked(self) noexcept
     cdef void _kick(self) noexcept
     cdef uint16_t _ephemeral(self, uint32_t laddr, uint32_t raddr, uint16_t rport) except 0

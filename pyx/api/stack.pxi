@@ -432,7 +432,8 @@ cdef class Stack:
             # (and for the timer scan that decides how long to sleep)
             if self.idle_since == 0:
                 self.idle_since = now
-                self.spin_this_wait = self._answer_due(now)
+                self.spin_this_wait = self.busy_poll_always or answer_due(
+                    self._asked(), now, &self.asked_seen, &self.asked_at, self.busy_poll_ns)
                 if self.busy_poll_ns:
                     self.st.ctr[C_WAITS_SPUN if self.spin_this_wait else C_WAITS_SLEPT] += 1
             if self.spin_this_wait and busy_poll_round(now - self.idle_since, self.busy_poll_ns):
@@ -455,16 +456,6 @@ cdef class Stack:
         if wait_ns:
             self._sleep(wait_ns)
         return 0
-
-    cdef bint _answer_due(self, uint64_t now) noexcept:
-        """Whether this idle period spins (api/busy_poll.pxi): always, or
-        while the stack asked its peer something in the last answer window."""
-        cdef uint64_t asked = self._asked()
-        if asked != self.asked_seen:
-            self.asked_seen = asked
-            self.asked_at = now
-        return self.busy_poll_always or (
-            self.asked_at != 0 and now - self.asked_at < answer_window_ns(self.busy_poll_ns))
 
     cdef uint64_t _asked(self) noexcept:
         """stack_asked (api/busy_poll.pxi) summed over the group."""

@@ -152,6 +152,12 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
         o.ts_ecr = t.ts_recent if flags & TCP_ACK else 0
     hl = tcp_write_header(th, t.lport, t.rport, seq, t.rcv_nxt if flags & TCP_ACK else 0,
                           flags, <uint16_t>wfield, &o)
+    if <uint32_t>(th - iph) + hl + dlen > st.mtu:
+        # the callers size dlen with tcp_data_room; a frame past the MTU
+        # would overrun the link's buffer (the peer reads it by index)
+        st.ctr[C_TCP_OVER_MTU] += 1
+        st.port.ops.free_burst(st.port, &b, 1)
+        return False
     if dlen:
         memcpy(th + hl, window_at(&t.snd, data_off), dlen)
     tcp_ip_finish(st, iph, t.laddr, t.raddr, t.lport, t.rport, hl + dlen, True)
@@ -234,10 +240,12 @@ cdef void tcp_reply_rst(StackState *st, const Ipv4Hdr *ip, const TcpHdr *th,
         st.ctr[C_TCP_RST_SENT] += 1
 
 
-cdef inline bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint idle) noexcept nogil:
-    """Send a segment shorter than the MSS? (RFC 9293 3.8.6.2.1 sender SWS
-    avoidance with Nagle's algorithm, RFC 1122 4.2.3.4)"""
-    if n >= t.mss:
+cdef inline bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint idle,
+                                  uint32_t full) noexcept nogil:
+    """Send a segment shorter than a full one (`full`: the MSS less this
+    segment's SACK blocks)? (RFC 9293 3.8.6.2.1 sender SWS avoidance with
+    Nagle's algorithm, RFC 1122 4.2.3.4)"""
+    if n >= full:
         return True
     if n == avail and (idle or t.flags & TF_NODELAY):
         return True                 # everything queued, and nothing unacked (or Nagle off)
@@ -255,18 +263,19 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
     cdef uint32_t inflight = t.snd_nxt - t.snd_una
     cdef uint32_t rwnd_left = t.snd_wnd - inflight if t.snd_wnd > inflight else 0
     cdef uint32_t n = avail
+    cdef uint32_t room = tcp_data_room(t)
     cdef uint8_t flags = TCP_ACK
     cdef bint fin
     if n > rwnd_left:
         n = rwnd_left
     if n > limit:
         n = limit
-    if n > t.mss:
-        n = t.mss
+    if n > room:
+        n = room
     fin = (t.flags & TF_FIN_QUEUED) != 0 and t.snd_nxt + n == fin_seq
     if n == 0 and not fin:
         return False
-    if n and not fin and not tcp_nagle_allows(t, n, avail, t.snd_nxt == t.snd_una):
+    if n and not fin and not tcp_nagle_allows(t, n, avail, t.snd_nxt == t.snd_una, room):
         return False
     if n and n == avail:
         flags |= TCP_PSH
@@ -434,8 +443,8 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
         n = t.snd_max - seq     # only what was sent: new data is tcp_send_new's (window, snd_max)
     if n > maxlen:
         n = maxlen
-    if n > t.mss:
-        n = t.mss
+    if n > tcp_data_room(t):
+        n = tcp_data_room(t)
     if (t.flags & TF_FIN_SENT) and seq + n == tcp_fin_seq(t) and seq_lt(seq + n, t.snd_max):
         flags |= TCP_FIN
     if n == 0 and not (flags & TCP_FIN):

@@ -5,6 +5,7 @@ cdef uint32_t range_merge(const uint64_t *ls, const uint64_t *rs, uint32_t n, ui
                           uint64_t *out_l, uint64_t *out_r) noexcept nogil
 
 cdef void tcp_sack_fill(const Tcb *t, TcpOptions *o) noexcept nogil
+cdef uint32_t tcp_data_room(const Tcb *t) noexcept nogil
 cdef void tcp_note_ooo_block(Tcb *t, uint64_t start, uint64_t end) noexcept nogil
 cdef void tcp_note_dsack(Tcb *t, uint32_t left, uint32_t right) noexcept nogil
 cdef void sack_trim(Tcb *t) noexcept nogil

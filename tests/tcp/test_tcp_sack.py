@@ -243,3 +243,45 @@ def test_sacked_segments_above_a_retransmitted_hole_do_not_resend_it(peer):
     sack_ack(peer, (1, 4))                          # 0 resent on entering recovery
     later = sack_ack(peer, (1, 6)) + sack_ack(peer, (1, 8))
     assert (seq_of(0), MSS) not in data_of(later)
+
+
+# ---- a sender that holds out-of-order data: its SACK blocks count against the MSS ----
+
+def _ip_lengths_and_payloads(segs):
+    return [(s.underlayer.len if s.underlayer is not None else None, len(bytes(s.payload)))
+            for s in segs if bytes(s.payload)]
+
+
+def test_data_segments_shrink_by_the_sack_blocks_they_carry(peer):
+    """RFC 9293 3.7.1: the options of a segment count against its size. With
+    three blocks beside the timestamp (40 option bytes) a full segment carries
+    1500 - 20 - 60 = 1420 bytes, not the 1448 of the timestamp alone (a frame
+    28 bytes over the MTU had overrun a link buffer by 2 bytes)."""
+    conn = peer.established(sack=True, ts_recent=10)
+    for off in (1000, 2000, 3000):
+        deliver(peer, off, options=[ts(10)])
+    peer.recv()
+    segs = send_segments(peer, conn, 3, size=1448)
+    sizes = _ip_lengths_and_payloads(segs)
+    assert sizes and all(ip_len <= 1500 for ip_len, _ in sizes), sizes
+    assert sizes[0] == (1500, 1420), sizes
+    assert all(len(sack_blocks(s)) == 3 for s in segs if bytes(s.payload))
+
+
+def test_without_timestamps_four_blocks_leave_1424_bytes(peer):
+    conn = peer.established(sack=True)
+    for off in (1000, 2000, 3000, 4000):
+        deliver(peer, off)
+    peer.recv()
+    sizes = _ip_lengths_and_payloads(send_segments(peer, conn, 2, size=1460))
+    assert sizes[0] == (1500, 1424), sizes
+
+
+def test_once_the_hole_is_filled_segments_are_full_again(peer):
+    conn = peer.established(sack=True, ts_recent=10)
+    deliver(peer, 100, options=[ts(10)])
+    peer.recv()
+    deliver(peer, 0, options=[ts(10)])
+    peer.recv()
+    sizes = _ip_lengths_and_payloads(send_segments(peer, conn, 2, size=1448))
+    assert sizes[0] == (1500, 1448), sizes
