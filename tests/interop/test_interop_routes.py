@@ -186,6 +186,12 @@ def test_the_kernels_dad_finds_netchans_address_taken(veth6):
                                 "--ip", "2001:2::2/64", "--size", "1024", "--seed", "1",
                                 "--connections", "0")
     server.wait_for("httpdemo: listening")
+    # netchan's own DAD first (link-local and 2001:2::2): a kernel probe that
+    # meets a still-tentative address makes both give it up (RFC 4862 5.4.3),
+    # and then the kernel keeps its copy
+    deadline = time.monotonic() + 30
+    while _counter(server.pid, "ndp_dad_done") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     veth6.linux("ip", "-6", "addr", "add", "2001:2::2/64", "dev", veth6.linux_dev)
     deadline = time.monotonic() + 10
     while True:
