@@ -67,6 +67,18 @@ def eal_args(tag):
                      "--log-level=warning"])
 
 
+def clean_up(procs, go, namespaces):
+    """What a run started: its processes, the go file, its namespaces."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if os.path.exists(go):
+        os.unlink(go)
+    for ns in namespaces:
+        sh("ip", "netns", "del", ns, check=False)
+
+
 def run_netchan(tso, seconds):
     tag = uuid.uuid4().hex[:6]
     ns, tap, go = f"ncbt-{tag}", f"ncbt{tag}", f"/tmp/ncbt-go-{tag}"
@@ -90,13 +102,7 @@ def run_netchan(tso, seconds):
         sender.wait(60)
         return res
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if os.path.exists(go):
-            os.unlink(go)
-        sh("ip", "netns", "del", ns, check=False)
+        clean_up(procs, go, (ns,))
 
 
 def run_kernel(offloads, seconds):
@@ -127,14 +133,7 @@ def run_kernel(offloads, seconds):
         sender.wait(60)
         return res
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if os.path.exists(go):
-            os.unlink(go)
-        for ns in (ns_s, ns_r):
-            sh("ip", "netns", "del", ns, check=False)
+        clean_up(procs, go, (ns_s, ns_r))
 
 
 def main():

@@ -121,5 +121,5 @@ cdef enum:  # counters (Ctr)
     C_NDP_DAD_DONE              # addresses that finished DAD (tentative/optimistic -> preferred)
     C_WAITS_SPUN                # idle periods of a blocking call that busy-polled first
     C_WAITS_SLEPT               # idle periods that slept at once (nothing asked: busy_poll_mode)
-    C_TCP_OVER_MTU              # a segment that would not fit the MTU, not sent (a bug: never 0 is news)
+    C_TCP_OVER_MTU              # a segment that would not fit the MTU, not sent (a bug if ever non-zero)
     C_COUNT

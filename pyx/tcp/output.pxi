@@ -430,12 +430,12 @@ cdef void tcp_send_keepalive(StackState *st, Tcb *t) noexcept nogil:
 
 
 cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_t maxlen) noexcept nogil:
-    """Resend up to min(maxlen, MSS) bytes from seq (>= snd_una), with the
+    """Resend up to min(maxlen, tcp_data_room) bytes from seq (>= snd_una), with the
     FIN if it falls inside; returns the sequence space sent (0 if none)."""
     cdef uint64_t off = t.snd.head + <uint32_t>(seq - t.snd_una)
     cdef uint32_t n = <uint32_t>(t.snd.tail - off) if t.snd.tail > off else 0
     cdef uint8_t flags = TCP_ACK
-    cdef uint32_t span
+    cdef uint32_t span, room
     if t.state == SYN_SENT or t.state == SYN_RECEIVED:
         return 0        # the SYN is retransmitted by tcp_output (not SND.UNA == ISS:
                         # that holds again after 2^32 bytes)
@@ -443,8 +443,9 @@ cdef uint32_t tcp_retransmit_range(StackState *st, Tcb *t, uint32_t seq, uint32_
         n = t.snd_max - seq     # only what was sent: new data is tcp_send_new's (window, snd_max)
     if n > maxlen:
         n = maxlen
-    if n > tcp_data_room(t):
-        n = tcp_data_room(t)
+    room = tcp_data_room(t)
+    if n > room:
+        n = room
     if (t.flags & TF_FIN_SENT) and seq + n == tcp_fin_seq(t) and seq_lt(seq + n, t.snd_max):
         flags |= TCP_FIN
     if n == 0 and not (flags & TCP_FIN):

@@ -82,16 +82,12 @@ cdef uint32_t tcp_data_room(const Tcb *t) noexcept nogil:
     options count against the segment size). Without this, a sender that
     holds out-of-order data sent IP packets up to 28 bytes over the MTU."""
     cdef TcpOptions o
-    cdef uint32_t k
     if not (t.flags & TF_SACK_OK) or not (t.dsack_pending or t.ooo_n):
         return t.mss
     o.present = OPT_TIMESTAMP if t.flags & TF_TS_OK else 0
     o.sack_count = 0
     tcp_sack_fill(t, &o)
-    k = tcp_sack_blocks_fitting(&o)
-    if k == 0:
-        return t.mss
-    return t.mss - (4 + 8 * k)
+    return t.mss - tcp_sack_option_len(&o)
 
 
 cdef void tcp_note_ooo_block(Tcb *t, uint64_t start, uint64_t end) noexcept nogil:

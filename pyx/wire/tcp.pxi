@@ -104,10 +104,15 @@ cdef inline uint32_t tcp_sack_blocks_fitting(const TcpOptions *o) noexcept nogil
     return o.sack_count if o.sack_count < fit else fit
 
 
+cdef inline uint32_t tcp_sack_option_len(const TcpOptions *o) noexcept nogil:
+    """Bytes the SACK blocks take (NOP NOP, kind, length, 8 a block), 0 for none."""
+    cdef uint32_t k = tcp_sack_blocks_fitting(o)
+    return 4 + 8 * k if k else 0
+
+
 cdef inline uint32_t tcp_options_len(const TcpOptions *o) noexcept nogil:
     """Bytes tcp_write_options will write (a multiple of 4, at most 40)."""
-    cdef uint32_t k = tcp_sack_blocks_fitting(o)
-    return tcp__fixed_options_len(o) + (4 + 8 * k if k else 0)
+    return tcp__fixed_options_len(o) + tcp_sack_option_len(o)
 
 
 cdef inline uint32_t tcp_write_options(uint8_t *p, const TcpOptions *o) noexcept nogil:

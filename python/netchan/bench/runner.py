@@ -133,10 +133,10 @@ def kernel_turn(args, mode, layout, cpus, choice, on_interval=None):
     ccfg = dict(cfg, ip=layout.kernel_client_ip, peer=addr)
     roles = ("server", "client") if mode == "stream" else ("rr-server", "rr-client")
     s, c = _pair(*roles, scfg, ccfg, layout, cpus, "kernel", on_interval)
-    what = {"stream": f"{_tcp(args)} (Python sockets, {_size(args.size)} sendall/recv_into)",
-            "rr": f"{_tcp(args)} (Python blocking sockets, the same loop)",
-            "crr": f"{_tcp(args)} (Python blocking sockets, the same loop)"}[mode]
-    return _tcp_result(f"{layout.kernel_label} {what}", "kernel", mode, s, c, args)
+    what = {"stream": f"(Python sockets, {_size(args.size)} sendall/recv_into)",
+            "rr": "(Python blocking sockets, the same loop)",
+            "crr": "(Python blocking sockets, the same loop)"}[mode]
+    return _tcp_result(f"{layout.kernel_label} {_tcp(args)} {what}", "kernel", mode, s, c, args)
 
 
 # ---- results -------------------------------------------------------------------------
