@@ -44,6 +44,12 @@ struct nc_buf {
 _Static_assert(sizeof(struct nc_buf) == 64, "struct nc_buf is one cache line");
 
 #define NC_BUF_F_CSUM_OK  0x1u         /* the port verified L3/L4 checksums */
+#define NC_BUF_F_TX_REF   0x2u         /* a TCP super-frame whose payload is not in the
+                                          buffer: len counts the headers (Ethernet, IP
+                                          with the whole frame's length, TCP with the
+                                          pseudo-header sum), user[0] is the payload's
+                                          address, user[1] its length, user[2] the
+                                          segment size (only to a port with NC_CAP_TX_REF) */
 #define NC_BUF_F_FREE     0x80000000u  /* on a free stack: a second free is a bug */
 
 /* cffi-cdef: begin */

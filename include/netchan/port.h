@@ -53,6 +53,13 @@ struct nc_port_ops {
                                     peer in this host's memory (shm, as loopback in Linux),
                                     or the port has the device fill it in (dpdk: with the
                                     PMD's TX_TCP_CKSUM offload) */
+#define NC_CAP_TX_REF       0x10u /* tx_burst takes TCP super-frames by reference
+                                    (NC_BUF_F_TX_REF: the buffer holds the headers, the
+                                    payload stays in the sender's memory) and is done with
+                                    that memory when the call returns: it copies or sends
+                                    the bytes in the call, and never holds such a frame
+                                    (afpacket tx=sendmmsg with TSO). Wrappers that hold,
+                                    copy out or rewrite frames (fault, pcap) drop the bit */
 /* cffi-cdef: end */
 
 /* The port's counters, all uint64_t, listed once: this list makes

@@ -122,4 +122,6 @@ cdef enum:  # counters (Ctr)
     C_WAITS_SPUN                # idle periods of a blocking call that busy-polled first
     C_WAITS_SLEPT               # idle periods that slept at once (nothing asked: busy_poll_mode)
     C_TCP_OVER_MTU              # a segment that would not fit the MTU, not sent (a bug if ever non-zero)
+    C_TCP_TSO_FRAMES            # super-frames sent with their payload in the send window (NC_CAP_TX_REF)
+    C_TCP_TSO_SEGMENTS          # the segments they carried
     C_COUNT

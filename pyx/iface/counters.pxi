@@ -34,5 +34,5 @@ COUNTER_NAMES = (
     "ip6_frags_in", "ip6_reassembled", "ip6_reasm_dropped", "ip6_peer_table_full", "ip6_frags_out",
     "udp_too_big", "tx_ndp_rs", "rx_ndp_ra", "ndp_ra_ignored", "ip6_no_route",
     "tx_mld_report", "rx_mld_query", "ndp_dad_done",
-    "waits_spun", "waits_slept", "tcp_over_mtu",
+    "waits_spun", "waits_slept", "tcp_over_mtu", "tcp_tso_frames", "tcp_tso_segments",
 )

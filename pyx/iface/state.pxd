@@ -65,6 +65,7 @@ cdef struct StackState:
     # transmit batch
     uint32_t txq[TXQ_MAX]
     uint32_t txq_len
+    uint32_t txq_refs           # frames in txq whose payload is a send window's (NC_BUF_F_TX_REF)
     # ARP
     ArpEntry arp[ARP_TABLE_SIZE]
     uint32_t arp_gen            # bumped whenever a mapping changes

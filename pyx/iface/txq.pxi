@@ -34,11 +34,24 @@ cdef void tx_flush(StackState *st) noexcept nogil:
         st.ctr[C_TX_PORT_REFUSED] += st.txq_len - sent
     st.progress += st.txq_len
     st.txq_len = 0
+    st.txq_refs = 0
+
+
+cdef inline void tx_flush_refs(StackState *st) noexcept nogil:
+    """Send what the batch holds if any frame in it points into a send
+    window (NC_BUF_F_TX_REF): before that window is given back, its bytes
+    must have gone out (the port is done with them when tx_burst returns)."""
+    if st.txq_refs:
+        tx_flush(st)
 
 
 cdef inline void tx_enqueue(StackState *st, uint32_t b) noexcept nogil:
+    cdef nc_buf *nb = nc_port_buf(st.port, b)
     st.ctr[C_TX_FRAMES] += 1
-    st.ctr[C_TX_BYTES] += nc_port_buf(st.port, b).len
+    st.ctr[C_TX_BYTES] += nb.len
+    if nb.flags & NC_BUF_F_TX_REF:
+        st.ctr[C_TX_BYTES] += nb.user[1]
+        st.txq_refs += 1
     st.txq[st.txq_len] = b
     st.txq_len += 1
     if st.txq_len == TXQ_MAX:

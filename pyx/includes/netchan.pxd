@@ -54,6 +54,7 @@ cdef extern from "netchan/buf.h" nogil:
     uint32_t NC_BUF_NONE
     uint32_t NC_BUF_HEADROOM
     uint32_t NC_BUF_F_CSUM_OK
+    uint32_t NC_BUF_F_TX_REF
     uint32_t NC_BUF_F_FREE
     struct nc_buf:
         uint32_t slot
@@ -100,6 +101,7 @@ cdef extern from "netchan/port.h" nogil:
     uint32_t NC_CAP_VIRTUAL_TIME
     uint32_t NC_CAP_PEER_HOST
     uint32_t NC_CAP_CSUM_TRUSTED
+    uint32_t NC_CAP_TX_REF
     uint64_t NC_PEER_LOST_NO_STACK
     struct nc_port
     struct nc_port_ops:

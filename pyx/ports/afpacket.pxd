@@ -25,7 +25,7 @@ cdef enum:
     AFP_MMSG_MAX = 64
     AFP_IOV_MAX = 160
     AFP_MMSG_HDR = 160          # vnet 10 + Ethernet 14 + IP <= 60 + TCP <= 60
-    AFP_MMSG_SNDBUF = 4 << 20   # SO_SNDBUF: a few bursts of 64 KiB super-frames in flight
+    AFP_MMSG_SNDBUF = 16 << 20  # SO_SNDBUF: a few bursts of 64 KiB super-frames in flight
 
 cdef struct AfpExtra:
     uint64_t rx_blocks          # V3 ring blocks consumed
@@ -118,6 +118,8 @@ cdef uint32_t afp_tso_run(AfpState *st, const uint32_t *bufs, uint32_t n, uint32
                           uint8_t *last_flags_out) noexcept nogil
 cdef void afp_tso_headers(uint8_t *out, uint32_t hdr, uint32_t total, uint32_t mss,
                           uint8_t last_flags) noexcept nogil
+cdef uint32_t afp_tx_ref_segments(const nc_buf *nb) noexcept nogil
+cdef void afp_tx_ref_headers(uint8_t *out, const nc_buf *nb) noexcept nogil
 cdef uint32_t afp_tx_burst_mmsg(AfpState *st, uint32_t *bufs, uint32_t n) noexcept nogil
 cdef bint afp_tx_csum_partial(uint8_t *f, uint32_t len_, lpk.virtio_net_hdr *vh) noexcept nogil
 cdef void afp_close(nc_port *p) noexcept nogil

@@ -488,6 +488,10 @@ def open_afpacket(str iface, mtu=None, nbufs=None, blocks=None, block_size=None,
             sndbuf = AFP_MMSG_SNDBUF
             if lpk.setsockopt(fd, lpk.SOL_SOCKET, lpk.SO_SNDBUFFORCE, &sndbuf, sizeof(int)) < 0:
                 lpk.setsockopt(fd, lpk.SOL_SOCKET, lpk.SO_SNDBUF, &sndbuf, sizeof(int))
+            if st.tso and st.tx_csum:
+                # TCP may hand super-frames whose payload stays in its send
+                # window: sendmmsg gathers (copies) it within tx_burst
+                st.port.caps |= NC_CAP_TX_REF
 
         # rings: rx blocks, then tx frames, in one mapping
         st.rx_block_size = rx_block_size

@@ -283,7 +283,7 @@ cdef uint32_t afp_tso_run(AfpState *st, const uint32_t *bufs, uint32_t n, uint32
     cdef uint32_t seq
     cdef uint8_t flags, gflags, last_flags
     cdef bint v6
-    if n < 2 or not (nb.flags & NC_BUF_F_CSUM_OK):
+    if n < 2 or not (nb.flags & NC_BUF_F_CSUM_OK) or nb.flags & NC_BUF_F_TX_REF:
         return 0
     mss = afp_tcp_payload(f, nb.len, &hdr)
     if mss == 0:
@@ -299,7 +299,7 @@ cdef uint32_t afp_tso_run(AfpState *st, const uint32_t *bufs, uint32_t n, uint32
     m = 1
     while m < n and AFP_VNET_LEN + total + mss <= room and total - ETH_HLEN + mss <= 65535:
         nb = nc_port_buf(&st.port, bufs[m])
-        if not (nb.flags & NC_BUF_F_CSUM_OK):
+        if not (nb.flags & NC_BUF_F_CSUM_OK) or nb.flags & NC_BUF_F_TX_REF:
             break
         g = nc_buf_data(nb)
         pay = afp_tcp_payload(g, nb.len, &ghdr)
@@ -393,3 +393,24 @@ cdef uint32_t afp_tso_merge(AfpState *st, const uint32_t *bufs, uint32_t n, uint
     st.x.tx_tso_frames += 1
     st.x.tx_tso_segments += m
     return m
+
+
+cdef inline uint32_t afp_tx_ref_segments(const nc_buf *nb) noexcept nogil:
+    """The segments a super-frame by reference (NC_BUF_F_TX_REF) becomes."""
+    return <uint32_t>((nb.user[1] + nb.user[2] - 1) // nb.user[2])
+
+
+cdef void afp_tx_ref_headers(uint8_t *out, const nc_buf *nb) noexcept nogil:
+    """The virtio-net header and headers of TCP's super-frame by reference
+    (NC_BUF_F_TX_REF: the buffer holds the first segment's headers, the
+    payload is user[1] bytes elsewhere, user[2] per segment) into out,
+    as afp_tso_headers writes a merged run's: gso_type TCPV4/TCPV6,
+    gso_size, NEEDS_CSUM. One segment's worth goes without GSO."""
+    cdef uint8_t *frame = out + AFP_VNET_LEN
+    cdef lpk.virtio_net_hdr *vh = <lpk.virtio_net_hdr *>out
+    memcpy(frame, nc_buf_data(nb), nb.len)
+    afp_tso_headers(out, nb.len, nb.len + <uint32_t>nb.user[1], <uint32_t>nb.user[2],
+                    frame[ETH_HLEN + afp_ip_hlen(frame) + 13])
+    if nb.user[1] <= nb.user[2]:
+        vh.gso_type = lpk.VIRTIO_NET_HDR_GSO_NONE
+        vh.gso_size = 0

@@ -66,7 +66,9 @@ cdef uint32_t afp_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now)
             nb = nc_port_buf(p, bufs[taken])
             len_ = nb.len
             taken += 1
-            if st.vnet_len + len_ > room:
+            if st.vnet_len + len_ > room or nb.flags & NC_BUF_F_TX_REF:
+                # (a super-frame by reference comes only with NC_CAP_TX_REF,
+                # which tx=ring does not offer)
                 st.x.tx_oversize += 1
                 p.stats.tx_dropped += 1
                 continue
@@ -100,7 +102,8 @@ cdef uint32_t afp_mmsg_prepare(AfpState *st, const uint32_t *bufs, uint32_t n,
     """Describe the first frames of bufs as sendmmsg() messages in st.mmsg
     (at most AFP_MMSG_MAX, AFP_IOV_MAX iovecs): a super-frame is its
     virtio-net header and rewritten headers (st.mmsg_hdr) followed by every
-    segment's payload, in place in the segment buffers; a frame on its own
+    segment's payload, in place in the segment buffers, or by the payload
+    TCP left in its send window (NC_BUF_F_TX_REF); a frame on its own
     is its virtio-net header and the buffer. Returns how many buffers they
     cover; an oversized frame first in bufs is dropped and counted (the
     caller frees it)."""
@@ -115,23 +118,34 @@ cdef uint32_t afp_mmsg_prepare(AfpState *st, const uint32_t *bufs, uint32_t n,
         mh = &st.mmsg[nmsg].msg_hdr
         mh.msg_iov = &st.iov[niov]
         m = 0
-        if st.tso:
+        if nb.flags & NC_BUF_F_TX_REF:
+            # TCP's super-frame: its headers here, its payload in the send
+            # window (gathered now: packet_snd copies it during the call)
+            afp_tx_ref_headers(scratch, nb)
+            st.iov[niov].iov_base = scratch
+            st.iov[niov].iov_len = AFP_VNET_LEN + nb.len
+            st.iov[niov + 1].iov_base = <void *><size_t>nb.user[0]
+            st.iov[niov + 1].iov_len = <size_t>nb.user[1]
+            niov += 2
+            mh.msg_iovlen = 2
+            m = 1
+        elif st.tso:
             max_segs = AFP_IOV_MAX - niov - 1
             m = afp_tso_run(st, bufs + i, n - i if n - i < max_segs else max_segs,
                             AFP_TSO_SLOT, &hdr, &total, &last_flags)
-        if m:
-            memcpy(scratch + AFP_VNET_LEN, nc_buf_data(nb), hdr)
-            afp_tso_headers(scratch, hdr, total, nb.len - hdr, last_flags)
-            st.iov[niov].iov_base = scratch
-            st.iov[niov].iov_len = AFP_VNET_LEN + hdr
-            niov += 1
-            for j in range(i, i + m):
-                nb = nc_port_buf(&st.port, bufs[j])
-                st.iov[niov].iov_base = nc_buf_data(nb) + hdr
-                st.iov[niov].iov_len = nb.len - hdr
+            if m:
+                memcpy(scratch + AFP_VNET_LEN, nc_buf_data(nb), hdr)
+                afp_tso_headers(scratch, hdr, total, nb.len - hdr, last_flags)
+                st.iov[niov].iov_base = scratch
+                st.iov[niov].iov_len = AFP_VNET_LEN + hdr
                 niov += 1
-            mh.msg_iovlen = m + 1
-        else:
+                for j in range(i, i + m):
+                    nb = nc_port_buf(&st.port, bufs[j])
+                    st.iov[niov].iov_base = nc_buf_data(nb) + hdr
+                    st.iov[niov].iov_len = nb.len - hdr
+                    niov += 1
+                mh.msg_iovlen = m + 1
+        if m == 0:
             if nb.len > ETH_HLEN + st.port.mtu:
                 if nmsg:
                     break               # send what is ready; dropped first next time
@@ -168,7 +182,7 @@ cdef uint32_t afp_tx_burst_mmsg(AfpState *st, uint32_t *bufs, uint32_t n) noexce
     namespace). The buffers of the frames sent are freed after the call;
     when the kernel takes only part (EAGAIN/ENOBUFS: its send buffer is
     full), the rest stay with the caller (tx_burst's contract)."""
-    cdef uint32_t taken = 0, covered, nmsg, sent, i, j, b
+    cdef uint32_t taken = 0, covered, nmsg, sent, i, j, b, segs
     cdef int rc
     cdef nc_buf *nb
     while taken < n:
@@ -192,6 +206,15 @@ cdef uint32_t afp_tx_burst_mmsg(AfpState *st, uint32_t *bufs, uint32_t n) noexce
         sent = <uint32_t>rc
         b = 0
         for i in range(sent):
+            nb = nc_port_buf(&st.port, bufs[taken + b])
+            if nb.flags & NC_BUF_F_TX_REF:
+                segs = afp_tx_ref_segments(nb)
+                st.x.tx_tso_frames += 1
+                st.x.tx_tso_segments += segs
+                st.port.stats.tx_packets += segs
+                st.port.stats.tx_bytes += nb.len + nb.user[1]
+                b += 1
+                continue
             if st.mmsg_bufs[i] > 1:
                 st.x.tx_tso_frames += 1
                 st.x.tx_tso_segments += st.mmsg_bufs[i]
@@ -200,8 +223,8 @@ cdef uint32_t afp_tx_burst_mmsg(AfpState *st, uint32_t *bufs, uint32_t n) noexce
             for j in range(st.mmsg_bufs[i]):
                 nb = nc_port_buf(&st.port, bufs[taken + b + j])
                 st.port.stats.tx_bytes += nb.len
+            st.port.stats.tx_packets += st.mmsg_bufs[i]
             b += st.mmsg_bufs[i]
-        st.port.stats.tx_packets += b
         afp_free_bufs(st, bufs + taken, b)
         taken += b
         if sent < nmsg:

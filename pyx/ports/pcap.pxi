@@ -180,7 +180,7 @@ cdef class PcapPort(Port):
         self.p.pools[1] = inner.p.pools[1]
         memcpy(self.p.mac, inner.p.mac, 6)
         self.p.mtu = inner.p.mtu
-        self.p.caps = inner.p.caps
+        self.p.caps = inner.p.caps & ~NC_CAP_TX_REF    # it holds or copies out frames
         self.uri = inner.uri
 
     def _own_stats(self):

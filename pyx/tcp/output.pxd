@@ -10,6 +10,9 @@ cdef void tcp_syn_options(const StackState *st, TcpOptions *o, uint16_t mss, uin
 
 cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,
                    uint32_t dlen) noexcept nogil
+cdef bint tcp_emit_frame(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,
+                         uint32_t dlen, uint32_t gso) noexcept nogil
+cdef uint32_t tcp_tso_room(const StackState *st, const Tcb *t, uint32_t room) noexcept nogil
 
 cdef void tcp_send_ack(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_send_rst(StackState *st, Tcb *t) noexcept nogil

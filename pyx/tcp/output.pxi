@@ -117,13 +117,23 @@ cdef void tcp_syn_options(const StackState *st, TcpOptions *o, uint16_t mss, uin
 cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,
                    uint32_t dlen) noexcept nogil:
     """Build and send one segment of this connection. False if no buffer."""
+    return tcp_emit_frame(st, t, seq, flags, data_off, dlen, 0)
+
+
+cdef bint tcp_emit_frame(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t data_off,
+                         uint32_t dlen, uint32_t gso) noexcept nogil:
+    """tcp_emit, or with gso (the segment size, dlen > gso: tcp_tso_room
+    said yes) a super-frame: the headers of its first segment, IP length
+    and checksum for the whole, and the payload left in the send window for
+    the port to gather (NC_BUF_F_TX_REF); the port's segmentation cuts it
+    into the segments tcp_emit would have built, PSH and FIN on the last."""
     cdef uint32_t b = tx_alloc(st)
     cdef nc_buf *nb
     cdef uint8_t *p
     cdef uint8_t *iph
     cdef uint8_t *th
     cdef TcpOptions o
-    cdef uint32_t win, hl, wfield, offer
+    cdef uint32_t win, hl, wfield, offer, nsegs = 1
     if b == NC_BUF_NONE:
         return False
     nb = nc_port_buf(st.port, b)
@@ -152,13 +162,19 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
         o.ts_ecr = t.ts_recent if flags & TCP_ACK else 0
     hl = tcp_write_header(th, t.lport, t.rport, seq, t.rcv_nxt if flags & TCP_ACK else 0,
                           flags, <uint16_t>wfield, &o)
-    if <uint32_t>(th - iph) + hl + dlen > st.mtu:
-        # the callers size dlen with tcp_data_room; a frame past the MTU
-        # would overrun the link's buffer (the peer reads it by index)
+    if <uint32_t>(th - iph) + hl + (gso if gso else dlen) > st.mtu:
+        # the callers size dlen (gso) with tcp_data_room; a frame past the
+        # MTU would overrun the link's buffer (the peer reads it by index)
         st.ctr[C_TCP_OVER_MTU] += 1
         st.port.ops.free_burst(st.port, &b, 1)
         return False
-    if dlen:
+    if gso:
+        nb.user[0] = <uint64_t><size_t>window_at(&t.snd, data_off)
+        nb.user[1] = dlen
+        nb.user[2] = gso
+        nb.flags |= NC_BUF_F_TX_REF
+        nsegs = (dlen + gso - 1) // gso
+    elif dlen:
         memcpy(th + hl, window_at(&t.snd, data_off), dlen)
     tcp_ip_finish(st, iph, t.laddr, t.raddr, t.lport, t.rport, hl + dlen, True)
     ecn_output(st, t, iph, th, seq, flags, dlen)    # ECN marks (tcp/ecn.pxi)
@@ -166,6 +182,12 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
         nb.flags |= NC_BUF_F_CSUM_OK    # the shm peer trusts it (no checksum pass)
     else:
         tcp_ip_checksum(iph, t.raddr, hl + dlen)
+    if gso:
+        if not addr_is_v6(t.raddr):
+            st.ip_ident += nsegs - 1    # segmentation numbers each segment on from the first
+        st.ctr[C_TCP_TSO_FRAMES] += 1
+        st.ctr[C_TCP_TSO_SEGMENTS] += nsegs
+        dlen = 0                        # the buffer holds the headers alone
     nb.len = <uint32_t>(th - p) + hl + dlen
     if flags & TCP_ACK:
         t.flags &= ~(TF_ACK_NOW | TF_DELACK | TF_WND_UPDATE)
@@ -176,8 +198,8 @@ cdef bint tcp_emit(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, uint64_t
             t.rcv_adv = t.rcv_nxt + wfield
         elif seq_gt(t.rcv_nxt + (wfield << t.rcv_wscale), t.rcv_adv):
             t.rcv_adv = t.rcv_nxt + (wfield << t.rcv_wscale)
-    st.ctr[C_TCP_SEGS_OUT] += 1
-    st.ctr[C_TCP_DATA_OUT_BYTES] += dlen
+    st.ctr[C_TCP_SEGS_OUT] += nsegs
+    st.ctr[C_TCP_DATA_OUT_BYTES] += nb.user[1] if gso else dlen
     tcp_ip_send_cached(st, b, t.raddr, t.rmac, &t.rmac_gen)
     return True
 
@@ -254,6 +276,21 @@ cdef inline bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint
     return False
 
 
+cdef inline uint32_t tcp_tso_room(const StackState *st, const Tcb *t, uint32_t room) noexcept nogil:
+    """The most new data one super-frame may carry (a whole number of
+    segments of `room` bytes, the IP packet within 64 KiB), or 0 when the
+    next segment must be an ordinary one: the port cannot take payload by
+    reference (NC_CAP_TX_REF); the next hop's MAC is not cached (the frame
+    would wait in the neighbour queue, past the batch that must send it
+    before the window may change); the data was sent before (after an RTO
+    rewound SND.NXT: one segment at a time then anyway); or a CWR mark is
+    due (segmentation would copy it onto every segment)."""
+    if (not (st.port.caps & NC_CAP_TX_REF) or t.rmac_gen != st.arp_gen or
+            t.snd_nxt != t.snd_max or t.flags & TF_CWR_PENDING or room == 0):
+        return 0
+    return (TCP_TSO_MAX_PAYLOAD // room) * room
+
+
 cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
     """Send one segment of new data (or the FIN) if the limits, Nagle and the
     windows allow; `limit` caps the bytes in flight it may add. True if sent."""
@@ -264,13 +301,25 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
     cdef uint32_t rwnd_left = t.snd_wnd - inflight if t.snd_wnd > inflight else 0
     cdef uint32_t n = avail
     cdef uint32_t room = tcp_data_room(t)
+    cdef uint32_t tso = tcp_tso_room(st, t, room)
+    cdef uint32_t gso = 0, tail
     cdef uint8_t flags = TCP_ACK
     cdef bint fin
     if n > rwnd_left:
         n = rwnd_left
     if n > limit:
         n = limit
-    if n > room:
+    if tso and n > room:
+        # several segments in one super-frame; its short last one only if
+        # Nagle would send it after the full ones (nothing idle by then)
+        if n > tso:
+            n = tso
+        tail = n % room
+        if tail and not tcp_nagle_allows(t, tail, avail - (n - tail), False, room):
+            n -= tail
+        if n > room:
+            gso = room
+    elif n > room:
         n = room
     fin = (t.flags & TF_FIN_QUEUED) != 0 and t.snd_nxt + n == fin_seq
     if n == 0 and not fin:
@@ -281,7 +330,7 @@ cdef bint tcp_send_new(StackState *st, Tcb *t, uint32_t limit) noexcept nogil:
         flags |= TCP_PSH
     if fin:
         flags |= TCP_FIN
-    if not tcp_emit(st, t, t.snd_nxt, flags, off_nxt, n):
+    if not tcp_emit_frame(st, t, t.snd_nxt, flags, off_nxt, n, gso):
         return False
     seg_sent(st, t, t.snd_nxt, n, seq_lt(t.snd_nxt, t.snd_max))     # RACK's send times (tcp/segring.pxi)
     if seq_lt(t.snd_nxt, t.snd_max):

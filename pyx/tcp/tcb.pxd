@@ -1,6 +1,7 @@
 cdef enum:
     OOO_MAX = 8                 # out-of-order ranges kept per connection
     SACK_MAX = 8                # SACKed ranges a sender's scoreboard keeps
+    TCP_TSO_MAX_PAYLOAD = 65455 # a super-frame's payload: 64 KiB less the largest IPv4 and TCP headers
 
 # ---- TCP ---------------------------------------------------------------------
 

@@ -173,6 +173,7 @@ cdef void tcb_free_quiet(StackState *st, Tcb *t) noexcept nogil:
             t.chan = 0              # the poll takes the channel back
             break
         st.port.ops.free_burst(st.port, bufs, k)
+    tx_flush_refs(st)               # a super-frame queued may point into the send window
     window_detach(&t.rcv, &st.rcv_arena)
     window_detach(&t.snd, &st.snd_arena)
     ip6_peer_release(st, t.raddr)
@@ -205,6 +206,7 @@ cdef void tcp_closed(StackState *st, Tcb *t, int err) noexcept nogil:
         tcp_set_state(st, t, CLOSED)
         timer_cancel_all(st, t)
         flow_remove(st, t)
+        tx_flush_refs(st)           # a super-frame queued may point into the send window
         window_detach(&t.snd, &st.snd_arena)
     else:
         tcb_free(st, t)
