@@ -24,14 +24,17 @@ cdef class TcbHarness:
                ip="198.18.0.1/15", local_port=80, remote=("198.18.0.2", 49152),
                mtu=1500, snd_wnd=65535, peer_mss=1460, snd_wscale=None,
                rcv_wscale=None, ts_recent=None, sack=False, rto=None, cc=None,
-               quickack=0, nodelay=None, **stack_options)
+               quickack=0, nodelay=None, tso=False, **stack_options)
 
     The connection starts in `state` exactly as debug_connection builds it
     (see its docstring: the handshake done with our ISS `iss` and the peer's
     `irs`, no data). stack_options are Stack()'s (netchan.config checks
     them; e.g. delayed_ack=0.04, rto_min=1.0, rcvbuf=65536, timestamps=...).
     `now` is the time of creation in ns; after that time is only what the
-    calls pass in, and it may not go back.
+    calls pass in, and it may not go back. tso=True gives the port TCP
+    segmentation and checksum offload (testing/capture_port.pxi): TCP hands
+    it super-frames by reference and the segments come out cut as a NIC
+    would cut them.
 
     The test drives it as the stack's poll loop would, one step per call:
 
@@ -85,7 +88,7 @@ cdef class TcbHarness:
                  remote=("198.18.0.2", 49152), int mtu=1500, uint32_t snd_wnd=65535,
                  int peer_mss=1460, snd_wscale=None, rcv_wscale=None, ts_recent=None,
                  sack=False, rto=None, cc=None, quickack=0, nodelay=None,
-                 remote_mac="02:00:00:00:00:02", **stack_options):
+                 remote_mac="02:00:00:00:00:02", bint tso=False, **stack_options):
         from netchan.config import stack_config
         if self.st != NULL:
             raise RuntimeError("TcbHarness is initialised once")
@@ -122,9 +125,11 @@ cdef class TcbHarness:
         st.wire_err = st.ctr + C_COUNT
         st.stats_ports = <nc_port_stats *>(st.wire_err + WIRE_ERROR_COUNT)
         # the port: frames go to the capture queue
-        self.cp = capture_port_new(<uint32_t>mtu, 256, <const uint8_t *>lmac)
+        self.cp = capture_port_new(<uint32_t>mtu, 2048 if tso else 256, <const uint8_t *>lmac)
         if self.cp == NULL:
             raise MemoryError("capture port")
+        if tso:
+            capture_port_offload(self.cp)
         st.port = &self.cp.port
         memcpy(st.mac, self.cp.port.mac, 6)
         st.ip = _ip_to_u32(cfg.ip)
