@@ -128,6 +128,26 @@ def test_super_frames_lost_whole_are_recovered(veth, tmp_path):
     assert out["problems"] == []
 
 
+def test_a_pcap_tap_gets_whole_frames_not_references(veth, tmp_path):
+    """A wrapper that copies frames out (pcap=) takes no super-frame by
+    reference (NC_CAP_TX_REF is dropped): TCP builds ordinary segments, the
+    port still merges them into super-frames, and the capture holds every
+    segment's bytes."""
+    from scapy.all import TCP, rdpcap
+    veth.linux_offloads(True)
+    size = 1 << 20
+    pcap = tmp_path / "tap.pcap"
+    server = _serve(veth, size, 27, f"pcap={pcap}")
+    assert _curl(veth, "", tmp_path / "down") == size
+    assert server.finish(timeout=60) == 0, server.output()
+    assert _sha256_file(tmp_path / "down") == hashlib.sha256(body_bytes(size, 27)).hexdigest()
+    out = stats_of(server)
+    assert out.get("tcp_tso_frames", 0) == 0 and out["afp_tx_tso_frames"] > 0, out
+    sent = sum(len(p[TCP].payload) for p in rdpcap(str(pcap))
+               if TCP in p and p[TCP].sport == 8080)
+    assert sent >= size
+
+
 def test_tso_can_be_turned_off(veth, tmp_path):
     """tso=0 sends MTU-sized frames though the interface could take more."""
     size = 4 << 20
