@@ -246,6 +246,26 @@ def test_testbed_afpacket_against_the_linux_kernel(mode):
 
 
 @pytest.mark.root
+@pytest.mark.parametrize("cc", ["reno", None])
+def test_testbed_namespaces_default_to_the_kernel_cc(cc):
+    """The bench's testbed sets --kernel-cc as both namespaces' default (a
+    namespace left on this machine's bbr made even cubic sockets over the
+    veth retransmit); --kernel-cc system leaves the inherited default."""
+    from netchan.bench.links import make_testbed
+    _require_testbed()
+    with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+        inherited = f.read().strip()
+    tb = make_testbed(offload=True, cc=cc)
+    try:
+        for host in ("h1", "h2"):
+            got = tb.exec(host, ["sysctl", "-n", "net.ipv4.tcp_congestion_control"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+            assert got == (cc or inherited), (host, got)
+    finally:
+        tb.down()
+
+
+@pytest.mark.root
 def test_testbed_pps_afpacket():
     _require_testbed()
     require(shutil.which("sockperf") is not None, "sockperf is not installed")

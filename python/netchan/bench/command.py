@@ -18,7 +18,7 @@ def run(args) -> int:
         from netchan.testbed import TestbedError, check_privileges
         try:
             check_privileges()
-            testbed = links.make_testbed(links.testbed_offload(args))
+            testbed = links.make_testbed(links.testbed_offload(args), args.kernel_cc)
         except TestbedError as e:
             raise ValueError(f"--testbed: {e}") from None
     display = report.Display(mode, quiet=args.json)

@@ -107,13 +107,22 @@ def testbed_layout(args, testbed) -> Layout:
                   kernel_label="kernel over the testbed veth", testbed=testbed)
 
 
-def make_testbed(offload=True):
+def make_testbed(offload=True, cc=None):
     """A fresh two-host testbed named after this process (removed by the
-    caller with .down())."""
+    caller with .down()). cc: the default congestion control of both
+    namespaces (--kernel-cc). Each socket is set to it as well, but a
+    namespace whose default stays bbr (inherited from this machine's
+    sysctl) made one cubic iperf3 flow over the veth bimodal — 37–90
+    Gbit/s with thousands of retransmissions and out-of-order arrivals —
+    where a cubic default gave 76–79 with none (docs/benchmarks.md)."""
     from netchan.testbed import Testbed
     tb = Testbed(f"bench{os.getpid()}")
     try:
         tb.up(hosts=2, offload=offload)
+        if cc:
+            for host in ("h1", "h2"):
+                tb.exec(host, ["sysctl", "-q", "-w", f"net.ipv4.tcp_congestion_control={cc}"],
+                        check=True, capture_output=True)
     except BaseException:
         tb.down()
         raise

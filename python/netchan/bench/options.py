@@ -83,7 +83,8 @@ def add_parsers(bench_parser):
                         "stock for stream and pps, python for rr and crr")
     g.add_argument("--kernel-cc", default="cubic", metavar="NAME",
                    help="the kernel's TCP congestion control, on every kernel socket of both "
-                        "turns (the testbed's Linux peer too): cubic (default, Linux's own "
+                        "turns (the testbed's Linux peer too, and the default of the testbed's "
+                        "namespaces): cubic (default, Linux's own "
                         "default), bbr, reno, ..., or system (the sysctl's). bbr without the fq "
                         "qdisc paces in the kernel and caps one flow well below the link")
     g.add_argument("--no-kernel", dest="kernel", action="store_const", const="none",
