@@ -37,7 +37,9 @@
 #     tcp-segmentation-offload, tx-checksumming; tso=0 turns it off), runs of
 #     full-sized segments of one connection in a burst go out as one TCP
 #     super-frame (gso_type TCPV4, gso_size = MSS, checksum partial): the
-#     kernel or the veth peer then handles 64 KiB per frame.
+#     kernel or the veth peer then handles 64 KiB per frame. With
+#     tx=sendmmsg the port offers NC_CAP_TX_REF, and TCP sends such
+#     super-frames itself, their payload gathered from its send window.
 #   Anything the port cannot take (a truncated or oversized frame, a GSO kind
 #   it does not segment) is dropped and counted, and problems() says which
 #   `ethtool -K` on the peer avoids it.

@@ -10,9 +10,11 @@
 #            asking for segmentation (gso_type TCPV4, gso_size = their
 #            payload) and a partial checksum (afp_tso_merge). The kernel (or
 #            the peer on a veth) then moves up to 64 KiB per frame, as it
-#            does for its own TCP. TCP output is unchanged: the merge is
-#            exact, so what the peer sees segment by segment is what netchan
-#            built.
+#            does for its own TCP. The merge is exact, so what the peer sees
+#            segment by segment is what netchan built. With tx=sendmmsg the
+#            port also offers NC_CAP_TX_REF: TCP then hands such super-frames
+#            itself, headers in the buffer and the payload left in its send
+#            window (afp_tx_ref_headers; gathered in afp_mmsg_prepare).
 
 cdef int afp_rx_whole(AfpState *st, uint8_t *data, uint32_t snap, uint8_t gso_type,
                       bint trusted, uint32_t *bufs, uint32_t *k, uint32_t n,
