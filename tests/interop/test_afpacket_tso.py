@@ -111,12 +111,19 @@ def test_inflow_superframes_cut_without_gro_buffers(veth, tmp_path):
 
 
 def test_super_frames_lost_whole_are_recovered(veth, tmp_path):
-    """nftables drops 1% of the TCP frames arriving at the kernel: a
-    super-frame is lost whole (up to 45 segments, one skb at the veth's
-    ingress). SACK recovery resends the holes segment by segment; the 16 MiB
-    arrive byte-exact, and new data still goes in super-frames."""
+    """nftables drops every 40th TCP frame arriving at the kernel (a counter,
+    not numgen random: 16 MiB are only ~260 super-frames, and a 1% random
+    draw would hit none of them one run in fifteen): a super-frame is lost
+    whole (up to 45 segments, one skb at the veth's ingress). SACK recovery
+    resends the holes segment by segment; the 16 MiB arrive byte-exact, and
+    new data still goes in super-frames."""
     veth.linux_offloads(True)
-    veth.linux_drop_tcp(10)
+    veth.linux("nft", "add", "table", "netdev", "nctest")
+    veth.linux("nft", "add", "chain", "netdev", "nctest", "ingress",
+               f"{{ type filter hook ingress device {veth.linux_dev} priority 0 ; }}")
+    # == 7: not the handshake's SYN-ACK (which would cost curl a 1 s SYN timeout)
+    veth.linux("nft", "add", "rule", "netdev", "nctest", "ingress", "ip", "protocol", "tcp",
+               "numgen", "inc", "mod", "40", "==", "7", "counter", "drop")
     size = 16 << 20
     server = _serve(veth, size, 26)
     assert _curl(veth, "", tmp_path / "down") == size
