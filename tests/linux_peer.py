@@ -209,6 +209,17 @@ class VethLink:
         self.linux("nft", "add", "rule", "netdev", "nctest", "ingress", "ip", "protocol", "tcp",
                    "numgen", "random", "mod", "1000", "<", str(per_mille), "counter", "drop")
 
+    def linux_drop_tcp_every(self, every, phase=0):
+        """Drop every `every`-th TCP frame arriving at the kernel, the one at
+        `phase` of each cycle (a counter: deterministic where a random draw
+        over a few hundred super-frames may hit none). linux_dropped() counts
+        them."""
+        self.linux("nft", "add", "table", "netdev", "nctest")
+        self.linux("nft", "add", "chain", "netdev", "nctest", "ingress",
+                   f"{{ type filter hook ingress device {self.linux_dev} priority 0 ; }}")
+        self.linux("nft", "add", "rule", "netdev", "nctest", "ingress", "ip", "protocol", "tcp",
+                   "numgen", "inc", "mod", str(every), "==", str(phase), "counter", "drop")
+
     def linux_dropped(self):
         out = self.linux("nft", "-j", "list", "table", "netdev", "nctest").stdout
         for item in json.loads(out)["nftables"]:

@@ -118,12 +118,8 @@ def test_super_frames_lost_whole_are_recovered(veth, tmp_path):
     resends the holes segment by segment; the 16 MiB arrive byte-exact, and
     new data still goes in super-frames."""
     veth.linux_offloads(True)
-    veth.linux("nft", "add", "table", "netdev", "nctest")
-    veth.linux("nft", "add", "chain", "netdev", "nctest", "ingress",
-               f"{{ type filter hook ingress device {veth.linux_dev} priority 0 ; }}")
-    # == 7: not the handshake's SYN-ACK (which would cost curl a 1 s SYN timeout)
-    veth.linux("nft", "add", "rule", "netdev", "nctest", "ingress", "ip", "protocol", "tcp",
-               "numgen", "inc", "mod", "40", "==", "7", "counter", "drop")
+    # phase 7: not the handshake's SYN-ACK (which would cost curl a 1 s SYN timeout)
+    veth.linux_drop_tcp_every(40, phase=7)
     size = 16 << 20
     server = _serve(veth, size, 26)
     assert _curl(veth, "", tmp_path / "down") == size
