@@ -180,6 +180,26 @@ _TOOLS = {"ip": "iproute2", "tc": "iproute2", "nft": "nftables", "ethtool": "eth
           "sysctl": "procps"}
 
 
+AVAILABLE_CC = "/proc/sys/net/ipv4/tcp_available_congestion_control"
+
+
+def check_congestion_control(cc) -> None:
+    """cc is None or a congestion control this kernel has loaded (the
+    modules are the machine's, shared by every namespace)."""
+    if cc is None:
+        return
+    if not isinstance(cc, str) or not cc.isidentifier():
+        raise TestbedError(f"cc={cc!r}: expected a congestion control's name, e.g. cubic")
+    try:
+        with open(AVAILABLE_CC) as f:
+            have = f.read().split()
+    except OSError:
+        return                          # not Linux's /proc: sysctl will say
+    if cc not in have:
+        raise TestbedError(f"cc={cc}: not available on this machine (it has {' '.join(have)}); "
+                           f"load its module (modprobe tcp_{cc}) or choose one of those")
+
+
 def _need_tool(tool: str) -> None:
     if shutil.which(tool) is None:
         raise TestbedError(f"{tool} not found: install it (Debian: apt-get install {_TOOLS[tool]})")
@@ -276,6 +296,7 @@ class Testbed:
 
     def up(self, hosts: int = 2, rate=None, loss=None, *, mtu: int = 1500,
            kernel_ips: bool = True, offload: bool = True, ipv6: bool = False,
+           cc: str | None = None,
            delay=None, reorder=None, duplicate=None, corrupt=None) -> "Testbed":
         """Make (or converge) the testbed: `hosts` namespaces, links, addresses,
         rate (e.g. '1gbit') and loss (e.g. '1%'); None removes a rate or loss
@@ -283,6 +304,8 @@ class Testbed:
         on every eth0 (AF_PACKET peers then see complete, MTU-sized frames).
         ipv6=True turns IPv6 on on every eth0 and gives the kernel of host I
         2001:2::I/64 (unless kernel_ips=False); netchan's is 2001:2::1:I/64.
+        cc (e.g. 'cubic') sets every host's default TCP congestion control;
+        None leaves it as it is (a new namespace inherits the machine's).
         Returns self."""
         for key, value in (("delay", delay), ("reorder", reorder), ("duplicate", duplicate),
                            ("corrupt", corrupt)):
@@ -304,6 +327,7 @@ class Testbed:
             raise TestbedError(f"mtu={mtu}: must be between 68 and 65535")
         rate_bits = parse_rate(rate)
         loss_pm = parse_loss(loss)
+        check_congestion_control(cc)
         check_privileges()
         _, netns = _pyroute2()
         _need_tool("ip")
@@ -333,6 +357,7 @@ class Testbed:
                     self._ensure_host(i, int(mtu), kernel_ips)
                     self._ensure_ipv6(i, bool(ipv6), kernel_ips)
                     self._ensure_offload(i, offload)
+                    self._ensure_cc(i, cc)
                     self._ensure_rate(self.host_netns(i), HOST_IFACE, rate_bits)
                     if hosts > 2:
                         self._ensure_rate(self.bridge_netns, f"h{i}", rate_bits)
@@ -484,6 +509,12 @@ class Testbed:
         # (ip -j lists the addresses the filter left out as empty objects)
         return [f"{a['local']}/{a['prefixlen']}" for link in json.loads(r.stdout)
                 for a in link.get("addr_info", []) if "local" in a]
+
+    def _ensure_cc(self, i: int, cc: str | None) -> None:
+        if cc is not None:
+            _run(["ip", "netns", "exec", self.host_netns(i), "sysctl", "-q", "-w",
+                  f"net.ipv4.tcp_congestion_control={cc}"],
+                 f"setting the congestion control of h{i} to {cc}")
 
     def _ensure_offload(self, i: int, offload: bool) -> None:
         ns = self.host_netns(i)

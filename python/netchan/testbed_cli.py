@@ -33,7 +33,7 @@ def _main(args) -> int:
         tb = Testbed(args.name)
         tb.up(hosts=args.hosts, rate=args.rate, loss=args.loss, mtu=args.mtu,
               kernel_ips=args.kernel_ip, offload=args.offload == "on", ipv6=args.ipv6,
-              delay=args.delay,
+              cc=args.cc, delay=args.delay,
               reorder=args.reorder, duplicate=args.duplicate, corrupt=args.corrupt)
         _print_info(tb.status(), args.name, args.json)
         if args.loss is not None and args.offload == "on" and parse_loss(args.loss):
@@ -106,6 +106,9 @@ def add_parser(sub) -> None:
     up.add_argument("--offload", choices=("on", "off"), default="on",
                     help="checksum/segmentation offloads on eth0 (off: AF_PACKET peers see "
                          "complete frames; default on)")
+    up.add_argument("--cc", default=None, metavar="NAME",
+                    help="every host's default TCP congestion control, e.g. cubic (default: "
+                         "what a new namespace inherits from the machine)")
     for flag, param in (("delay", "delay"), ("reorder", "reorder"), ("duplicate", "dup"),
                         ("corrupt", "corrupt")):
         up.add_argument(f"--{flag}", default=None,

@@ -169,6 +169,13 @@ def test_netem_refusal_says_why(monkeypatch, capsys, have):
         assert "does not have" not in err and "only drives tbf" in err
 
 
+def test_unknown_congestion_control_is_refused_before_anything_is_made(capsys):
+    name = unique("tb")
+    code, _, err = run(capsys, "testbed", "up", "--name", name, "--cc", "nosuch")
+    assert code == 2 and "cc=nosuch: not available" in err and "cubic" in err
+    assert testbed.Testbed(name).status() is None
+
+
 def test_real_netem_refusal_names_the_evidence(capsys):
     have, evidence = testbed.netem_status()
     code, _, err = run(capsys, "testbed", "up", "--name", unique("tb"), "--reorder", "2%")

@@ -339,6 +339,24 @@ def test_no_kernel_ip_and_offload_off(make_testbed):
     assert [h.kernel_ips for h in info.hosts] == [["198.18.0.1/15"], ["198.18.0.2/15"]]
 
 
+def test_congestion_control_of_every_host(make_testbed):
+    """cc= sets each host's default (a new namespace inherits the machine's
+    sysctl; this machine's is bbr, which made cubic sockets over the veth
+    retransmit: docs/benchmarks.md); up again without cc leaves it."""
+    tb = make_testbed()
+    tb.up(hosts=2, cc="reno")
+
+    def cc_of(host):
+        return tb.exec(host, ["sysctl", "-n", "net.ipv4.tcp_congestion_control"],
+                       capture_output=True, text=True, check=True).stdout.strip()
+
+    assert [cc_of("h1"), cc_of("h2")] == ["reno", "reno"]
+    tb.up(hosts=2)
+    assert [cc_of("h1"), cc_of("h2")] == ["reno", "reno"]
+    tb.up(hosts=2, cc="cubic")
+    assert [cc_of("h1"), cc_of("h2")] == ["cubic", "cubic"]
+
+
 # ---------------------------------------------------------------------------
 # link conditions
 

@@ -118,11 +118,7 @@ def make_testbed(offload=True, cc=None):
     from netchan.testbed import Testbed
     tb = Testbed(f"bench{os.getpid()}")
     try:
-        tb.up(hosts=2, offload=offload)
-        if cc:
-            for host in ("h1", "h2"):
-                tb.exec(host, ["sysctl", "-q", "-w", f"net.ipv4.tcp_congestion_control={cc}"],
-                        check=True, capture_output=True)
+        tb.up(hosts=2, offload=offload, cc=cc)
     except BaseException:
         tb.down()
         raise
