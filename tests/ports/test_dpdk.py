@@ -371,19 +371,10 @@ def scenario_linux_peer_server(uri, ready_file, stop_file, send_bytes, expect_ba
 REVERSE_SEED = 11
 
 
-SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items()
-             if name.startswith("scenario_")}
-
-
 if __name__ == "__main__":
-    # A scenario in its own process. The EAL may write to stdout (usage on bad
-    # arguments); the result is the last line, marked.
-    _res = SCENARIOS[sys.argv[1]](*sys.argv[2:])
-    sys.stdout.flush()
-    # on a line of its own: the EAL's C stdio may have a half-written line
-    # (its usage text) in the same stdout
-    print("\nRESULT " + json.dumps(_res), flush=True)
-    sys.exit(0)
+    # a scenario in its own process (tests/ports/scenario_child.py)
+    from scenario_child import run_from_argv
+    run_from_argv(globals())
 
 
 # ======================================================================
@@ -392,6 +383,8 @@ if __name__ == "__main__":
 
 import netchan  # noqa: E402
 from conftest import require, require_root  # noqa: E402
+from scenario_child import marked_result, spawn  # noqa: E402
+from scenario_child import result as _result  # noqa: E402
 
 
 def _env():
@@ -402,22 +395,7 @@ def _env():
 
 
 def _spawn(name, *args, prefix=()):
-    return subprocess.Popen([*prefix, sys.executable, os.path.join(HERE, "test_dpdk.py"), name,
-                             *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env())
-
-
-def _result(proc, timeout=60):
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"scenario timed out\nstdout:\n{out}\nstderr:\n{err}")
-    lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, (
-        f"scenario failed (rc {proc.returncode})\nstdout:\n{out}\nstderr:\n{err}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return spawn(os.path.join(HERE, "test_dpdk.py"), name, *args, env=_env(), prefix=prefix)
 
 
 def run_scenario(name, *args, timeout=60):
@@ -611,12 +589,12 @@ def _pair(scenario, sock, *args, timeout=90):
                 p.wait()
     results = []
     for role, p, (out, err) in zip(("server", "client"), (server, client), outs):
-        lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
-        if p.returncode != 0 or not lines:
+        res = marked_result(out)
+        if p.returncode != 0 or res is None:
             pytest.fail(f"memif {role} failed (rc {p.returncode})\n"
                         + "\n".join(f"--- {r} stdout:\n{o}\n--- {r} stderr:\n{e}"
                                     for r, (o, e) in zip(("server", "client"), outs)))
-        results.append(json.loads(lines[-1][len("RESULT "):]))
+        results.append(res)
     return results
 
 

@@ -9,7 +9,6 @@ As in test_dpdk.py, every scenario runs in a child process of its own (the
 EAL starts once per process) and prints one JSON line.
 """
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -298,14 +297,10 @@ def scenario_tso_insisted_without_it():
     return res
 
 
-SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items()
-             if name.startswith("scenario_")}
-
 if __name__ == "__main__":
-    _res = SCENARIOS[sys.argv[1]](*sys.argv[2:])
-    sys.stdout.flush()
-    print("\nRESULT " + json.dumps(_res), flush=True)
-    sys.exit(0)
+    # a scenario in its own process (tests/ports/scenario_child.py)
+    from scenario_child import run_from_argv
+    run_from_argv(globals())
 
 
 # ======================================================================
@@ -314,14 +309,14 @@ if __name__ == "__main__":
 
 import netchan  # noqa: E402
 from conftest import require, require_root  # noqa: E402
+from scenario_child import result as _result  # noqa: E402
+from scenario_child import spawn  # noqa: E402
 from test_dpdk import (LINUX_TCP_READER, REVERSE_SEED, _eal, _env,  # noqa: E402
-                       _linux_tcp_counter, _result)
+                       _linux_tcp_counter)
 
 
 def _spawn(name, *args, prefix=()):
-    return subprocess.Popen([*prefix, sys.executable, os.path.abspath(__file__), name,
-                             *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env())
+    return spawn(os.path.abspath(__file__), name, *args, env=_env(), prefix=prefix)
 
 
 @pytest.fixture

@@ -6,22 +6,9 @@ on TcbHarness, with tso=False and with tso=True (the capture port then cuts
 super-frames as a NIC would), and compares the segments byte for byte,
 dissected with scapy."""
 from scapy.all import TCP
+from test_tcb_unit import IRS, ISS, MS, MSS, T0, seg    # the same harness's conventions
 
 from netchan._testing import TcbHarness
-
-ISS = 1000
-IRS = 5000
-LOCAL_PORT = 80
-PEER_PORT = 49152
-T0 = 1_000_000_000
-MS = 1_000_000
-MSS = 1460
-
-
-def seg(flags="A", seq=IRS + 1, ack=ISS + 1, data=b"", win=65535, options=None):
-    pkt = TCP(sport=PEER_PORT, dport=LOCAL_PORT, flags=flags, seq=seq & 0xFFFFFFFF,
-              ack=ack & 0xFFFFFFFF, window=win, options=options or [])
-    return bytes(pkt / data) if data else bytes(pkt)
 
 
 def pattern(n, salt=0):
