@@ -183,21 +183,24 @@ _TOOLS = {"ip": "iproute2", "tc": "iproute2", "nft": "nftables", "ethtool": "eth
 AVAILABLE_CC = "/proc/sys/net/ipv4/tcp_available_congestion_control"
 
 
-def check_congestion_control(cc) -> None:
+def check_congestion_control(cc, what: str = "cc=", error=None, also: str = "") -> None:
     """cc is None or a congestion control this kernel has loaded (the
-    modules are the machine's, shared by every namespace)."""
+    modules are the machine's, shared by every namespace). `what` names the
+    setting in the message ("cc=", "--kernel-cc "), `also` adds choices the
+    caller takes besides; error: the exception class (TestbedError)."""
+    error = error or TestbedError
     if cc is None:
         return
     if not isinstance(cc, str) or not cc.isidentifier():
-        raise TestbedError(f"cc={cc!r}: expected a congestion control's name, e.g. cubic")
+        raise error(f"{what}{cc!r}: expected a congestion control's name, e.g. cubic{also}")
     try:
         with open(AVAILABLE_CC) as f:
             have = f.read().split()
     except OSError:
-        return                          # not Linux's /proc: sysctl will say
+        return                          # not Linux's /proc: sysctl or setsockopt will say
     if cc not in have:
-        raise TestbedError(f"cc={cc}: not available on this machine (it has {' '.join(have)}); "
-                           f"load its module (modprobe tcp_{cc}) or choose one of those")
+        raise error(f"{what}{cc}: not available on this machine (it has {' '.join(have)}); "
+                    f"load its module (modprobe tcp_{cc}) or choose one of those{also}")
 
 
 def _need_tool(tool: str) -> None:

@@ -187,8 +187,7 @@ cdef bint tcp_emit_frame(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, ui
             st.ip_ident += nsegs - 1    # segmentation numbers each segment on from the first
         st.ctr[C_TCP_TSO_FRAMES] += 1
         st.ctr[C_TCP_TSO_SEGMENTS] += nsegs
-        dlen = 0                        # the buffer holds the headers alone
-    nb.len = <uint32_t>(th - p) + hl + dlen
+    nb.len = <uint32_t>(th - p) + hl + (0 if gso else dlen)    # a super-frame: the headers alone
     if flags & TCP_ACK:
         t.flags &= ~(TF_ACK_NOW | TF_DELACK | TF_WND_UPDATE)
         t.t_delack = 0
@@ -199,7 +198,7 @@ cdef bint tcp_emit_frame(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, ui
         elif seq_gt(t.rcv_nxt + (wfield << t.rcv_wscale), t.rcv_adv):
             t.rcv_adv = t.rcv_nxt + (wfield << t.rcv_wscale)
     st.ctr[C_TCP_SEGS_OUT] += nsegs
-    st.ctr[C_TCP_DATA_OUT_BYTES] += nb.user[1] if gso else dlen
+    st.ctr[C_TCP_DATA_OUT_BYTES] += dlen
     tcp_ip_send_cached(st, b, t.raddr, t.rmac, &t.rmac_gen)
     return True
 

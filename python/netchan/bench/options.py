@@ -114,23 +114,13 @@ def add_parsers(bench_parser):
     return parsers
 
 
-AVAILABLE_CC = "/proc/sys/net/ipv4/tcp_available_congestion_control"
-
-
 def check_kernel_cc(name):
     """--kernel-cc: a congestion control this kernel has, or None for the
     sysctl's default ("system")."""
+    from netchan.testbed import check_congestion_control
     if name == "system":
         return None
-    try:
-        with open(AVAILABLE_CC) as f:
-            have = f.read().split()
-    except OSError:
-        return name                     # not Linux's /proc: let setsockopt say
-    if name not in have:
-        raise ValueError(f"--kernel-cc {name}: not available here (this kernel has "
-                         f"{' '.join(have)}); load its module (modprobe tcp_{name}) or "
-                         f"choose one of those, or system")
+    check_congestion_control(name, "--kernel-cc ", ValueError, ", or system")
     return name
 
 
