@@ -676,11 +676,7 @@ def test_veth_linux_peer_ping_arp_tcp_both_ways(need_dpdk, veth_namespaces, driv
     server = _spawn("linux_peer_server", f"dpdk:{driver}0,iface={if_a}", ready, stop, VETH_BYTES,
                     prefix=["ip", "netns", "exec", ns_a])
     try:
-        deadline = time.monotonic() + 30
-        while not os.path.exists(ready):
-            assert server.poll() is None, server.communicate()
-            assert time.monotonic() < deadline, f"netchan on {driver} did not come up"
-            time.sleep(0.02)
+        _wait_ready(server, ready, driver)
         ping = subprocess.run(["ip", "netns", "exec", ns_b, "ping", "-c", "3", "-i", "0.2",
                                "-W", "2", "198.18.0.1"], capture_output=True, text=True)
         assert ping.returncode == 0, ping.stdout + ping.stderr
@@ -696,13 +692,7 @@ def test_veth_linux_peer_ping_arp_tcp_both_ways(need_dpdk, veth_namespaces, driv
             input=payload, capture_output=True, timeout=60)
         assert client.returncode == 0, client.stderr.decode()
         assert client.stdout.decode().strip() == hashlib.sha256(payload).hexdigest()
-        reader = subprocess.run(
-            ["ip", "netns", "exec", ns_b, sys.executable, "-c", LINUX_TCP_READER],
-            capture_output=True, timeout=60)
-        assert reader.returncode == 0, reader.stderr.decode()
-        import random
-        want = random.Random(REVERSE_SEED).randbytes(VETH_BYTES)
-        assert reader.stdout.decode().split() == [str(VETH_BYTES), hashlib.sha256(want).hexdigest()]
+        _linux_reads_reverse_bytes(ns_b, VETH_BYTES)
     finally:
         open(stop, "w").close()
     res = _result(server, 30)
@@ -750,24 +740,14 @@ def test_tap_checksum_offloads_with_linux_peer(need_dpdk, offload, tmp_path):
     try:
         server = _spawn("linux_peer_server", f"dpdk:net_tap0,iface={tap}?offload={offload}",
                         ready, stop, VETH_BYTES, BAD_SEGMENTS, prefix=["ip", "netns", "exec", ns])
-        deadline = time.monotonic() + 30
-        while not os.path.exists(ready):
-            assert server.poll() is None, server.communicate()
-            assert time.monotonic() < deadline, "netchan on net_tap did not come up"
-            time.sleep(0.02)
-        subprocess.run(["ip", "-n", ns, "addr", "add", "198.18.0.2/15", "dev", tap], check=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", tap, "up"], check=True)
+        _wait_ready(server, ready, "net_tap")
+        _tap_up(ns, tap)
         payload = os.urandom(VETH_BYTES)
         client = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", LINUX_TCP_CLIENT],
                                 input=payload, capture_output=True, timeout=60)
         assert client.returncode == 0, client.stderr.decode()
         assert client.stdout.decode().strip() == hashlib.sha256(payload).hexdigest()
-        reader = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", LINUX_TCP_READER],
-                                capture_output=True, timeout=60)
-        assert reader.returncode == 0, reader.stderr.decode()
-        import random
-        want = random.Random(REVERSE_SEED).randbytes(VETH_BYTES)
-        assert reader.stdout.decode().split() == [str(VETH_BYTES), hashlib.sha256(want).hexdigest()]
+        _linux_reads_reverse_bytes(ns, VETH_BYTES)
         with open(ready) as f:
             mac = f.read().strip()
         bad = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", BAD_TCP_SENDER,
@@ -816,6 +796,33 @@ for i in range(3):
     f[TCP].chksum ^= 0x1234
     sendp(f, iface=iface)
 """
+
+
+def _wait_ready(server, ready, what):
+    """Wait (30 s at most) for a scenario child to create its ready file;
+    fails with its output if it exits first."""
+    deadline = time.monotonic() + 30
+    while not os.path.exists(ready):
+        assert server.poll() is None, server.communicate()
+        assert time.monotonic() < deadline, f"netchan on {what} did not come up"
+        time.sleep(0.02)
+
+
+def _tap_up(ns, tap):
+    """The kernel's end of a net_tap device, in namespace ns, at 198.18.0.2."""
+    subprocess.run(["ip", "-n", ns, "addr", "add", "198.18.0.2/15", "dev", tap], check=True)
+    subprocess.run(["ip", "-n", ns, "link", "set", tap, "up"], check=True)
+
+
+def _linux_reads_reverse_bytes(ns, nbytes, timeout=60):
+    """LINUX_TCP_READER in ns reads what netchan sends (REVERSE_SEED's
+    nbytes): byte count and sha256 must match."""
+    import random
+    reader = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", LINUX_TCP_READER],
+                            capture_output=True, timeout=timeout)
+    assert reader.returncode == 0, reader.stderr.decode()
+    want = random.Random(REVERSE_SEED).randbytes(nbytes)
+    assert reader.stdout.decode().split() == [str(nbytes), hashlib.sha256(want).hexdigest()]
 
 
 def _linux_tcp_counter(ns, name):

@@ -8,11 +8,9 @@ Linux byte-exact data through TSO.
 As in test_dpdk.py, every scenario runs in a child process of its own (the
 EAL starts once per process) and prints one JSON line.
 """
-import hashlib
 import os
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -311,8 +309,8 @@ import netchan  # noqa: E402
 from conftest import require, require_root  # noqa: E402
 from scenario_child import result as _result  # noqa: E402
 from scenario_child import spawn  # noqa: E402
-from test_dpdk import (LINUX_TCP_READER, REVERSE_SEED, _eal, _env,  # noqa: E402
-                       _linux_tcp_counter)
+from test_dpdk import (REVERSE_SEED, _eal, _env, _linux_reads_reverse_bytes,  # noqa: E402
+                       _linux_tcp_counter, _tap_up, _wait_ready)
 
 
 def _spawn(name, *args, prefix=()):
@@ -451,19 +449,9 @@ def test_tap_tso_to_linux_byte_exact(need_dpdk, tso, tmp_path):
         server = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", SENDER, uri,
                                    ready, stop, str(TAP_BYTES)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=_env())
-        deadline = time.monotonic() + 30
-        while not os.path.exists(ready):
-            assert server.poll() is None, server.communicate()
-            assert time.monotonic() < deadline, "netchan on net_tap did not come up"
-            time.sleep(0.02)
-        subprocess.run(["ip", "-n", ns, "addr", "add", "198.18.0.2/15", "dev", tap], check=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", tap, "up"], check=True)
-        reader = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", LINUX_TCP_READER],
-                                capture_output=True, timeout=120)
-        assert reader.returncode == 0, reader.stderr.decode()
-        import random
-        want = random.Random(REVERSE_SEED).randbytes(TAP_BYTES)
-        assert reader.stdout.decode().split() == [str(TAP_BYTES), hashlib.sha256(want).hexdigest()]
+        _wait_ready(server, ready, "net_tap")
+        _tap_up(ns, tap)
+        _linux_reads_reverse_bytes(ns, TAP_BYTES, timeout=120)
         open(stop, "w").close()
         res = _result(server, 60)
         server = None
