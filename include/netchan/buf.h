@@ -50,6 +50,12 @@ _Static_assert(sizeof(struct nc_buf) == 64, "struct nc_buf is one cache line");
                                           pseudo-header sum), user[0] is the payload's
                                           address, user[1] its length, user[2] the
                                           segment size (only to a port with NC_CAP_TX_REF) */
+#define NC_BUF_F_PAYLOAD_REF 0x4u      /* a TCP segment to the shm peer whose payload is in
+                                          the sender's send window, which the peer maps
+                                          (pyx/mem/peer_windows.pxi): len counts the headers,
+                                          user[0] is the payload's address in the sender,
+                                          user[1] its length, user[2] the sender's window
+                                          board epoch, user[3] the slot's generation */
 #define NC_BUF_F_FREE     0x80000000u  /* on a free stack: a second free is a bug */
 
 /* cffi-cdef: begin */

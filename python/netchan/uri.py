@@ -6,6 +6,11 @@ parameters: fault injection (loss, dup, reorder, reorder_depth, corrupt, delay,
 hold, seed, fault_dir), pcap=FILE and queue=K/N (one stack per core: this stack owns
 queue K of N of the link; see netchan.steer and docs/percore.md).
 
+shm and pair: windows=shared|copy (shared, shm's default: each stack reads
+the other's send windows in place and a data segment's payload stays where
+the sender's application wrote it; copy, pair's default: every payload
+crosses inside its frame). A fault or pcap wrapper always copies.
+
 afpacket: also takes ring=v2|v3 (v2, the default: the kernel hands over each
 frame as it arrives; v3: whole blocks, when full or after block_timeout),
 blocks=N and block=SIZE (the rx ring: N blocks of SIZE bytes, e.g. 128k),
@@ -54,7 +59,7 @@ from urllib.parse import parse_qsl
 from netchan.units import parse_size
 
 KINDS = ("pair", "shm", "afpacket", "dpdk", "xdp")
-LINK_PARAMS = {"bufs", "hugepages"}
+LINK_PARAMS = {"bufs", "hugepages", "windows"}
 AFPACKET_PARAMS = {"blocks", "block", "block_timeout", "frames", "mac", "ring", "rx_frame", "tso",
                    "gro_bufs", "tx"}
 FAULT_PARAMS = {"loss", "dup", "reorder", "corrupt", "delay", "hold", "reorder_depth", "seed",
@@ -225,6 +230,15 @@ def parse_port_uri(uri: str) -> PortSpec:
                     spec.link[key] = int(value)
                 except ValueError:
                     raise ValueError(f"{key}={value!r}: expected a descriptor count") from None
+        elif key == "windows":
+            if kind not in ("shm", "pair"):
+                raise ValueError(f"port URI {uri!r}: windows= applies to shm: and pair: links "
+                                 "(the peer reads our send windows in place)")
+            if value not in ("shared", "copy"):
+                raise ValueError(f"windows={value!r}: use shared (the peer reads our send windows "
+                                 "in place: shm's default) or copy (every payload crosses in "
+                                 "its frame)")
+            spec.link["windows"] = value
         elif key == "hugepages":
             if kind == "xdp":
                 raise ValueError(f"port URI {uri!r}: hugepages= applies to shm: links; an xdp: "

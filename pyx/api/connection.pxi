@@ -44,8 +44,24 @@ cdef class Connection(SocketTimeouts):
             raise _os_error(_EBADF, "connection no longer exists")
         return t
 
-    cdef Arena *_arena(self, bint receive):
-        return &self.st.rcv_arena if receive else &self.st.snd_arena
+    cdef void _count_export(self, WindowExport ex, int delta) noexcept:
+        """A view of a window appears (+1) or goes (-1): counted on the slot
+        it shows, ours or the shm peer's read in place, so it is not reused
+        meanwhile (mem/arena.pxi, mem/peer_windows.pxi)."""
+        cdef PeerWindows *pw
+        cdef Arena *a
+        if ex.foreign:
+            pw = &self.st.peer_wins[ex.foreign - 1]
+            if delta > 0:
+                peerwin_export(pw, ex.slot)
+            else:
+                peerwin_unexport(pw, ex.slot)
+        else:
+            a = &self.st.rcv_arena if ex.receive else &self.st.snd_arena
+            if delta > 0:
+                arena_export(a, ex.slot)
+            else:
+                arena_unexport(a, ex.slot)
 
     cdef void _pin(self, uint64_t off):
         cdef Tcb *t = &self.st.tcbs[self.id]
@@ -172,6 +188,7 @@ cdef class Connection(SocketTimeouts):
         ex.size = avail
         ex.off = t.rcv.head
         ex.slot = t.rcv.slot
+        ex.foreign = t.rcv.foreign
         ex.receive = True
         return memoryview(ex)
 
@@ -232,7 +249,7 @@ cdef class Connection(SocketTimeouts):
                                                t.state == SYN_SENT or t.state == SYN_RECEIVED):
                 raise _os_error(_EPIPE, "the connection is shut down for writing")
             if t.state == ESTABLISHED or t.state == CLOSE_WAIT:
-                space = window_space(&t.snd)
+                space = tcp_snd_space(self.st, t)
                 if space >= want:
                     return space
             if not have_deadline:

@@ -57,7 +57,7 @@ cdef int obj_readiness(object obj) except -1:
                                            t.state == SYN_SENT or t.state == SYN_RECEIVED):
             m |= 2                      # send raises EPIPE at once
         elif ((t.state == ESTABLISHED or t.state == CLOSE_WAIT) and
-              (t.snd.base == NULL or window_space(&t.snd) > 0)):
+              (t.snd.base == NULL or tcp_snd_space(c.st, t) > 0)):
             m |= 2
         return m
     if isinstance(obj, TcpListener):

@@ -205,6 +205,7 @@ cdef class Stack:
         self._join_group(clock)
         self.stats_region, self.stats_path = stats_segment_open(self, cfg.export_stats)
         stack_state_start(st, self._now())
+        _stack_share_windows(self.port, st)     # shm: send windows read in place
         self._claim_address()
         if cfg.background:
             if self.vclock is not None:
@@ -323,6 +324,7 @@ cdef class Stack:
                 tcp_abort(st, t)
             tx_flush(st)
             stack_copy_port_stats(st)
+            stack_windows_unshare(st)
         if self.port is not None:
             self.port.close()
         if self.stats_path is not None:

@@ -4,6 +4,7 @@ cdef class WindowExport:
     cdef Py_ssize_t size
     cdef uint64_t off
     cdef uint32_t slot
+    cdef uint8_t foreign          # Window.foreign of the window shown
     cdef bint receive
     cdef bint exported
     cdef Py_ssize_t shape[1]

@@ -20,7 +20,6 @@ cdef class WindowExport:
             raise BufferError("a window export backs exactly one memoryview")
         if self.receive and (flags & PyBUF_WRITABLE):
             raise BufferError("a receive window view is read-only")
-        cdef Arena *a = self.conn._arena(self.receive)
         buf.buf = self.ptr
         buf.obj = self
         buf.len = self.size
@@ -34,7 +33,7 @@ cdef class WindowExport:
         buf.strides = self.strides
         buf.suboffsets = NULL
         buf.internal = NULL
-        arena_export(a, self.slot)
+        self.conn._count_export(self, 1)
         self.exported = True
         if self.receive:
             self.conn._pin(self.off)
@@ -42,12 +41,10 @@ cdef class WindowExport:
             self.conn.snd_exports += 1
 
     def __releasebuffer__(self, Py_buffer *buf):
-        cdef Arena *a
         if not self.exported:
             return
         self.exported = False
-        a = self.conn._arena(self.receive)
-        arena_unexport(a, self.slot)
+        self.conn._count_export(self, -1)
         if self.receive:
             self.conn._unpin(self.off)
         else:
@@ -66,3 +63,15 @@ cdef str window_refusal_reason(const Arena *a):
                 f"share of vm.max_map_count ({arena_map_budget()} slots): fewer windows may "
                 f"hold bytes at once; as root, raise it (sysctl -w vm.max_map_count=N)")
     return f"mapping a window slot failed ({a.slot_size} B): memory or vm.max_map_count"
+
+
+cdef int _stack_share_windows(Port port, StackState *st) except -1:
+    """On a shm (or pair) link end that shares windows (windows=shared), let
+    the peer read our send windows in place and read its own likewise
+    (iface/shared_windows.pxi). A failure only means every payload is
+    copied, as with windows=copy."""
+    cdef WindowBoard *me
+    cdef WindowBoard *peer
+    if port._window_boards(&me, &peer):
+        stack_windows_share(st, me, peer)
+    return 0

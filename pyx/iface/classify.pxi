@@ -110,8 +110,19 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
     # partial one from a local sender with offload) spares that check; the
     # 20-byte IP header checksum is always checked.
     cdef bint verify = not (nb.flags & NC_BUF_F_CSUM_OK)
+    cdef uint8_t *ref = NULL
+    cdef uint32_t ref_len = 0
     st.ctr[C_RX_FRAMES] += 1
     st.ctr[C_RX_BYTES] += nb.len
+    if nb.flags & NC_BUF_F_PAYLOAD_REF:
+        # the shm peer's TCP segment whose payload is in its send window
+        # (mem/peer_windows.pxi): the frame holds the headers alone
+        ref = stack_rx_ref(st, nb)
+        if ref == NULL:
+            stack_drop(st, b)
+            return
+        ref_len = <uint32_t>nb.user[1]
+        st.ctr[C_RX_BYTES] += ref_len
     rc = eth_parse(p, nb.len, &eth)
     if rc != WIRE_OK:
         st.wire_err[rc] += 1
@@ -120,6 +131,10 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
     if (memcmp(eth.dst, st.mac, 6) != 0 and memcmp(eth.dst, BROADCAST_MAC, 6) != 0 and
             not (eth.ethertype == ETH_P_IPV6 and ip6_mac_ours(st, eth.dst))):
         st.ctr[C_RX_NOT_FOR_US] += 1
+        stack_drop(st, b)
+        return
+    if ref != NULL and eth.ethertype != ETH_P_IPV4:
+        st.ctr[C_RX_REF_BAD] += 1
         stack_drop(st, b)
         return
     if eth.ethertype == ETH_P_IPV6:
@@ -137,9 +152,13 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
         st.wire_err[ERR_ETH_TYPE] += 1
         stack_drop(st, b)
         return
-    rc = ipv4_parse(eth.payload, eth.payload_len, &ip, True)
+    rc = ipv4_parse(eth.payload, eth.payload_len + ref_len, &ip, True)
     if rc != WIRE_OK and rc != ERR_IP_FRAGMENT:
         st.wire_err[rc] += 1
+        stack_drop(st, b)
+        return
+    if ref != NULL and (rc != WIRE_OK or ip.proto != IP_PROTO_TCP):
+        st.ctr[C_RX_REF_BAD] += 1
         stack_drop(st, b)
         return
     if not ip_is_ours(st, ip.dst):
@@ -165,9 +184,13 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
             frag_release(st, f)
         return
     if ip.proto == IP_PROTO_TCP:
-        rc = tcp_parse(ip.payload, ip.payload_len, ip.hdr, &th, verify)
+        rc = tcp_parse(ip.payload, ip.payload_len, ip.hdr, &th, verify and ref == NULL)
         if rc != WIRE_OK:
             st.wire_err[rc] += 1
+            stack_drop(st, b)
+            return
+        if ref != NULL and not stack_rx_ref_segment(st, nb, &th, <uint32_t>(ip.payload - p), ref,
+                                                    ref_len):
             stack_drop(st, b)
             return
         st.ctr[C_RX_TCP] += 1
@@ -215,6 +238,36 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
     stack_drop(st, b)
 
 
+cdef uint8_t *stack_rx_ref(StackState *st, nc_buf *nb) noexcept nogil:
+    """Where a by-reference frame's payload is mapped here (the live shm
+    peer's send window), or NULL (counted): no such peer arena mapped, a
+    frame of another one, or no bytes of its windows."""
+    cdef PeerWindows *pw = &st.peer_wins[st.peer_win_cur]
+    cdef uint8_t *d = NULL
+    if (pw.key != 0 and <uint32_t>nb.user[2] == <uint32_t>pw.key and
+            (st.port.caps & NC_CAP_CSUM_TRUSTED) and nb.flags & NC_BUF_F_CSUM_OK):
+        d = peerwin_resolve(pw, nb.user[0], <uint32_t>nb.user[1])
+    if d == NULL:
+        st.ctr[C_RX_REF_BAD] += 1
+    return d
+
+
+cdef bint stack_rx_ref_segment(StackState *st, nc_buf *nb, TcpHdr *th, uint32_t l4_off,
+                               uint8_t *ref, uint32_t ref_len) noexcept nogil:
+    """A by-reference frame must be its headers exactly, followed by the
+    referenced payload; then th reads the payload there and the buffer
+    keeps where (user[3]: address | generation << 48, for buf_tcp). False
+    (counted): malformed."""
+    if l4_off + th.hdr_len != nb.len or th.payload_len != ref_len:
+        st.ctr[C_RX_REF_BAD] += 1
+        return False
+    th.payload = ref
+    th.payload_ref = 1
+    th.ref_gen = <uint16_t>nb.user[3]
+    nb.user[3] = <uint64_t><size_t>ref | (<uint64_t>th.ref_gen << 48)
+    return True
+
+
 cdef inline bint buf_tcp(StackState *st, uint32_t b, TcpHdr *th) noexcept nogil:
     """Re-read the TCP header the classifier already checked (no checksum)."""
     cdef nc_buf *nb = nc_port_buf(st.port, b)
@@ -223,6 +276,10 @@ cdef inline bint buf_tcp(StackState *st, uint32_t b, TcpHdr *th) noexcept nogil:
     cdef uint32_t n = <uint32_t>(nb.user[0] >> 32)
     if tcp_parse(p + off, n, NULL, th, False) != WIRE_OK:
         return False
+    if nb.flags & NC_BUF_F_PAYLOAD_REF:
+        th.payload = <uint8_t *><size_t>(nb.user[3] & 0xffffffffffffULL)
+        th.payload_ref = 1
+        th.ref_gen = <uint16_t>(nb.user[3] >> 48)
     # the IP header follows the Ethernet header; ECN is the low two bits of
     # IPv4's TOS byte, of IPv6's traffic class (bits 4-5 of its second byte)
     if rd16(p + 12) == ETH_P_IPV6:

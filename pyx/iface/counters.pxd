@@ -124,4 +124,10 @@ cdef enum:  # counters (Ctr)
     C_TCP_OVER_MTU              # a segment that would not fit the MTU, not sent (a bug if ever non-zero)
     C_TCP_TSO_FRAMES            # super-frames sent with their payload in the send window (NC_CAP_TX_REF)
     C_TCP_TSO_SEGMENTS          # the segments they carried
+    C_TCP_REF_SEGMENTS          # segments sent to the shm peer with their payload left in the send window
+    C_TCP_RCV_IN_PLACE_BYTES    # bytes received already in place: the peer's send window is our receive window
+    C_TCP_RCV_REF_COPIED_BYTES  # bytes copied out of the peer's send window into a window of ours
+    C_TCP_REF_STALE             # segments naming a slot the peer had recycled since: dropped unread
+    C_RX_REF_BAD                # by-reference frames that name no bytes of the peer's send windows
+    C_LINK_PEER_WINDOWS         # times the shm peer's send windows were mapped here
     C_COUNT

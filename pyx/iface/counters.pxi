@@ -35,4 +35,6 @@ COUNTER_NAMES = (
     "udp_too_big", "tx_ndp_rs", "rx_ndp_ra", "ndp_ra_ignored", "ip6_no_route",
     "tx_mld_report", "rx_mld_query", "ndp_dad_done",
     "waits_spun", "waits_slept", "tcp_over_mtu", "tcp_tso_frames", "tcp_tso_segments",
+    "tcp_ref_segments", "tcp_rcv_in_place_bytes", "tcp_rcv_ref_copied_bytes", "tcp_ref_stale",
+    "rx_ref_bad", "link_peer_windows",
 )

@@ -128,6 +128,7 @@ cdef void stack_check_link(StackState *st) noexcept nogil:
     death when link_up() is asked, here or by the application."""
     cdef uint64_t lost
     cdef nc_port *p
+    stack_windows_check(st)         # a (new) peer's send windows to read in place
     if not (st.port.caps & NC_CAP_PEER_HOST):
         return
     st.port.ops.link_up(st.port)
@@ -147,6 +148,7 @@ cdef void stack_peer_lost(StackState *st) noexcept nogil:
     cdef uint32_t bufs[BURST]
     cdef Tcb *t
     st.ctr[C_LINK_PEER_LOST] += 1
+    stack_windows_peer_lost(st)
     for i in range(st.cfg.max_conns):
         t = &st.tcbs[i]
         if t.state != CLOSED and t.state != LISTEN:

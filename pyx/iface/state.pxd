@@ -116,6 +116,13 @@ cdef struct StackState:
     # windows
     Arena rcv_arena
     Arena snd_arena
+    # send windows read in place across a shm link (mem/peer_windows.pxi,
+    # iface/shared_windows.pxi)
+    WindowBoard *board_me        # in the link's header; NULL: not sharing
+    WindowBoard *board_peer
+    uint64_t board_key           # what we published: our pid << 32 | epoch
+    PeerWindows peer_wins[PEER_WINDOW_SETS]     # the peer's send arena mapped here
+    uint8_t peer_win_cur         # peer_wins[peer_win_cur] is the live peer's
     # identity
     uint64_t isn_key0
     uint64_t isn_key1

@@ -130,6 +130,7 @@ cdef void stack_state_free(StackState *st) noexcept nogil:
     cdef uint32_t i
     if st == NULL:
         return
+    stack_windows_free(st)
     arena_destroy(&st.rcv_arena)
     free(st.peers6)
     arena_destroy(&st.snd_arena)

@@ -52,6 +52,10 @@ cdef inline void tx_enqueue(StackState *st, uint32_t b) noexcept nogil:
     if nb.flags & NC_BUF_F_TX_REF:
         st.ctr[C_TX_BYTES] += nb.user[1]
         st.txq_refs += 1
+    elif nb.flags & NC_BUF_F_PAYLOAD_REF:
+        # no flush before its window goes: the peer refuses a slot let go
+        # since (the generation, mem/peer_windows.pxi)
+        st.ctr[C_TX_BYTES] += nb.user[1]
     st.txq[st.txq_len] = b
     st.txq_len += 1
     if st.txq_len == TXQ_MAX:

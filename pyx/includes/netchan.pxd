@@ -17,6 +17,8 @@ cdef extern from "netchan/compat.h" nogil:
     void nc_store_relaxed_u32 "nc_store_relaxed"(uint32_t *p, uint32_t v)
     uint64_t nc_load_relaxed_u64 "nc_load_relaxed"(uint64_t *p)
     void nc_store_relaxed_u64 "nc_store_relaxed"(uint64_t *p, uint64_t v)
+    uint64_t nc_load_acquire_u64 "nc_load_acquire"(uint64_t *p)
+    void nc_store_release_u64 "nc_store_release"(uint64_t *p, uint64_t v)
 
 
 cdef extern from "netchan/ring.h" nogil:
@@ -55,6 +57,7 @@ cdef extern from "netchan/buf.h" nogil:
     uint32_t NC_BUF_HEADROOM
     uint32_t NC_BUF_F_CSUM_OK
     uint32_t NC_BUF_F_TX_REF
+    uint32_t NC_BUF_F_PAYLOAD_REF
     uint32_t NC_BUF_F_FREE
     struct nc_buf:
         uint32_t slot

@@ -82,6 +82,8 @@ cdef extern from "<errno.h>" nogil:
     int ETIMEDOUT
     int ENOENT
     int EEXIST
+    int EINVAL
+    int ENOMEM
 
 
 cdef extern from "<linux/futex.h>" nogil:

@@ -49,6 +49,11 @@ cdef struct Arena:
     # (arena_tick), so only attached slots (and those free < 1 s) hold any
     uint8_t *side
     uint32_t side_size
+    # shared with a shm peer that reads the slots in place (mem/peer_windows.pxi):
+    # per slot, in the memfd after the slots, so the peer maps them too
+    uint32_t *peer_holds         # the peer's: nonzero while it reads the slot
+    uint32_t *gens               # ours: bumped whenever the slot is let go
+    uint32_t held_pending        # slots released by us, waiting for the peer's hold to clear
 
 cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept nogil
 cdef void arena_destroy(Arena *a) noexcept nogil
@@ -59,6 +64,7 @@ cdef uint32_t arena_alloc(Arena *a) noexcept nogil
 cdef void arena_release(Arena *a, uint32_t slot) noexcept nogil
 cdef void arena_export(Arena *a, uint32_t slot) noexcept nogil
 cdef void arena_unexport(Arena *a, uint32_t slot) noexcept nogil
+cdef bint arena_peer_holds(const Arena *a, uint32_t slot) noexcept nogil
 cdef uint64_t arena_bytes_in_use(const Arena *a) noexcept nogil
 cdef bint arena_room(const Arena *a, uint64_t extra) noexcept nogil
 cdef uint32_t arena_tick(Arena *a, uint64_t now) noexcept nogil

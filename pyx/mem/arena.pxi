@@ -95,6 +95,9 @@ cdef void arena_destroy(Arena *a) noexcept nogil:
     if a.side != NULL:
         sysc.munmap(a.side, <size_t>a.max_slots * a.side_size)
         a.side = NULL
+    if a.peer_holds != NULL:
+        sysc.munmap(a.peer_holds, arena_share_tail(a.max_slots))
+        a.peer_holds = a.gens = NULL
     free(a.free_ids)
     free(a.exports)
     free(a.pending_release)
@@ -211,6 +214,8 @@ cdef uint32_t arena_tick(Arena *a, uint64_t now) noexcept nogil:
     if now < a.next_sweep or a.fd < 0:
         return 0
     a.next_sweep = now + ARENA_SWEEP_NS
+    if a.held_pending:
+        arena__recycle_unheld(a)
     while (a.nclean < a.nfree and a.free_at[a.nclean] + a.punch_after_ns <= now and
            n < ARENA_PUNCH_BATCH):
         sysc.fallocate(a.fd, sysc.FALLOC_FL_PUNCH_HOLE | sysc.FALLOC_FL_KEEP_SIZE,
@@ -225,13 +230,36 @@ cdef uint32_t arena_tick(Arena *a, uint64_t now) noexcept nogil:
     return n
 
 
+cdef inline bint arena_peer_holds(const Arena *a, uint32_t slot) noexcept nogil:
+    """Does the shm peer read this slot in place now (mem/peer_windows.pxi)?"""
+    return a.peer_holds != NULL and nc_load_acquire_u32(&a.peer_holds[slot]) != 0
+
+
+cdef bint arena__let_go(Arena *a, uint32_t slot) noexcept nogil:
+    """May the slot be recycled now that no view of ours remains? Not while
+    the shm peer reads it in place. A new generation first, then the look at
+    the hold (Dekker, with peerwin_adopt on the peer's side: it stores its
+    hold, fences, then compares the generation its frame carried): either
+    the peer sees the new generation and refuses the stale frame, or we see
+    its hold and keep the slot."""
+    if a.gens == NULL:
+        return True
+    nc_store_relaxed_u32(&a.gens[slot], a.gens[slot] + 1)
+    nc_fence_seq_cst()
+    return nc_load_relaxed_u32(&a.peer_holds[slot]) == 0
+
+
 cdef void arena_release(Arena *a, uint32_t slot) noexcept nogil:
-    """The owner is done with the slot; it is recycled once no view remains."""
+    """The owner is done with the slot; it is recycled once no view remains
+    (and the shm peer no longer reads it: arena_tick looks again)."""
     if a.exports[slot]:
         a.pending_release[slot] = 1
         a.deferred_releases += 1
-    else:
+    elif arena__let_go(a, slot):
         arena__recycle(a, slot)
+    else:
+        a.pending_release[slot] = 2
+        a.held_pending += 1
 
 
 cdef inline void arena_export(Arena *a, uint32_t slot) noexcept nogil:
@@ -240,5 +268,18 @@ cdef inline void arena_export(Arena *a, uint32_t slot) noexcept nogil:
 
 cdef void arena_unexport(Arena *a, uint32_t slot) noexcept nogil:
     a.exports[slot] -= 1
-    if a.exports[slot] == 0 and a.pending_release[slot]:
-        arena__recycle(a, slot)
+    if a.exports[slot] == 0 and a.pending_release[slot] == 1:
+        if arena__let_go(a, slot):
+            arena__recycle(a, slot)
+        else:
+            a.pending_release[slot] = 2
+            a.held_pending += 1
+
+
+cdef void arena__recycle_unheld(Arena *a) noexcept nogil:
+    """Recycle the released slots whose peer hold has cleared."""
+    cdef uint32_t slot
+    for slot in range(a.next_fresh):
+        if a.pending_release[slot] == 2 and arena__let_go(a, slot):
+            a.held_pending -= 1
+            arena__recycle(a, slot)

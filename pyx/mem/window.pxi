@@ -27,6 +27,7 @@ cdef inline void window_init(Window *w, const Arena *a) noexcept nogil:
     w.base = NULL
     w.slot = NC_BUF_NONE
     w.hold = 0
+    w.foreign = 0
     w.size = a.slot_size
     w.mask = a.slot_size - 1
     w.head = 0
@@ -42,6 +43,7 @@ cdef inline bint window_attach(Window *w, Arena *a) noexcept nogil:
     if slot == NC_BUF_NONE:
         return False
     w.slot = slot
+    w.foreign = 0
     w.base = arena_slot_base(a, slot)
     w.size = a.slot_size
     w.mask = a.slot_size - 1
@@ -58,11 +60,12 @@ cdef inline void window_detach(Window *w, Arena *a) noexcept nogil:
 
 
 cdef inline bint window_release_if_empty(Window *w, Arena *a) noexcept nogil:
-    """Detach w if it holds no byte, no view of it lives and no send view
-    awaits its commit. True if it is (now) unattached. No system call."""
+    """Detach w if it holds no byte, no view of it lives, no send view
+    awaits its commit and the shm peer does not read it in place. True if
+    it is (now) unattached. No system call."""
     if w.base == NULL:
         return True
-    if w.head != w.tail or w.hold or a.exports[w.slot]:
+    if w.head != w.tail or w.hold or a.exports[w.slot] or arena_peer_holds(a, w.slot):
         return False
     arena_release(a, w.slot)
     w.base = NULL

@@ -7,6 +7,7 @@ ports, the interface, IP, UDP, TCP, and the Python API on top.
 """
 from libc.string cimport memcpy, memset, memmove, memcmp
 from libc.stdlib cimport malloc, calloc, realloc, free, strtol
+from libc.stdio cimport snprintf
 from cpython.buffer cimport PyBUF_WRITABLE, PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.exc cimport PyErr_CheckSignals
@@ -22,6 +23,7 @@ include "base/ratelimit.pxi"
 include "mem/region.pxi"
 include "mem/arena.pxi"
 include "mem/window.pxi"
+include "mem/peer_windows.pxi"
 include "mem/pool.pxi"
 include "mem/channel.pxi"
 
@@ -48,6 +50,7 @@ include "ports/pps.pxi"
 
 include "iface/counters.pxi"
 include "iface/state.pxi"
+include "iface/shared_windows.pxi"
 include "iface/txq.pxi"
 include "iface/arp.pxi"
 include "iface/ndp.pxi"

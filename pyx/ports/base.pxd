@@ -9,3 +9,4 @@ cdef class Port:
     cdef int _bell_fd(self) noexcept
     cdef bint _arm(self, uint64_t wait_ns) except -1
     cdef void _disarm(self) noexcept
+    cdef bint _window_boards(self, WindowBoard **me, WindowBoard **peer) noexcept

@@ -175,6 +175,12 @@ cdef class Port:
             nc_timerfd_settime(self.timer_fd, 0, &its, NULL)
         return True
 
+    cdef bint _window_boards(self, WindowBoard **me, WindowBoard **peer) noexcept:
+        """Can the stack on this port publish its send windows for the peer
+        to read in place? Only on a shm (or pair) link end itself: a
+        wrapper copies or holds frames, which a reference must not outlive."""
+        return False
+
     cdef void _disarm(self) noexcept:
         """Woken (or done waiting): drain the fd, stop asking to be rung."""
         if self.inner is not None and self.inner._bell_fd() >= 0:

@@ -41,7 +41,8 @@ cdef struct LinkSide:
     uint64_t slots_off
     int32_t lost_peer_pid       # the dead peer this side has let go of (see link_link_up)
     uint32_t _pad32
-    uint64_t _pad[6]
+    WindowBoard board           # this side's send windows, for the peer to read in place
+    uint64_t _pad[1]
 
 cdef struct LinkHeader:
     uint32_t magic
@@ -73,6 +74,7 @@ cdef struct LinkPortState:
     uint64_t peer_checked_ns     # last time the peer's pid was checked
     int bell_rd                  # our bell (read end; an shm FIFO is O_RDWR), -1: none
     int bell_wr                  # the peer's bell (write end), -1: none
+    bint share_windows           # the stack on it may publish its send windows (windows=shared)
 
 
 cdef uint32_t LINK_MAGIC = 0x4e434c4b     # "NCLK"
@@ -127,6 +129,7 @@ cdef void link_format(uint8_t *base, uint32_t mtu, uint32_t nbufs, const uint8_t
         h.side[s].doorbell = 0
         h.side[s].sleeping = 0
         h.side[s].lost_peer_pid = 0
+        memset(&h.side[s].board, 0, sizeof(WindowBoard))
         memcpy(h.side[s].mac, mac0 if s == 0 else mac1, 6)
         nc_freestack_init_full(<nc_freestack *>(base + h.side[s].freestack_off), nbufs)
         nc_ring_init(<nc_ring *>(base + h.side[s].txring_off), h.txring_size)
@@ -170,6 +173,12 @@ cdef inline bint link__peer_gone(LinkPortState *lp) noexcept nogil:
     return lp.gone_pid != 0 and nc_load_relaxed_u32(<uint32_t *>&lp.peer.pid) == <uint32_t>lp.gone_pid
 
 
+cdef inline uint64_t link__frame_bytes(nc_buf *nb) noexcept nogil:
+    """A frame's size on the link: a payload left in the sender's send
+    window for us to read there (NC_BUF_F_PAYLOAD_REF) counts as carried."""
+    return nb.len + (nb.user[1] if nb.flags & NC_BUF_F_PAYLOAD_REF else 0)
+
+
 cdef uint32_t link_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
     cdef LinkPortState *lp = <LinkPortState *>p
     cdef uint32_t k, i
@@ -184,7 +193,7 @@ cdef uint32_t link_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now
     k = nc_ring_dequeue_burst(lp.rx, bufs, n)
     for i in range(k):
         bufs[i] ^= NC_BUF_POOL_BIT      # sender-relative -> receiver-relative
-        p.stats.rx_bytes += nc_port_buf(p, bufs[i]).len
+        p.stats.rx_bytes += link__frame_bytes(nc_port_buf(p, bufs[i]))
     p.stats.rx_packets += k
     return k
 
@@ -198,7 +207,7 @@ cdef uint32_t link_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now
         p.stats.tx_dropped += n
         return n
     for i in range(n):
-        p.stats.tx_bytes += nc_port_buf(p, bufs[i]).len
+        p.stats.tx_bytes += link__frame_bytes(nc_port_buf(p, bufs[i]))
     k = nc_ring_enqueue_burst(lp.tx, bufs, n)   # never short: see ring sizes
     p.stats.tx_packets += k
     if k:
@@ -425,6 +434,22 @@ cdef class LinkPort(Port):
                        else NC_CAP_VIRTUAL_TIME)
         self.p.peer_lost_handled = NC_PEER_LOST_NO_STACK
 
+    cdef bint _window_boards(self, WindowBoard **me, WindowBoard **peer) noexcept:
+        """Where the stack on this end publishes its send windows and finds
+        the peer's (iface/shared_windows.pxi); False when this link copies
+        (windows=copy)."""
+        if not self.lp.share_windows:
+            return False
+        me[0] = &self.lp.me.board
+        peer[0] = &self.lp.peer.board
+        return True
+
+    @property
+    def windows(self):
+        """'shared': the stacks on this link read each other's send windows
+        in place (shm's default); 'copy': every payload crosses in a frame."""
+        return "shared" if self.lp.share_windows else "copy"
+
     @property
     def peer_attached(self):
         return bool(self.lp.peer.attached)
@@ -469,8 +494,11 @@ cdef _check_link_params(uint32_t mtu, uint32_t nbufs):
 _pairs = {}
 
 
-def open_pair(str name, uint32_t mtu=1500, uint32_t nbufs=4096):
-    """The next free end of in-process link `name` (created on first use)."""
+def open_pair(str name, uint32_t mtu=1500, uint32_t nbufs=4096, windows=None):
+    """The next free end of in-process link `name` (created on first use).
+    windows='shared' has the two stacks read each other's send windows in
+    place, as on shm (the default here is 'copy')."""
+    share = _link_windows_param(windows, False)
     _check_link_params(mtu, nbufs)
     cdef LinkHeader tmp
     cdef MappedRegion region
@@ -496,9 +524,30 @@ def open_pair(str name, uint32_t mtu=1500, uint32_t nbufs=4096):
     port.lp.bell_wr = entry[2][1 - side][1]
     port.name = name
     port.uri = f"pair:{name}"
+    _link_set_windows(port, share)
     h.side[side].pid = _os.getpid()
     nc_store_release_u32(&h.side[side].attached, 1)
     return port
+
+
+def _link_windows_param(windows, bint default):
+    if windows is None:
+        return default
+    if windows in ("shared", True):
+        return True
+    if windows in ("copy", False):
+        return False
+    raise ValueError(f"windows={windows!r}: use shared (stacks read each other's send windows "
+                     f"in place) or copy (every payload crosses in a frame)")
+
+
+cdef _link_set_windows(LinkPort port, bint share):
+    memset(&port.lp.me.board, 0, sizeof(WindowBoard))
+    port.lp.share_windows = share
+    if share:
+        # the payload of a frame by reference is not in the frame: there is
+        # nothing to sum, and the peer is a netchan stack in this host's memory
+        port.p.caps |= NC_CAP_CSUM_TRUSTED
 
 
 def pid_alive(int pid):
@@ -514,10 +563,13 @@ def pid_alive(int pid):
         return True
 
 
-def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
+def open_shm(str name, mtu=None, nbufs=None, hugepages=None, windows=None):
     """Attach to shared-memory link `name`, creating it if this is the first
-    end. The second end adopts the link's MTU when mtu is None."""
+    end. The second end adopts the link's MTU when mtu is None. windows=
+    'shared' (the default) has the two stacks read each other's send windows
+    in place; 'copy' sends every payload inside its frame."""
     import fcntl
+    share = _link_windows_param(windows, True)
     if not name or "/" in name or len(name) > 200:
         raise ValueError(f"shm link name must be a non-empty file name, not {name!r}")
     req_mtu = 1500 if mtu is None else int(mtu)
@@ -584,6 +636,7 @@ def open_shm(str name, mtu=None, nbufs=None, hugepages=None):
             (<LinkPort>port).name = name
             (<LinkPort>port).uri = f"shm:{name}"
             (<LinkPort>port).lock_path = path
+            _link_set_windows(<LinkPort>port, share)
             _link_open_bells((<LinkPort>port).lp, path, name, side)
             # Returns that arrived after the previous occupant left are ours now.
             link__drain_returns((<LinkPort>port).lp)
@@ -638,6 +691,7 @@ cdef bint _link_take_over(LinkHeader *h, int dead, str name) except -1:
     pool.data_room = h.data_room
     nc_pool_format(&pool)
     h.side[dead].sleeping = 0
+    memset(&h.side[dead].board, 0, sizeof(WindowBoard))
     h.side[dead].pid = 0
     nc_store_release_u32(&h.side[dead].attached, 0)     # free for us to take below
     return True
@@ -670,6 +724,8 @@ def _link_close(LinkPort port):
         same = _os.fstat(fd).st_ino == _os.stat(path).st_ino
         nc_store_release_u32(&h.side[side].attached, 0)
         h.side[side].pid = 0
+        nc_store_release_u32(&h.side[side].board.epoch, 0)
+        nc_store_release_u64(&h.side[side].board.mapped, 0)
         # wake the peer so it notices the link went down
         nc_store_relaxed_u32(&h.side[1 - side].doorbell, h.side[1 - side].doorbell + 1)
         futex_wake(&h.side[1 - side].doorbell)

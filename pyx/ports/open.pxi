@@ -15,9 +15,10 @@ def open_port(spec, mtu=None):
         target = queue_target(target, *spec.queue)
     if spec.kind == "pair":
         port = open_pair(target, 1500 if mtu is None else int(mtu),
-                         spec.link.get("nbufs", 4096))
+                         spec.link.get("nbufs", 4096), spec.link.get("windows"))
     elif spec.kind == "shm":
-        port = open_shm(target, mtu, spec.link.get("nbufs"), spec.link.get("hugepages"))
+        port = open_shm(target, mtu, spec.link.get("nbufs"), spec.link.get("hugepages"),
+                        spec.link.get("windows"))
     elif spec.kind == "afpacket":
         port = open_afpacket(spec.target, mtu, queue=spec.queue, **spec.link)
     elif spec.kind == "xdp":

@@ -23,7 +23,7 @@ cdef void tcp_enter_time_wait(StackState *st, Tcb *t) noexcept nogil:
         # nothing left to read or send: TIME_WAIT needs only the sequence
         # numbers; once its last ACK is out (stack_output) a record
         # (timewait.pxi) takes over from the control block
-        window_detach(&t.rcv, &st.rcv_arena)
+        tcp_rcv_detach(st, t)
         window_detach(&t.snd, &st.snd_arena)
     timer_rearm(st, t)
     tcp_schedule(st, t)

@@ -134,6 +134,7 @@ cdef bint tcp_emit_frame(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, ui
     cdef uint8_t *th
     cdef TcpOptions o
     cdef uint32_t win, hl, wfield, offer, nsegs = 1
+    cdef bint ref = False
     if b == NC_BUF_NONE:
         return False
     nb = nc_port_buf(st.port, b)
@@ -174,6 +175,15 @@ cdef bint tcp_emit_frame(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, ui
         nb.user[2] = gso
         nb.flags |= NC_BUF_F_TX_REF
         nsegs = (dlen + gso - 1) // gso
+    elif dlen >= TCP_REF_MIN_PAYLOAD and tcp_peer_reads_in_place(st, t):
+        # the shm peer reads the payload where it is (mem/peer_windows.pxi)
+        ref = True
+        nb.user[0] = <uint64_t><size_t>window_at(&t.snd, data_off)
+        nb.user[1] = dlen
+        nb.user[2] = <uint32_t>st.board_key
+        nb.user[3] = <uint16_t>st.snd_arena.gens[t.snd.slot]
+        nb.flags |= NC_BUF_F_PAYLOAD_REF
+        st.ctr[C_TCP_REF_SEGMENTS] += 1
     elif dlen:
         memcpy(th + hl, window_at(&t.snd, data_off), dlen)
     tcp_ip_finish(st, iph, t.laddr, t.raddr, t.lport, t.rport, hl + dlen, True)
@@ -187,7 +197,7 @@ cdef bint tcp_emit_frame(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, ui
             st.ip_ident += nsegs - 1    # segmentation numbers each segment on from the first
         st.ctr[C_TCP_TSO_FRAMES] += 1
         st.ctr[C_TCP_TSO_SEGMENTS] += nsegs
-    nb.len = <uint32_t>(th - p) + hl + (0 if gso else dlen)    # a super-frame: the headers alone
+    nb.len = <uint32_t>(th - p) + hl + (0 if gso or ref else dlen)  # by reference: the headers alone
     if flags & TCP_ACK:
         t.flags &= ~(TF_ACK_NOW | TF_DELACK | TF_WND_UPDATE)
         t.t_delack = 0
@@ -273,6 +283,16 @@ cdef inline bint tcp_nagle_allows(const Tcb *t, uint32_t n, uint32_t avail, bint
     if n >= t.max_snd_wnd // 2 and t.max_snd_wnd:
         return True                 # at least half the largest window the peer offered
     return False
+
+
+cdef inline bint tcp_peer_reads_in_place(const StackState *st, const Tcb *t) noexcept nogil:
+    """May a segment of t leave its payload in the send window for the shm
+    peer to read there? When the peer has mapped our send arena (it says so
+    on its window board: iface/shared_windows.pxi), over IPv4, and the port
+    trusts the peer with the checksum (there is no payload to sum)."""
+    return (st.board_me != NULL and
+            nc_load_acquire_u64(&st.board_peer.mapped) == st.board_key and
+            st.port.caps & NC_CAP_CSUM_TRUSTED and not addr_is_v6(t.raddr))
 
 
 cdef inline uint32_t tcp_tso_room(const StackState *st, const Tcb *t, uint32_t room) noexcept nogil:

@@ -24,6 +24,67 @@ cdef inline bint tcp_ooo_covers(const Tcb *t, uint64_t s, uint64_t e) noexcept n
     return False
 
 
+cdef bint tcp_rcv_privatize(StackState *st, Tcb *t) noexcept nogil:
+    """A receive window reading the shm peer's send window in place moves to
+    a slot of our own: the whole ring copied, so in-order and out-of-order
+    bytes keep their places. False (counted) when no slot is free."""
+    cdef Window own = t.rcv
+    own.base = NULL
+    if not window_attach(&own, &st.rcv_arena):
+        st.ctr[C_TCP_WINDOW_ARENA_FULL] += 1
+        return False
+    memcpy(own.base, t.rcv.base, t.rcv.size)
+    peerwin_release(&st.peer_wins[t.rcv.foreign - 1], t.rcv.slot)
+    t.rcv = own
+    return True
+
+
+cdef bint tcp_rcv_place(StackState *st, Tcb *t, const TcpHdr *th, uint64_t off,
+                        const uint8_t *data, uint32_t n) noexcept nogil:
+    """Put n bytes of the segment's text at stream offset off of the receive
+    window. False: dropped, not ACKed (no window memory, or a reference to a
+    slot the peer has recycled since). The shm peer's payload by reference
+    (th.payload_ref: data points into its send window, mapped here) is
+    already where it belongs when the receive window reads that send window
+    (mem/peer_windows.pxi); an unattached window starts doing so."""
+    cdef PeerWindows *pw
+    cdef uint8_t *dst
+    cdef int rc
+    if t.rcv.base == NULL and th.payload_ref:
+        pw = &st.peer_wins[st.peer_win_cur]
+        rc = peerwin_adopt(pw, &t.rcv, data, off, th.ref_gen)
+        if rc > 0:
+            t.rcv.foreign = st.peer_win_cur + 1
+            st.ctr[C_TCP_RCV_IN_PLACE_BYTES] += n
+            return True
+        if rc < 0:
+            st.ctr[C_TCP_REF_STALE] += 1
+            return False
+    if not tcp_rcv_attach(st, t):
+        return False                    # no window memory: dropped (counted), not ACKed
+    dst = window_at(&t.rcv, off)
+    if dst == data:
+        st.ctr[C_TCP_RCV_IN_PLACE_BYTES] += n
+        return True
+    if t.rcv.foreign:
+        if not th.payload_ref:
+            # a segment copied out of the send window this window reads:
+            # its bytes are in place already (the peer's window stays on
+            # this slot while we hold it)
+            st.ctr[C_TCP_RCV_IN_PLACE_BYTES] += n
+            return True
+        if not tcp_rcv_privatize(st, t):
+            return False
+        dst = window_at(&t.rcv, off)
+    memcpy(dst, data, n)
+    if th.payload_ref:
+        if not peerwin_gen_still(&st.peer_wins[st.peer_win_cur], data, th.ref_gen):
+            st.ctr[C_TCP_REF_STALE] += 1
+            return False
+        st.ctr[C_TCP_RCV_REF_COPIED_BYTES] += n
+    return True
+
+
 cdef void tcp_receive_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept nogil:
     """RFC 9293 3.10.7.4 seventh step: place the text in the receive window,
     in order or out of order, and decide how soon to ACK."""
@@ -54,11 +115,10 @@ cdef void tcp_receive_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
     if n and off + n > right:
         trimmed = True
         n = <uint32_t>(right - off) if right > off else 0
-    if n and not tcp_rcv_attach(st, t):
-        return                          # no window memory: dropped (counted), not ACKed
+    if n and not tcp_rcv_place(st, t, th, off, data, n):
+        return
     if n:
         if delta == 0:
-            memcpy(window_at(&t.rcv, off), data, n)
             t.rcv.tail += n
             while t.ooo_n and t.ooo_start[0] <= t.rcv.tail:
                 if t.ooo_end[0] > t.rcv.tail:
@@ -76,7 +136,6 @@ cdef void tcp_receive_data(StackState *st, Tcb *t, const TcpHdr *th) noexcept no
                 t.flags |= TF_ACK_NOW
                 return
             else:
-                memcpy(window_at(&t.rcv, off), data, n)
                 tcp_note_ooo_block(t, off, off + n)
                 st.ctr[C_TCP_OOO_SEGMENTS] += 1
         st.ctr[C_TCP_DATA_IN_BYTES] += n

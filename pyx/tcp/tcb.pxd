@@ -2,6 +2,7 @@ cdef enum:
     OOO_MAX = 8                 # out-of-order ranges kept per connection
     SACK_MAX = 8                # SACKed ranges a sender's scoreboard keeps
     TCP_TSO_MAX_PAYLOAD = 65455 # a super-frame's payload: 64 KiB less the largest IPv4 and TCP headers
+    TCP_REF_MIN_PAYLOAD = 1024  # shorter segments copy their payload, even to a peer that reads ours in place
 
 # ---- TCP ---------------------------------------------------------------------
 
@@ -234,6 +235,8 @@ cdef Tcb *tcb_alloc(StackState *st) noexcept nogil
 cdef bint tcp_windows_admit(const StackState *st) noexcept nogil
 cdef bint tcp_rcv_attach(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_rcv_idle(StackState *st, Tcb *t) noexcept nogil
+cdef void tcp_rcv_detach(StackState *st, Tcb *t) noexcept nogil
+cdef uint32_t tcp_snd_space(const StackState *st, const Tcb *t) noexcept nogil
 cdef void tcp_snd_idle(StackState *st, Tcb *t) noexcept nogil
 cdef void tcb_free(StackState *st, Tcb *t) noexcept nogil
 cdef void tcb_free_quiet(StackState *st, Tcb *t) noexcept nogil

@@ -99,7 +99,41 @@ cdef void tcp_rcv_idle(StackState *st, Tcb *t) noexcept nogil:
     """Give the receive window's slot back if it is empty: everything
     consumed, nothing held out of order, no receive view alive."""
     if t.rcv.base != NULL and t.ooo_n == 0 and t.rcv_pin == <uint64_t>-1:
-        window_release_if_empty(&t.rcv, &st.rcv_arena)
+        if t.rcv.foreign:
+            if t.rcv.head == t.rcv.tail:
+                tcp_rcv_detach(st, t)
+        else:
+            window_release_if_empty(&t.rcv, &st.rcv_arena)
+
+
+cdef void tcp_rcv_detach(StackState *st, Tcb *t) noexcept nogil:
+    """Give the receive window's slot back: ours to the arena, or the shm
+    peer's send window it reads in place to the peer (held while a view of
+    it lives: mem/peer_windows.pxi)."""
+    if t.rcv.base != NULL and t.rcv.foreign:
+        peerwin_release(&st.peer_wins[t.rcv.foreign - 1], t.rcv.slot)
+        t.rcv.base = NULL
+        t.rcv.slot = NC_BUF_NONE
+        t.rcv.foreign = 0
+        t.rcv.hold = 0
+    else:
+        window_detach(&t.rcv, &st.rcv_arena)
+
+
+cdef uint32_t tcp_snd_space(const StackState *st, const Tcb *t) noexcept nogil:
+    """Free bytes of the send window for the application. While the shm
+    peer may read our send windows in place, no further than the right edge
+    it last advertised: past it, the same ring positions hold bytes its
+    application has not consumed yet (mem/peer_windows.pxi)."""
+    cdef uint32_t space = window_space(&t.snd)
+    cdef uint64_t edge
+    if st.board_me != NULL:
+        edge = t.snd.head + t.snd_wnd
+        if edge <= t.snd.tail:
+            return 0
+        if edge - t.snd.tail < space:
+            space = <uint32_t>(edge - t.snd.tail)
+    return space
 
 
 cdef void tcp_snd_idle(StackState *st, Tcb *t) noexcept nogil:
@@ -174,7 +208,7 @@ cdef void tcb_free_quiet(StackState *st, Tcb *t) noexcept nogil:
             break
         st.port.ops.free_burst(st.port, bufs, k)
     tx_flush_refs(st)               # a super-frame queued may point into the send window
-    window_detach(&t.rcv, &st.rcv_arena)
+    tcp_rcv_detach(st, t)
     window_detach(&t.snd, &st.snd_arena)
     ip6_peer_release(st, t.raddr)
     t.raddr = 0

@@ -21,6 +21,8 @@ cdef struct TcpHdr:
     uint8_t *payload
     uint32_t payload_len
     uint8_t ip_ecn              # the IP header's ECN field (RFC 3168), 0 when not known
+    uint8_t payload_ref         # payload is the shm peer's send window mapped here (mem/peer_windows.pxi)
+    uint16_t ref_gen            # ... under this generation of its slot
 
 cdef int tcp_parse(uint8_t *p, uint32_t n, const uint8_t *ip_hdr, TcpHdr *h,
                           bint verify_csum) noexcept nogil

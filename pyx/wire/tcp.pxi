@@ -77,6 +77,8 @@ cdef inline int tcp_parse(uint8_t *p, uint32_t n, const uint8_t *ip_hdr, TcpHdr 
     h.hdr_len = hl
     h.payload = p + hl
     h.payload_len = n - hl
+    h.payload_ref = 0
+    h.ref_gen = 0
     return WIRE_OK
 
 
