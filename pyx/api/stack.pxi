@@ -393,14 +393,10 @@ cdef class Stack:
         if self.background:
             # A background thread polls too: the GIL is the stack's lock,
             # so the loop runs without releasing it.
-            r = stack_poll(self.st, now)
-            arena_tick(&self.st.rcv_arena, self.st.now)     # punch long-free window slots
-            arena_tick(&self.st.snd_arena, self.st.now)
+            r = stack_poll_and_sweep(self.st, now)
         else:
             with nogil:
-                r = stack_poll(self.st, now)
-                arena_tick(&self.st.rcv_arena, self.st.now)
-                arena_tick(&self.st.snd_arena, self.st.now)
+                r = stack_poll_and_sweep(self.st, now)
         return r
 
     cdef int _drive(self, uint64_t deadline) except -1:

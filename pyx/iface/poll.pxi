@@ -202,6 +202,15 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
     return st.progress
 
 
+cdef uint32_t stack_poll_and_sweep(StackState *st, uint64_t now) noexcept nogil:
+    """stack_poll, then the window arenas' sweep: pages of long-free slots
+    punched, slots the shm peer stopped reading recycled (mem/arena.pxi)."""
+    cdef uint32_t r = stack_poll(st, now)
+    arena_tick(&st.rcv_arena, st.now)
+    arena_tick(&st.snd_arena, st.now)
+    return r
+
+
 cdef uint64_t stack_next_deadline(StackState *st) noexcept nogil:
     """Earliest time something is due without new input (0 = nothing)."""
     cdef uint64_t d = min_nonzero(timers_next_deadline(st), tw_next_deadline(st))

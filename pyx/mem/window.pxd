@@ -3,7 +3,7 @@ cdef struct Window:
     uint32_t size
     uint32_t mask
     uint32_t slot
-    uint32_t hold                # a send view was handed out and not yet committed: keep the slot
+    uint8_t hold                 # a send view was handed out and not yet committed: keep the slot
     uint8_t foreign              # 0: a slot of our arena; k: of the peer's, StackState.peer_wins[k - 1]
     uint64_t head                # first byte not yet consumed (stream offset)
     uint64_t tail                # one past the last byte written (stream offset)

@@ -122,12 +122,16 @@ cdef void tcp_rcv_detach(StackState *st, Tcb *t) noexcept nogil:
 
 cdef uint32_t tcp_snd_space(const StackState *st, const Tcb *t) noexcept nogil:
     """Free bytes of the send window for the application. While the shm
-    peer may read our send windows in place, no further than the right edge
-    it last advertised: past it, the same ring positions hold bytes its
-    application has not consumed yet (mem/peer_windows.pxi)."""
+    peer reads this send window in place (it holds the slot), no further
+    than the right edge it last advertised: past it, the same ring positions
+    hold bytes its application has not consumed yet (mem/peer_windows.pxi).
+    Without the hold the whole free window is ours: a peer starts reading in
+    place only with nothing unconsumed before the new data, which lies
+    beyond what we had acknowledged when this space was handed out, so the
+    writes made into it cannot reach what the peer will read."""
     cdef uint32_t space = window_space(&t.snd)
     cdef uint64_t edge
-    if st.board_me != NULL:
+    if t.snd.base != NULL and arena_peer_holds(&st.snd_arena, t.snd.slot):
         edge = t.snd.head + t.snd_wnd
         if edge <= t.snd.tail:
             return 0
