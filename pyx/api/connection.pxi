@@ -11,6 +11,12 @@
 
 import warnings as _warnings
 
+# A blocking send held to the edge of a shm peer that reads our send window
+# in place waits this long for the peer to read before the window moves to
+# a slot of its own (tcp_snd_move); on a virtual clock it moves at once (the
+# peer's application cannot run during the call).
+cdef uint64_t SND_MOVE_AFTER_NS = 2000000
+
 
 cdef class Connection(SocketTimeouts):
     """An established TCP connection (from Listener.accept or Stack.connect;
@@ -242,6 +248,7 @@ cdef class Connection(SocketTimeouts):
         cdef uint64_t deadline = 0
         cdef bint have_deadline = False
         cdef uint32_t space
+        cdef uint64_t stalled_since = 0
         while True:
             if t.soerror:
                 self._raise_soerror(t, "send")
@@ -252,9 +259,20 @@ cdef class Connection(SocketTimeouts):
                 space = tcp_snd_space(self.st, t)
                 if space >= want:
                     return space
+                if window_space(&t.snd) >= want and have_deadline and deadline != NONBLOCK:
+                    # held to the edge of a shm peer that reads our window in
+                    # place: if it stays that way (its application does not
+                    # read: maybe it is this thread), the window moves
+                    if self.stack.vclock is not None or (
+                            stalled_since and self.stack._now() - stalled_since >= SND_MOVE_AFTER_NS):
+                        if tcp_snd_move(self.st, t):
+                            continue
+                    elif not stalled_since:
+                        stalled_since = self.stack._now()
             if not have_deadline:
                 deadline = self.stack._deadline(self._timeout_for(timeout))
                 have_deadline = True
+                continue
             self.stack._drive(deadline)
             t = self._t()
 

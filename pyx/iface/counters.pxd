@@ -128,6 +128,7 @@ cdef enum:  # counters (Ctr)
     C_TCP_RCV_IN_PLACE_BYTES    # bytes received already in place: the peer's send window is our receive window
     C_TCP_RCV_REF_COPIED_BYTES  # bytes copied out of the peer's send window into a window of ours
     C_TCP_REF_STALE             # segments naming a slot the peer had recycled since: dropped unread
+    C_TCP_SND_MOVES             # send windows moved off a slot the peer read, to queue beyond its edge
     C_RX_REF_BAD                # by-reference frames that name no bytes of the peer's send windows
     C_LINK_PEER_WINDOWS         # times the shm peer's send windows were mapped here
     C_COUNT

@@ -36,5 +36,5 @@ COUNTER_NAMES = (
     "tx_mld_report", "rx_mld_query", "ndp_dad_done",
     "waits_spun", "waits_slept", "tcp_over_mtu", "tcp_tso_frames", "tcp_tso_segments",
     "tcp_ref_segments", "tcp_rcv_in_place_bytes", "tcp_rcv_ref_copied_bytes", "tcp_ref_stale",
-    "rx_ref_bad", "link_peer_windows",
+    "tcp_snd_moves", "rx_ref_bad", "link_peer_windows",
 )

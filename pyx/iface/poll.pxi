@@ -128,7 +128,6 @@ cdef void stack_check_link(StackState *st) noexcept nogil:
     death when link_up() is asked, here or by the application."""
     cdef uint64_t lost
     cdef nc_port *p
-    stack_windows_check(st)         # a (new) peer's send windows to read in place
     if not (st.port.caps & NC_CAP_PEER_HOST):
         return
     st.port.ops.link_up(st.port)
@@ -171,6 +170,8 @@ cdef uint32_t stack_poll(StackState *st, uint64_t now) noexcept nogil:
         st.now = now
     st.progress = 0
     st.ctr[C_POLLS] += 1
+    if st.board_me != NULL:
+        stack_windows_check(st)     # a (new) shm peer whose send windows to read in place
     while rounds < RX_ROUNDS:
         k = st.port.ops.rx_burst(st.port, bufs, BURST, st.now)
         for i in range(k):

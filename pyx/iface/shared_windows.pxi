@@ -40,7 +40,8 @@ cdef void stack_windows_check(StackState *st) noexcept nogil:
     """When the peer has published a send arena we have not mapped, map it
     (into the set not in use: a dead peer's stays while windows of ours still
     read it) and tell the peer, which then starts sending by reference.
-    Called when sharing starts and every 100 ms (stack_check_link)."""
+    Called when sharing starts and at every poll (a few loads when nothing
+    changed)."""
     cdef uint32_t epoch
     cdef uint64_t key
     cdef uint8_t k
@@ -53,7 +54,7 @@ cdef void stack_windows_check(StackState *st) noexcept nogil:
         return
     key = (<uint64_t><uint32_t>st.board_peer.pid << 32) | epoch
     cur = &st.peer_wins[st.peer_win_cur]
-    if cur.key == key:
+    if cur.key == key or st.peer_win_failed == key:
         return
     k = st.peer_win_cur if cur.key == 0 else 1 - st.peer_win_cur
     nxt = &st.peer_wins[k]
@@ -62,7 +63,8 @@ cdef void stack_windows_check(StackState *st) noexcept nogil:
             return                  # both sets are read still: look again later
         peerwin_close(nxt)
     if peerwin_open(nxt, st.board_peer, key) != 0:
-        return                      # e.g. not allowed to open its memfd: frames copy then
+        st.peer_win_failed = key    # e.g. not allowed to open its memfd: frames copy then
+        return
     st.peer_win_cur = k
     if cur.key != 0 and cur != nxt and cur.in_use == 0:
         peerwin_close(cur)

@@ -123,6 +123,7 @@ cdef struct StackState:
     uint64_t board_key           # what we published: our pid << 32 | epoch
     PeerWindows peer_wins[PEER_WINDOW_SETS]     # the peer's send arena mapped here
     uint8_t peer_win_cur         # peer_wins[peer_win_cur] is the live peer's
+    uint64_t peer_win_failed     # the peer arena (key) that could not be mapped: not tried again
     # identity
     uint64_t isn_key0
     uint64_t isn_key1

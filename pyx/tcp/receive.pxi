@@ -67,12 +67,9 @@ cdef bint tcp_rcv_place(StackState *st, Tcb *t, const TcpHdr *th, uint64_t off,
         st.ctr[C_TCP_RCV_IN_PLACE_BYTES] += n
         return True
     if t.rcv.foreign:
-        if not th.payload_ref:
-            # a segment copied out of the send window this window reads:
-            # its bytes are in place already (the peer's window stays on
-            # this slot while we hold it)
-            st.ctr[C_TCP_RCV_IN_PLACE_BYTES] += n
-            return True
+        # the peer's bytes elsewhere (its send window moved to another slot:
+        # tcp_snd_move), or in the frame: what we read in place so far moves
+        # to a window of our own first
         if not tcp_rcv_privatize(st, t):
             return False
         dst = window_at(&t.rcv, off)

@@ -2,7 +2,6 @@ cdef enum:
     OOO_MAX = 8                 # out-of-order ranges kept per connection
     SACK_MAX = 8                # SACKed ranges a sender's scoreboard keeps
     TCP_TSO_MAX_PAYLOAD = 65455 # a super-frame's payload: 64 KiB less the largest IPv4 and TCP headers
-    TCP_REF_MIN_PAYLOAD = 1024  # shorter segments copy their payload, even to a peer that reads ours in place
 
 # ---- TCP ---------------------------------------------------------------------
 
@@ -237,6 +236,7 @@ cdef bint tcp_rcv_attach(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_rcv_idle(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_rcv_detach(StackState *st, Tcb *t) noexcept nogil
 cdef uint32_t tcp_snd_space(const StackState *st, const Tcb *t) noexcept nogil
+cdef bint tcp_snd_move(StackState *st, Tcb *t) noexcept nogil
 cdef void tcp_snd_idle(StackState *st, Tcb *t) noexcept nogil
 cdef void tcb_free(StackState *st, Tcb *t) noexcept nogil
 cdef void tcb_free_quiet(StackState *st, Tcb *t) noexcept nogil

@@ -120,6 +120,33 @@ cdef void tcp_rcv_detach(StackState *st, Tcb *t) noexcept nogil:
         window_detach(&t.rcv, &st.rcv_arena)
 
 
+cdef bint tcp_snd_move(StackState *st, Tcb *t) noexcept nogil:
+    """The shm peer reads this send window's slot in place and has not
+    consumed enough for the application to write on (tcp_snd_space is held
+    to its edge): move the window to a fresh slot, with what is queued and
+    in flight (and RACK's records beside it), and leave the old slot to the
+    peer until it lets go (mem/arena.pxi). The peer, finding its next
+    segments in another slot, copies what it still reads into a window of
+    its own. So the application may queue a whole send window, as with a
+    kernel socket, whether or not the peer reads. False when no slot is free."""
+    cdef Window moved = t.snd
+    cdef uint64_t n = t.snd.tail - t.snd.head
+    if t.snd.base == NULL or t.snd.hold:
+        return False
+    moved.base = NULL
+    if not window_attach(&moved, &st.snd_arena):
+        return False
+    if n:
+        memcpy(window_at(&moved, t.snd.head), window_at(&t.snd, t.snd.head), n)
+    if st.snd_arena.side != NULL:
+        memcpy(arena_side(&st.snd_arena, moved.slot), arena_side(&st.snd_arena, t.snd.slot),
+               st.snd_arena.side_size)
+    arena_release(&st.snd_arena, t.snd.slot)
+    t.snd = moved
+    st.ctr[C_TCP_SND_MOVES] += 1
+    return True
+
+
 cdef uint32_t tcp_snd_space(const StackState *st, const Tcb *t) noexcept nogil:
     """Free bytes of the send window for the application. While the shm
     peer reads this send window in place (it holds the slot), no further

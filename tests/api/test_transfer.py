@@ -65,7 +65,7 @@ SHM_SERVER = textwrap.dedent("""
             conn.consume(n)
             total += n
         conn.close()
-        print(total, h.hexdigest(), flush=True)
+        print(total, h.hexdigest(), stack.stats()["tcp_rcv_in_place_bytes"], flush=True)
 """)
 
 
@@ -89,9 +89,11 @@ def test_1gib_over_shm_between_two_processes(mtu):
             assert conn.recv(1, timeout=60) == b""
             conn.close()
         out, _ = server.communicate(timeout=60)
-        total, digest = out.split()
+        total, digest, in_place = out.split()
         assert int(total) == 1 << 30
         assert digest == h.hexdigest()
+        # the receiver read the sender's send windows in place (windows=shared)
+        assert int(in_place) > 0.9 * (1 << 30)
         assert server.returncode == 0
     finally:
         if server.poll() is None:

@@ -1,0 +1,251 @@
+"""Send windows read in place across a shm (or pair) link, windows=shared
+(pyx/mem/peer_windows.pxi): the receiver's receive window is the sender's
+send window mapped read-only, a data segment carries only its headers and
+where its payload is. Byte-exact transfers, views that keep their bytes, the
+sender bounded by what the receiver consumed, a slot recycled under frames
+still in flight, mixed copied and referenced segments, and a sender that dies
+while its bytes are still being read."""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import netchan
+from conftest import CLIENT_IP, SERVER_IP, unique
+from helpers import pattern, pump_transfer, python_env
+
+REF_COUNTERS = ("tcp_ref_segments", "tcp_rcv_in_place_bytes", "tcp_rcv_ref_copied_bytes",
+                "tcp_ref_stale", "rx_ref_bad")
+
+
+def _pair(vclock, windows, mtu=1500):
+    name = unique("shw")
+    a = netchan.Stack(f"pair:{name}?windows={windows}", ip=f"{SERVER_IP}/15", clock=vclock,
+                      seed=1, mtu=mtu)
+    b = netchan.Stack(f"pair:{name}?windows={windows}", ip=f"{CLIENT_IP}/15", clock=vclock,
+                      seed=2, mtu=mtu)
+    return a, b
+
+
+def _connected(server, client, port=7000):
+    listener = server.listen(port)
+    c = client.connect((SERVER_IP, port))
+    return c, listener.accept()
+
+
+def _poll_until(stacks, predicate, timeout=10.0):
+    """Poll real-clock stacks (one process, no virtual clock) until predicate()."""
+    give_up = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < give_up, "condition not reached in time"
+        for s in stacks:
+            s.poll()
+
+
+@pytest.mark.parametrize("windows", ["shared", "copy"])
+def test_bulk_transfer_is_byte_exact_and_in_place_only_when_shared(vclock, windows):
+    a, b = _pair(vclock, windows)
+    try:
+        client, server = _connected(a, b)
+        data = pattern(8 << 20, seed=21)
+        digest, got = pump_transfer(b, client, server, data)
+        assert got == len(data) and digest == hashlib.sha256(data).hexdigest()
+        sent, received = b.stats(), a.stats()
+        assert sent["tcp_retransmits"] == 0
+        if windows == "shared":
+            assert a.port.windows == b.port.windows == "shared"
+            assert sent["tcp_ref_segments"] > 0.9 * len(data) / 1460
+            assert received["tcp_rcv_in_place_bytes"] > 0.9 * len(data)
+            assert received["link_peer_windows"] == 1 and sent["link_peer_windows"] == 1
+        else:
+            assert all(sent[k] == 0 and received[k] == 0 for k in REF_COUNTERS)
+        assert received["tcp_ref_stale"] == 0 and received["rx_ref_bad"] == 0
+    finally:
+        b.close()
+        a.close()
+
+
+def test_a_receive_view_keeps_its_bytes_while_the_sender_writes_on(vclock):
+    """The receiver's view shows the sender's send window itself: the sender
+    may not write over it, however much it has to send, until the receiver
+    consumed it and let the view go."""
+    a, b = _pair(vclock, "shared")
+    try:
+        client, server = _connected(a, b)
+        first = pattern(256 << 10, seed=1)
+        client.sendall(first)
+        b.poll(timeout=0.05)
+        view = server.recv_view()
+        shown = bytes(view)
+        assert shown == first[:len(shown)] and len(shown) > 0
+        assert a.stats()["tcp_rcv_in_place_bytes"] >= len(shown)
+        # the sender writes as much as it may; the view's bytes stay
+        rest = pattern(4 << 20, seed=2)
+        queued = 0
+        while queued < len(rest):
+            try:
+                queued += client.send(rest[queued:], timeout=0)
+            except (BlockingIOError, TimeoutError):
+                break
+            b.poll(timeout=0.01)
+        assert queued < len(rest)           # held back: the receiver consumed nothing
+        assert bytes(view) == shown
+        n = len(view)
+        view.release()
+        server.consume(n)
+        got = shown + server.recv(len(first) - n, timeout=1) if n < len(first) else shown
+        while len(got) < len(first):
+            got += server.recv(len(first) - len(got), timeout=1)
+        assert got == first
+        # and everything after arrives too, in order
+        tail = b""
+        while queued < len(rest) or len(tail) < len(rest):
+            if queued < len(rest):
+                try:
+                    queued += client.send(rest[queued:], timeout=0)
+                except (BlockingIOError, TimeoutError):
+                    pass
+            try:
+                tail += server.recv(1 << 20, timeout=0)
+            except (BlockingIOError, TimeoutError):
+                b.poll(timeout=0.01)
+        assert tail == rest
+    finally:
+        b.close()
+        a.close()
+
+
+def test_a_sender_queues_a_whole_window_while_the_receiver_does_not_read(vclock):
+    """As with a kernel socket, sendall() of up to a send window returns
+    although the peer's application reads nothing meanwhile (here it cannot:
+    it is this thread). Held to the edge of a peer that reads its window in
+    place, the send window moves to a fresh slot; the receiver then copies
+    what it still reads into a window of its own, and once drained reads the
+    next bulk in place again. Byte-exact throughout."""
+    a, b = _pair(vclock, "shared")
+    try:
+        client, server = _connected(a, b)
+        first = pattern(1 << 20, seed=9)
+        second = pattern(1 << 20, seed=10)
+        client.sendall(first)
+        client.sendall(second)              # only the first fits the receiver's window
+        assert b.stats()["tcp_snd_moves"] >= 1
+        got = b""
+        while len(got) < len(first) + len(second):
+            got += server.recv(1 << 20, timeout=1)
+        assert got == first + second
+        st = a.stats()
+        assert st["tcp_rcv_in_place_bytes"] > 0 and st["tcp_rcv_ref_copied_bytes"] > 0
+        assert st["tcp_ref_stale"] == 0
+        before = st["tcp_rcv_in_place_bytes"]
+        more = pattern(512 << 10, seed=11)
+        client.sendall(more)
+        got = b""
+        while len(got) < len(more):
+            got += server.recv(1 << 20, timeout=1)
+        assert got == more
+        assert a.stats()["tcp_rcv_in_place_bytes"] - before == len(more)
+    finally:
+        b.close()
+        a.close()
+
+
+def test_frames_naming_a_recycled_slot_are_refused_unread():
+    """A connection aborted with its segments still on the link: its send
+    window's slot goes to the next connection that writes, before the
+    receiver has seen those segments. The receiver must not take the new
+    connection's bytes for the old one's (the slot's generation changed)."""
+    name = unique("stale")
+    a = netchan.Stack(f"shm:{name}", ip=f"{SERVER_IP}/15")
+    b = netchan.Stack(f"shm:{name}", ip=f"{CLIENT_IP}/15")
+    try:
+        _poll_until((a, b), lambda: a.stats()["link_peer_windows"] and
+                    b.stats()["link_peer_windows"])
+        listener = a.listen(7100)
+        # no blocking call: each stack moves only when this test polls it
+        c1 = b.connect((SERVER_IP, 7100), timeout=0)
+        c2 = b.connect((SERVER_IP, 7100), timeout=0)
+        _poll_until((a, b), lambda: c1.state == c2.state == "ESTABLISHED")
+        s1 = listener.accept(timeout=0)
+        s2 = listener.accept(timeout=0)
+        old = b"\x11" * 30000
+        new = b"\x22" * 30000
+        c1.send(old, timeout=0)
+        b.poll()                        # c1's segments leave (by reference)
+        assert b.stats()["tcp_ref_segments"] > 0
+        c1.abort()                      # RST; its window's slot is let go
+        c2.send(new, timeout=0)         # takes that slot (the last freed) and overwrites it
+        b.poll()
+        a.poll()                        # c1's segments, its RST, c2's segments
+        assert a.stats()["tcp_ref_stale"] > 0
+        got2 = b""
+        while len(got2) < len(new):
+            _poll_until((a, b), lambda: s2.readable or False)
+            got2 += s2.recv(1 << 16, timeout=0)
+        assert got2 == new
+        with pytest.raises(ConnectionError):
+            s1.recv(1 << 16, timeout=0)
+    finally:
+        b.close()
+        a.close()
+
+
+SENDER = textwrap.dedent("""
+    import sys, random, netchan
+    uri, n = sys.argv[1], int(sys.argv[2])
+    data = random.Random(5).randbytes(n)
+    stack = netchan.Stack(uri, ip="198.18.0.2/15", mtu=65535, background=True)
+    conn = stack.connect(("198.18.0.1", 7200), timeout=10)
+    conn.sendall(data, timeout=30)
+    print("SENT", flush=True)
+    sys.stdin.read()                    # killed here, connection open
+""")
+
+
+def test_bytes_read_in_place_outlive_a_sender_that_died():
+    """The receiver still reads what arrived before the sender was killed,
+    from the dead sender's send window (its memory stays mapped here), then
+    gets ECONNABORTED."""
+    name = unique("deadsnd")
+    n = 2 << 20
+    expected = __import__("random").Random(5).randbytes(n)
+    with netchan.Stack(f"shm:{name}", ip=f"{SERVER_IP}/15", mtu=65535,
+                       background=True) as stack:
+        listener = stack.listen(7200)
+        proc = subprocess.Popen([sys.executable, "-c", SENDER, f"shm:{name}", str(n)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                env=python_env())
+        try:
+            conn = listener.accept(timeout=10)
+            assert proc.stdout.readline().strip() == "SENT"
+            give_up = time.monotonic() + 10
+            while conn.readable < 1 << 20:      # a good part of it is here (read in place)
+                assert time.monotonic() < give_up
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            got = b""
+            with pytest.raises(ConnectionAbortedError):
+                while True:
+                    chunk = conn.recv(1 << 20, timeout=10)
+                    if not chunk:
+                        break
+                    got += chunk
+            assert len(got) >= 1 << 20 and got == expected[:len(got)]
+            assert stack.stats()["tcp_rcv_in_place_bytes"] >= 1 << 20
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_windows_parameter_is_checked():
+    with pytest.raises(ValueError, match="windows='both'.*shared.*copy"):
+        netchan.Stack(f"pair:{unique('w')}?windows=both", ip=f"{SERVER_IP}/15")
+    with pytest.raises(ValueError, match="windows= applies to shm: and pair:"):
+        netchan.Stack("afpacket:lo?windows=copy", ip=f"{SERVER_IP}/15")
