@@ -15,7 +15,7 @@ import warnings as _warnings
 # in place waits this long for the peer to read before the window moves to
 # a slot of its own (tcp_snd_move); on a virtual clock it moves at once (the
 # peer's application cannot run during the call).
-cdef uint64_t SND_MOVE_AFTER_NS = 2000000
+cdef uint64_t SND_MOVE_AFTER_NS = 10000000
 
 
 cdef class Connection(SocketTimeouts):

@@ -241,9 +241,13 @@ cdef bint arena__let_go(Arena *a, uint32_t slot) noexcept nogil:
     the hold (Dekker, with peerwin_adopt on the peer's side: it stores its
     hold, fences, then compares the generation its frame carried): either
     the peer sees the new generation and refuses the stale frame, or we see
-    its hold and keep the slot."""
+    its hold and keep the slot. A slot held already keeps its generation:
+    frames still on their way that name it stay good while it is held (the
+    bump comes when it is finally let go, from arena_tick)."""
     if a.gens == NULL:
         return True
+    if arena_peer_holds(a, slot):
+        return False
     nc_store_relaxed_u32(&a.gens[slot], a.gens[slot] + 1)
     nc_fence_seq_cst()
     return nc_load_relaxed_u32(&a.peer_holds[slot]) == 0

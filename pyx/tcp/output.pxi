@@ -175,7 +175,7 @@ cdef bint tcp_emit_frame(StackState *st, Tcb *t, uint32_t seq, uint8_t flags, ui
         nb.user[2] = gso
         nb.flags |= NC_BUF_F_TX_REF
         nsegs = (dlen + gso - 1) // gso
-    elif dlen and tcp_peer_reads_in_place(st, t):
+    elif dlen >= TCP_REF_MIN_PAYLOAD and tcp_peer_reads_in_place(st, t):
         # the shm peer reads the payload where it is (mem/peer_windows.pxi)
         ref = True
         nb.user[0] = <uint64_t><size_t>window_at(&t.snd, data_off)

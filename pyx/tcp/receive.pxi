@@ -67,9 +67,15 @@ cdef bint tcp_rcv_place(StackState *st, Tcb *t, const TcpHdr *th, uint64_t off,
         st.ctr[C_TCP_RCV_IN_PLACE_BYTES] += n
         return True
     if t.rcv.foreign:
-        # the peer's bytes elsewhere (its send window moved to another slot:
-        # tcp_snd_move), or in the frame: what we read in place so far moves
-        # to a window of our own first
+        if not th.payload_ref and memcmp(dst, data, n) == 0:
+            # a short segment copied out of the send window we read: the
+            # same bytes are in place (its payload is under
+            # TCP_REF_MIN_PAYLOAD, so comparing costs little)
+            st.ctr[C_TCP_RCV_IN_PLACE_BYTES] += n
+            return True
+        # the peer's bytes are elsewhere (its send window moved to another
+        # slot: tcp_snd_move): what we read in place so far moves to a
+        # window of our own first
         if not tcp_rcv_privatize(st, t):
             return False
         dst = window_at(&t.rcv, off)

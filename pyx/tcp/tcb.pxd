@@ -2,6 +2,10 @@ cdef enum:
     OOO_MAX = 8                 # out-of-order ranges kept per connection
     SACK_MAX = 8                # SACKed ranges a sender's scoreboard keeps
     TCP_TSO_MAX_PAYLOAD = 65455 # a super-frame's payload: 64 KiB less the largest IPv4 and TCP headers
+    # shorter segments carry their payload even to a shm peer that reads our
+    # send windows in place: a request/response exchange is faster copying
+    # 64 bytes than holding and releasing the slot (mem/peer_windows.pxi)
+    TCP_REF_MIN_PAYLOAD = 1024
 
 # ---- TCP ---------------------------------------------------------------------
 

@@ -133,6 +133,8 @@ cdef bint tcp_snd_move(StackState *st, Tcb *t) noexcept nogil:
     cdef uint64_t n = t.snd.tail - t.snd.head
     if t.snd.base == NULL or t.snd.hold:
         return False
+    if not arena_peer_holds(&st.snd_arena, t.snd.slot):
+        return True                 # the peer let go meanwhile: no edge to move from
     moved.base = NULL
     if not window_attach(&moved, &st.snd_arena):
         return False

@@ -149,7 +149,8 @@ def test_a_sender_queues_a_whole_window_while_the_receiver_does_not_read(vclock)
         while len(got) < len(more):
             got += server.recv(1 << 20, timeout=1)
         assert got == more
-        assert a.stats()["tcp_rcv_in_place_bytes"] - before == len(more)
+        # all of it but a tail under TCP_REF_MIN_PAYLOAD, which may carry its bytes
+        assert a.stats()["tcp_rcv_in_place_bytes"] - before > len(more) - 1024
     finally:
         b.close()
         a.close()
