@@ -20,6 +20,10 @@ HOT = [
     "tw_lookup", "tw_claim", "tcp_time_wait_input", "tcp_time_wait_record", "tw_expire",
     "tcp_time_wait_reuse_ok",
     "ip_fragment_input", "ip_output",
+    # per segment read in place across a shm link (mem/peer_windows.pxi)
+    "stack_rx_ref", "stack_rx_ref_segment", "buf_tcp", "tcp_rcv_place", "tcp_rcv_privatize",
+    "tcp_emit_frame", "peerwin_resolve", "peerwin_adopt", "peerwin_gen_still", "peerwin_release",
+    "stack_windows_check", "stack_poll_and_sweep", "arena_release", "arena_unexport",
     # per IPv6 packet
     "stack_rx_ipv6", "stack_rx_icmp6", "stack_rx_tcp", "stack_rx_reassembled6", "nd_input",
     "ip6_send", "ip6_send_cached", "icmp6_echo_reply_in_place", "tcp6_reply_rst",
