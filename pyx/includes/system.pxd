@@ -23,6 +23,7 @@ cdef extern from "<sys/mman.h>" nogil:
     int memfd_create(const char *name, unsigned int flags)
     unsigned int MFD_CLOEXEC
     unsigned int MFD_HUGETLB
+    unsigned int MFD_ALLOW_SEALING
 
 
 cdef extern from "<fcntl.h>" nogil:
@@ -35,6 +36,10 @@ cdef extern from "<fcntl.h>" nogil:
     int FALLOC_FL_KEEP_SIZE
     int fallocate(int fd, int mode, long offset, long len)
     int open(const char *path, int flags, int mode)
+    int fcntl(int fd, int cmd, ...)
+    int F_ADD_SEALS
+    int F_GET_SEALS
+    int F_SEAL_SHRINK
 
 
 cdef extern from "<sys/file.h>" nogil:

@@ -60,7 +60,9 @@ cdef int arena_init(Arena *a, uint32_t slot_size, uint32_t max_slots) noexcept n
     a.fd = -1
     a.slot_size = slot_size
     a.max_slots = max_slots
-    a.fd = sysc.memfd_create(b"netchan-windows", sysc.MFD_CLOEXEC)
+    # sealable: a send arena shared with a shm peer is sealed against
+    # shrinking (peer_windows.pxi), so the peer's mappings never fault
+    a.fd = sysc.memfd_create(b"netchan-windows", sysc.MFD_CLOEXEC | sysc.MFD_ALLOW_SEALING)
     if a.fd < 0:
         return -sysc.errno
     if sysc.ftruncate(a.fd, <long>(<size_t>max_slots * slot_size)) != 0:

@@ -26,6 +26,9 @@
 #   takes a slot only if the generation still matches after it stored its
 #   hold (arena__let_go has the other half of that handshake). A frame
 #   naming a recycled slot is refused, never read.
+# - The send arena's memfd is sealed against shrinking before it is
+#   published, and a receiver maps only a sealed one: no truncation, by a
+#   buggy or hostile peer, can make a read in place fault.
 # - A peer that dies leaves its holds behind: the survivor clears them
 #   (arena_peer_gone). A dead peer's arena stays mapped here while windows
 #   of ours still read it (PEER_WINDOW_SETS).
@@ -45,6 +48,10 @@ cdef int arena_share_init(Arena *a) noexcept nogil:
     if a.peer_holds != NULL:
         return 0
     if sysc.ftruncate(a.fd, <long>(slots_len + tail)) != 0:
+        return -sysc.errno
+    # never smaller from now on: a peer reading it in place cannot be made
+    # to fault (SIGBUS) by a shrink, ours or anyone's (peerwin_open checks)
+    if sysc.fcntl(a.fd, sysc.F_ADD_SEALS, sysc.F_SEAL_SHRINK) != 0:
         return -sysc.errno
     m = sysc.mmap(NULL, tail, sysc.PROT_READ | sysc.PROT_WRITE, sysc.MAP_SHARED, a.fd,
                   <long>slots_len)
@@ -81,9 +88,10 @@ cdef int peerwin_open(PeerWindows *pw, const WindowBoard *b, uint64_t key) noexc
     pw.fd = sysc.open(path, sysc.O_RDWR | sysc.O_CLOEXEC, 0)
     if pw.fd < 0:
         return -sysc.errno
-    if sysc.fstat(pw.fd, &sb) != 0 or <size_t>sb.st_size < slots_len + arena_share_tail(b.max_slots):
+    if (sysc.fstat(pw.fd, &sb) != 0 or <size_t>sb.st_size < slots_len + arena_share_tail(b.max_slots)
+            or not (sysc.fcntl(pw.fd, sysc.F_GET_SEALS) & sysc.F_SEAL_SHRINK)):
         peerwin_close(pw)
-        return -sysc.EINVAL           # not (yet) a shared arena of that size
+        return -sysc.EINVAL           # not a shared arena of that size, sealed against shrinking
     pw.slot_size = b.slot_size
     pw.max_slots = b.max_slots
     pw.peer_va = b.va
