@@ -235,3 +235,57 @@ def window_map_budget(slots=None):
     if slots is not None:
         arena_set_map_budget(<uint64_t>slots)
     return arena_map_budget(), arena_maps_in_process()
+
+
+def debug_shared_windows(Stack stack):
+    """The stack's side of send windows read in place (mem/peer_windows.pxi):
+    what it published (key = pid << 32 | epoch, the send arena's address and
+    slot size) and the peer arenas it has mapped."""
+    cdef StackState *st = stack.st
+    cdef PeerWindows *pw
+    sets = []
+    for k in range(PEER_WINDOW_SETS):
+        pw = &st.peer_wins[k]
+        sets.append({"key": pw.key, "peer_va": pw.peer_va, "slot_size": pw.slot_size,
+                     "max_slots": pw.max_slots, "in_use": pw.in_use})
+    return {"shared": st.board_me != NULL, "key": st.board_key,
+            "va": <uint64_t><size_t>st.snd_arena.va, "slot_size": st.snd_arena.slot_size,
+            "peer_mapped": st.board_peer.mapped if st.board_me != NULL else 0,
+            "cur": st.peer_win_cur, "sets": sets}
+
+
+def debug_send_slot(Connection conn):
+    """(slot, generation, held by the peer) of the connection's send window,
+    None while it has no slot."""
+    cdef const Tcb *t = conn._t()
+    cdef Arena *a = &conn.st.snd_arena
+    if t.snd.base == NULL:
+        return None
+    return (t.snd.slot, a.gens[t.snd.slot] if a.gens != NULL else 0,
+            bool(arena_peer_holds(a, t.snd.slot)))
+
+
+def debug_send_ref_frame(Port port, frame, uint64_t addr, uint32_t length, uint64_t epoch,
+                         uint32_t gen, bint csum_ok=True):
+    """Send `frame` (its headers) as a shm sender sends a segment whose
+    payload stays in its send window (NC_BUF_F_PAYLOAD_REF: user[0] the
+    payload's address in the sender, user[1] its length, user[2] the
+    sender's board epoch, user[3] the slot's generation): for tests of the
+    receiver's checks. True if the port took it."""
+    cdef const uint8_t[:] data = frame
+    cdef uint32_t b
+    cdef nc_buf *nb
+    if port.p.ops.alloc_burst(port.p, &b, 1) != 1:
+        raise OSError(_errno.ENOBUFS, "no free buffer")
+    nb = nc_port_buf(port.p, b)
+    memcpy(nc_buf_data(nb), &data[0], data.shape[0])
+    nb.len = data.shape[0]
+    nb.flags |= NC_BUF_F_PAYLOAD_REF | (NC_BUF_F_CSUM_OK if csum_ok else 0)
+    nb.user[0] = addr
+    nb.user[1] = length
+    nb.user[2] = <uint32_t>epoch
+    nb.user[3] = gen
+    if port.p.ops.tx_burst(port.p, &b, 1, 0) == 1:
+        return True
+    port.p.ops.free_burst(port.p, &b, 1)
+    return False

@@ -84,6 +84,9 @@ def test_a_receive_view_keeps_its_bytes_while_the_sender_writes_on(vclock):
         shown = bytes(view)
         assert shown == first[:len(shown)] and len(shown) > 0
         assert a.stats()["tcp_rcv_in_place_bytes"] >= len(shown)
+        from netchan._testing import debug_send_slot
+        slot, gen, held = debug_send_slot(client)
+        assert held                         # the receiver reads this slot in place
         # the sender writes as much as it may; the view's bytes stay
         rest = pattern(4 << 20, seed=2)
         queued = 0
@@ -115,6 +118,10 @@ def test_a_receive_view_keeps_its_bytes_while_the_sender_writes_on(vclock):
             except (BlockingIOError, TimeoutError):
                 b.poll(timeout=0.01)
         assert tail == rest
+        # all read and acknowledged: the receiver lets go, and so does the sender
+        b.poll(timeout=0.05)
+        assert debug_send_slot(client) is None
+        assert a.stats()["window_slots_in_use"] == 0
     finally:
         b.close()
         a.close()
@@ -250,3 +257,76 @@ def test_windows_parameter_is_checked():
         netchan.Stack(f"pair:{unique('w')}?windows=both", ip=f"{SERVER_IP}/15")
     with pytest.raises(ValueError, match="windows= applies to shm: and pair:"):
         netchan.Stack("afpacket:lo?windows=copy", ip=f"{SERVER_IP}/15")
+
+
+def _ref_headers(server_conn, client_stack, server_stack, ref_len, extra=b""):
+    """Ethernet + IPv4 + TCP headers of the next in-order segment to the
+    server connection, the IP length counting a payload of ref_len bytes
+    that is not in the frame (as a by-reference frame is built)."""
+    from netchan._testing import build_ipv4_tcp, debug_tcb
+    d = debug_tcb(server_conn)
+    (sip, sport), (cip, cport) = server_conn.getsockname(), server_conn.getpeername()
+    frame = bytearray(build_ipv4_tcp(client_stack.mac, server_stack.mac, cip, sip, cport, sport,
+                                     seq=d["rcv_nxt"], ack=d["snd_nxt"], flags="PA",
+                                     options={"ts_val": d["ts_recent"], "ts_ecr": 0}))
+    ip = 14
+    frame[ip + 2:ip + 4] = (len(frame) - ip + ref_len).to_bytes(2, "big")
+    frame[ip + 10:ip + 12] = b"\0\0"
+    s = sum(int.from_bytes(frame[ip + i:ip + i + 2], "big") for i in range(0, 20, 2))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    frame[ip + 10:ip + 12] = (~s & 0xffff).to_bytes(2, "big")
+    return bytes(frame) + extra
+
+
+def test_malformed_by_reference_frames_are_counted_and_dropped(vclock):
+    """Frames that claim a payload in the peer's send window but name no
+    bytes of it, come from another publication, lack the trusted checksum,
+    carry bytes after their headers, or name a slot under an old generation:
+    each is counted and dropped, nothing reaches the application, and the
+    connection goes on byte-exact."""
+    from netchan._testing import debug_send_ref_frame, debug_shared_windows
+    a, b = _pair(vclock, "shared")
+    try:
+        client, server = _connected(a, b)
+        first = pattern(64 << 10, seed=4)
+        client.sendall(first)
+        got = b""
+        while len(got) < len(first):
+            got += server.recv(1 << 20, timeout=1)
+        assert got == first
+        sw = debug_shared_windows(b)
+        assert sw["shared"] and debug_shared_windows(a)["sets"][0]["key"] == sw["key"]
+        epoch, slot_span = sw["key"] & 0xffffffff, 2 * sw["slot_size"]
+        addr = sw["va"] + 5 * slot_span         # slot 5: no window uses it
+        n = 1000
+        cases = [   # (frame, addr, length, epoch, gen, csum_ok, counter)
+            (_ref_headers(server, b, a, n), 0x1000, n, epoch, 0, True, "rx_ref_bad"),
+            (_ref_headers(server, b, a, n), addr, n, epoch + 1, 0, True, "rx_ref_bad"),
+            (_ref_headers(server, b, a, n), addr, n, epoch, 0, False, "rx_ref_bad"),
+            (_ref_headers(server, b, a, n, extra=b"1234"), addr, n, epoch, 0, True, "rx_ref_bad"),
+            # a window's bytes start in its slot's first view (the second is the wrap)
+            (_ref_headers(server, b, a, n), addr + sw["slot_size"] + 10, n, epoch, 0, True,
+             "rx_ref_bad"),
+            (_ref_headers(server, b, a, n), addr, sw["slot_size"] + 1, epoch, 0, True,
+             "rx_ref_bad"),
+            # the IP length says more than headers and reference together
+            (_ref_headers(server, b, a, n + 1), addr, n, epoch, 0, True, "rx_ip_totlen"),
+            (_ref_headers(server, b, a, n - 1), addr, n, epoch, 0, True, "rx_ref_bad"),
+            (_ref_headers(server, b, a, n), addr, n, epoch, 77, True, "tcp_ref_stale"),
+        ]
+        for frame, ad, ln, ep, gen, ok, counter in cases:
+            before = a.stats()[counter]
+            assert debug_send_ref_frame(b.port, frame, ad, ln, ep, gen, ok)
+            a.poll()
+            assert a.stats()[counter] == before + 1, counter
+            assert server.readable == 0
+        rest = pattern(256 << 10, seed=5)
+        client.sendall(rest)
+        got = b""
+        while len(got) < len(rest):
+            got += server.recv(1 << 20, timeout=1)
+        assert got == rest
+    finally:
+        b.close()
+        a.close()
