@@ -38,6 +38,14 @@ def _connected(server, client, port=7000):
     return c, listener.accept()
 
 
+def _read(conn, n):
+    """Exactly n bytes from a connection on a virtual clock."""
+    got = b""
+    while len(got) < n:
+        got += conn.recv(1 << 20, timeout=1)
+    return got
+
+
 def _poll_until(stacks, predicate, timeout=10.0):
     """Poll real-clock stacks (one process, no virtual clock) until predicate()."""
     give_up = time.monotonic() + timeout
@@ -142,9 +150,7 @@ def test_a_sender_queues_a_whole_window_while_the_receiver_does_not_read(vclock)
         client.sendall(first)
         client.sendall(second)              # only the first fits the receiver's window
         assert b.stats()["tcp_snd_moves"] >= 1
-        got = b""
-        while len(got) < len(first) + len(second):
-            got += server.recv(1 << 20, timeout=1)
+        got = _read(server, len(first) + len(second))
         assert got == first + second
         st = a.stats()
         assert st["tcp_rcv_in_place_bytes"] > 0 and st["tcp_rcv_ref_copied_bytes"] > 0
@@ -152,9 +158,7 @@ def test_a_sender_queues_a_whole_window_while_the_receiver_does_not_read(vclock)
         before = st["tcp_rcv_in_place_bytes"]
         more = pattern(512 << 10, seed=11)
         client.sendall(more)
-        got = b""
-        while len(got) < len(more):
-            got += server.recv(1 << 20, timeout=1)
+        got = _read(server, len(more))
         assert got == more
         # all of it but a tail under TCP_REF_MIN_PAYLOAD, which may carry its bytes
         assert a.stats()["tcp_rcv_in_place_bytes"] - before > len(more) - 1024
@@ -291,9 +295,7 @@ def test_malformed_by_reference_frames_are_counted_and_dropped(vclock):
         client, server = _connected(a, b)
         first = pattern(64 << 10, seed=4)
         client.sendall(first)
-        got = b""
-        while len(got) < len(first):
-            got += server.recv(1 << 20, timeout=1)
+        got = _read(server, len(first))
         assert got == first
         sw = debug_shared_windows(b)
         assert sw["shared"] and debug_shared_windows(a)["sets"][0]["key"] == sw["key"]
@@ -323,9 +325,7 @@ def test_malformed_by_reference_frames_are_counted_and_dropped(vclock):
             assert server.readable == 0
         rest = pattern(256 << 10, seed=5)
         client.sendall(rest)
-        got = b""
-        while len(got) < len(rest):
-            got += server.recv(1 << 20, timeout=1)
+        got = _read(server, len(rest))
         assert got == rest
     finally:
         b.close()
