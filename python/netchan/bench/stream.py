@@ -11,6 +11,7 @@ both ends touch what they move, as iperf3 does with its copies. Without
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import time
 
@@ -103,11 +104,18 @@ class Meter:
              stream_bytes=list(self.c_total), **extra)
 
 
+# --verify sends a random stream (no two writes alike, and a period that is
+# no multiple of a page or a window), so that bytes out of place change the digest
+VERIFY_SPAN = (8 << 20) - 13
+
+
 def send(end, conns, cfg, report):
     size, zc = cfg["size"], cfg.get("zerocopy") and end.kind == "netchan"
     payload = payload_of(size)
     # one hash per connection: flows interleave differently at each end
     hs = {id(c): hashlib.sha256() for c in conns} if cfg.get("verify") else None
+    source = memoryview(os.urandom(VERIFY_SPAN + size)) if hs is not None else None
+    pos = 0
     meter = Meter(cfg, end, conns, report)
     t0 = time.perf_counter()
     measure_at = t0 + cfg.get("warmup", 0.0)
@@ -116,6 +124,8 @@ def send(end, conns, cfg, report):
         meter.begin(t0)
     while True:
         for c in conns:
+            if source is not None:
+                payload = source[pos:pos + size]
             if zc:
                 view = c.send_view()
                 n = min(len(view), size)
@@ -127,6 +137,7 @@ def send(end, conns, cfg, report):
                 n = size
             if hs is not None:
                 hs[id(c)].update(payload[:n])
+                pos = (pos + n) % VERIFY_SPAN
             now = time.perf_counter()
             if meter.t_start is None and now >= measure_at:
                 meter.begin(now)
