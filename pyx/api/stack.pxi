@@ -727,6 +727,8 @@ cdef class Stack:
         d["window_map_failures"] = st.rcv_arena.map_failures + st.snd_arena.map_failures
         d["window_slots_mapped"] = st.rcv_arena.next_fresh + st.snd_arena.next_fresh
         d["window_deferred_releases"] = st.rcv_arena.deferred_releases + st.snd_arena.deferred_releases
+        d["window_slots_read_in_place"] = st.peer_wins[0].in_use + st.peer_wins[1].in_use   # shm peer's
+        d["window_slots_awaiting_peer"] = st.snd_arena.held_pending  # ours, let go, still read by it
         d.update(self.port.stats())
         return d
 

@@ -330,3 +330,34 @@ def test_malformed_by_reference_frames_are_counted_and_dropped(vclock):
     finally:
         b.close()
         a.close()
+
+
+def test_a_slot_let_go_while_read_waits_for_the_reader(vclock):
+    """The sender aborts while the receiver still views its bytes in place:
+    the sender's slot waits (not reused under the view), the view keeps its
+    bytes, and once the reader lets go the slot is recycled."""
+    a, b = _pair(vclock, "shared")
+    try:
+        client, server = _connected(a, b)
+        data = pattern(100000, seed=12)
+        client.sendall(data)
+        a.poll(timeout=0.01)
+        view = server.recv_view()
+        shown = bytes(view)
+        assert shown == data[:len(shown)] and a.stats()["window_slots_read_in_place"] == 1
+        client.abort()
+        b.poll(timeout=0.01)
+        assert b.stats()["window_slots_awaiting_peer"] == 1
+        other, peer = _connected(a, b, port=7001)     # a new send window: not that slot
+        other.sendall(b"\xee" * 50000)
+        assert _read(peer, 50000) == b"\xee" * 50000
+        assert bytes(view) == shown
+        view.release()
+        server.close()
+        vclock.advance(300_000_000)         # the sender's arena sweep (100 ms) looks again
+        b.poll(timeout=0.01)
+        assert b.stats()["window_slots_awaiting_peer"] == 0
+        assert a.stats()["window_slots_read_in_place"] == 0
+    finally:
+        b.close()
+        a.close()
