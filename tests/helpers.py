@@ -95,3 +95,13 @@ def to_stack(stack, port, pkt):
     assert port.send(bytes(pkt))
     stack.poll()
     return [Ether(f) for f in port.recv()]
+
+
+def wait_until(predicate, timeout=10.0):
+    """Poll predicate() (a background thread or another process makes it
+    true) until it holds; fail after timeout seconds."""
+    import time
+    give_up = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < give_up, "condition not reached in time"
+        time.sleep(0.01)

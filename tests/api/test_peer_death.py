@@ -7,13 +7,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 import netchan
 from conftest import SERVER_IP, unique
-from helpers import python_env
+from helpers import python_env, wait_until
 
 CLIENT = textwrap.dedent("""
     import sys, netchan
@@ -38,13 +37,6 @@ def _client(uri, msg, mode):
     return proc
 
 
-def _wait_for(predicate, timeout=10.0):
-    give_up = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < give_up, "condition not reached in time"
-        time.sleep(0.01)
-
-
 def test_survivor_sees_the_death_and_a_restarted_peer_reattaches():
     uri = f"shm:{unique('death')}"
     with netchan.Stack(uri, ip=f"{SERVER_IP}/15", background=True) as stack:
@@ -55,12 +47,12 @@ def test_survivor_sees_the_death_and_a_restarted_peer_reattaches():
             assert first.stdout.readline().strip() == "SENT"
             # sendall returns once the bytes are queued: kill only when they
             # have arrived (the background thread receives them)
-            _wait_for(lambda: conn.readable >= len(b"before"))
+            wait_until(lambda: conn.readable >= len(b"before"))
             first.send_signal(signal.SIGKILL)
             first.wait()
             # the survivor's link goes down within a poll interval (100 ms)
-            _wait_for(lambda: not stack.port.link_up, timeout=1.0)
-            _wait_for(lambda: stack.stats()["link_peer_lost"] == 1)
+            wait_until(lambda: not stack.port.link_up, timeout=1.0)
+            wait_until(lambda: stack.stats()["link_peer_lost"] == 1)
             # the data that arrived is still read; then a clear error
             assert conn.recv(100, timeout=5) == b"before"
             with pytest.raises(ConnectionAbortedError, match="is gone .its process died"):

@@ -6,7 +6,6 @@ sender bounded by what the receiver consumed, a slot recycled under frames
 still in flight, mixed copied and referenced segments, and a sender that dies
 while its bytes are still being read."""
 import hashlib
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 
 import netchan
 from conftest import CLIENT_IP, SERVER_IP, unique
-from helpers import pattern, pump_transfer, python_env
+from helpers import pattern, pump_transfer, python_env, wait_until
 
 REF_COUNTERS = ("tcp_ref_segments", "tcp_rcv_in_place_bytes", "tcp_rcv_ref_copied_bytes",
                 "tcp_ref_stale", "rx_ref_bad")
@@ -235,10 +234,7 @@ def test_bytes_read_in_place_outlive_a_sender_that_died():
         try:
             conn = listener.accept(timeout=10)
             assert proc.stdout.readline().strip() == "SENT"
-            give_up = time.monotonic() + 10
-            while conn.readable < 1 << 20:      # a good part of it is here (read in place)
-                assert time.monotonic() < give_up
-                time.sleep(0.01)
+            wait_until(lambda: conn.readable >= 1 << 20)   # a good part is here (in place)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             got = b""
@@ -361,3 +357,50 @@ def test_a_slot_let_go_while_read_waits_for_the_reader(vclock):
     finally:
         b.close()
         a.close()
+
+
+def _sender(name, n, seed):
+    return subprocess.Popen([sys.executable, "-c", SENDER.replace("Random(5)", f"Random({seed})"),
+                             f"shm:{name}", str(n)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=python_env())
+
+
+def test_a_restarted_sender_is_read_in_place_beside_the_dead_ones_bytes():
+    """A sender dies while the receiver still views its bytes; a restarted
+    sender takes the dead end's place. The receiver maps the new sender's
+    arena beside the dead one's (which the view still reads) and reads the
+    new stream in place too."""
+    import random
+    name = unique("restart")
+    n = 1 << 20
+    with netchan.Stack(f"shm:{name}", ip=f"{SERVER_IP}/15", mtu=65535,
+                       background=True) as stack:
+        listener = stack.listen(7200)
+        first = _sender(name, n, seed=31)
+        second = None
+        try:
+            conn1 = listener.accept(timeout=10)
+            assert first.stdout.readline().strip() == "SENT"
+            wait_until(lambda: conn1.readable == n)
+            view = conn1.recv_view()
+            assert bytes(view) == random.Random(31).randbytes(n)
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            second = _sender(name, n, seed=32)
+            conn2 = listener.accept(timeout=10)
+            assert second.stdout.readline().strip() == "SENT"
+            in_place = stack.stats()["tcp_rcv_in_place_bytes"]
+            got = b""
+            while len(got) < n:
+                got += conn2.recv(1 << 20, timeout=10)
+            assert got == random.Random(32).randbytes(n)
+            st = stack.stats()
+            assert st["link_peer_windows"] == 2
+            assert st["tcp_rcv_in_place_bytes"] - in_place > 0.9 * n
+            assert bytes(view) == random.Random(31).randbytes(n)    # the dead one's, still
+            view.release()
+        finally:
+            for p in (first, second):
+                if p is not None and p.poll() is None:
+                    p.kill()
+                    p.wait()
