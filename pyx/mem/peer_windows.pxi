@@ -5,8 +5,8 @@
 # of it into the receiver's receive window: the sender publishes its send
 # arena (the memfd every send window of the stack lives in; WindowBoard in the
 # link's header), the receiver maps it read-only (PeerWindows), and a data
-# segment carries only its headers and the address of its payload in the
-# send window (NC_BUF_F_PAYLOAD_REF). The receiver's receive window then *is*
+# segment of TCP_REF_MIN_PAYLOAD (1 KiB) or more carries only its headers and
+# the address of its payload in the send window (NC_BUF_F_PAYLOAD_REF). The receiver's receive window then *is*
 # the sender's send window, mapped at the same ring positions (both count
 # stream offsets from the ISN + 1, and are the same size): TCP's placing of
 # the data is no copy at all, and the application's recv_view() shows the
@@ -14,9 +14,10 @@
 #
 # What keeps that safe:
 # - The sender's application writes only where the receiver has consumed:
-#   its free space is bounded by the right edge the receiver advertised
-#   (tcp_snd_space), which never passes what the receiver's application
-#   still reads or views.
+#   while the receiver holds the slot, its free space ends at the right edge
+#   the receiver advertised (tcp_snd_space), which never passes what the
+#   receiver's application still reads or views. A blocking send held there
+#   moves the window to a fresh slot instead of waiting on (tcp_snd_move).
 # - A slot the receiver reads is held (holds[slot], written by the receiver
 #   only, in the sender's memfd): the sender keeps its window attached to it
 #   while held, and a slot released anyway (the connection aborted) is not
