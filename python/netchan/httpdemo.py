@@ -44,7 +44,10 @@ def body_bytes(size: int, seed: int) -> bytes:
 
 
 def _log(*parts):
-    print("httpdemo:", *parts, flush=True)
+    # one write per line: print() writes its parts one by one, and the
+    # SIGTERM handler's own line could land between them
+    sys.stdout.write(" ".join(["httpdemo:", *map(str, parts)]) + "\n")
+    sys.stdout.flush()
 
 
 def _stop_on_sigterm():
