@@ -384,12 +384,12 @@ def test_a_restarted_sender_is_read_in_place_beside_the_dead_ones_bytes():
             wait_until(lambda: conn1.readable == n)
             view = conn1.recv_view()
             assert bytes(view) == random.Random(31).randbytes(n)
+            in_place = stack.stats()["tcp_rcv_in_place_bytes"]     # all of the first's here
             first.send_signal(signal.SIGKILL)
             first.wait()
             second = _sender(name, n, seed=32)
             conn2 = listener.accept(timeout=10)
             assert second.stdout.readline().strip() == "SENT"
-            in_place = stack.stats()["tcp_rcv_in_place_bytes"]
             got = b""
             while len(got) < n:
                 got += conn2.recv(1 << 20, timeout=10)
