@@ -79,6 +79,13 @@ NC_INLINE uint8_t *nc_buf_data(struct nc_buf *b)
     return (uint8_t *)b + b->data_off;
 }
 
+/* The bytes a frame stands for: its buffer's, plus a payload it names in
+ * the sender's memory (NC_BUF_F_TX_REF, NC_BUF_F_PAYLOAD_REF). */
+NC_INLINE uint64_t nc_buf_frame_bytes(const struct nc_buf *b)
+{
+    return b->len + ((b->flags & (NC_BUF_F_TX_REF | NC_BUF_F_PAYLOAD_REF)) ? b->user[1] : 0);
+}
+
 /* Reset a buffer for transmit: empty, default headroom. */
 NC_INLINE void nc_buf_reset(struct nc_buf *b)
 {

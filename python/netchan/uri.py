@@ -238,7 +238,7 @@ def parse_port_uri(uri: str) -> PortSpec:
                 raise ValueError(f"windows={value!r}: use shared (the peer reads our send windows "
                                  "in place: shm's default) or copy (every payload crosses in "
                                  "its frame)")
-            spec.link["windows"] = value
+            spec.link["windows"] = value == "shared"
         elif key == "hugepages":
             if kind == "xdp":
                 raise ValueError(f"port URI {uri!r}: hugepages= applies to shm: links; an xdp: "

@@ -12,6 +12,7 @@ cdef class Connection(SocketTimeouts):
     cdef int _no_send_view(self, str what) except -1
     cdef int _snd_attach(self, Tcb *t, str what) except -1
     cdef void _count_export(self, WindowExport ex, int delta) noexcept
+    cdef bint _held_long_enough(self, uint64_t *since)
     cdef void _pin(self, uint64_t off)
     cdef void _unpin(self, uint64_t off)
     cdef int _raise_soerror(self, Tcb *t, str what) except -1

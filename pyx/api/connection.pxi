@@ -259,22 +259,30 @@ cdef class Connection(SocketTimeouts):
                 space = tcp_snd_space(self.st, t)
                 if space >= want:
                     return space
-                if window_space(&t.snd) >= want and have_deadline and deadline != NONBLOCK:
-                    # held to the edge of a shm peer that reads our window in
-                    # place: if it stays that way (its application does not
-                    # read: maybe it is this thread), the window moves
-                    if self.stack.vclock is not None or (
-                            stalled_since and self.stack._now() - stalled_since >= SND_MOVE_AFTER_NS):
-                        if tcp_snd_move(self.st, t):
-                            continue
-                    elif not stalled_since:
-                        stalled_since = self.stack._now()
             if not have_deadline:
                 deadline = self.stack._deadline(self._timeout_for(timeout))
                 have_deadline = True
+            if ((t.state == ESTABLISHED or t.state == CLOSE_WAIT) and deadline != NONBLOCK and
+                    window_space(&t.snd) >= want and self._held_long_enough(&stalled_since) and
+                    tcp_snd_move(self.st, t)):
                 continue
             self.stack._drive(deadline)
             t = self._t()
+
+    cdef bint _held_long_enough(self, uint64_t *since):
+        """The send window has room but is held to the edge of a shm peer
+        that reads it in place: has it stayed so long enough to move it
+        (tcp_snd_move)? Its application may not be reading at all (maybe it
+        is this thread): at once on a virtual clock, after SND_MOVE_AFTER_NS
+        on a real one (*since: when this wait first found it held)."""
+        cdef uint64_t now
+        if self.stack.vclock is not None:
+            return True
+        now = self.stack._now()
+        if since[0] == 0:
+            since[0] = now
+            return False
+        return now - since[0] >= SND_MOVE_AFTER_NS
 
     def send(self, data, timeout=None):
         """Queue as much of data as the send window takes (waiting for room

@@ -184,7 +184,8 @@ cdef void stack_rx_frame(StackState *st, uint32_t b) noexcept nogil:
             frag_release(st, f)
         return
     if ip.proto == IP_PROTO_TCP:
-        rc = tcp_parse(ip.payload, ip.payload_len, ip.hdr, &th, verify and ref == NULL)
+        # (a by-reference frame has NC_BUF_F_CSUM_OK, stack_rx_ref: nothing to sum)
+        rc = tcp_parse(ip.payload, ip.payload_len, ip.hdr, &th, verify)
         if rc != WIRE_OK:
             st.wire_err[rc] += 1
             stack_drop(st, b)

@@ -48,14 +48,11 @@ cdef inline void tx_flush_refs(StackState *st) noexcept nogil:
 cdef inline void tx_enqueue(StackState *st, uint32_t b) noexcept nogil:
     cdef nc_buf *nb = nc_port_buf(st.port, b)
     st.ctr[C_TX_FRAMES] += 1
-    st.ctr[C_TX_BYTES] += nb.len
+    st.ctr[C_TX_BYTES] += nc_buf_frame_bytes(nb)
+    # (a frame with NC_BUF_F_PAYLOAD_REF needs no flush before its window
+    # goes: the shm peer refuses a slot let go since, mem/peer_windows.pxi)
     if nb.flags & NC_BUF_F_TX_REF:
-        st.ctr[C_TX_BYTES] += nb.user[1]
         st.txq_refs += 1
-    elif nb.flags & NC_BUF_F_PAYLOAD_REF:
-        # no flush before its window goes: the peer refuses a slot let go
-        # since (the generation, mem/peer_windows.pxi)
-        st.ctr[C_TX_BYTES] += nb.user[1]
     st.txq[st.txq_len] = b
     st.txq_len += 1
     if st.txq_len == TXQ_MAX:

@@ -77,6 +77,7 @@ cdef extern from "netchan/buf.h" nogil:
     nc_buf *nc_pool_buf(const nc_pool *p, uint32_t slot)
     uint8_t *nc_buf_data(nc_buf *b)
     void nc_buf_reset(nc_buf *b)
+    uint64_t nc_buf_frame_bytes(const nc_buf *b)
     uint32_t nc_buf_tailroom(const nc_buf *b)
     struct nc_freestack:
         uint32_t count

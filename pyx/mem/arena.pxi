@@ -255,17 +255,24 @@ cdef bint arena__let_go(Arena *a, uint32_t slot) noexcept nogil:
     return nc_load_relaxed_u32(&a.peer_holds[slot]) == 0
 
 
+cdef void arena__recycle_unless_held(Arena *a, uint32_t slot) noexcept nogil:
+    """No view of ours remains: recycle the slot, or, while the shm peer
+    reads it, leave it for arena_tick to look at again (pending_release 2)."""
+    if arena__let_go(a, slot):
+        arena__recycle(a, slot)
+    else:
+        a.pending_release[slot] = 2
+        a.held_pending += 1
+
+
 cdef void arena_release(Arena *a, uint32_t slot) noexcept nogil:
     """The owner is done with the slot; it is recycled once no view remains
     (and the shm peer no longer reads it: arena_tick looks again)."""
     if a.exports[slot]:
         a.pending_release[slot] = 1
         a.deferred_releases += 1
-    elif arena__let_go(a, slot):
-        arena__recycle(a, slot)
     else:
-        a.pending_release[slot] = 2
-        a.held_pending += 1
+        arena__recycle_unless_held(a, slot)
 
 
 cdef inline void arena_export(Arena *a, uint32_t slot) noexcept nogil:
@@ -275,11 +282,7 @@ cdef inline void arena_export(Arena *a, uint32_t slot) noexcept nogil:
 cdef void arena_unexport(Arena *a, uint32_t slot) noexcept nogil:
     a.exports[slot] -= 1
     if a.exports[slot] == 0 and a.pending_release[slot] == 1:
-        if arena__let_go(a, slot):
-            arena__recycle(a, slot)
-        else:
-            a.pending_release[slot] = 2
-            a.held_pending += 1
+        arena__recycle_unless_held(a, slot)
 
 
 cdef void arena__recycle_unheld(Arena *a) noexcept nogil:

@@ -212,7 +212,7 @@ cdef uint32_t afp_tx_burst_mmsg(AfpState *st, uint32_t *bufs, uint32_t n) noexce
                 st.x.tx_tso_frames += 1
                 st.x.tx_tso_segments += segs
                 st.port.stats.tx_packets += segs
-                st.port.stats.tx_bytes += nb.len + nb.user[1]
+                st.port.stats.tx_bytes += nc_buf_frame_bytes(nb)
                 b += 1
                 continue
             if st.mmsg_bufs[i] > 1:

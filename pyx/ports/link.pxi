@@ -173,12 +173,6 @@ cdef inline bint link__peer_gone(LinkPortState *lp) noexcept nogil:
     return lp.gone_pid != 0 and nc_load_relaxed_u32(<uint32_t *>&lp.peer.pid) == <uint32_t>lp.gone_pid
 
 
-cdef inline uint64_t link__frame_bytes(nc_buf *nb) noexcept nogil:
-    """A frame's size on the link: a payload left in the sender's send
-    window for us to read there (NC_BUF_F_PAYLOAD_REF) counts as carried."""
-    return nb.len + (nb.user[1] if nb.flags & NC_BUF_F_PAYLOAD_REF else 0)
-
-
 cdef uint32_t link_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now) noexcept nogil:
     cdef LinkPortState *lp = <LinkPortState *>p
     cdef uint32_t k, i
@@ -193,7 +187,7 @@ cdef uint32_t link_rx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now
     k = nc_ring_dequeue_burst(lp.rx, bufs, n)
     for i in range(k):
         bufs[i] ^= NC_BUF_POOL_BIT      # sender-relative -> receiver-relative
-        p.stats.rx_bytes += link__frame_bytes(nc_port_buf(p, bufs[i]))
+        p.stats.rx_bytes += nc_buf_frame_bytes(nc_port_buf(p, bufs[i]))
     p.stats.rx_packets += k
     return k
 
@@ -207,7 +201,7 @@ cdef uint32_t link_tx_burst(nc_port *p, uint32_t *bufs, uint32_t n, uint64_t now
         p.stats.tx_dropped += n
         return n
     for i in range(n):
-        p.stats.tx_bytes += link__frame_bytes(nc_port_buf(p, bufs[i]))
+        p.stats.tx_bytes += nc_buf_frame_bytes(nc_port_buf(p, bufs[i]))
     k = nc_ring_enqueue_burst(lp.tx, bufs, n)   # never short: see ring sizes
     p.stats.tx_packets += k
     if k:
@@ -496,9 +490,9 @@ _pairs = {}
 
 def open_pair(str name, uint32_t mtu=1500, uint32_t nbufs=4096, windows=None):
     """The next free end of in-process link `name` (created on first use).
-    windows='shared' has the two stacks read each other's send windows in
-    place, as on shm (the default here is 'copy')."""
-    share = _link_windows_param(windows, False)
+    windows=True has the two stacks read each other's send windows in place,
+    as on shm (the default here is to copy: None or False)."""
+    cdef bint share = bool(windows)
     _check_link_params(mtu, nbufs)
     cdef LinkHeader tmp
     cdef MappedRegion region
@@ -530,17 +524,6 @@ def open_pair(str name, uint32_t mtu=1500, uint32_t nbufs=4096, windows=None):
     return port
 
 
-def _link_windows_param(windows, bint default):
-    if windows is None:
-        return default
-    if windows in ("shared", True):
-        return True
-    if windows in ("copy", False):
-        return False
-    raise ValueError(f"windows={windows!r}: use shared (stacks read each other's send windows "
-                     f"in place) or copy (every payload crosses in a frame)")
-
-
 cdef _link_set_windows(LinkPort port, bint share):
     memset(&port.lp.me.board, 0, sizeof(WindowBoard))
     port.lp.share_windows = share
@@ -565,11 +548,11 @@ def pid_alive(int pid):
 
 def open_shm(str name, mtu=None, nbufs=None, hugepages=None, windows=None):
     """Attach to shared-memory link `name`, creating it if this is the first
-    end. The second end adopts the link's MTU when mtu is None. windows=
-    'shared' (the default) has the two stacks read each other's send windows
-    in place; 'copy' sends every payload inside its frame."""
+    end. The second end adopts the link's MTU when mtu is None. windows=True
+    (or None, the default) has the two stacks read each other's send windows
+    in place; False sends every payload inside its frame."""
     import fcntl
-    share = _link_windows_param(windows, True)
+    cdef bint share = windows is None or bool(windows)
     if not name or "/" in name or len(name) > 200:
         raise ValueError(f"shm link name must be a non-empty file name, not {name!r}")
     req_mtu = 1500 if mtu is None else int(mtu)
