@@ -35,7 +35,6 @@ cdef int arena_share_init(Arena *a) noexcept nogil
 cdef void arena_peer_gone(Arena *a) noexcept nogil
 cdef int peerwin_open(PeerWindows *pw, const WindowBoard *b, uint64_t key) noexcept nogil
 cdef void peerwin_close(PeerWindows *pw) noexcept nogil
-cdef bint peerwin_contains(const PeerWindows *pw, const uint8_t *p) noexcept nogil
 cdef uint8_t *peerwin_resolve(PeerWindows *pw, uint64_t peer_addr, uint32_t n) noexcept nogil
 cdef int peerwin_adopt(PeerWindows *pw, Window *w, const uint8_t *data, uint64_t off,
                        uint16_t gen) noexcept nogil

@@ -141,10 +141,6 @@ cdef void peerwin_close(PeerWindows *pw) noexcept nogil:
     pw.fd = -1
 
 
-cdef inline bint peerwin_contains(const PeerWindows *pw, const uint8_t *p) noexcept nogil:
-    return pw.va != NULL and pw.va <= p < pw.va + <size_t>pw.max_slots * 2 * pw.slot_size
-
-
 cdef uint8_t *peerwin_resolve(PeerWindows *pw, uint64_t peer_addr, uint32_t n) noexcept nogil:
     """Where n bytes at the peer's address peer_addr are mapped here, or NULL
     if they are not within one of its send windows (the slot is mapped on

@@ -248,12 +248,7 @@ def debug_shared_windows(Stack stack):
         pw = &st.peer_wins[k]
         sets.append({"key": pw.key, "peer_va": pw.peer_va, "slot_size": pw.slot_size,
                      "max_slots": pw.max_slots, "in_use": pw.in_use})
-    cdef Arena *a = &st.snd_arena
-    awaiting = [(slot, a.pending_release[slot], a.exports[slot],
-                 bool(arena_peer_holds(a, slot))) for slot in range(a.next_fresh)
-                if a.pending_release[slot]]
-    return {"shared": st.board_me != NULL, "key": st.board_key, "awaiting": awaiting,
-            "clock": a.clock, "next_sweep": a.next_sweep, "held_pending": a.held_pending,
+    return {"shared": st.board_me != NULL, "key": st.board_key,
             "va": <uint64_t><size_t>st.snd_arena.va, "slot_size": st.snd_arena.slot_size,
             "peer_mapped": st.board_peer.mapped if st.board_me != NULL else 0,
             "cur": st.peer_win_cur, "sets": sets}
