@@ -203,6 +203,40 @@ def check_congestion_control(cc, what: str = "cc=", error=None, also: str = "") 
                     f"load its module (modprobe tcp_{cc}) or choose one of those{also}")
 
 
+ALLOWED_CC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
+
+
+def _allowed_cc() -> list | None:
+    """The congestion controls any socket or namespace may choose (None:
+    not Linux's /proc, let sysctl say)."""
+    try:
+        with open(ALLOWED_CC) as f:
+            return f.read().split()
+    except OSError:
+        return None
+
+
+def may_choose_cc(cc: str) -> bool:
+    """Can a socket of this process be set to cc? Any allowed one, or any
+    available one with CAP_NET_ADMIN (the kernel's rule for TCP_CONGESTION)."""
+    allowed = _allowed_cc()
+    if allowed is None or cc in allowed:
+        return True
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> 12 & 1)   # CAP_NET_ADMIN
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def _write_allowed_cc(names: list) -> None:
+    with open(ALLOWED_CC, "w") as f:
+        f.write(" ".join(names))
+
+
 def _need_tool(tool: str) -> None:
     if shutil.which(tool) is None:
         raise TestbedError(f"{tool} not found: install it (Debian: apt-get install {_TOOLS[tool]})")
@@ -514,10 +548,32 @@ class Testbed:
                 for a in link.get("addr_info", []) if "local" in a]
 
     def _ensure_cc(self, i: int, cc: str | None) -> None:
-        if cc is not None:
-            _run(["ip", "netns", "exec", self.host_netns(i), "sysctl", "-q", "-w",
-                  f"net.ipv4.tcp_congestion_control={cc}"],
-                 f"setting the congestion control of h{i} to {cc}")
+        if cc is None:
+            return
+        argv = ["ip", "netns", "exec", self.host_netns(i), "sysctl", "-q", "-w",
+                f"net.ipv4.tcp_congestion_control={cc}"]
+        what = f"setting the congestion control of h{i} to {cc}"
+        # A namespace other than the first may only default to a congestion
+        # control the machine allows (net.ipv4.tcp_allowed_congestion_control;
+        # the kernel says EPERM otherwise, e.g. cubic where the list is
+        # "reno bbr"). The check is made when the default is set, so the list
+        # is widened for that moment and put back at once: the machine's
+        # setting is as it was, the namespace keeps its default.
+        allowed = _allowed_cc()
+        if allowed is None or cc in allowed:
+            _run(argv, what)
+            return
+        try:
+            _write_allowed_cc(allowed + [cc])
+        except OSError as e:
+            raise TestbedError(
+                f"{what}: this machine allows only {' '.join(allowed)} as a namespace's "
+                f"default (net.ipv4.tcp_allowed_congestion_control) and the list could not be "
+                f"widened ({e.strerror}); add {cc} to it as root, or leave cc= out") from None
+        try:
+            _run(argv, what)
+        finally:
+            _write_allowed_cc(allowed)
 
     def _ensure_offload(self, i: int, offload: bool) -> None:
         ns = self.host_netns(i)

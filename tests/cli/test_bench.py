@@ -95,6 +95,28 @@ def test_kernel_cc_reaches_iperf3_and_system_keeps_the_sysctls():
     assert f"TCP {sysctl}" in system["kernel"]["label"]
 
 
+def test_kernel_cc_an_unprivileged_user_may_not_choose_falls_back_to_reno():
+    """A socket without CAP_NET_ADMIN may take only an allowed congestion
+    control (net.ipv4.tcp_allowed_congestion_control; this machine's is
+    "reno bbr"), so iperf3 -C cubic would fail: the bench says so and runs
+    the kernel on reno, loss-based like cubic. Run here as root with
+    CAP_NET_ADMIN dropped (setpriv), as a non-root user's `make bench` is."""
+    require_root()
+    require(shutil.which("setpriv") is not None, "setpriv (util-linux) is not installed")
+    with open("/proc/sys/net/ipv4/tcp_allowed_congestion_control") as f:
+        allowed = f.read().split()
+    out = subprocess.run(
+        ["setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin", sys.executable, "-c",
+         "from netchan.bench.options import check_kernel_cc; print(check_kernel_cc('cubic'))"],
+        capture_output=True, text=True, timeout=60, env=python_env())
+    assert out.returncode == 0, out.stderr
+    if "cubic" in allowed:
+        assert out.stdout.split() == ["cubic"] and out.stderr == ""
+    else:
+        assert out.stdout.split() == ["reno"]
+        assert "may not choose cubic" in out.stderr and "reno instead" in out.stderr
+
+
 def test_stream_reverse_flows_and_verify():
     """-R -P 2 --verify: the server sends on two connections, both ends hash
     the byte stream and agree."""
