@@ -139,8 +139,9 @@ class Proc:
 class VethLink:
     """Two namespaces joined by a veth pair; see the module docstring."""
 
-    def __init__(self, ipv6=False):
+    def __init__(self, ipv6=False, queues=1):
         self.ipv6 = ipv6
+        self.queues = queues            # rx and tx queues of each veth end
         tag = uuid.uuid4().hex[:6]
         self.linux_ns = f"nc-linux-{tag}"
         self.netchan_ns = f"nc-netchan-{tag}"
@@ -151,8 +152,9 @@ class VethLink:
     def setup(self):
         run("ip", "netns", "add", self.linux_ns)
         run("ip", "netns", "add", self.netchan_ns)
-        run("ip", "link", "add", self.linux_dev, "netns", self.linux_ns,
-            "type", "veth", "peer", "name", self.netchan_dev, "netns", self.netchan_ns)
+        nq = ("numtxqueues", str(self.queues), "numrxqueues", str(self.queues))
+        run("ip", "link", "add", self.linux_dev, "netns", self.linux_ns, *nq,
+            "type", "veth", "peer", "name", self.netchan_dev, "netns", self.netchan_ns, *nq)
         self.linux("ip", "addr", "add", f"{LINUX_IP}/{PREFIX}", "dev", self.linux_dev)
         for ns, dev in ((self.linux_ns, self.linux_dev), (self.netchan_ns, self.netchan_dev)):
             # no IPv6 chatter (router solicitations, DAD) in the captures;
@@ -266,11 +268,11 @@ def stats_of(proc):
     pytest.fail("no stats line from netchan; output:\n" + proc.output())
 
 
-def _veth(ipv6):
+def _veth(ipv6, queues=1):
     require_root()
     for tool in ("ip", "ethtool", "nft", "nstat", "ss", "curl", "tcpdump", "ping"):
         require(_tool(tool), f"needs {tool} (bash ci/install-deps.sh installs it)")
-    link = VethLink(ipv6)
+    link = VethLink(ipv6, queues)
     try:
         link.setup()
         yield link
@@ -281,6 +283,14 @@ def _veth(ipv6):
 @pytest.fixture
 def veth():
     yield from _veth(False)
+
+
+@pytest.fixture
+def veth_2q():
+    """veth with two rx and two tx queues on each end: the kernel's end
+    sends each socket's frames on the queue its flow hash picks, and the
+    netchan end receives them on the queue of the same number."""
+    yield from _veth(False, queues=2)
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import pytest
 
 import netchan
 from conftest import require
-from linux_peer import LINUX_IP, NETCHAN_IP, PREFIX, VethLink, run, veth  # noqa: F401
+from linux_peer import (LINUX_IP, NETCHAN_IP, PREFIX, VethLink, run, veth,  # noqa: F401
+                        veth_2q)
 from netchan.uri import parse_port_uri
 
 SIZE = 16 << 20
@@ -261,3 +262,87 @@ def test_veth_and_program_gone_after_close():
     assert link.netchan_ns not in names and link.linux_ns not in names
     links = subprocess.run(["ip", "link", "show"], capture_output=True, text=True).stdout
     assert link.netchan_dev not in links and link.linux_dev not in links
+
+
+# ---- one stack per rx queue ----------------------------------------------------------
+
+# netchan on one rx queue: answer each connection's line with the queue's
+# number and close; stop on a line on stdin; report the connections served.
+_QUEUE_SERVER = """
+import json, select, sys, netchan
+stack = netchan.Stack({port!r}, ip="{ip}/{prefix}", busy_poll=0)
+lst = stack.listen(5000)
+print(json.dumps({{"ready": True}}), flush=True)
+served = 0
+while not select.select([sys.stdin], [], [], 0)[0]:
+    try:
+        conn = lst.accept(timeout=0.05)
+    except TimeoutError:
+        continue
+    line = b""
+    while not line.endswith(b"\\n"):
+        got = conn.recv(100, timeout=10)
+        if not got:
+            break
+        line += got
+    conn.sendall(b"queue {qid} " + line, timeout=10)
+    conn.close()
+    served += 1
+stats = stack.stats()
+stack.close()
+print(json.dumps({{"served": served, "rst": stats["tcp_rst_sent"]}}), flush=True)
+"""
+
+_QUEUE_CLIENT = """
+import collections, json, socket
+seen = collections.Counter()
+for k in range({n}):
+    s = socket.create_connection(("{ip}", 5000), timeout=10)
+    s.sendall(b"hello %d\\n" % k)
+    reply = b""
+    while True:
+        b = s.recv(100)
+        if not b:
+            break
+        reply += b
+    s.close()
+    words = reply.split()
+    assert words[0] == b"queue" and words[2:] == [b"hello", b"%d" % k], reply
+    seen[int(words[1])] += 1
+print(json.dumps(seen))
+"""
+
+
+def test_one_stack_per_rx_queue_serves_the_flows_the_queue_gets(veth_2q):
+    """Two stacks, two processes, on rx queues 0 and 1 of a two-queue veth
+    (`qid=K`), the same address and MAC (the interface's): the Linux peer's
+    connections each go to the queue its flow hash picks, and that queue's
+    stack serves the whole connection (no RST from the other). The way to
+    run one stack per core on a NIC with several queues, for servers
+    (docs/xdp.md)."""
+    _require_xdp()
+    veth = veth_2q
+    servers = []
+    for qid in (0, 1):
+        # queue 0's process loads libxdp's program; queue 1's reuses it
+        p = veth.netchan_proc("-c", _QUEUE_SERVER.format(
+            port=f"xdp:{veth.netchan_dev}?qid={qid}", ip=NETCHAN_IP, prefix=PREFIX, qid=qid))
+        p.wait_for('"ready"')
+        servers.append(p)
+    n = 48
+    client = veth.linux(sys.executable, "-c", _QUEUE_CLIENT.format(n=n, ip=NETCHAN_IP),
+                        timeout=120)
+    seen = {int(k): v for k, v in json.loads(client.stdout).items()}
+    reports = []
+    for p in reversed(servers):         # the program's loader (queue 0) closes last
+        p.popen.stdin.write("stop\n")
+        p.popen.stdin.flush()
+        assert p.finish(timeout=30) == 0, p.output()
+        reports.append(json.loads(p.lines[-1]))
+    reports.reverse()
+    # every connection answered by one stack, and the flow hash used both queues
+    # (all 48 on one queue: a chance of 2 in 2^48)
+    assert sum(seen.values()) == n and set(seen) == {0, 1}, seen
+    assert [r["served"] for r in reports] == [seen[0], seen[1]], (reports, seen)
+    assert [r["rst"] for r in reports] == [0, 0], reports
+    assert "xdp" not in _xdp_attached(veth), "the XDP program outlived both sockets"
