@@ -9,8 +9,10 @@ namespace. Run as root; makes two namespaces and a veth pair, removes them.
 Modes (--clients client processes in the peer namespace, --seconds each):
   crr   connect, one 64 B line and its answer, close: transactions/s
   rr    one connection per client, 64 B lines ping-pong: round trips/s
---link afpacket (default) or dpdk-afpacket (each stack its own DPDK
-net_af_packet device on the veth; segmentation off on the Linux end).
+--link afpacket (default), dpdk-afpacket (each stack its own DPDK
+net_af_packet device on the veth; segmentation off on the Linux end) or
+xdp (netchan's AF_XDP port, stack k on rx queue k of a veth made with N
+queues for each N: the Linux clients' flow hash picks the queue).
 Prints one line per run and the median (min-max) per N, and the ratio.
 
 On a machine whose clients share the cores with the stacks (this one has
@@ -70,7 +72,8 @@ def sh(*cmd, check=True):
 
 
 class Veth:
-    def __init__(self):
+    def __init__(self, queues=1):
+        self.queues = queues
         tag = uuid.uuid4().hex[:6]
         self.peer_ns, self.nc_ns = f"ncpc-p-{tag}", f"ncpc-n-{tag}"
         self.peer_dev, self.nc_dev = f"ncpp{tag}", f"ncpn{tag}"
@@ -78,8 +81,9 @@ class Veth:
     def __enter__(self):
         sh("ip", "netns", "add", self.peer_ns)
         sh("ip", "netns", "add", self.nc_ns)
-        sh("ip", "link", "add", self.peer_dev, "netns", self.peer_ns, "type", "veth",
-           "peer", "name", self.nc_dev, "netns", self.nc_ns)
+        nq = ("numtxqueues", str(self.queues), "numrxqueues", str(self.queues))
+        sh("ip", "link", "add", self.peer_dev, "netns", self.peer_ns, *nq, "type", "veth",
+           "peer", "name", self.nc_dev, "netns", self.nc_ns, *nq)
         sh("ip", "-n", self.peer_ns, "addr", "add", f"{PEER_IP}/{PREFIX}", "dev", self.peer_dev)
         for ns, dev in ((self.peer_ns, self.peer_dev), (self.nc_ns, self.nc_dev)):
             sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1")
@@ -119,7 +123,8 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
-LINKS = {"afpacket": "afpacket:{dev}", "dpdk-afpacket": "dpdk:net_af_packet0,iface={dev}"}
+LINKS = {"afpacket": "afpacket:{dev}", "dpdk-afpacket": "dpdk:net_af_packet0,iface={dev}",
+         "xdp": "xdp:{dev}"}
 
 
 def one_run(v, n, mode, seconds, clients, link="afpacket", busy_poll=None):
@@ -174,14 +179,25 @@ def main():
     a = ap.parse_args()
     results = {1: [], 2: []}
     per_cpu = {1: [], 2: []}
-    with Veth() as v:
+    def veth(queues):
+        v = Veth(queues).__enter__()
         if a.link != "afpacket":     # net_af_packet takes no super-frames (docs/dpdk.md)
             sh("ip", "netns", "exec", v.peer_ns, "ethtool", "-K", v.peer_dev, "tso", "off",
                "gso", "off")
+        return v
+
+    links = {}
+    try:
         for r in range(a.runs):
             for n in (1, 2):
-                rate, server_cpu, client_cpu = one_run(v, n, a.mode, a.seconds, a.clients,
-                                                       a.link, a.busy_poll)
+                # xdp: stack k takes rx queue k, so the veth has one queue per
+                # stack (a queue without a socket would pass its flows to the
+                # kernel); the other links steer in software on one queue
+                queues = n if a.link == "xdp" else 1
+                if queues not in links:
+                    links[queues] = veth(queues)
+                rate, server_cpu, client_cpu = one_run(links[queues], n, a.mode, a.seconds,
+                                                       a.clients, a.link, a.busy_poll)
                 results[n].append(rate)
                 # transactions per CPU-second of the server's processes
                 per_cpu[n].append(rate * a.seconds / max(server_cpu, 1e-9))
@@ -189,6 +205,9 @@ def main():
                       f"{server_cpu:.2f} s ({server_cpu / a.seconds:.0%} of one core), clients "
                       f"{client_cpu:.2f} s; {per_cpu[n][-1]:,.0f} per server CPU-second",
                       flush=True)
+    finally:
+        for v in links.values():
+            v.__exit__()
     med = {n: statistics.median(v) for n, v in results.items()}
     eff = {n: statistics.median(v) for n, v in per_cpu.items()}
     for n, vals in results.items():

@@ -15,6 +15,11 @@ address and the MAC: every one answers ARP for it; a TCP or UDP flow reaches
 the stack of queue netchan.steer.steer_queue(source port, destination port,
 n), and each stack picks its local ports so that its own connections come
 back to it.
+
+An `xdp:` link has no software steering (docs/xdp.md): process k gets
+`qid=k`, the device's rx queue k, and the device's hash picks each flow's
+queue. That serves passive connections (a server); a stack's own outgoing
+connections would need local ports chosen by the device's hash.
 """
 from __future__ import annotations
 
@@ -24,8 +29,15 @@ import signal
 
 
 def queue_uri(uri: str, k: int, n: int) -> str:
-    """uri with queue=k/n added (k of n: this stack's queue)."""
-    if "queue=" in uri.partition("?")[2]:
+    """uri with queue=k/n added (k of n: this stack's queue); for an xdp:
+    link, qid=k (the device's rx queue k: its hash steers, not netchan)."""
+    query = uri.partition("?")[2]
+    if uri.startswith("xdp:"):
+        if "qid=" in query:
+            raise ValueError(f"{uri!r} already names an rx queue; give the link's URI "
+                             f"without qid=")
+        return f"{uri}{'&' if '?' in uri else '?'}qid={k}"
+    if "queue=" in query:
         raise ValueError(f"{uri!r} already names a queue; give the link's URI without queue=")
     return f"{uri}{'&' if '?' in uri else '?'}queue={k}/{n}"
 

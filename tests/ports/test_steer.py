@@ -50,6 +50,11 @@ def test_steering_is_symmetric_and_spreads():
 
 def test_queue_uri_adds_the_parameter():
     assert queue_uri("afpacket:eth1", 1, 2) == "afpacket:eth1?queue=1/2"
+    # xdp: no software steering: the device's rx queue k (docs/xdp.md)
+    assert queue_uri("xdp:eth1", 1, 2) == "xdp:eth1?qid=1"
+    assert queue_uri("xdp:eth1?mode=copy", 0, 2) == "xdp:eth1?mode=copy&qid=0"
+    with pytest.raises(ValueError, match="already names an rx queue"):
+        queue_uri("xdp:eth1?qid=1", 0, 2)
     assert queue_uri("shm:x?bufs=1024", 0, 4) == "shm:x?bufs=1024&queue=0/4"
     with pytest.raises(ValueError, match="already names a queue"):
         queue_uri("shm:x?queue=0/2", 1, 2)
