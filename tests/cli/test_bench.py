@@ -117,6 +117,19 @@ def test_kernel_cc_an_unprivileged_user_may_not_choose_falls_back_to_reno():
         assert "may not choose cubic" in out.stderr and "reno instead" in out.stderr
 
 
+def test_a_receiver_without_numpy_says_so_in_the_label():
+    """The zero-copy receiver reads every byte with numpy, or, where numpy is
+    missing, with zlib.adler32, which is several times slower: the label
+    says which (python -S: no site-packages, so no numpy)."""
+    out = subprocess.run([sys.executable, "-S", "-m", "netchan", "bench", "stream", *SHORT,
+                          "--no-kernel", "--json"], capture_output=True, text=True, timeout=120,
+                         env=python_env())
+    assert out.returncode == 0, out.stderr
+    assert "with zlib.adler32: numpy is missing" in json.loads(out.stdout)["label"]
+    with_numpy = bench_json("stream", *SHORT, "--no-kernel")
+    assert "every byte written and read)" in with_numpy["label"]
+
+
 def test_stream_reverse_flows_and_verify():
     """-R -P 2 --verify: the server sends on two connections, both ends hash
     the byte stream and agree."""

@@ -65,11 +65,18 @@ def netchan_turn(args, mode, layout, cpus, on_interval=None):
     label = f"netchan {layout.link}"
     if mode == "stream":
         label += (f" (MTU {args.mtu}, " if args.mtu else " (") + \
-            ("zero-copy views, every byte written and read" if args.zerocopy
+            ("zero-copy views, every byte written and read" + _reader_note() if args.zerocopy
              else "sendall/recv_into") + ")"
         if layout.server_stack == "kernel":
             label += ", Linux peer"
     return _tcp_result(label, "netchan", mode, s, c, args)
+
+
+def _reader_note():
+    """'' when the receiver reads with numpy (stream.touch); else what it
+    used, in the label: a run without numpy moves far less and must say so."""
+    import importlib.util
+    return "" if importlib.util.find_spec("numpy") else " with zlib.adler32: numpy is missing, slower"
 
 
 # ---- the kernel's turn ---------------------------------------------------------------
