@@ -299,13 +299,8 @@ seen = collections.Counter()
 for k in range({n}):
     s = socket.create_connection(("{ip}", 5000), timeout=10)
     s.sendall(b"hello %d\\n" % k)
-    reply = b""
-    while True:
-        b = s.recv(100)
-        if not b:
-            break
-        reply += b
-    s.close()
+    with s, s.makefile("rb") as f:
+        reply = f.read()             # the stack answers, then closes
     words = reply.split()
     assert words[0] == b"queue" and words[2:] == [b"hello", b"%d" % k], reply
     seen[int(words[1])] += 1
