@@ -62,6 +62,7 @@ import signal
 import subprocess
 import time
 
+from netchan.congestion import CannotWiden, allowed_cc, allowing_cc, check_congestion_control
 from netchan.netem import NETEM_NOT_DRIVEN, NETEM_ONLY, NO_NETEM, netem_status  # noqa: F401
 
 # the address plan, the topology's names and what status reports (HostInfo,
@@ -178,63 +179,6 @@ def check_privileges() -> None:
 
 _TOOLS = {"ip": "iproute2", "tc": "iproute2", "nft": "nftables", "ethtool": "ethtool",
           "sysctl": "procps"}
-
-
-AVAILABLE_CC = "/proc/sys/net/ipv4/tcp_available_congestion_control"
-
-
-def check_congestion_control(cc, what: str = "cc=", error=None, also: str = "") -> None:
-    """cc is None or a congestion control this kernel has loaded (the
-    modules are the machine's, shared by every namespace). `what` names the
-    setting in the message ("cc=", "--kernel-cc "), `also` adds choices the
-    caller takes besides; error: the exception class (TestbedError)."""
-    error = error or TestbedError
-    if cc is None:
-        return
-    if not isinstance(cc, str) or not cc.isidentifier():
-        raise error(f"{what}{cc!r}: expected a congestion control's name, e.g. cubic{also}")
-    try:
-        with open(AVAILABLE_CC) as f:
-            have = f.read().split()
-    except OSError:
-        return                          # not Linux's /proc: sysctl or setsockopt will say
-    if cc not in have:
-        raise error(f"{what}{cc}: not available on this machine (it has {' '.join(have)}); "
-                    f"load its module (modprobe tcp_{cc}) or choose one of those{also}")
-
-
-ALLOWED_CC = "/proc/sys/net/ipv4/tcp_allowed_congestion_control"
-
-
-def _allowed_cc() -> list | None:
-    """The congestion controls any socket or namespace may choose (None:
-    not Linux's /proc, let sysctl say)."""
-    try:
-        with open(ALLOWED_CC) as f:
-            return f.read().split()
-    except OSError:
-        return None
-
-
-def may_choose_cc(cc: str) -> bool:
-    """Can a socket of this process be set to cc? Any allowed one, or any
-    available one with CAP_NET_ADMIN (the kernel's rule for TCP_CONGESTION)."""
-    allowed = _allowed_cc()
-    if allowed is None or cc in allowed:
-        return True
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapEff:"):
-                    return bool(int(line.split()[1], 16) >> 12 & 1)   # CAP_NET_ADMIN
-    except (OSError, ValueError):
-        pass
-    return False
-
-
-def _write_allowed_cc(names: list) -> None:
-    with open(ALLOWED_CC, "w") as f:
-        f.write(" ".join(names))
 
 
 def _need_tool(tool: str) -> None:
@@ -364,7 +308,7 @@ class Testbed:
             raise TestbedError(f"mtu={mtu}: must be between 68 and 65535")
         rate_bits = parse_rate(rate)
         loss_pm = parse_loss(loss)
-        check_congestion_control(cc)
+        check_congestion_control(cc, error=TestbedError)
         check_privileges()
         _, netns = _pyroute2()
         _need_tool("ip")
@@ -554,26 +498,18 @@ class Testbed:
                 f"net.ipv4.tcp_congestion_control={cc}"]
         what = f"setting the congestion control of h{i} to {cc}"
         # A namespace other than the first may only default to a congestion
-        # control the machine allows (net.ipv4.tcp_allowed_congestion_control;
-        # the kernel says EPERM otherwise, e.g. cubic where the list is
-        # "reno bbr"). The check is made when the default is set, so the list
-        # is widened for that moment and put back at once: the machine's
-        # setting is as it was, the namespace keeps its default.
-        allowed = _allowed_cc()
-        if allowed is None or cc in allowed:
-            _run(argv, what)
-            return
+        # control the machine allows (the kernel says EPERM otherwise, e.g.
+        # cubic where the list is "reno bbr"): allowing_cc widens the list
+        # for that moment and puts it back
         try:
-            _write_allowed_cc(allowed + [cc])
-        except OSError as e:
+            with allowing_cc(cc):
+                _run(argv, what)
+        except CannotWiden as e:
             raise TestbedError(
-                f"{what}: this machine allows only {' '.join(allowed)} as a namespace's "
-                f"default (net.ipv4.tcp_allowed_congestion_control) and the list could not be "
-                f"widened ({e.strerror}); add {cc} to it as root, or leave cc= out") from None
-        try:
-            _run(argv, what)
-        finally:
-            _write_allowed_cc(allowed)
+                f"{what}: this machine allows only {' '.join(allowed_cc() or [])} as a "
+                f"namespace's default (net.ipv4.tcp_allowed_congestion_control) and the list "
+                f"could not be widened ({e.strerror}); add {cc} to it as root, or leave cc= "
+                f"out") from None
 
     def _ensure_offload(self, i: int, offload: bool) -> None:
         ns = self.host_netns(i)

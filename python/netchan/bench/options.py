@@ -118,7 +118,7 @@ def check_kernel_cc(name):
     """--kernel-cc: a congestion control this kernel has, or None for the
     sysctl's default ("system")."""
     import sys
-    from netchan.testbed import _allowed_cc, check_congestion_control, may_choose_cc
+    from netchan.congestion import allowed_cc, check_congestion_control, may_choose_cc
     if name == "system":
         return None
     check_congestion_control(name, "--kernel-cc ", ValueError, ", or system")
@@ -129,7 +129,7 @@ def check_kernel_cc(name):
         # the result's label names what ran
         instead = "reno" if may_choose_cc("reno") else None
         print(f"netchan bench: --kernel-cc {name}: this user may not choose {name} (this "
-              f"machine allows {' '.join(_allowed_cc())}: net.ipv4.tcp_allowed_congestion_control);"
+              f"machine allows {' '.join(allowed_cc())}: net.ipv4.tcp_allowed_congestion_control);"
               f" the kernel runs {instead or 'the machine default'} instead. Run as root, or add "
               f"{name} to that list, to measure the kernel on {name}", file=sys.stderr)
         return instead
