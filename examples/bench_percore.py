@@ -25,6 +25,7 @@ keep it, each added core adds one stack's rate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -179,15 +180,8 @@ def main():
     a = ap.parse_args()
     results = {1: [], 2: []}
     per_cpu = {1: [], 2: []}
-    def veth(queues):
-        v = Veth(queues).__enter__()
-        if a.link != "afpacket":     # net_af_packet takes no super-frames (docs/dpdk.md)
-            sh("ip", "netns", "exec", v.peer_ns, "ethtool", "-K", v.peer_dev, "tso", "off",
-               "gso", "off")
-        return v
-
     links = {}
-    try:
+    with contextlib.ExitStack() as made:
         for r in range(a.runs):
             for n in (1, 2):
                 # xdp: stack k takes rx queue k, so the veth has one queue per
@@ -195,7 +189,10 @@ def main():
                 # kernel); the other links steer in software on one queue
                 queues = n if a.link == "xdp" else 1
                 if queues not in links:
-                    links[queues] = veth(queues)
+                    v = links[queues] = made.enter_context(Veth(queues))
+                    if a.link != "afpacket":    # net_af_packet takes no super-frames (docs/dpdk.md)
+                        sh("ip", "netns", "exec", v.peer_ns, "ethtool", "-K", v.peer_dev, "tso",
+                           "off", "gso", "off")
                 rate, server_cpu, client_cpu = one_run(links[queues], n, a.mode, a.seconds,
                                                        a.clients, a.link, a.busy_poll)
                 results[n].append(rate)
@@ -205,9 +202,6 @@ def main():
                       f"{server_cpu:.2f} s ({server_cpu / a.seconds:.0%} of one core), clients "
                       f"{client_cpu:.2f} s; {per_cpu[n][-1]:,.0f} per server CPU-second",
                       flush=True)
-    finally:
-        for v in links.values():
-            v.__exit__()
     med = {n: statistics.median(v) for n, v in results.items()}
     eff = {n: statistics.median(v) for n, v in per_cpu.items()}
     for n, vals in results.items():
