@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 
 from netchan.uri import XDP_MODES
 
@@ -30,6 +31,10 @@ DEFAULT_RING = 2048
 FRAME_SIZE = 4096
 # a frame holds struct nc_buf (64 B) and the kernel's XDP headroom (256 B)
 MAX_FRAME = FRAME_SIZE - 64 - 256
+# an open that finds the queue busy tries again this often, this far apart
+# (another process attaching libxdp's program to the interface just then)
+OPEN_BUSY_RETRIES = 20
+OPEN_BUSY_WAIT_S = 0.025
 INSTALL_HINT = ("netchan was built without AF_XDP support: install libxdp and libbpf "
                 "(Debian: apt-get install libxdp-dev libbpf-dev pkg-config) and rebuild "
                 "(python3 setup.py build_ext --inplace)")
@@ -115,7 +120,16 @@ class XskSocket:
             cfg.mac[i] = mac[i]
         err = ffi.new("char[]", 512)
         code = ffi.new("int *")
-        p = lib.netchan_xsk_open(cfg, code, err, 512)
+        # Stacks on several queues of one interface opened at the same moment
+        # (run_per_core) race to attach libxdp's program: the loser's attach
+        # says EBUSY, and a moment later finds the program there and shares
+        # it. A queue another socket really holds stays busy through the
+        # retries and is refused with the same message.
+        for attempt in range(OPEN_BUSY_RETRIES + 1):
+            p = lib.netchan_xsk_open(cfg, code, err, 512)
+            if p != ffi.NULL or code[0] != errno.EBUSY or attempt == OPEN_BUSY_RETRIES:
+                break
+            time.sleep(OPEN_BUSY_WAIT_S)
         if p == ffi.NULL:
             raise XdpError(code[0], f"xdp:{iface}: {ffi.string(err).decode(errors='replace')}"
                            f"{_hint(code[0], mode, iface)}")

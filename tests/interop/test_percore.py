@@ -8,7 +8,7 @@ import os
 import sys
 import textwrap
 
-from linux_peer import LINUX_IP, NETCHAN_IP, PREFIX, veth, veth6  # noqa: F401
+from linux_peer import LINUX_IP, NETCHAN_IP, PREFIX, veth, veth6, veth_2q  # noqa: F401
 from netchan.steer import steer_queue
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "percore_echo.py")
@@ -51,6 +51,33 @@ def _flows_reach_the_stack_of_their_queue(link):
 
 def test_flows_reach_the_stack_of_their_queue(veth):
     _flows_reach_the_stack_of_their_queue(veth)
+
+
+def test_the_echo_example_on_xdp_one_stack_per_rx_queue(veth_2q):
+    """The same example on `xdp:`, where run_per_core gives stack k the
+    device's rx queue k (qid=k) and the veth's hash picks each flow's queue:
+    both stacks open at the same moment (their attaches of libxdp's program
+    race; the loser tries again and shares it), 24 Linux connections are each
+    answered by one of them, both are seen, and a ping is answered once."""
+    import netchan
+    from conftest import require
+    require(netchan.HAS_XDP, "netchan built without libxdp/libbpf (bash ci/install-deps.sh)")
+    link = veth_2q
+    server = link.netchan_proc(EXAMPLE, f"xdp:{link.netchan_dev}", f"{NETCHAN_IP}/{PREFIX}", "2")
+    server.wait_for("queue 0/2: listening")
+    server.wait_for("queue 1/2: listening")
+    client = textwrap.dedent(f"""
+        import socket
+        for i in range(24):
+            with socket.create_connection(("{NETCHAN_IP}", 7), timeout=10) as s:
+                s.sendall(b"hi\\n")
+                print(s.makefile("rb").readline().decode().strip(), flush=True)
+    """)
+    lines = [line for line in link.linux(sys.executable, "-c", client, timeout=60)
+             .stdout.split("\n") if line]
+    assert len(lines) == 24 and set(lines) == {"queue 0: hi", "queue 1: hi"}, lines
+    ping = link.linux("ping", "-c", "3", "-i", "0.2", "-W", "2", NETCHAN_IP, check=False)
+    assert " 3 received" in ping.stdout and "DUP!" not in ping.stdout, ping.stdout
 
 
 # A Linux echo server on port 9000 (listening on `bind`), and a netchan
