@@ -46,4 +46,7 @@ NC_INLINE void nc_cpu_relax(void)
 
 NC_INLINE int nc_is_pow2(uint32_t x) { return x && !(x & (x - 1)); }
 
+/* Index of the lowest set bit; x must not be 0. */
+NC_INLINE uint32_t nc_ctz64(uint64_t x) { return (uint32_t)__builtin_ctzll(x); }
+
 #endif /* NETCHAN_COMPAT_H */

@@ -101,6 +101,7 @@ cdef struct StackState:
     uint32_t tw_tail
     # timers (hashed wheel over Tcb ids)
     uint32_t *wheel
+    uint64_t *wheel_busy         # one bit per slot: its list is not empty
     uint32_t wheel_mask
     uint64_t tick_ns
     uint64_t cur_tick

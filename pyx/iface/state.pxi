@@ -26,6 +26,7 @@ cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams,
     st.flows = <FlowSlot *>calloc(fsize, sizeof(FlowSlot))
     st.flow_mask = fsize - 1
     st.wheel = <uint32_t *>malloc(WHEEL_SLOTS * sizeof(uint32_t))
+    st.wheel_busy = <uint64_t *>calloc(WHEEL_SLOTS // 64, sizeof(uint64_t))
     st.wheel_mask = WHEEL_SLOTS - 1
     st.max_listeners = 256
     st.listeners = <Listener *>calloc(st.max_listeners, sizeof(Listener))
@@ -36,7 +37,7 @@ cdef StackState *stack_state_alloc(uint32_t max_conns, uint32_t frag_datagrams,
     st.udp_by_port = <int32_t *>malloc(PORT_SPACE * sizeof(int32_t))
     st.scratch = <uint8_t *>malloc(IPV4_MAX_LEN)
     if (st.tcbs == NULL or st.tcb_free == NULL or st.active == NULL or st.outq == NULL or
-            st.flows == NULL or st.wheel == NULL or st.listeners == NULL or
+            st.flows == NULL or st.wheel == NULL or st.wheel_busy == NULL or st.listeners == NULL or
             st.listen_active == NULL or st.listen_by_port == NULL or st.udps == NULL or
             st.udp_by_port == NULL or st.scratch == NULL or
             frag_init(st, frag_datagrams) != 0 or tw_init(st, max_time_wait) != 0):
@@ -150,6 +151,7 @@ cdef void stack_state_free(StackState *st) noexcept nogil:
     free(st.outq)
     free(st.flows)
     free(st.wheel)
+    free(st.wheel_busy)
     free(st.listeners)
     free(st.listen_active)
     free(st.listen_by_port)

@@ -9,6 +9,7 @@ cdef extern from "netchan/compat.h" nogil:
     bint nc_unlikely(bint)
     void nc_cpu_relax()
     int nc_is_pow2(uint32_t x)
+    uint32_t nc_ctz64(uint64_t x)
     void nc_fence_seq_cst()
     # typed wrappers are declared with the types the core uses them on
     uint32_t nc_load_acquire_u32 "nc_load_acquire"(uint32_t *p)
