@@ -29,6 +29,7 @@ import contextlib
 import json
 import os
 import resource
+import select
 import statistics
 import subprocess
 import sys
@@ -128,6 +129,23 @@ LINKS = {"afpacket": "afpacket:{dev}", "dpdk-afpacket": "dpdk:net_af_packet0,ifa
          "xdp": "xdp:{dev}"}
 
 
+def wait_listening(server, n, timeout=60.0):
+    """Until each of the n stacks has printed its "listening" line. A stack
+    that dies on open leaves its siblings (and so the server) running, so
+    this waits with a deadline rather than until the server's output ends."""
+    seen, deadline = "", time.monotonic() + timeout
+    fd = server.stdout.fileno()
+    while seen.count("listening") < n:      # (lines of two stacks may run together)
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise RuntimeError(f"{seen.count('listening')} of {n} stacks listening after "
+                               f"{timeout:.0f} s; the server said: {seen.strip()[-500:]!r}")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise RuntimeError(f"the server ended before it listened: {seen.strip()[-500:]!r}")
+        seen += chunk.decode(errors="replace")
+
+
 def one_run(v, n, mode, seconds, clients, link="afpacket", busy_poll=None):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     server = subprocess.Popen(["ip", "netns", "exec", v.nc_ns, sys.executable,
@@ -135,14 +153,9 @@ def one_run(v, n, mode, seconds, clients, link="afpacket", busy_poll=None):
                                LINKS[link].format(dev=v.nc_dev),
                                f"{NC_IP}/{PREFIX}", str(n),
                                *([] if busy_poll is None else [str(busy_poll)])],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
-        ready = 0
-        while ready < n:
-            line = server.stdout.readline()
-            if not line:
-                raise RuntimeError("the server ended before it listened")
-            ready += line.count("listening")      # (lines of two stacks may run together)
+        wait_listening(server, n)
         server_cpu0 = tree_cpu_seconds(server.pid)
         client_cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         procs = [subprocess.Popen(["ip", "netns", "exec", v.peer_ns, sys.executable, "-c", CLIENT,
