@@ -648,6 +648,32 @@ class Testbed:
         except (ValueError, KeyError, IndexError, TypeError):
             return None
 
+    # ---- receive steering ----------------------------------------------------
+
+    def set_rps(self, host, cpu: int | None) -> None:
+        """Do host's receive work on `cpu` (RPS on its eth0), or, with None,
+        where veth does it: on the CPU of whoever sent the frame, so a Linux
+        sender also runs its receiver's TCP (or a packet socket's copy). One
+        CPU per host is what a NIC's interrupts give each host of a real link."""
+        n = os.cpu_count() or 1
+        if cpu is not None and not 0 <= cpu < n:
+            raise TestbedError(f"rps cpu {cpu}: this machine has CPUs 0 to {n - 1}")
+        mask = 0 if cpu is None else 1 << cpu
+        # /sys inside `ip netns exec` is the namespace's: its eth0
+        _run(["ip", "netns", "exec", self.host_netns(host), "sh", "-c",
+              f"for q in /sys/class/net/{HOST_IFACE}/queues/rx-*; do echo {mask:x} > $q/rps_cpus; done"],
+             f"setting {host}'s receive CPU")
+
+    def rps(self, host) -> set[int]:
+        """The CPUs doing host's receive work (empty: veth's own way)."""
+        out = _run(["ip", "netns", "exec", self.host_netns(host), "sh", "-c",
+                    f"cat /sys/class/net/{HOST_IFACE}/queues/rx-*/rps_cpus"],
+                   f"reading {host}'s receive CPUs").stdout
+        mask = 0
+        for line in out.split():
+            mask |= int(line.replace(",", ""), 16)
+        return {c for c in range(mask.bit_length()) if mask >> c & 1}
+
     # ---- exec --------------------------------------------------------------
 
     def _exec_argv(self, host, argv) -> list[str]:

@@ -225,6 +225,7 @@ def test_no_kernel_runs_netchan_alone_and_leaves_no_files():
     (["rr", "--busy-poll", "-1"], ["--busy-poll"]),
     (["rr", "--busy-poll", "11"], ["--busy-poll 11.0", "at most 10.0"]),
     (["rr", "--busy-poll-mode", "never"], ["--busy-poll-mode", "invalid choice"]),
+    (["stream", "--rps"], ["--rps", "only with --testbed"]),
 ])
 def test_bad_arguments_get_one_line_and_exit_2(argv, words):
     out = bench(*argv, timeout=60)
@@ -278,6 +279,22 @@ def test_testbed_afpacket_against_the_linux_kernel(mode):
     else:
         assert doc["netchan"]["transactions"] > 0 and doc["kernel"]["transactions"] > 0
     assert _bench_namespaces(pid) == []        # made and removed by the run
+
+
+@pytest.mark.root
+def test_testbed_with_each_hosts_receive_work_on_its_own_cpu():
+    """--rps: the peer's receive work on the server's CPU, the bare end's on
+    the client's; the label says so; one CPU for both is refused."""
+    _require_testbed()
+    require(os.cpu_count() >= 2, "needs two CPUs")
+    doc, pid = bench_json_pid("stream", *SHORT, "--testbed", "--rps", "--kernel", "python")
+    assert doc["link"] == ("testbed veth (offloads on, receive work h1 on CPU 1, h2 on CPU 0), "
+                           "afpacket:eth0")
+    assert doc["end"]["sum_received"]["bytes"] > 0
+    assert doc["kernel"]["end"]["sum_received"]["bytes"] > 0
+    assert _bench_namespaces(pid) == []
+    out = bench("stream", *SHORT, "--testbed", "--rps", "--cpu", "1", timeout=60)
+    assert out.returncode == 2 and "--rps: needs two CPUs" in out.stderr, out.stderr
 
 
 @pytest.mark.root

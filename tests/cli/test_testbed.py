@@ -364,6 +364,36 @@ def test_congestion_control_of_every_host(make_testbed):
         assert f.read() == allowed
 
 
+def _rps_steered(cpu):
+    """How many frames other CPUs handed `cpu` to receive (RPS): the tenth
+    column of /proc/net/softnet_stat, one line per CPU."""
+    with open("/proc/net/softnet_stat") as f:
+        return int(f.read().splitlines()[cpu].split()[9], 16)
+
+
+def test_receive_work_on_a_cpu_of_its_own(make_testbed):
+    """set_rps(host, cpu): host's receive work runs on cpu (RPS), not on the
+    sender's CPU as veth does it; None gives veth's way back."""
+    _require_testbed_tools("ping", "taskset")
+    require(os.cpu_count() >= 2, "needs two CPUs")
+    tb = make_testbed()
+    tb.up(hosts=2)
+    assert tb.rps("h1") == set() and tb.rps("h2") == set()
+    tb.set_rps("h2", 0)
+    tb.set_rps("h1", 1)
+    assert tb.rps("h2") == {0} and tb.rps("h1") == {1}
+    # echo requests sent from CPU 1 are received by h2 on CPU 0
+    before = _rps_steered(0)
+    r = tb.exec("h1", ["taskset", "-c", "1", "ping", "-c", "20", "-i", "0.01", "-q",
+                       "198.18.0.2"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert _rps_steered(0) - before >= 20
+    tb.set_rps("h1", None)
+    assert tb.rps("h1") == set()
+    with pytest.raises(tbmod.TestbedError, match="CPUs 0 to"):
+        tb.set_rps("h1", 4096)
+
+
 # ---------------------------------------------------------------------------
 # link conditions
 

@@ -93,13 +93,41 @@ def testbed_offload(args) -> bool:
     return not testbed_link(args).startswith(("dpdk:", "xdp:"))
 
 
-def testbed_layout(args, testbed) -> Layout:
+def testbed_rps(args, cpus):
+    """--rps: (the peer's receive CPU, the bare end's): the CPUs the two
+    ends are pinned to (--cpu, or 0 and 1: see rps_cpus); None without."""
+    if not args.rps:
+        return None
+    server, client = cpus
+    if server == client:
+        raise ValueError("--rps: needs two CPUs, one per host (give --cpu SERVER,CLIENT "
+                         "on a machine with two or more)")
+    if max(server, client) >= (os.cpu_count() or 1):
+        raise ValueError(f"--rps: this machine has {os.cpu_count()} CPU(s); "
+                         f"it needs two, one per host")
+    return server, client
+
+
+def rps_cpus(args, cpus):
+    """The CPUs of the two ends: --cpu's, or with --rps 0 for the server
+    (the peer) and 1 for the client (the bare end), so that each host's
+    processes run where its receive work does: unpinned, netchan's spin
+    and the frames steered to its host's CPU met on different cores (rr
+    over afpacket: p50 34-41 us against 19-23 without --rps)."""
+    if args.rps and cpus == (None, None):
+        return (0, 1)
+    return cpus
+
+
+def testbed_layout(args, testbed, cpus=(None, None)) -> Layout:
     from netchan.testbed import kernel_ip, netchan_ip
     uri = testbed_link(args)
     offload = "on" if testbed_offload(args) else "off"
     h1, h2 = Place(testbed, "h1"), Place(testbed, "h2")
     peer_uri = "afpacket:eth0"          # pps only: the receiving port in h2
-    return Layout(link=f"testbed veth (offloads {offload}), {uri}", server_uri=peer_uri, client_uri=uri,
+    rps = testbed_rps(args, cpus)
+    rps = f", receive work h1 on CPU {rps[1]}, h2 on CPU {rps[0]}" if rps else ""
+    return Layout(link=f"testbed veth (offloads {offload}{rps}), {uri}", server_uri=peer_uri, client_uri=uri,
                   server_place=h2, client_place=h1,
                   server_ip=f"{kernel_ip(2)}/15", client_ip=f"{netchan_ip(1)}/15",
                   peer_addr=kernel_ip(2), server_stack="kernel",
@@ -107,18 +135,22 @@ def testbed_layout(args, testbed) -> Layout:
                   kernel_label="kernel over the testbed veth", testbed=testbed)
 
 
-def make_testbed(offload=True, cc=None):
+def make_testbed(offload=True, cc=None, rps=None):
     """A fresh two-host testbed named after this process (removed by the
     caller with .down()). cc: the default congestion control of both
     namespaces (--kernel-cc). Each socket is set to it as well, but a
     namespace whose default stays bbr (inherited from this machine's
     sysctl) made one cubic iperf3 flow over the veth bimodal — 37–90
     Gbit/s with thousands of retransmissions and out-of-order arrivals —
-    where a cubic default gave 76–79 with none (docs/benchmarks.md)."""
+    where a cubic default gave 76–79 with none (docs/benchmarks.md).
+    rps: (h2's receive CPU, h1's) or None (--rps, Testbed.set_rps)."""
     from netchan.testbed import Testbed
     tb = Testbed(f"bench{os.getpid()}")
     try:
         tb.up(hosts=2, offload=offload, cc=cc)
+        if rps is not None:
+            tb.set_rps("h2", rps[0])
+            tb.set_rps("h1", rps[1])
     except BaseException:
         tb.down()
         raise

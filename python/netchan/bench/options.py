@@ -66,6 +66,11 @@ def add_parsers(bench_parser):
     g.add_argument("--offload", choices=("on", "off"), default=None,
                    help="the testbed veth's TSO/GSO/checksum offloads, for both turns "
                         "(default on; off for dpdk: and xdp: links, which cannot take them)")
+    g.add_argument("--rps", action="store_true",
+                   help="with --testbed: each host on a CPU of its own, its processes and its "
+                        "receive work (RPS): the peer on the server's CPU, the bare end on the "
+                        "client's (--cpu, default 0,1), as a NIC's interrupts would put it; "
+                        "without it, veth does a receiver's work on its sender's CPU")
     g.add_argument("--mtu", type=int_range(576, 65535), default=None,
                    help="netchan's MTU (default: 65535 on shm, the interface's elsewhere)")
     g.add_argument("--window", type=positive_size, default=None,
@@ -151,6 +156,8 @@ def check(args):
         if getattr(args, flag) and args.testbed:
             raise ValueError(f"--{flag.replace('_', '-')} and --testbed: in the testbed "
                              f"netchan runs one end only; give --link")
+    if args.rps and not args.testbed:
+        raise ValueError("--rps: only with --testbed (it steers the testbed veth's receive work)")
     if args.offload is not None and not args.testbed:
         raise ValueError("--offload: only with --testbed (it sets the testbed veth's offloads)")
     if (args.server_link is None) != (args.client_link is None):

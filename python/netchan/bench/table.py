@@ -5,7 +5,8 @@ the kernel, median and min-max of several runs, each cell made by one
     python -m netchan.bench.table --runs 3 --time 5 [--links shm,memif,afpacket,...]
 
 Links: shm and memif (two local processes; the kernel's turn on loopback);
-afpacket, xdp (netchan's own AF_XDP port), dpdk-afpacket and dpdk-afxdp (--testbed: the Linux kernel in the
+afpacket, afpacket-rps (each host's receive work on its own CPU), xdp (netchan's own AF_XDP
+port), dpdk-afpacket and dpdk-afxdp (--testbed: the Linux kernel in the
 peer namespace; the kernel's turn on the same veth). The testbed ones need
 root. A failing run is reported in its cell, not hidden."""
 from __future__ import annotations
@@ -24,6 +25,7 @@ LINKS = {
     "memif": ["--mtu", "1500", "--server-link", "dpdk:net_memif0,role=server,socket={sock}",
               "--client-link", "dpdk:net_memif0,role=client,socket={sock}"],
     "afpacket": ["--testbed"],
+    "afpacket-rps": ["--testbed", "--rps"],
     "xdp": ["--testbed", "--link", "xdp:eth0"],
     "dpdk-afpacket": ["--testbed", "--link", "dpdk:net_af_packet0,iface=eth0"],
     "dpdk-afxdp": ["--testbed", "--link", "dpdk:net_af_xdp0,iface=eth0"],
