@@ -224,6 +224,17 @@ def _run(argv, what, *, check=True):
     return proc
 
 
+def _cpu_mask(bits: int) -> str:
+    """A CPU mask as sysfs writes it: hex in 32-bit words, commas between
+    (the kernel refuses a word longer than eight digits)."""
+    words = []
+    while True:
+        words.append(f"{bits & 0xFFFFFFFF:08x}")
+        bits >>= 32
+        if not bits:
+            return ",".join(reversed(words))
+
+
 class Testbed:
     """One named testbed. Every method reads the kernel's state afresh, so two
     Testbed objects with the same name see the same testbed."""
@@ -658,10 +669,10 @@ class Testbed:
         n = os.cpu_count() or 1
         if cpu is not None and not 0 <= cpu < n:
             raise TestbedError(f"rps cpu {cpu}: this machine has CPUs 0 to {n - 1}")
-        mask = 0 if cpu is None else 1 << cpu
+        mask = _cpu_mask(0 if cpu is None else 1 << cpu)
         # /sys inside `ip netns exec` is the namespace's: its eth0
         _run(["ip", "netns", "exec", self.host_netns(host), "sh", "-c",
-              f"for q in /sys/class/net/{HOST_IFACE}/queues/rx-*; do echo {mask:x} > $q/rps_cpus; done"],
+              f"for q in /sys/class/net/{HOST_IFACE}/queues/rx-*; do echo {mask} > $q/rps_cpus; done"],
              f"setting {host}'s receive CPU")
 
     def rps(self, host) -> set[int]:

@@ -364,6 +364,13 @@ def test_congestion_control_of_every_host(make_testbed):
         assert f.read() == allowed
 
 
+def test_cpu_masks_are_written_in_32_bit_words():
+    # sysfs refuses one hex word over eight digits: CPU 40 is "00000100,00000000"
+    assert tbmod._cpu_mask(0) == "00000000"
+    assert tbmod._cpu_mask(1 << 1) == "00000002"
+    assert tbmod._cpu_mask(1 << 40) == "00000100,00000000"
+
+
 def _rps_steered(cpu):
     """How many frames other CPUs handed `cpu` to receive (RPS): the tenth
     column of /proc/net/softnet_stat, one line per CPU."""
