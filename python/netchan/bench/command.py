@@ -13,18 +13,18 @@ def run(args) -> int:
     mode = args.mode
     cpus = links.rps_cpus(args, runner.cpus_of(args))
     choice = "none" if args.kernel == "none" else runner.kernel_choice(args, mode)
-    testbed = None
+    testbed = rps = None
     if args.testbed:
         from netchan.testbed import TestbedError, check_privileges
         try:
             check_privileges()
-            testbed = links.make_testbed(links.testbed_offload(args), args.kernel_cc,
-                                         links.testbed_rps(args, cpus))
+            rps = links.testbed_rps(args, cpus)
+            testbed = links.make_testbed(links.testbed_offload(args), args.kernel_cc, rps)
         except TestbedError as e:
             raise ValueError(f"--testbed: {e}") from None
     display = report.Display(mode, quiet=args.json)
     try:
-        layout = links.testbed_layout(args, testbed, cpus) if testbed else links.local_layout(args)
+        layout = links.testbed_layout(args, testbed, rps) if testbed else links.local_layout(args)
         display.begin(f"netchan, {layout.link}", args.time)
         nc = runner.netchan_turn(args, mode, layout, cpus, display.interval)
         display.end(nc)

@@ -119,15 +119,15 @@ def rps_cpus(args, cpus):
     return cpus
 
 
-def testbed_layout(args, testbed, cpus=(None, None)) -> Layout:
+def testbed_layout(args, testbed, rps=None) -> Layout:
+    """rps: testbed_rps's answer, for the label."""
     from netchan.testbed import kernel_ip, netchan_ip
     uri = testbed_link(args)
     offload = "on" if testbed_offload(args) else "off"
     h1, h2 = Place(testbed, "h1"), Place(testbed, "h2")
     peer_uri = "afpacket:eth0"          # pps only: the receiving port in h2
-    rps = testbed_rps(args, cpus)
-    rps = f", receive work h1 on CPU {rps[1]}, h2 on CPU {rps[0]}" if rps else ""
-    return Layout(link=f"testbed veth (offloads {offload}{rps}), {uri}", server_uri=peer_uri, client_uri=uri,
+    where = f", receive work h1 on CPU {rps[1]}, h2 on CPU {rps[0]}" if rps else ""
+    return Layout(link=f"testbed veth (offloads {offload}{where}), {uri}", server_uri=peer_uri, client_uri=uri,
                   server_place=h2, client_place=h1,
                   server_ip=f"{kernel_ip(2)}/15", client_ip=f"{netchan_ip(1)}/15",
                   peer_addr=kernel_ip(2), server_stack="kernel",
